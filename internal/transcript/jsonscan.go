@@ -1,0 +1,301 @@
+package transcript
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"unicode/utf8"
+)
+
+// The scanner in this file checks the structure of a JSON text and finds the
+// members of an object without decoding them. Transcript lines are dominated
+// by long strings (system prompts, tool output) that the accounting never
+// reads; skipping a string is a search for the next quote, so a line costs
+// little more than reading it. Only the small values the accounting needs are
+// handed to encoding/json.
+
+var (
+	errUnexpectedEnd = errors.New("unexpected end of JSON text")
+	errSyntax        = errors.New("invalid JSON syntax")
+	errNotObject     = errors.New("JSON value is not an object")
+)
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the string that starts at b[i],
+// which must be a quote.
+func skipString(b []byte, i int) (int, error) {
+	i++
+	for {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return len(b), errUnexpectedEnd
+		}
+		end := i + q
+		// A quote preceded by an odd number of backslashes is escaped.
+		n := 0
+		for k := end - 1; k >= i && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return end + 1, nil
+		}
+		i = end + 1
+	}
+}
+
+func skipLiteral(b []byte, i int, lit string) (int, error) {
+	if len(b)-i < len(lit) {
+		return len(b), errUnexpectedEnd
+	}
+	if string(b[i:i+len(lit)]) != lit {
+		return i, errSyntax
+	}
+	return i + len(lit), nil
+}
+
+func skipNumber(b []byte, i int) (int, error) {
+	start := i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	digits := 0
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-':
+		default:
+			if digits == 0 {
+				return start, errSyntax
+			}
+			return i, nil
+		}
+		i++
+	}
+	if digits == 0 {
+		return start, errUnexpectedEnd
+	}
+	return i, nil
+}
+
+// skipValue returns the index just past the JSON value that starts at or
+// after b[i] (leading white space is skipped).
+func skipValue(b []byte, i int) (int, error) {
+	i = skipSpace(b, i)
+	if i >= len(b) {
+		return i, errUnexpectedEnd
+	}
+	switch c := b[i]; {
+	case c == '"':
+		return skipString(b, i)
+	case c == '{' || c == '[':
+		return skipContainer(b, i)
+	case c == 't':
+		return skipLiteral(b, i, "true")
+	case c == 'f':
+		return skipLiteral(b, i, "false")
+	case c == 'n':
+		return skipLiteral(b, i, "null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return skipNumber(b, i)
+	default:
+		return i, errSyntax
+	}
+}
+
+// skipContainer checks an object or array iteratively, so that a hostile
+// line of nested brackets cannot exhaust the stack.
+func skipContainer(b []byte, i int) (int, error) {
+	// stack holds the open brackets; a transcript line nests a few levels.
+	var stackBuf [32]byte
+	stack := stackBuf[:0]
+	const (
+		wantValue    = iota // a value (or a closing bracket right after an opening one)
+		wantKey             // an object key (or '}' right after '{')
+		wantColon           // ':' after a key
+		wantCommaEnd        // ',' or the closing bracket
+	)
+	state := wantValue
+	first := false // true right after an opening bracket
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			return i, errUnexpectedEnd
+		}
+		c := b[i]
+		switch state {
+		case wantKey:
+			if c == '}' && first {
+				stack = stack[:len(stack)-1]
+				i++
+				state = wantCommaEnd
+				if len(stack) == 0 {
+					return i, nil
+				}
+				continue
+			}
+			if c != '"' {
+				return i, errSyntax
+			}
+			var err error
+			if i, err = skipString(b, i); err != nil {
+				return i, err
+			}
+			state = wantColon
+		case wantColon:
+			if c != ':' {
+				return i, errSyntax
+			}
+			i++
+			state = wantValue
+			first = false
+		case wantValue:
+			switch c {
+			case '{':
+				stack = append(stack, '}')
+				i++
+				state, first = wantKey, true
+				continue
+			case '[':
+				stack = append(stack, ']')
+				i++
+				state, first = wantValue, true
+				continue
+			case ']':
+				if first && len(stack) > 0 && stack[len(stack)-1] == ']' {
+					stack = stack[:len(stack)-1]
+					i++
+					state, first = wantCommaEnd, false
+					if len(stack) == 0 {
+						return i, nil
+					}
+					continue
+				}
+				return i, errSyntax
+			}
+			var err error
+			if i, err = skipValue(b, i); err != nil {
+				return i, err
+			}
+			state, first = wantCommaEnd, false
+		case wantCommaEnd:
+			top := stack[len(stack)-1]
+			switch c {
+			case ',':
+				i++
+				if top == '}' {
+					state = wantKey
+				} else {
+					state = wantValue
+				}
+				first = false
+			case top:
+				stack = stack[:len(stack)-1]
+				i++
+				if len(stack) == 0 {
+					return i, nil
+				}
+			default:
+				return i, errSyntax
+			}
+		}
+	}
+}
+
+// eachMember calls fn with the raw key (without quotes, still escaped) and
+// the raw value of every member of the object b, in order. It checks the
+// structure of the whole object, members fn does not look at included, and
+// fails if anything but white space follows the object. fn returns false to
+// stop early; the rest is then not checked.
+func eachMember(b []byte, fn func(key, val []byte) bool) error {
+	i := skipSpace(b, 0)
+	if i >= len(b) {
+		return errUnexpectedEnd
+	}
+	if b[i] != '{' {
+		return errNotObject
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return trailing(b, i+1)
+	}
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			return errUnexpectedEnd
+		}
+		if b[i] != '"' {
+			return errSyntax
+		}
+		ks := i
+		ke, err := skipString(b, i)
+		if err != nil {
+			return err
+		}
+		i = skipSpace(b, ke)
+		if i >= len(b) {
+			return errUnexpectedEnd
+		}
+		if b[i] != ':' {
+			return errSyntax
+		}
+		vs := skipSpace(b, i+1)
+		ve, err := skipValue(b, vs)
+		if err != nil {
+			return err
+		}
+		if !fn(b[ks+1:ke-1], b[vs:ve]) {
+			return nil
+		}
+		i = skipSpace(b, ve)
+		if i >= len(b) {
+			return errUnexpectedEnd
+		}
+		switch b[i] {
+		case ',':
+			i++
+		case '}':
+			return trailing(b, i+1)
+		default:
+			return errSyntax
+		}
+	}
+}
+
+func trailing(b []byte, i int) error {
+	if skipSpace(b, i) != len(b) {
+		return errSyntax
+	}
+	return nil
+}
+
+// unquote returns the value of a raw JSON string. Strings without escapes,
+// the common case, are returned without a copy of the parsing machinery.
+func unquote(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	s := raw[1 : len(raw)-1]
+	if bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
+		for _, c := range s {
+			if c < 0x20 {
+				return "", false
+			}
+		}
+		return string(s), true
+	}
+	var v string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", false
+	}
+	return v, true
+}

@@ -1,0 +1,304 @@
+package transcript
+
+import (
+	"bytes"
+	"errors"
+	"io"
+)
+
+// Item is what the reader found at one place in a transcript: an event, or
+// a skipped line with the reason.
+type Item struct {
+	Event *Event
+	Skip  *DecodeError
+	// Repaired is set on an event that was read from a damaged line: a
+	// line split by a raw newline inside a string, or the intact event
+	// after a torn fragment.
+	Repaired bool
+	// End is the file offset from which reading resumes after this item.
+	// When one line yields several items, only the last one moves End past
+	// the line, so that resuming at any item's End reads nothing twice
+	// except skips of the same line.
+	End int64
+}
+
+// DefaultMaxLineSize is the longest line read by default. Real transcripts
+// hold lines of a few MB (system prompts, tool output).
+const DefaultMaxLineSize = 16 << 20
+
+const readChunk = 256 << 10
+
+// tornMarker is how every event line the CLI writes begins; the intact
+// event glued behind a torn fragment is found by it.
+var tornMarker = []byte(`{"type":"`)
+
+// maxTornCandidates bounds the places a damaged line is retried from, so a
+// hostile line costs linear time.
+const maxTornCandidates = 4
+
+// Reader reads the items of a transcript from an offset on. It consumes
+// complete lines only: an incomplete last line stays unread until its
+// newline arrives, unless Final says that the file is finished.
+type Reader struct {
+	src     io.Reader
+	opts    Options
+	maxLine int
+
+	buf    []byte // unconsumed bytes are buf[start:]
+	start  int
+	offset int64 // file offset of buf[start]
+	srcEOF bool
+	queue  []Item
+
+	// Final makes the reader decide an incomplete last line at the end of
+	// the input instead of waiting for more: a complete event is read, a
+	// fragment skipped as torn. Set it for a file that will not grow.
+	Final bool
+}
+
+// NewReader returns a reader of src, whose first byte is at file offset
+// offset. maxLine <= 0 means DefaultMaxLineSize.
+func NewReader(src io.Reader, offset int64, maxLine int, opts Options) *Reader {
+	if maxLine <= 0 {
+		maxLine = DefaultMaxLineSize
+	}
+	return &Reader{src: src, offset: offset, maxLine: maxLine, opts: opts}
+}
+
+// Offset is the file offset just after the last consumed line.
+func (r *Reader) Offset() int64 { return r.offset }
+
+// Next returns the next item, or io.EOF when no complete line is left.
+// Other errors come from the source.
+func (r *Reader) Next() (Item, error) {
+	for {
+		if len(r.queue) > 0 {
+			it := r.queue[0]
+			r.queue = r.queue[1:]
+			return it, nil
+		}
+		line, n, err := r.line(0)
+		if err != nil {
+			if len(r.queue) > 0 {
+				continue
+			}
+			return Item{}, err
+		}
+		if line == nil { // an over-long line was discarded
+			r.consume(n)
+			return Item{Skip: &DecodeError{Reason: ReasonLineTooLong, Err: errors.New("line longer than the limit")}, End: r.offset}, nil
+		}
+		if done, err := r.decodeLine(line, n); done || err != nil {
+			return Item{}, err
+		}
+	}
+}
+
+// decodeLine turns one physical line (n bytes with its terminator) into
+// queued items. It returns done=false without consuming anything when the
+// line's fate depends on a line that has not arrived yet.
+func (r *Reader) decodeLine(line []byte, n int) (bool, error) {
+	lineStart := r.offset
+	body := line
+	nuls := 0
+	for nuls < len(body) && body[nuls] == 0 {
+		nuls++
+	}
+	body = body[nuls:]
+	if nuls > 0 {
+		r.queue = append(r.queue, Item{Skip: &DecodeError{Reason: ReasonNULBytes, Err: errors.New("NUL bytes before the event")}, End: lineStart})
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		r.consume(n)
+		if len(r.queue) > 0 {
+			r.queue[len(r.queue)-1].End = r.offset
+		}
+		return false, nil
+	}
+	ev, err := Decode(body, r.opts)
+	if err == nil {
+		r.consume(n)
+		r.queue = append(r.queue, Item{Event: &ev, End: r.offset})
+		return false, nil
+	}
+	var de *DecodeError
+	if !errors.As(err, &de) || de.Reason != ReasonInvalidJSON {
+		r.consume(n)
+		r.queue = append(r.queue, Item{Skip: de, End: r.offset})
+		return false, nil
+	}
+	if errors.Is(de.Err, errUnexpectedEnd) {
+		// Either a string holds a raw newline and the event continues on
+		// the next line, or the line was cut short.
+		ev, used, ok, err := r.join(body, n)
+		if err != nil {
+			r.queue = r.queue[:0]
+			return true, err
+		}
+		if ok {
+			r.consume(used)
+			r.queue = append(r.queue, Item{Event: &ev, Repaired: true, End: r.offset})
+			return false, nil
+		}
+		// A fragment: skip it; the next line is read on its own.
+		r.consume(n)
+		r.queue = append(r.queue, Item{Skip: &DecodeError{Reason: ReasonTornLine, Err: de.Err}, End: r.offset})
+		return false, nil
+	}
+	// A syntax error: a torn fragment glued to the next event.
+	for k, from := 0, 1; k < maxTornCandidates && from < len(body); k++ {
+		i := bytes.Index(body[from:], tornMarker)
+		if i < 0 {
+			break
+		}
+		at := from + i
+		if ev, err := Decode(body[at:], r.opts); err == nil {
+			r.queue = append(r.queue, Item{Skip: &DecodeError{Reason: ReasonTornLine, Err: de.Err}, End: lineStart})
+			r.consume(n)
+			r.queue = append(r.queue, Item{Event: &ev, Repaired: true, End: r.offset})
+			return false, nil
+		}
+		from = at + 1
+	}
+	r.consume(n)
+	r.queue = append(r.queue, Item{Skip: de, End: r.offset})
+	return false, nil
+}
+
+// join tries to read first as the start of an event that continues on the
+// following lines, split there by raw newlines inside a string. It returns
+// the event and the number of bytes it spans, ok=false when the lines do
+// not join into an event, and io.EOF when the answer needs a line that has
+// not arrived.
+func (r *Reader) join(first []byte, firstLen int) (Event, int, bool, error) {
+	joined := append([]byte(nil), first...)
+	used := firstLen
+	for {
+		next, n, err := r.line(used)
+		if err == io.EOF && r.Final {
+			return Event{}, 0, false, nil
+		}
+		if err != nil {
+			return Event{}, 0, false, err
+		}
+		if next == nil || len(joined)+2+len(next) > r.maxLine {
+			return Event{}, 0, false, nil
+		}
+		joined = append(append(joined, `\n`...), next...)
+		used += n
+		ev, err := Decode(joined, r.opts)
+		if err == nil {
+			return ev, used, true, nil
+		}
+		var de *DecodeError
+		if !errors.As(err, &de) || de.Reason != ReasonInvalidJSON || !errors.Is(de.Err, errUnexpectedEnd) {
+			return Event{}, 0, false, nil
+		}
+	}
+}
+
+// line returns the physical line that starts skip bytes after the
+// unconsumed input, without its terminator (and a trailing CR), and its
+// length with the terminator. It returns a nil line for a line longer than
+// the limit, and io.EOF when the line is not complete yet. A line at the
+// end of the input without a newline is returned only when Final is set.
+func (r *Reader) line(skip int) ([]byte, int, error) {
+	for {
+		data := r.buf[r.start+skip:]
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			if i > r.maxLine {
+				return nil, i + 1, nil
+			}
+			l := data[:i]
+			if len(l) > 0 && l[len(l)-1] == '\r' {
+				l = l[:len(l)-1]
+			}
+			return l, i + 1, nil
+		}
+		if len(data) > r.maxLine {
+			if skip > 0 {
+				return nil, len(data), nil
+			}
+			// Discard the over-long line as it streams in, keeping only
+			// what is needed to find its end.
+			if err := r.discard(); err != nil {
+				return nil, 0, err
+			}
+			continue
+		}
+		if r.srcEOF {
+			if r.Final && len(data) > 0 {
+				return data, len(data), nil
+			}
+			return nil, 0, io.EOF
+		}
+		if err := r.fill(); err != nil {
+			return nil, 0, err
+		}
+	}
+}
+
+// discard drops the bytes of an over-long line up to its newline, which it
+// reads to; the caller then sees the rest of the line as a line of its own
+// that is still over the limit.
+func (r *Reader) discard() error {
+	for {
+		data := r.buf[r.start:]
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			// Keep one byte over the limit before the newline so that the
+			// caller recognises the line as over-long.
+			keep := min(i, r.maxLine+1)
+			r.consume(i - keep)
+			return nil
+		}
+		// Keep maxLine+1 bytes: still over the limit, without the rest.
+		if drop := len(data) - (r.maxLine + 1); drop > 0 {
+			r.consume(drop)
+		}
+		if r.srcEOF {
+			if r.Final {
+				// The line will never end; discard it whole.
+				r.consume(len(r.buf) - r.start)
+				r.queue = append(r.queue, Item{Skip: &DecodeError{Reason: ReasonLineTooLong, Err: errors.New("line longer than the limit")}, End: r.offset})
+			}
+			return io.EOF
+		}
+		if err := r.fill(); err != nil {
+			return err
+		}
+	}
+}
+
+func (r *Reader) consume(n int) {
+	r.start += n
+	r.offset += int64(n)
+}
+
+// fill reads the next chunk, compacting the buffer first.
+func (r *Reader) fill() error {
+	if r.start > 0 {
+		n := copy(r.buf, r.buf[r.start:])
+		r.buf = r.buf[:n]
+		r.start = 0
+	}
+	if cap(r.buf)-len(r.buf) < readChunk {
+		nb := make([]byte, len(r.buf), 2*cap(r.buf)+readChunk)
+		copy(nb, r.buf)
+		r.buf = nb
+	}
+	n, err := r.src.Read(r.buf[len(r.buf):cap(r.buf)])
+	r.buf = r.buf[:len(r.buf)+n]
+	if err == io.EOF {
+		r.srcEOF = true
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		// A reader that returns nothing without an error is treated as
+		// exhausted for this pass.
+		r.srcEOF = true
+	}
+	return nil
+}
