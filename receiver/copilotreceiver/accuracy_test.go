@@ -1,0 +1,262 @@
+package copilotreceiver
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// modelTotals is a session's accounting of one model.
+type modelTotals struct {
+	Requests                                   int64
+	Cost                                       float64
+	Input, Output, CacheRead, CacheWrite, Reas int64
+	NanoAIU                                    int64
+}
+
+// cliAccounting reads a transcript with plain encoding/json, independently
+// of package transcript, and returns the CLI's own final accounting by
+// model: the totals of the last shutdown (the accountingSnapshot when there
+// is one), plus the totals of earlier shutdowns written by a CLI that
+// reports per leg; with no shutdown, the sum of the usage records.
+// perLegWriters says which shutdowns (by position) were written by a CLI
+// before 1.0.66; for the shared 1.0.102 sessions there are none.
+func cliAccounting(t *testing.T, path string, perLeg func(i int) bool) map[string]modelTotals {
+	t.Helper()
+	fh, err := os.Open(path)
+	require.NoError(t, err)
+	defer fh.Close()
+	sc := bufio.NewScanner(fh)
+	sc.Buffer(nil, 64<<20)
+	type metric struct {
+		Requests struct {
+			Count float64 `json:"count"`
+			Cost  float64 `json:"cost"`
+		} `json:"requests"`
+		Usage struct {
+			InputTokens      float64 `json:"inputTokens"`
+			OutputTokens     float64 `json:"outputTokens"`
+			CacheReadTokens  float64 `json:"cacheReadTokens"`
+			CacheWriteTokens float64 `json:"cacheWriteTokens"`
+			ReasoningTokens  float64 `json:"reasoningTokens"`
+		} `json:"usage"`
+		TotalNanoAiu float64 `json:"totalNanoAiu"`
+	}
+	var shutdowns []map[string]metric
+	records := map[string]modelTotals{}
+	for sc.Scan() {
+		var ev struct {
+			Type string          `json:"type"`
+			Data json.RawMessage `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &ev))
+		switch ev.Type {
+		case "session.shutdown":
+			var d struct {
+				Snapshot *struct {
+					ModelMetrics map[string]metric `json:"modelMetrics"`
+				} `json:"accountingSnapshot"`
+				ModelMetrics map[string]metric `json:"modelMetrics"`
+			}
+			require.NoError(t, json.Unmarshal(ev.Data, &d))
+			if d.Snapshot != nil {
+				shutdowns = append(shutdowns, d.Snapshot.ModelMetrics)
+			} else {
+				shutdowns = append(shutdowns, d.ModelMetrics)
+			}
+		case "session.usage_record":
+			var d struct {
+				Usage struct {
+					Model            string  `json:"model"`
+					InputTokens      int64   `json:"inputTokens"`
+					OutputTokens     int64   `json:"outputTokens"`
+					CacheReadTokens  int64   `json:"cacheReadTokens"`
+					CacheWriteTokens int64   `json:"cacheWriteTokens"`
+					ReasoningTokens  int64   `json:"reasoningTokens"`
+					Cost             float64 `json:"cost"`
+					CopilotUsage     *struct {
+						TotalNanoAiu int64 `json:"totalNanoAiu"`
+					} `json:"copilotUsage"`
+				} `json:"usage"`
+			}
+			require.NoError(t, json.Unmarshal(ev.Data, &d))
+			m := records[d.Usage.Model]
+			m.Requests++
+			m.Cost += d.Usage.Cost
+			m.Input += d.Usage.InputTokens
+			m.Output += d.Usage.OutputTokens
+			m.CacheRead += d.Usage.CacheReadTokens
+			m.CacheWrite += d.Usage.CacheWriteTokens
+			m.Reas += d.Usage.ReasoningTokens
+			if d.Usage.CopilotUsage != nil {
+				m.NanoAIU += d.Usage.CopilotUsage.TotalNanoAiu
+			}
+			records[d.Usage.Model] = m
+		}
+	}
+	require.NoError(t, sc.Err())
+	if len(shutdowns) == 0 {
+		return records
+	}
+	out := map[string]modelTotals{}
+	add := func(mm map[string]metric) {
+		for name, m := range mm {
+			o := out[name]
+			o.Requests += int64(m.Requests.Count)
+			o.Cost += m.Requests.Cost
+			o.Input += int64(m.Usage.InputTokens)
+			o.Output += int64(m.Usage.OutputTokens)
+			o.CacheRead += int64(m.Usage.CacheReadTokens)
+			o.CacheWrite += int64(m.Usage.CacheWriteTokens)
+			o.Reas += int64(m.Usage.ReasoningTokens)
+			o.NanoAIU += int64(m.TotalNanoAiu)
+			out[name] = o
+		}
+	}
+	for i, s := range shutdowns[:len(shutdowns)-1] {
+		if perLeg(i) {
+			add(s)
+		}
+	}
+	add(shutdowns[len(shutdowns)-1])
+	return out
+}
+
+// exported sums the exported metrics by model.
+func exported(md pmetric.Metrics) map[string]modelTotals {
+	out := map[string]modelTotals{}
+	for _, rm := range md.ResourceMetrics().All() {
+		for _, sm := range rm.ScopeMetrics().All() {
+			for _, m := range sm.Metrics().All() {
+				if m.Type() != pmetric.MetricTypeSum {
+					continue
+				}
+				for _, dp := range m.Sum().DataPoints().All() {
+					model, _ := dp.Attributes().Get(aModel)
+					o := out[model.Str()]
+					switch m.Name() {
+					case mAPIRequests:
+						o.Requests += dp.IntValue()
+					case mPremium:
+						o.Cost += dp.DoubleValue()
+					case mNanoAIU:
+						o.NanoAIU += dp.IntValue()
+					case mTokens:
+						tt, _ := dp.Attributes().Get(aTokenType)
+						switch tt.Str() {
+						case "input":
+							o.Input += dp.IntValue()
+						case "output":
+							o.Output += dp.IntValue()
+						case "cache_read":
+							o.CacheRead += dp.IntValue()
+						case "cache_write":
+							o.CacheWrite += dp.IntValue()
+						case "reasoning":
+							o.Reas += dp.IntValue()
+						}
+					default:
+						continue
+					}
+					out[model.Str()] = o
+				}
+			}
+		}
+	}
+	for k, v := range out {
+		if v == (modelTotals{}) {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// TestAccuracy checks that the exported totals of every real transcript,
+// per model and token type, nano-AIU, premium requests and request count,
+// equal the CLI's own final accounting in the file, exactly.
+func TestAccuracy(t *testing.T) {
+	legs := recordedLegs(t)
+	for _, path := range transcripts(t) {
+		name := caseName(path)
+		t.Run(name, func(t *testing.T) {
+			perLeg := func(int) bool { return false }
+			if l, ok := legs[name]; ok {
+				perLeg = l.perLeg
+			}
+			want := cliAccounting(t, path, perLeg)
+			mb, _, _ := builders(testConfig())
+			got := exported(mb.build(readFacts(t, path, false), time.Time{}))
+			for model := range want {
+				if want[model] == (modelTotals{}) {
+					delete(want, model)
+				}
+			}
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+func tracesText(td ptrace.Traces) string {
+	b, _ := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+	return string(b)
+}
+
+func logsText(ld plog.Logs) string {
+	b, _ := (&plog.JSONMarshaler{}).MarshalLogs(ld)
+	return string(b)
+}
+
+// legWriters says which CLI version wrote each leg of a recorded session,
+// as the recording program ran them (testdata/copilot-cli/recorded/legs.json).
+type legWriters struct{ versions []string }
+
+// perLeg reports whether shutdown i was written by a CLI that reports its
+// leg only: before 1.0.66, as measured by running each version.
+func (l legWriters) perLeg(i int) bool {
+	if i >= len(l.versions) {
+		return false
+	}
+	return versionBefore(l.versions[i], 1, 0, 66)
+}
+
+func recordedLegs(t *testing.T) map[string]legWriters {
+	t.Helper()
+	b, err := os.ReadFile("../../testdata/copilot-cli/recorded/legs.json")
+	if os.IsNotExist(err) {
+		return nil
+	}
+	require.NoError(t, err)
+	var raw map[string][]string // "<case>/<session id>": CLI version of each leg
+	require.NoError(t, json.Unmarshal(b, &raw))
+	out := map[string]legWriters{}
+	for k, v := range raw {
+		out["recorded/"+k] = legWriters{versions: v}
+	}
+	return out
+}
+
+// versionBefore compares "1.0.65" or "1.0.66-2" with major.minor.patch; a
+// pre-release comes before its release.
+func versionBefore(v string, major, minor, patch int) bool {
+	var a, b, c int
+	var pre string
+	n, _ := fmt.Sscanf(v, "%d.%d.%d-%s", &a, &b, &c, &pre)
+	if n < 3 {
+		return false
+	}
+	for _, p := range [][2]int{{a, major}, {b, minor}, {c, patch}} {
+		if p[0] != p[1] {
+			return p[0] < p[1]
+		}
+	}
+	return pre != ""
+}

@@ -1,0 +1,235 @@
+package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
+	"go.opentelemetry.io/collector/component"
+
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
+)
+
+// Values of session_state.start_at.
+const (
+	StartAtBeginning = "beginning"
+	StartAtEnd       = "end"
+)
+
+// Values of metric_timestamps.
+const (
+	// TimestampsEvent stamps each data point with the time of the event it
+	// counts, for backends that take delta temporality (Datadog, Honeycomb,
+	// an OTLP gateway).
+	TimestampsEvent = "event"
+	// TimestampsReceived sums the points of each stream read together and
+	// stamps them with strictly increasing receive times, for
+	// deltatocumulative and Prometheus, which drop points older than the
+	// last one of their stream (history read from transcripts arrives out of
+	// order across sessions).
+	TimestampsReceived = "received"
+)
+
+// Config is the configuration of the copilot receiver.
+type Config struct {
+	// SessionState configures reading session transcripts.
+	SessionState SessionStateConfig `mapstructure:"session_state"`
+
+	// CaptureContent keeps prompts, responses, and tool arguments and
+	// results on spans. Off, they never leave the receiver.
+	CaptureContent bool `mapstructure:"capture_content"`
+
+	// MetricTimestamps is "event" or "received".
+	MetricTimestamps string `mapstructure:"metric_timestamps"`
+
+	// Histograms configures the two histogram metrics, which the metadata
+	// generator cannot describe.
+	Histograms HistogramsConfig `mapstructure:"histograms"`
+
+	// Metrics and resource attributes (metrics:, resource_attributes:).
+	metadata.MetricsBuilderConfig `mapstructure:",squash"`
+
+	// Events switches the log events on and off.
+	Events metadata.EventsConfig `mapstructure:"events"`
+}
+
+// SessionStateConfig configures the transcript files read.
+type SessionStateConfig struct {
+	// Include lists the transcript files to read, as globs (** matches any
+	// number of directories). Default:
+	// $COPILOT_HOME/session-state/*/events.jsonl, COPILOT_HOME defaulting to
+	// ~/.copilot.
+	Include []string `mapstructure:"include"`
+	// Exclude lists globs of files not to read.
+	Exclude []string `mapstructure:"exclude"`
+	// StartAt says where to start in a transcript found without a
+	// checkpoint when the receiver starts: "beginning" exports its history
+	// with the original timestamps; "end" exports only what is written
+	// after (the history is still read, to account the session correctly,
+	// but not exported). Transcripts created while running are always read
+	// from the beginning.
+	StartAt string `mapstructure:"start_at"`
+	// PollInterval is how often files that are being written are checked.
+	PollInterval time.Duration `mapstructure:"poll_interval"`
+	// RescanInterval is how often the include globs are matched again to
+	// find new files, and files that went idle are checked. New session
+	// directories are noticed at once where the file system reports
+	// changes.
+	RescanInterval time.Duration `mapstructure:"rescan_interval"`
+	// Storage is the id of a storage extension (file_storage) that keeps
+	// checkpoints, so that a restart neither counts nor loses anything.
+	// Without one, every start reads the transcripts anew.
+	Storage *component.ID `mapstructure:"storage"`
+	// MaxLineSize is the longest line read; a longer line is skipped and
+	// counted. Real transcripts have lines of a few MB.
+	MaxLineSize ByteSize `mapstructure:"max_line_size"`
+	// IdleTimeout is how long a session may go without new events before
+	// its open spans are ended (a killed session has no shutdown) and its
+	// state is released from memory (it stays in storage).
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// User is the user.name resource attribute. Default: the account the
+	// collector runs as.
+	User string `mapstructure:"user"`
+	// RetryOnRefused configures how a batch the pipeline refuses (memory
+	// limiter, a full queue) is offered again. It is retried until
+	// accepted; the checkpoint does not move past it.
+	RetryOnRefused RetryConfig `mapstructure:"retry_on_refused"`
+}
+
+// RetryConfig is an exponential backoff without an end.
+type RetryConfig struct {
+	InitialInterval time.Duration `mapstructure:"initial_interval"`
+	MaxInterval     time.Duration `mapstructure:"max_interval"`
+}
+
+// HistogramsConfig configures the histogram metrics.
+type HistogramsConfig struct {
+	// APIDuration is copilot.api.duration.
+	APIDuration HistogramConfig `mapstructure:"copilot.api.duration"`
+	// TimeToFirstToken is copilot.api.time_to_first_token.
+	TimeToFirstToken HistogramConfig `mapstructure:"copilot.api.time_to_first_token"`
+}
+
+// HistogramConfig configures one histogram.
+type HistogramConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// Buckets are the explicit bucket boundaries, in seconds.
+	Buckets []float64 `mapstructure:"buckets"`
+}
+
+// ByteSize is a number of bytes, written as a number or with a unit (KiB,
+// MiB, GiB, KB, MB, GB).
+type ByteSize int64
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("%q is not a size: write a number of bytes, or one with KiB, MiB or GiB", text)
+	}
+	*b = ByteSize(n * mult)
+	return nil
+}
+
+var _ component.Config = (*Config)(nil)
+
+// Validate checks the configuration; it names the key and the value at
+// fault.
+func (cfg *Config) Validate() error {
+	var errs []error
+	ss := &cfg.SessionState
+	if len(ss.Include) == 0 {
+		errs = append(errs, errors.New("session_state.include: no transcript globs; set them, or set COPILOT_HOME or HOME so the default can be found"))
+	}
+	for i, p := range ss.Include {
+		if !doublestar.ValidatePattern(filepath.ToSlash(p)) {
+			errs = append(errs, fmt.Errorf("session_state.include[%d]: %q is not a valid glob", i, p))
+		}
+	}
+	for i, p := range ss.Exclude {
+		if !doublestar.ValidatePattern(filepath.ToSlash(p)) {
+			errs = append(errs, fmt.Errorf("session_state.exclude[%d]: %q is not a valid glob", i, p))
+		}
+	}
+	if ss.StartAt != StartAtBeginning && ss.StartAt != StartAtEnd {
+		errs = append(errs, fmt.Errorf("session_state.start_at: %q is not %q or %q", ss.StartAt, StartAtBeginning, StartAtEnd))
+	}
+	if ss.PollInterval < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("session_state.poll_interval: %v is below the minimum of 10ms", ss.PollInterval))
+	}
+	if ss.RescanInterval < ss.PollInterval {
+		errs = append(errs, fmt.Errorf("session_state.rescan_interval: %v is shorter than session_state.poll_interval (%v)", ss.RescanInterval, ss.PollInterval))
+	}
+	if ss.MaxLineSize < 64<<10 || ss.MaxLineSize > 1<<30 {
+		errs = append(errs, fmt.Errorf("session_state.max_line_size: %d bytes is outside 64KiB to 1GiB", ss.MaxLineSize))
+	}
+	if ss.IdleTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("session_state.idle_timeout: %v is below the minimum of 1s", ss.IdleTimeout))
+	}
+	if r := ss.RetryOnRefused; r.InitialInterval <= 0 || r.MaxInterval < r.InitialInterval {
+		errs = append(errs, fmt.Errorf("session_state.retry_on_refused: initial_interval (%v) must be positive and max_interval (%v) at least as long", r.InitialInterval, r.MaxInterval))
+	}
+	if cfg.MetricTimestamps != TimestampsEvent && cfg.MetricTimestamps != TimestampsReceived {
+		errs = append(errs, fmt.Errorf("metric_timestamps: %q is not %q or %q", cfg.MetricTimestamps, TimestampsEvent, TimestampsReceived))
+	}
+	for name, h := range map[string]HistogramConfig{
+		"copilot.api.duration":            cfg.Histograms.APIDuration,
+		"copilot.api.time_to_first_token": cfg.Histograms.TimeToFirstToken,
+	} {
+		for i := 1; i < len(h.Buckets); i++ {
+			if !(h.Buckets[i] > h.Buckets[i-1]) {
+				errs = append(errs, fmt.Errorf("histograms::%s::buckets: boundaries must increase, but %v follows %v", name, h.Buckets[i], h.Buckets[i-1]))
+				break
+			}
+		}
+	}
+	for _, m := range metricSpecs {
+		if s := m.config(&cfg.Metrics).AggregationStrategy; s != metadata.AggregationStrategySum {
+			errs = append(errs, fmt.Errorf("metrics::%s::aggregation_strategy: %q would misstate usage; only %q is supported", m.name, s, metadata.AggregationStrategySum))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// defaultInclude is the transcript glob under COPILOT_HOME, or ~/.copilot.
+func defaultInclude() []string {
+	home := os.Getenv("COPILOT_HOME")
+	if home == "" {
+		h, err := os.UserHomeDir()
+		if err != nil || h == "" {
+			return nil
+		}
+		home = filepath.Join(h, ".copilot")
+	}
+	return []string{filepath.Join(home, "session-state", "*", "events.jsonl")}
+}
+
+func defaultUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}

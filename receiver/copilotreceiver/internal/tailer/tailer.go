@@ -1,0 +1,785 @@
+// Package tailer follows Copilot CLI transcripts: it finds them by glob,
+// reads the complete lines appended to them, applies their events to each
+// session's tracker, and hands the facts to the pipeline in rounds. A
+// round's checkpoints (offset, fingerprint, session state) are committed
+// only after every signal of the round was accepted; a refused round is
+// offered again, never skipped.
+package tailer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
+)
+
+// fingerprintSize is how much of a file's start identifies it. The first
+// line of a transcript (session.start) holds the session id and its start
+// time.
+const fingerprintSize = 512
+
+// Config configures a Tailer.
+type Config struct {
+	Include, Exclude []string
+	// StartAtEnd reads the transcripts found at the first scan that have no
+	// checkpoint without exporting them: their history is applied to the
+	// trackers so that later events are accounted right.
+	StartAtEnd     bool
+	PollInterval   time.Duration
+	RescanInterval time.Duration
+	IdleTimeout    time.Duration
+	MaxLineSize    int
+	RetryInitial   time.Duration
+	RetryMax       time.Duration
+	// MaxRoundEvents and MaxRoundBytes bound a round; 0 means the defaults.
+	MaxRoundEvents int
+	MaxRoundBytes  int64
+	Decode         transcript.Options
+	Track          session.Options
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Signal is one of the pipeline's signals. Consume converts and delivers
+// the facts of a round; it is called again with the same facts while it
+// returns a retryable error.
+type Signal struct {
+	Name    string
+	Consume func(ctx context.Context, f *session.Facts) error
+}
+
+// Observer is told what the tailer reads and drops, for the receiver's own
+// metrics. Its methods are called from the tailer's goroutine.
+type Observer interface {
+	LineSkipped(reason string)
+	LineRepaired()
+	Read(events int, bytes int64)
+	DuplicateRecords(n int64)
+	AccountingExcess(n int64)
+	Retry(signal string)
+	Dropped(signal string)
+	FilesTracked(n int)
+}
+
+// Tailer follows transcripts. Start it once; Stop it once.
+type Tailer struct {
+	cfg     Config
+	store   storage.Client
+	signals []Signal
+	obs     Observer
+	log     *zap.Logger
+	now     func() time.Time
+
+	files     map[string]*file
+	firstScan bool
+	watch     *watcher
+
+	cancel           context.CancelFunc
+	done             chan struct{}
+	mu               sync.Mutex // guards started/stopped
+	started, stopped bool
+}
+
+type file struct {
+	path        string
+	sessionHint string
+	fpLen       int
+	fpHash      [32]byte
+	offset      int64 // committed
+	readPos     int64 // read, not yet committed
+	tracker     *session.Tracker
+	loaded      bool // checkpoint looked up
+	active      bool
+	lastGrowth  time.Time
+	goneSince   time.Time
+	catchUp     bool // read without exporting (start_at end)
+	pendingTail bool // an incomplete line waits at the end
+	stats       session.Stats
+}
+
+// New returns a tailer. store may be nil: checkpoints then live in memory.
+func New(cfg Config, store storage.Client, signals []Signal, obs Observer, logger *zap.Logger) *Tailer {
+	if store == nil {
+		store = newMemoryClient()
+	}
+	if cfg.MaxRoundEvents <= 0 {
+		cfg.MaxRoundEvents = 8192
+	}
+	if cfg.MaxRoundBytes <= 0 {
+		cfg.MaxRoundBytes = 32 << 20
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Tailer{
+		cfg: cfg, store: store, signals: signals, obs: obs, log: logger, now: now,
+		files: map[string]*file{}, firstScan: true,
+	}
+}
+
+// Start recovers a round that was being delivered when the collector
+// stopped, then follows the transcripts in a goroutine until Stop.
+func (t *Tailer) Start(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.started {
+		return nil
+	}
+	t.started = true
+	runCtx, cancel := context.WithCancel(context.Background())
+	t.cancel = cancel
+	t.done = make(chan struct{})
+	w, err := newWatcher(t.cfg.Include)
+	if err != nil {
+		t.log.Info("File change notifications are unavailable; relying on polling", zap.Error(err))
+	}
+	t.watch = w
+	go t.run(runCtx)
+	_ = ctx
+	return nil
+}
+
+// Stop ends following and waits for the goroutine, as long as ctx allows.
+// A round that was not accepted is not committed and is read again after a
+// restart.
+func (t *Tailer) Stop(ctx context.Context) error {
+	t.mu.Lock()
+	if !t.started || t.stopped {
+		t.mu.Unlock()
+		return nil
+	}
+	t.stopped = true
+	t.mu.Unlock()
+	t.cancel()
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if t.watch != nil {
+		return t.watch.close()
+	}
+	return nil
+}
+
+func (t *Tailer) run(ctx context.Context) {
+	defer close(t.done)
+	if err := t.recover(ctx); err != nil && ctx.Err() == nil {
+		t.log.Error("Could not recover the round that was being delivered; its files are read again from their checkpoints", zap.Error(err))
+	}
+	poll := time.NewTicker(t.cfg.PollInterval)
+	defer poll.Stop()
+	rescan := time.NewTicker(t.cfg.RescanInterval)
+	defer rescan.Stop()
+	var notify <-chan struct{}
+	if t.watch != nil {
+		notify = t.watch.notify
+	}
+	t.step(ctx, true)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+			t.step(ctx, false)
+		case <-rescan.C:
+			t.step(ctx, true)
+		case <-notify:
+			t.step(ctx, false)
+		}
+	}
+}
+
+// step reads what is new: in the active files, or, with full, in every
+// file the globs match.
+func (t *Tailer) step(ctx context.Context, full bool) {
+	if t.watch != nil {
+		paths, rescan := t.watch.drain()
+		full = full || rescan
+		for _, p := range paths {
+			if f := t.files[p]; f != nil {
+				t.activate(f)
+			} else if t.matches(p) {
+				t.activate(t.track(p))
+			}
+		}
+	}
+	if full {
+		t.rescan(ctx)
+	}
+	r := newRound()
+	for _, f := range t.sortedFiles() {
+		if ctx.Err() != nil {
+			return
+		}
+		if !f.active {
+			continue
+		}
+		if err := t.readFile(ctx, f, r, false); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			t.log.Warn("Could not read transcript; it is tried again at the next poll", zap.String("path", f.path), zap.Error(err))
+		}
+	}
+	if !t.flush(ctx, r) {
+		return
+	}
+	t.sweepIdle(ctx)
+	t.obs.FilesTracked(len(t.files))
+}
+
+func (t *Tailer) sortedFiles() []*file {
+	paths := make([]string, 0, len(t.files))
+	for p := range t.files {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	out := make([]*file, len(paths))
+	for i, p := range paths {
+		out[i] = t.files[p]
+	}
+	return out
+}
+
+func (t *Tailer) matches(path string) bool {
+	matched := false
+	for _, p := range t.cfg.Include {
+		if ok, _ := doublestar.PathMatch(p, path); ok {
+			matched = true
+			break
+		}
+	}
+	if !matched {
+		return false
+	}
+	for _, p := range t.cfg.Exclude {
+		if ok, _ := doublestar.PathMatch(p, path); ok {
+			return false
+		}
+	}
+	return true
+}
+
+// rescan matches the globs again: new files are tracked, files that grew
+// since they went idle become active, files that are gone are forgotten
+// after IdleTimeout (a file replaced by rename may be missing for a moment).
+func (t *Tailer) rescan(ctx context.Context) {
+	seen := map[string]bool{}
+	for _, pattern := range t.cfg.Include {
+		matches, err := doublestar.FilepathGlob(pattern, doublestar.WithFilesOnly(), doublestar.WithFailOnIOErrors())
+		if err != nil {
+			// A directory that cannot be read is reported once per scan; the
+			// files that could be read are still followed.
+			t.log.Debug("Glob matched with errors", zap.String("pattern", pattern), zap.Error(err))
+			matches, _ = doublestar.FilepathGlob(pattern, doublestar.WithFilesOnly())
+		}
+		for _, p := range matches {
+			if seen[p] || !t.matches(p) {
+				continue
+			}
+			seen[p] = true
+			f := t.files[p]
+			if f == nil {
+				f = t.track(p)
+			}
+			f.goneSince = time.Time{}
+			if !f.active {
+				if st, err := os.Stat(p); err == nil && st.Size() != f.readPos {
+					t.activate(f)
+				}
+			}
+		}
+	}
+	if t.watch != nil {
+		t.watch.ensureBases()
+	}
+	now := t.now()
+	for p, f := range t.files {
+		if seen[p] {
+			continue
+		}
+		if f.goneSince.IsZero() {
+			f.goneSince = now
+			continue
+		}
+		if now.Sub(f.goneSince) >= t.cfg.IdleTimeout {
+			if f.tracker != nil {
+				r := newRound()
+				f.tracker.Idle(&r.facts)
+				r.idle = append(r.idle, f.path)
+				r.touch(f)
+				if !t.flush(ctx, r) {
+					return
+				}
+			}
+			delete(t.files, p)
+			if err := t.store.Delete(ctx, checkpointPrefix+p); err != nil {
+				t.log.Warn("Could not delete the checkpoint of a transcript that is gone", zap.String("path", p), zap.Error(err))
+			}
+		}
+	}
+	if t.firstScan {
+		t.firstScan = false
+		t.log.Info("Following Copilot CLI transcripts", zap.Strings("include", t.cfg.Include), zap.Int("files", len(t.files)))
+	}
+}
+
+func (t *Tailer) track(path string) *file {
+	f := &file{
+		path:        path,
+		sessionHint: filepath.Base(filepath.Dir(path)),
+		active:      true,
+		lastGrowth:  t.now(),
+		catchUp:     t.firstScan && t.cfg.StartAtEnd,
+	}
+	t.files[path] = f
+	if t.watch != nil {
+		t.watch.add(filepath.Dir(path))
+	}
+	return f
+}
+
+// activate makes f checked at every poll, and watched.
+func (t *Tailer) activate(f *file) {
+	if f.active {
+		return
+	}
+	f.active = true
+	f.lastGrowth = t.now()
+	if t.watch != nil {
+		t.watch.add(filepath.Dir(f.path))
+	}
+}
+
+// load looks up a file's checkpoint once.
+func (t *Tailer) load(ctx context.Context, f *file) error {
+	if f.loaded {
+		return nil
+	}
+	var cp checkpoint
+	found, err := loadJSON(ctx, t.store, checkpointPrefix+f.path, &cp)
+	if err != nil {
+		return fmt.Errorf("reading checkpoint: %w", err)
+	}
+	f.loaded = true
+	if !found || cp.Version != checkpointVersion {
+		return nil
+	}
+	f.catchUp = false
+	f.offset, f.readPos, f.fpLen = cp.Offset, cp.Offset, cp.FPLen
+	copy(f.fpHash[:], cp.FPHash)
+	if len(cp.Session) > 0 {
+		tr, err := session.Restore(cp.Session, t.cfg.Track)
+		if err != nil {
+			// The accounting state cannot be used (a newer format): start the
+			// file over; records already counted are counted again.
+			t.log.Warn("Session state in the checkpoint is not readable; the transcript is read from its start", zap.String("path", f.path), zap.Error(err))
+			f.offset, f.readPos, f.fpLen = 0, 0, 0
+			return nil
+		}
+		f.tracker = tr
+	}
+	return nil
+}
+
+// readFile reads the complete lines appended to f into the round, flushing
+// the round when it is full. final decides an incomplete last line now (the
+// session went idle).
+func (t *Tailer) readFile(ctx context.Context, f *file, r *round, final bool) error {
+	if err := t.load(ctx, f); err != nil {
+		return err
+	}
+	fh, err := os.Open(f.path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			f.active = false
+			return nil
+		}
+		return err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return err
+	}
+	size := st.Size()
+	if err := t.checkIdentity(fh, f, size); err != nil {
+		return err
+	}
+	if size == f.readPos && !(final && f.pendingTail) {
+		return nil
+	}
+	if f.tracker == nil {
+		f.tracker = session.New(f.sessionHint, t.cfg.Track)
+	}
+	if _, err := fh.Seek(f.readPos, io.SeekStart); err != nil {
+		return err
+	}
+	rd := transcript.NewReader(fh, f.readPos, t.cfg.MaxLineSize, t.cfg.Decode)
+	rd.Final = final
+	start := f.readPos
+	for {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		it, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case it.Skip != nil:
+			t.obs.LineSkipped(it.Skip.Reason)
+			t.log.Debug("Skipped a transcript line", zap.String("path", f.path), zap.Int64("offset", f.readPos), zap.Error(it.Skip))
+		case it.Event != nil:
+			if it.Repaired {
+				t.obs.LineRepaired()
+			}
+			r.events++
+			if f.catchUp {
+				f.tracker.Apply(it.Event, nil)
+			} else {
+				f.tracker.Apply(it.Event, &r.facts)
+			}
+		}
+		r.bytes += it.End - f.readPos
+		f.readPos = it.End
+		r.touch(f)
+		if r.full(t.cfg) {
+			if !t.flush(ctx, r) {
+				return ctx.Err()
+			}
+			r.reset()
+		}
+	}
+	f.pendingTail = rd.Offset() < size
+	if f.readPos > start {
+		f.lastGrowth = t.now()
+	}
+	if size == f.readPos && f.catchUp {
+		f.catchUp = false
+	}
+	return nil
+}
+
+// checkIdentity compares the start of the file with its fingerprint. A
+// file that is shorter than what was read was truncated, one whose start
+// changed was replaced: both are read again from the start, and the
+// tracker is told, so that nothing already counted is counted again.
+func (t *Tailer) checkIdentity(fh *os.File, f *file, size int64) error {
+	reset := func(why string) {
+		t.log.Info("Transcript was "+why+"; reading it again from the start", zap.String("path", f.path))
+		f.offset, f.readPos, f.fpLen = 0, 0, 0
+		f.pendingTail = false
+		if f.tracker != nil {
+			f.tracker.BeginReplay()
+		}
+	}
+	if size < f.readPos {
+		reset("truncated")
+	}
+	if f.fpLen > 0 {
+		h, n, err := hashPrefix(fh, f.fpLen)
+		if err != nil {
+			return err
+		}
+		if n < f.fpLen || h != f.fpHash {
+			reset("replaced")
+		}
+	}
+	if f.fpLen < fingerprintSize && size > int64(f.fpLen) {
+		h, n, err := hashPrefix(fh, fingerprintSize)
+		if err != nil {
+			return err
+		}
+		f.fpLen, f.fpHash = n, h
+	}
+	return nil
+}
+
+func hashPrefix(fh *os.File, n int) ([32]byte, int, error) {
+	buf := make([]byte, n)
+	m, err := fh.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return [32]byte{}, 0, err
+	}
+	return sha256.Sum256(buf[:m]), m, nil
+}
+
+// sweepIdle ends the sessions whose transcript has not grown for
+// IdleTimeout: an incomplete last line is decided, open spans are closed,
+// and the state is released from memory.
+func (t *Tailer) sweepIdle(ctx context.Context) {
+	now := t.now()
+	r := newRound()
+	var idle []*file
+	for _, f := range t.sortedFiles() {
+		if !f.active || now.Sub(f.lastGrowth) < t.cfg.IdleTimeout {
+			continue
+		}
+		if f.pendingTail {
+			if err := t.readFile(ctx, f, r, true); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				t.log.Warn("Could not read transcript", zap.String("path", f.path), zap.Error(err))
+				continue
+			}
+		}
+		if f.tracker != nil {
+			f.tracker.Idle(&r.facts)
+			r.idle = append(r.idle, f.path)
+			r.touch(f)
+		}
+		idle = append(idle, f)
+	}
+	if len(idle) == 0 || !t.flush(ctx, r) {
+		return
+	}
+	for _, f := range idle {
+		f.active = false
+		f.tracker = nil
+		f.loaded = false
+		if t.watch != nil {
+			t.watch.remove(filepath.Dir(f.path))
+		}
+	}
+}
+
+// round is what is read between two commits.
+type round struct {
+	facts   session.Facts
+	files   map[*file]bool
+	idle    []string
+	events  int
+	bytes   int64
+	done    map[string]bool
+	replays map[string]int64 // recovery: read these files up to these offsets
+}
+
+func newRound() *round { return &round{files: map[*file]bool{}, done: map[string]bool{}} }
+
+func (r *round) touch(f *file) { r.files[f] = true }
+
+func (r *round) full(cfg Config) bool {
+	return r.events >= cfg.MaxRoundEvents || r.bytes >= cfg.MaxRoundBytes
+}
+
+func (r *round) reset() {
+	r.facts.Reset()
+	clear(r.files)
+	r.idle = nil
+	r.events, r.bytes = 0, 0
+	clear(r.done)
+}
+
+// flush delivers the round and commits its checkpoints. It returns false
+// when ctx ended first: nothing is committed, and the round is read again
+// after a restart.
+func (t *Tailer) flush(ctx context.Context, r *round) bool {
+	if len(r.files) == 0 {
+		return true
+	}
+	if r.facts.Len() > 0 {
+		if !t.deliver(ctx, r) {
+			return false
+		}
+	}
+	t.commit(ctx, r)
+	return true
+}
+
+func (t *Tailer) deliver(ctx context.Context, r *round) bool {
+	remaining := 0
+	for _, s := range t.signals {
+		if !r.done[s.Name] {
+			remaining++
+		}
+	}
+	for _, s := range t.signals {
+		if r.done[s.Name] {
+			continue
+		}
+		backoff := t.cfg.RetryInitial
+		for {
+			err := s.Consume(ctx, &r.facts)
+			if err == nil {
+				break
+			}
+			if consumererror.IsPermanent(err) {
+				t.obs.Dropped(s.Name)
+				t.log.Error("The pipeline rejected a batch permanently; it is dropped", zap.String("signal", s.Name), zap.Error(err))
+				break
+			}
+			t.obs.Retry(s.Name)
+			t.log.Debug("The pipeline refused a batch; offering it again", zap.String("signal", s.Name), zap.Duration("backoff", backoff), zap.Error(err))
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, t.cfg.RetryMax)
+		}
+		r.done[s.Name] = true
+		remaining--
+		if remaining > 0 {
+			t.savePending(ctx, r)
+		}
+	}
+	return true
+}
+
+func (t *Tailer) savePending(ctx context.Context, r *round) {
+	p := pendingRound{Files: map[string]int64{}, Idle: r.idle}
+	for f := range r.files {
+		p.Files[f.path] = f.readPos
+	}
+	for s := range r.done {
+		p.Done = append(p.Done, s)
+	}
+	slices.Sort(p.Done)
+	b, err := json.Marshal(p)
+	if err == nil {
+		err = t.store.Set(ctx, roundKey, b)
+	}
+	if err != nil {
+		t.log.Warn("Could not record delivery progress; after a crash, signals already delivered for this round could be sent again", zap.Error(err))
+	}
+}
+
+func (t *Tailer) commit(ctx context.Context, r *round) {
+	ops := make([]*storage.Operation, 0, len(r.files)+1)
+	for f := range r.files {
+		cp := checkpoint{Version: checkpointVersion, FPLen: f.fpLen, FPHash: f.fpHash[:], Offset: f.readPos}
+		if f.tracker != nil {
+			s, err := f.tracker.MarshalState()
+			if err != nil {
+				t.log.Error("Could not save session state", zap.String("path", f.path), zap.Error(err))
+				continue
+			}
+			cp.Session = s
+			st := f.tracker.Stats()
+			t.obs.DuplicateRecords(st.DuplicateRecords - f.stats.DuplicateRecords)
+			t.obs.AccountingExcess(st.Excess - f.stats.Excess)
+			f.stats = st
+		}
+		b, err := json.Marshal(cp)
+		if err != nil {
+			continue
+		}
+		ops = append(ops, storage.SetOperation(checkpointPrefix+f.path, b))
+		f.offset = f.readPos
+	}
+	ops = append(ops, storage.DeleteOperation(roundKey))
+	t.obs.Read(r.events, r.bytes)
+	// The context may be ending: the commit must still land, or the round
+	// would be delivered twice.
+	if err := t.store.Batch(context.WithoutCancel(ctx), ops...); err != nil {
+		t.log.Error("Could not save checkpoints; after a restart this round would be read again", zap.Error(err))
+	}
+}
+
+// recover delivers the round that was under way when the collector
+// stopped, if any: its files are read again from their committed
+// checkpoints up to the offsets the round had reached, and only the signals
+// not yet accepted are delivered.
+func (t *Tailer) recover(ctx context.Context) error {
+	var p pendingRound
+	found, err := loadJSON(ctx, t.store, roundKey, &p)
+	if err != nil || !found {
+		return err
+	}
+	r := newRound()
+	for _, s := range p.Done {
+		r.done[s] = true
+	}
+	paths := make([]string, 0, len(p.Files))
+	for path := range p.Files {
+		paths = append(paths, path)
+	}
+	slices.Sort(paths)
+	for _, path := range paths {
+		f := t.files[path]
+		if f == nil {
+			f = t.track(path)
+			f.catchUp = false
+		}
+		if err := t.load(ctx, f); err != nil {
+			return err
+		}
+		if err := t.readRange(ctx, f, p.Files[path], r); err != nil {
+			t.log.Warn("Could not read a transcript of the recovered round again", zap.String("path", path), zap.Error(err))
+		}
+	}
+	for _, path := range p.Idle {
+		if f := t.files[path]; f != nil && f.tracker != nil {
+			f.tracker.Idle(&r.facts)
+			r.idle = append(r.idle, path)
+			r.touch(f)
+		}
+	}
+	t.log.Info("Delivering the round that was under way when the collector stopped", zap.Int("files", len(p.Files)), zap.Strings("already_delivered", p.Done))
+	if !t.flush(ctx, r) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// readRange reads f from its committed offset up to end, as the recovered
+// round did.
+func (t *Tailer) readRange(ctx context.Context, f *file, end int64, r *round) error {
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return err
+	}
+	if err := t.checkIdentity(fh, f, st.Size()); err != nil || f.readPos != f.offset || end < f.readPos || st.Size() < end {
+		return errors.Join(err, errors.New("the transcript changed since the round was read"))
+	}
+	if f.tracker == nil {
+		f.tracker = session.New(f.sessionHint, t.cfg.Track)
+	}
+	if _, err := fh.Seek(f.readPos, io.SeekStart); err != nil {
+		return err
+	}
+	rd := transcript.NewReader(io.LimitReader(fh, end-f.readPos), f.readPos, t.cfg.MaxLineSize, t.cfg.Decode)
+	rd.Final = true
+	for ctx.Err() == nil {
+		it, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if it.Event != nil {
+			f.tracker.Apply(it.Event, &r.facts)
+		}
+		f.readPos = it.End
+		r.touch(f)
+	}
+	return ctx.Err()
+}

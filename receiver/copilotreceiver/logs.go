@@ -1,0 +1,117 @@
+package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
+
+import (
+	"maps"
+	"slices"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
+)
+
+const (
+	eventSummary = "copilot.session.summary"
+	eventError   = "copilot.session.error"
+)
+
+// logsBuilder turns facts into log records: a session summary at each
+// shutdown and the session's errors, each tied to the session's trace.
+type logsBuilder struct {
+	resources *resourceBuilder
+	version   string
+	events    metadata.EventsConfig
+}
+
+func (b *logsBuilder) build(f *session.Facts) plog.Logs {
+	ld := plog.NewLogs()
+	byCtx := map[*session.Context]plog.LogRecordSlice{}
+	records := func(ctx *session.Context) plog.LogRecordSlice {
+		if lrs, ok := byCtx[ctx]; ok {
+			return lrs
+		}
+		rl := ld.ResourceLogs().AppendEmpty()
+		b.resources.fill(rl.Resource(), ctx, true)
+		sl := rl.ScopeLogs().AppendEmpty()
+		sl.Scope().SetName(metadata.ScopeName)
+		sl.Scope().SetVersion(b.version)
+		byCtx[ctx] = sl.LogRecords()
+		return sl.LogRecords()
+	}
+	if b.events.CopilotSessionSummary.Enabled {
+		for _, s := range f.Summaries {
+			lr := records(s.Ctx).AppendEmpty()
+			lr.SetEventName(eventSummary)
+			lr.SetTimestamp(pcommon.NewTimestampFromTime(s.Time))
+			lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(s.Time))
+			lr.SetSeverityNumber(plog.SeverityNumberInfo)
+			lr.SetSeverityText("INFO")
+			lr.SetTraceID(session.TraceID(s.Ctx.SessionID))
+			lr.SetSpanID(session.LegSpanID(s.Ctx.SessionID, s.Leg))
+			lr.Attributes().PutInt("copilot.session.leg", int64(s.Leg))
+			putIf(lr.Attributes(), "copilot.shutdown.type", s.ShutdownType)
+			summaryBody(lr.Body().SetEmptyMap(), s.Usage)
+		}
+	}
+	if b.events.CopilotSessionError.Enabled {
+		for _, e := range f.Errors {
+			lr := records(e.Ctx).AppendEmpty()
+			lr.SetEventName(eventError)
+			lr.SetTimestamp(pcommon.NewTimestampFromTime(e.Time))
+			lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(e.Time))
+			lr.SetSeverityNumber(plog.SeverityNumberError)
+			lr.SetSeverityText("ERROR")
+			lr.SetTraceID(session.TraceID(e.Ctx.SessionID))
+			lr.SetSpanID(e.Span)
+			lr.Body().SetStr(e.Message)
+			a := lr.Attributes()
+			putIf(a, "error.type", e.Type)
+			putIf(a, "copilot.error.code", e.Code)
+			if e.StatusCode != 0 {
+				a.PutInt("http.response.status_code", e.StatusCode)
+			}
+			a.PutStr("gen_ai.agent.name", e.Agent.Name)
+		}
+	}
+	return ld
+}
+
+// summaryBody writes the usage summary as a map, with the keys of its JSON
+// form.
+func summaryBody(m pcommon.Map, u session.UsageSummary) {
+	m.PutDouble("totalPremiumRequestCost", u.TotalPremiumRequestCost)
+	m.PutInt("totalNanoAiu", u.TotalNanoAIU)
+	m.PutInt("totalUserRequests", u.TotalUserRequests)
+	m.PutInt("totalApiDurationMs", u.TotalAPIDurationMs)
+	td := m.PutEmptyMap("tokenDetails")
+	td.PutInt("input", u.TokenDetails.Input)
+	td.PutInt("output", u.TokenDetails.Output)
+	td.PutInt("cacheRead", u.TokenDetails.CacheRead)
+	td.PutInt("cacheWrite", u.TokenDetails.CacheWrite)
+	td.PutInt("reasoning", u.TokenDetails.Reasoning)
+	mm := m.PutEmptyMap("modelMetrics")
+	for _, name := range sortedModelNames(u.ModelMetrics) {
+		s := u.ModelMetrics[name]
+		e := mm.PutEmptyMap(name)
+		r := e.PutEmptyMap("requests")
+		r.PutInt("count", s.Requests.Count)
+		r.PutInt("userInitiated", s.Requests.UserInitiated)
+		r.PutDouble("premiumCost", s.Requests.PremiumCost)
+		us := e.PutEmptyMap("usage")
+		us.PutInt("inputTokens", s.Usage.InputTokens)
+		us.PutInt("outputTokens", s.Usage.OutputTokens)
+		us.PutInt("cacheReadTokens", s.Usage.CacheReadTokens)
+		us.PutInt("cacheWriteTokens", s.Usage.CacheWriteTokens)
+		us.PutInt("reasoningTokens", s.Usage.ReasoningTokens)
+		e.PutInt("totalNanoAiu", s.TotalNanoAIU)
+	}
+	cc := m.PutEmptyMap("codeChanges")
+	cc.PutInt("linesAdded", u.CodeChanges.LinesAdded)
+	cc.PutInt("linesRemoved", u.CodeChanges.LinesRemoved)
+	cc.PutInt("filesModified", u.CodeChanges.FilesModified)
+}
+
+func sortedModelNames(m map[string]session.ModelSummary) []string {
+	return slices.Sorted(maps.Keys(m))
+}
