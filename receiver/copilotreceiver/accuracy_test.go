@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,11 +27,12 @@ type modelTotals struct {
 
 // cliAccounting reads a transcript with plain encoding/json, independently
 // of package transcript, and returns the CLI's own final accounting by
-// model: the totals of the last shutdown (the accountingSnapshot when there
-// is one), plus the totals of earlier shutdowns written by a CLI that
-// reports per leg; with no shutdown, the sum of the usage records.
-// perLegWriters says which shutdowns (by position) were written by a CLI
-// before 1.0.66; for the shared 1.0.102 sessions there are none.
+// model: the totals of the last shutdown that covers the whole session (the
+// accountingSnapshot when there is one), plus those of the per-leg
+// shutdowns after it, or the sum of all shutdowns when each covers its leg
+// only; with no shutdown, the sum of the usage records. perLeg says which
+// shutdowns (by position) were written by a CLI before 1.0.66, which
+// reports per leg; for the shared 1.0.102 sessions there are none.
 func cliAccounting(t *testing.T, path string, perLeg func(i int) bool) map[string]modelTotals {
 	t.Helper()
 	fh, err := os.Open(path)
@@ -122,12 +125,18 @@ func cliAccounting(t *testing.T, path string, perLeg func(i int) bool) map[strin
 			out[name] = o
 		}
 	}
-	for i, s := range shutdowns[:len(shutdowns)-1] {
-		if perLeg(i) {
-			add(s)
+	// A cumulative shutdown covers everything before it; a per-leg one only
+	// its leg.
+	from := 0
+	for i := len(shutdowns) - 1; i >= 0; i-- {
+		if !perLeg(i) {
+			from = i
+			break
 		}
 	}
-	add(shutdowns[len(shutdowns)-1])
+	for _, s := range shutdowns[from:] {
+		add(s)
+	}
 	return out
 }
 
@@ -215,8 +224,9 @@ func logsText(ld plog.Logs) string {
 	return string(b)
 }
 
-// legWriters says which CLI version wrote each leg of a recorded session,
-// as the recording program ran them (testdata/copilot-cli/recorded/legs.json).
+// legWriters says which CLI version wrote each shutdown of a recorded
+// session, as the recording program ran them (the recording.json of each
+// case under testdata/copilot-cli/recorded).
 type legWriters struct{ versions []string }
 
 // perLeg reports whether shutdown i was written by a CLI that reports its
@@ -230,16 +240,31 @@ func (l legWriters) perLeg(i int) bool {
 
 func recordedLegs(t *testing.T) map[string]legWriters {
 	t.Helper()
-	b, err := os.ReadFile("../../testdata/copilot-cli/recorded/legs.json")
-	if os.IsNotExist(err) {
-		return nil
-	}
+	files, err := filepath.Glob("../../testdata/copilot-cli/recorded/*/recording.json")
 	require.NoError(t, err)
-	var raw map[string][]string // "<case>/<session id>": CLI version of each leg
-	require.NoError(t, json.Unmarshal(b, &raw))
 	out := map[string]legWriters{}
-	for k, v := range raw {
-		out["recorded/"+k] = legWriters{versions: v}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var rec struct {
+			Case     string   `json:"case"`
+			Sessions []string `json:"sessions"`
+			Legs     []struct {
+				Version string `json:"version"`
+				Exit    string `json:"exit"`
+			} `json:"legs"`
+		}
+		require.NoError(t, json.Unmarshal(b, &rec))
+		var w legWriters
+		for _, l := range rec.Legs {
+			// A leg killed with SIGKILL writes no shutdown.
+			if !strings.Contains(l.Exit, "SIGKILL") {
+				w.versions = append(w.versions, l.Version)
+			}
+		}
+		for _, s := range rec.Sessions {
+			out[filepath.Base(filepath.Dir(f))+"/"+s] = w
+		}
 	}
 	return out
 }
