@@ -4,12 +4,16 @@ package main
 
 import (
 	"os"
+	"testing"
 
 	"github.com/otelcol-copilot/otelcol-copilot/confmap/provider/defaultconfigprovider"
 )
 
 // Started without --config, the collector runs its embedded default
 // configuration (see confmap/provider/defaultconfigprovider).
+// Under `go test` the arguments are the test binary's own.
 func init() {
-	os.Args = defaultconfigprovider.Args(os.Args)
+	if !testing.Testing() {
+		os.Args = defaultconfigprovider.Args(os.Args)
+	}
 }

@@ -1,0 +1,94 @@
+package copilotreceiver
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
+)
+
+func TestLoadConfig(t *testing.T) {
+	t.Setenv("COPILOT_HOME", "/home/u/.copilot")
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+
+	def := NewFactory().CreateDefaultConfig().(*Config)
+	sub, err := cm.Sub(component.NewID(metadata.Type).String())
+	require.NoError(t, err)
+	require.NoError(t, sub.Unmarshal(def))
+	require.NoError(t, confmap.Validate(def))
+	assert.Equal(t, []string{filepath.Join("/home/u/.copilot", "session-state", "*", "events.jsonl")}, def.SessionState.Include)
+	assert.Equal(t, StartAtBeginning, def.SessionState.StartAt)
+	assert.Equal(t, TimestampsEvent, def.MetricTimestamps)
+	assert.False(t, def.ResourceAttributes.SessionID.Enabled, "session.id is off metrics by default")
+	assert.False(t, def.CaptureContent)
+
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	sub, err = cm.Sub(component.NewIDWithName(metadata.Type, "custom").String())
+	require.NoError(t, err)
+	require.NoError(t, sub.Unmarshal(cfg))
+	require.NoError(t, confmap.Validate(cfg))
+	ss := cfg.SessionState
+	assert.Equal(t, []string{"/data/*/.copilot/session-state/*/events.jsonl"}, ss.Include)
+	assert.Equal(t, []string{"/data/bot/**"}, ss.Exclude)
+	assert.Equal(t, StartAtEnd, ss.StartAt)
+	assert.Equal(t, 250*time.Millisecond, ss.PollInterval)
+	assert.Equal(t, 30*time.Second, ss.RescanInterval)
+	assert.Equal(t, component.MustNewID("file_storage"), *ss.Storage)
+	assert.Equal(t, ByteSize(32<<20), ss.MaxLineSize)
+	assert.Equal(t, 2*time.Hour, ss.IdleTimeout)
+	assert.Equal(t, "alice", ss.User)
+	assert.Equal(t, RetryConfig{InitialInterval: time.Second, MaxInterval: time.Minute}, ss.RetryOnRefused)
+	assert.True(t, cfg.CaptureContent)
+	assert.Equal(t, TimestampsReceived, cfg.MetricTimestamps)
+	assert.Equal(t, []float64{1, 10, 100}, cfg.Histograms.APIDuration.Buckets)
+	assert.False(t, cfg.Metrics.CopilotToolCalls.Enabled)
+	assert.True(t, cfg.ResourceAttributes.SessionID.Enabled)
+	assert.False(t, cfg.Events.CopilotSessionError.Enabled)
+}
+
+func TestValidateNamesKeyAndValue(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"no include", func(c *Config) { c.SessionState.Include = nil }, "session_state.include"},
+		{"bad include", func(c *Config) { c.SessionState.Include = []string{"/x/[a"} }, `session_state.include[0]: "/x/[a"`},
+		{"bad exclude", func(c *Config) { c.SessionState.Exclude = []string{"[z"} }, `session_state.exclude[0]: "[z"`},
+		{"start_at", func(c *Config) { c.SessionState.StartAt = "middle" }, `session_state.start_at: "middle"`},
+		{"poll", func(c *Config) { c.SessionState.PollInterval = time.Millisecond }, "session_state.poll_interval: 1ms"},
+		{"rescan", func(c *Config) { c.SessionState.RescanInterval = 10 * time.Millisecond }, "session_state.rescan_interval: 10ms"},
+		{"line size", func(c *Config) { c.SessionState.MaxLineSize = 10 }, "session_state.max_line_size: 10 bytes"},
+		{"idle", func(c *Config) { c.SessionState.IdleTimeout = 0 }, "session_state.idle_timeout: 0s"},
+		{"retry", func(c *Config) { c.SessionState.RetryOnRefused.MaxInterval = time.Millisecond }, "session_state.retry_on_refused"},
+		{"timestamps", func(c *Config) { c.MetricTimestamps = "wall" }, `metric_timestamps: "wall"`},
+		{"buckets", func(c *Config) { c.Histograms.APIDuration.Buckets = []float64{1, 1} }, "histograms::copilot.api.duration::buckets"},
+		{"strategy", func(c *Config) { c.Metrics.CopilotUsageTokens.AggregationStrategy = metadata.AggregationStrategyAvg }, `metrics::copilot.usage.tokens::aggregation_strategy: "avg"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			cfg.SessionState.Include = []string{"/x/*/events.jsonl"}
+			tc.mutate(cfg)
+			assert.ErrorContains(t, confmap.Validate(cfg), tc.want)
+		})
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"1024": 1024, "4MiB": 4 << 20, "1 GiB": 1 << 30, "2MB": 2e6, "7B": 7} {
+		var b ByteSize
+		require.NoError(t, b.UnmarshalText([]byte(in)), in)
+		assert.Equal(t, want, b, in)
+	}
+	var b ByteSize
+	assert.Error(t, b.UnmarshalText([]byte("lots")))
+	assert.Error(t, b.UnmarshalText([]byte("-1")))
+}
