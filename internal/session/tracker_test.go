@@ -47,7 +47,7 @@ func (s *script) record(agent, model, initiator, src string, seq, in, out, nano 
 	u := transcript.UsageData{
 		Model: model, InputTokens: n(in), OutputTokens: n(out), CacheReadTokens: n(in / 2),
 		ReasoningTokens: n(5), Cost: cost, Duration: n(100), Initiator: initiator,
-		APICallID: "call-" + src + string(rune('0'+seq)),
+		APICallID:  "call-" + src + string(rune('0'+seq)),
 		Accounting: &transcript.AccountingID{SourceSessionID: src, Sequence: n(seq)},
 	}
 	if nano > 0 {
@@ -206,8 +206,8 @@ func TestModelMetricsAuthorityOverAgentSplit(t *testing.T) {
 		resume(true)
 	d := &transcript.ShutdownData{
 		Flat: &transcript.Totals{
-			ModelMetrics: map[string]transcript.ModelMetric{"m": metric(6, 6000, 60, 0, 0)},
-			AgentMetrics: map[string]transcript.AgentMetric{"main": {TotalAPIDuration: n(30), ModelMetrics: map[string]transcript.ModelMetric{"m": metric(3, 3000, 30, 0, 0)}}},
+			ModelMetrics:  map[string]transcript.ModelMetric{"m": metric(6, 6000, 60, 0, 0)},
+			AgentMetrics:  map[string]transcript.AgentMetric{"main": {TotalAPIDuration: n(30), ModelMetrics: map[string]transcript.ModelMetric{"m": metric(3, 3000, 30, 0, 0)}}},
 			APIDurationMs: n(80),
 		},
 		Cumulative: true,
