@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
 )
@@ -536,4 +537,74 @@ func sumMetric(s *sink, name string) int64 {
 		}
 	}
 	return n
+}
+
+// TestDamagedLinesAreCounted: damaged lines cost one counted skip each, the
+// intact events around them are read, and the totals stay exact where the
+// shutdown's totals can make up for a lost record.
+func TestDamagedLinesAreCounted(t *testing.T) {
+	h := newHarness(t)
+	content := readTestdata(t, billedSubagent)
+	lines := bytes.SplitAfter(content, []byte("\n"))
+	var damaged []byte
+	recordsSeen := 0
+	for _, l := range lines {
+		if bytes.Contains(l, []byte(`"type":"session.usage_record"`)) {
+			recordsSeen++
+			if recordsSeen == 2 {
+				// A record torn in the middle: lost; the shutdown makes up for it.
+				damaged = append(damaged, l[:len(l)/2]...)
+				damaged = append(damaged, '\n')
+				continue
+			}
+		}
+		damaged = append(damaged, l...)
+		if bytes.Contains(l, []byte(`"type":"assistant.turn_end"`)) {
+			damaged = append(damaged, []byte("\x00\x00\x00\x00\n")...)
+			damaged = append(damaged, []byte(`{"type":"session.future_event","data":{},"id":"x","timestamp":"2026-11-22T16:07:28.000Z","parentId":null}`+"\n")...)
+			damaged = append(damaged, []byte("not json at all\n")...)
+		}
+	}
+	h.write("s", damaged)
+	s := &sink{}
+	stop := h.run(s)
+	require.Eventually(t, func() bool { return s.summaries() == 1 }, 5*time.Second, 10*time.Millisecond)
+	want := cliAccounting(t, filepath.Join("../../testdata/copilot-cli", billedSubagent), func(int) bool { return false })
+	assert.Equal(t, want, totalsOf(s), "the shutdown totals make up for the torn record")
+	defer stop()
+	turnEnds := bytes.Count(content, []byte(`"type":"assistant.turn_end"`))
+	skipped := map[string]int64{}
+	rm, err := h.tel.GetMetric("otelcol_receiver_copilot_lines_skipped")
+	require.NoError(t, err)
+	for _, dp := range rm.Data.(metricdata.Sum[int64]).DataPoints {
+		r, _ := dp.Attributes.Value("reason")
+		skipped[r.AsString()] += dp.Value
+	}
+	assert.Equal(t, map[string]int64{
+		"torn_line":    1,
+		"nul_bytes":    int64(turnEnds),
+		"unknown_type": int64(turnEnds),
+		"invalid_json": int64(turnEnds),
+	}, skipped)
+}
+
+// TestDeletedTranscriptIsForgotten: a transcript that disappears is
+// dropped, with its checkpoint, after idle_timeout.
+func TestDeletedTranscriptIsForgotten(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.SessionState.IdleTimeout = time.Second
+	path := h.write("s", readTestdata(t, billedSubagent))
+	s := &sink{}
+	stop := h.run(s)
+	defer stop()
+	require.Eventually(t, func() bool { return s.summaries() == 1 }, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, os.RemoveAll(filepath.Dir(path)))
+	require.Eventually(t, func() bool {
+		rm, err := h.tel.GetMetric("otelcol_receiver_copilot_files_tracked")
+		if err != nil {
+			return false
+		}
+		dps := rm.Data.(metricdata.Gauge[int64]).DataPoints
+		return len(dps) == 1 && dps[0].Value == 0
+	}, 5*time.Second, 20*time.Millisecond)
 }
