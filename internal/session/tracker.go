@@ -901,6 +901,16 @@ func (t *Tracker) Idle(out *Facts) {
 	t.endLegSpan(t.st.LastEvent, LegEndIdle, "", out)
 }
 
+// Open reports whether Idle would end something: the session has a leg
+// without a shutdown whose span, or an interaction, tool call or subagent
+// run of which, is still open.
+func (t *Tracker) Open() bool {
+	if !t.st.LegOpen {
+		return false
+	}
+	return !t.st.LegSpanDone || t.st.Interaction != nil || len(t.st.Tools) > 0 || len(t.st.Subagents) > 0
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }

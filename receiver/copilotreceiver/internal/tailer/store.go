@@ -14,6 +14,7 @@ import (
 // roundKey.
 const (
 	checkpointPrefix = "transcript:"
+	sessionPrefix    = "session:"
 	roundKey         = "round"
 )
 
@@ -21,13 +22,15 @@ const checkpointVersion = 1
 
 // checkpoint is what is stored for one transcript: where reading resumes,
 // the fingerprint that tells whether the file at the path is still the same
-// file, and the session's accounting state at that offset.
+// file, and whether its session has spans to end when it goes idle. The
+// session's accounting state at that offset is stored beside it, under
+// sessionPrefix, and read only when the transcript grows.
 type checkpoint struct {
-	Version int             `json:"v"`
-	FPLen   int             `json:"fpLen"`
-	FPHash  []byte          `json:"fp"`
-	Offset  int64           `json:"off"`
-	Session json.RawMessage `json:"session,omitempty"`
+	Version int    `json:"v"`
+	FPLen   int    `json:"fpLen"`
+	FPHash  []byte `json:"fp"`
+	Offset  int64  `json:"off"`
+	Open    bool   `json:"open,omitempty"`
 }
 
 // pendingRound records a round whose delivery was under way: the files it

@@ -102,10 +102,16 @@ type file struct {
 	fpHash      [32]byte
 	offset      int64 // committed
 	readPos     int64 // read, not yet committed
-	tracker     *session.Tracker
+	size        int64 // at the last look
+	mtime       time.Time
 	loaded      bool // checkpoint looked up
-	active      bool
-	lastGrowth  time.Time
+	// tracker is in memory while the file changes, and in storage (under
+	// sessionPrefix) the rest of the time, so that memory does not grow
+	// with the number of finished sessions.
+	tracker     *session.Tracker
+	active      bool      // looked at every poll
+	lastChange  time.Time // when new lines were last read, or the file was found
+	needsIdle   bool      // the session has spans to end when it goes idle
 	goneSince   time.Time
 	catchUp     bool // read without exporting (start_at end)
 	pendingTail bool // an incomplete line waits at the end
@@ -224,11 +230,20 @@ func (t *Tailer) step(ctx context.Context, full bool) {
 		t.rescan(ctx)
 	}
 	r := newRound()
+	now := t.now()
 	for _, f := range t.sortedFiles() {
 		if ctx.Err() != nil {
 			return
 		}
 		if !f.active {
+			continue
+		}
+		if !t.changed(f) {
+			// Quiet for a while: stop polling it. A notification or the
+			// next rescan wakes it up.
+			if now.Sub(f.lastChange) >= t.quietAfter() {
+				f.active = false
+			}
 			continue
 		}
 		if err := t.readFile(ctx, f, r, false); err != nil {
@@ -242,7 +257,39 @@ func (t *Tailer) step(ctx context.Context, full bool) {
 		return
 	}
 	t.sweepIdle(ctx)
+	t.evict()
 	t.obs.FilesTracked(len(t.files))
+}
+
+// quietAfter is how long a file may go without growing before it is no
+// longer polled.
+func (t *Tailer) quietAfter() time.Duration {
+	return max(5*t.cfg.PollInterval, 2*time.Second)
+}
+
+// changed looks at a file without opening it: whether it differs from what
+// it was when last read. An incomplete last line is not looked at again
+// until the file changes.
+func (t *Tailer) changed(f *file) bool {
+	st, err := os.Stat(f.path)
+	if err != nil {
+		return false
+	}
+	return !f.loaded || st.Size() != f.size || !st.ModTime().Equal(f.mtime)
+}
+
+// evict releases the trackers of files that are no longer polled; their
+// state is in storage since the round that last touched them.
+func (t *Tailer) evict() {
+	for _, f := range t.files {
+		if !f.active && f.tracker != nil {
+			f.tracker = nil
+			f.stats = session.Stats{}
+			if t.watch != nil {
+				t.watch.remove(filepath.Dir(f.path))
+			}
+		}
+	}
 }
 
 func (t *Tailer) sortedFiles() []*file {
@@ -300,10 +347,8 @@ func (t *Tailer) rescan(ctx context.Context) {
 				f = t.track(p)
 			}
 			f.goneSince = time.Time{}
-			if !f.active {
-				if st, err := os.Stat(p); err == nil && st.Size() != f.readPos {
-					t.activate(f)
-				}
+			if !f.active && t.changed(f) {
+				t.activate(f)
 			}
 		}
 	}
@@ -320,17 +365,20 @@ func (t *Tailer) rescan(ctx context.Context) {
 			continue
 		}
 		if now.Sub(f.goneSince) >= t.cfg.IdleTimeout {
-			if f.tracker != nil {
-				r := newRound()
-				f.tracker.Idle(&r.facts)
-				r.idle = append(r.idle, f.path)
-				r.touch(f)
-				if !t.flush(ctx, r) {
-					return
+			if f.needsIdle {
+				if err := t.loadTracker(ctx, f); err == nil {
+					r := newRound()
+					f.tracker.Idle(&r.facts)
+					r.idle = append(r.idle, f.path)
+					r.touch(f)
+					if !t.flush(ctx, r) {
+						return
+					}
 				}
 			}
 			delete(t.files, p)
-			if err := t.store.Delete(ctx, checkpointPrefix+p); err != nil {
+			err := t.store.Batch(ctx, storage.DeleteOperation(checkpointPrefix+p), storage.DeleteOperation(sessionPrefix+p))
+			if err != nil {
 				t.log.Warn("Could not delete the checkpoint of a transcript that is gone", zap.String("path", p), zap.Error(err))
 			}
 		}
@@ -346,7 +394,7 @@ func (t *Tailer) track(path string) *file {
 		path:        path,
 		sessionHint: filepath.Base(filepath.Dir(path)),
 		active:      true,
-		lastGrowth:  t.now(),
+		lastChange:  t.now(),
 		catchUp:     t.firstScan && t.cfg.StartAtEnd,
 	}
 	t.files[path] = f
@@ -362,7 +410,7 @@ func (t *Tailer) activate(f *file) {
 		return
 	}
 	f.active = true
-	f.lastGrowth = t.now()
+	f.lastChange = t.now()
 	if t.watch != nil {
 		t.watch.add(filepath.Dir(f.path))
 	}
@@ -383,19 +431,42 @@ func (t *Tailer) load(ctx context.Context, f *file) error {
 		return nil
 	}
 	f.catchUp = false
-	f.offset, f.readPos, f.fpLen = cp.Offset, cp.Offset, cp.FPLen
+	f.offset, f.readPos, f.fpLen, f.needsIdle = cp.Offset, cp.Offset, cp.FPLen, cp.Open
 	copy(f.fpHash[:], cp.FPHash)
-	if len(cp.Session) > 0 {
-		tr, err := session.Restore(cp.Session, t.cfg.Track)
-		if err != nil {
-			// The accounting state cannot be used (a newer format): start the
-			// file over; records already counted are counted again.
-			t.log.Warn("Session state in the checkpoint is not readable; the transcript is read from its start", zap.String("path", f.path), zap.Error(err))
-			f.offset, f.readPos, f.fpLen = 0, 0, 0
+	return nil
+}
+
+// loadTracker brings the session's tracker into memory: from storage, or
+// new for a transcript read from its start.
+func (t *Tailer) loadTracker(ctx context.Context, f *file) error {
+	if f.tracker != nil {
+		return nil
+	}
+	if err := t.load(ctx, f); err != nil {
+		return err
+	}
+	f.stats = session.Stats{}
+	if f.offset == 0 && f.readPos == 0 {
+		f.tracker = session.New(f.sessionHint, t.cfg.Track)
+		return nil
+	}
+	b, err := t.store.Get(ctx, sessionPrefix+f.path)
+	if err != nil {
+		return fmt.Errorf("reading session state: %w", err)
+	}
+	if b != nil {
+		tr, err := session.Restore(b, t.cfg.Track)
+		if err == nil {
+			f.tracker = tr
 			return nil
 		}
-		f.tracker = tr
+		t.log.Warn("Session state in the checkpoint is not readable; the transcript is read from its start", zap.String("path", f.path), zap.Error(err))
+	} else {
+		t.log.Warn("Session state missing from the checkpoint; the transcript is read from its start", zap.String("path", f.path))
 	}
+	// Usage already counted would be counted again, but nothing is lost.
+	f.offset, f.readPos, f.fpLen = 0, 0, 0
+	f.tracker = session.New(f.sessionHint, t.cfg.Track)
 	return nil
 }
 
@@ -420,14 +491,15 @@ func (t *Tailer) readFile(ctx context.Context, f *file, r *round, final bool) er
 		return err
 	}
 	size := st.Size()
+	f.size, f.mtime = size, st.ModTime()
+	if err := t.loadTracker(ctx, f); err != nil {
+		return err
+	}
 	if err := t.checkIdentity(fh, f, size); err != nil {
 		return err
 	}
 	if size == f.readPos && !(final && f.pendingTail) {
 		return nil
-	}
-	if f.tracker == nil {
-		f.tracker = session.New(f.sessionHint, t.cfg.Track)
 	}
 	if _, err := fh.Seek(f.readPos, io.SeekStart); err != nil {
 		return err
@@ -473,7 +545,7 @@ func (t *Tailer) readFile(ctx context.Context, f *file, r *round, final bool) er
 	}
 	f.pendingTail = rd.Offset() < size
 	if f.readPos > start {
-		f.lastGrowth = t.now()
+		f.lastChange = t.now()
 	}
 	if size == f.readPos && f.catchUp {
 		f.catchUp = false
@@ -526,14 +598,13 @@ func hashPrefix(fh *os.File, n int) ([32]byte, int, error) {
 }
 
 // sweepIdle ends the sessions whose transcript has not grown for
-// IdleTimeout: an incomplete last line is decided, open spans are closed,
-// and the state is released from memory.
+// IdleTimeout: an incomplete last line is decided (a killed CLI may leave
+// half a line), and open spans are closed at the last event.
 func (t *Tailer) sweepIdle(ctx context.Context) {
 	now := t.now()
 	r := newRound()
-	var idle []*file
 	for _, f := range t.sortedFiles() {
-		if !f.active || now.Sub(f.lastGrowth) < t.cfg.IdleTimeout {
+		if !(f.needsIdle || f.pendingTail) || now.Sub(f.lastChange) < t.cfg.IdleTimeout {
 			continue
 		}
 		if f.pendingTail {
@@ -545,24 +616,16 @@ func (t *Tailer) sweepIdle(ctx context.Context) {
 				continue
 			}
 		}
-		if f.tracker != nil {
-			f.tracker.Idle(&r.facts)
-			r.idle = append(r.idle, f.path)
-			r.touch(f)
+		if err := t.loadTracker(ctx, f); err != nil {
+			t.log.Warn("Could not load session state", zap.String("path", f.path), zap.Error(err))
+			continue
 		}
-		idle = append(idle, f)
+		f.tracker.Idle(&r.facts)
+		r.idle = append(r.idle, f.path)
+		r.touch(f)
+		f.active = false // evicted after the flush
 	}
-	if len(idle) == 0 || !t.flush(ctx, r) {
-		return
-	}
-	for _, f := range idle {
-		f.active = false
-		f.tracker = nil
-		f.loaded = false
-		if t.watch != nil {
-			t.watch.remove(filepath.Dir(f.path))
-		}
-	}
+	t.flush(ctx, r)
 }
 
 // round is what is read between two commits.
@@ -676,7 +739,9 @@ func (t *Tailer) commit(ctx context.Context, r *round) {
 				t.log.Error("Could not save session state", zap.String("path", f.path), zap.Error(err))
 				continue
 			}
-			cp.Session = s
+			ops = append(ops, storage.SetOperation(sessionPrefix+f.path, s))
+			f.needsIdle = f.tracker.Open()
+			cp.Open = f.needsIdle
 			st := f.tracker.Stats()
 			t.obs.DuplicateRecords(st.DuplicateRecords - f.stats.DuplicateRecords)
 			t.obs.AccountingExcess(st.Excess - f.stats.Excess)
@@ -723,7 +788,7 @@ func (t *Tailer) recover(ctx context.Context) error {
 			f = t.track(path)
 			f.catchUp = false
 		}
-		if err := t.load(ctx, f); err != nil {
+		if err := t.loadTracker(ctx, f); err != nil {
 			return err
 		}
 		if err := t.readRange(ctx, f, p.Files[path], r); err != nil {
@@ -731,7 +796,12 @@ func (t *Tailer) recover(ctx context.Context) error {
 		}
 	}
 	for _, path := range p.Idle {
-		if f := t.files[path]; f != nil && f.tracker != nil {
+		f := t.files[path]
+		if f == nil {
+			f = t.track(path)
+			f.catchUp = false
+		}
+		if err := t.loadTracker(ctx, f); err == nil {
 			f.tracker.Idle(&r.facts)
 			r.idle = append(r.idle, path)
 			r.touch(f)
@@ -758,9 +828,6 @@ func (t *Tailer) readRange(ctx context.Context, f *file, end int64, r *round) er
 	}
 	if err := t.checkIdentity(fh, f, st.Size()); err != nil || f.readPos != f.offset || end < f.readPos || st.Size() < end {
 		return errors.Join(err, errors.New("the transcript changed since the round was read"))
-	}
-	if f.tracker == nil {
-		f.tracker = session.New(f.sessionHint, t.cfg.Track)
 	}
 	if _, err := fh.Seek(f.readPos, io.SeekStart); err != nil {
 		return err
