@@ -43,6 +43,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -638,12 +639,12 @@ func (t *Tracker) reconcile(tot *transcript.Totals, cumulative bool, source stri
 			continue
 		}
 		if d := min(agentDur[a]-base.agentTotal(a).APIDurationMs, durLeft); d > 0 {
-			deltas.add(Key{Agent: a, Model: dominantModel(byAgent, a, t.st.Model)}, Usage{APIDurationMs: d})
+			spreadDuration(deltas, a, d, dominantModel(byAgent, a, t.st.Model))
 			durLeft -= d
 		}
 	}
 	if durLeft > 0 {
-		deltas.add(Key{Agent: MainAgent, Model: dominantModel(modelLedger(byModel), MainAgent, t.st.Model)}, Usage{APIDurationMs: durLeft})
+		spreadDuration(deltas, MainAgent, durLeft, dominantModel(modelLedger(byModel), MainAgent, t.st.Model))
 	}
 
 	// User requests: the snapshot's session total; without one, the prompts
@@ -669,6 +670,46 @@ func (t *Tracker) reconcile(tot *transcript.Totals, cumulative bool, source stri
 	}
 	for _, k := range deltas.keys() {
 		t.emitAdjustment(k, *deltas[k], source, t.since(), ts, out)
+	}
+}
+
+// spreadDuration gives an agent's API time that the totals report beyond
+// what was counted to the agent's calls counted in the same
+// reconciliation, in proportion to their number per model (largest
+// remainders get the odd milliseconds), so that the calls and their time
+// stay together; with no such calls, to fallback.
+func spreadDuration(deltas ledger, agent string, ms int64, fallback string) {
+	var calls int64
+	var keys []Key
+	for _, k := range deltas.keys() {
+		if k.Agent == agent && deltas[k].Requests > 0 {
+			calls += deltas[k].Requests
+			keys = append(keys, k)
+		}
+	}
+	if calls == 0 {
+		deltas.add(Key{Agent: agent, Model: fallback}, Usage{APIDurationMs: ms})
+		return
+	}
+	type share struct {
+		k   Key
+		ms  int64
+		rem int64
+	}
+	shares := make([]share, len(keys))
+	given := int64(0)
+	for i, k := range keys {
+		n := deltas[k].Requests
+		shares[i] = share{k: k, ms: ms * n / calls, rem: ms * n % calls}
+		given += shares[i].ms
+	}
+	sort.SliceStable(shares, func(i, j int) bool { return shares[i].rem > shares[j].rem })
+	for i := 0; given < ms; i++ {
+		shares[i%len(shares)].ms++
+		given++
+	}
+	for _, s := range shares {
+		deltas.add(s.k, Usage{APIDurationMs: s.ms})
 	}
 }
 

@@ -397,3 +397,20 @@ func TestSeqSet(t *testing.T) {
 	assert.True(t, s.add(7))
 	assert.Equal(t, seqSet{Low: 8}, s)
 }
+
+// A legacy shutdown reporting calls of two models: the API time goes with
+// the calls, so that every model's calls and time stay together.
+func TestDurationSpreadOverModels(t *testing.T) {
+	s := (&script{}).start("1.0.60").
+		shutdown(false, map[string]transcript.ModelMetric{
+			"a": metric(3, 3000, 30, 0, 0),
+			"b": metric(1, 1000, 10, 0, 0),
+		}, 1001, 0)
+	f := s.run(New(sid, Options{}))
+	got := byModel(f)
+	assert.Equal(t, int64(3), got["a"].Requests)
+	assert.Equal(t, int64(1), got["b"].Requests)
+	assert.Equal(t, int64(751), got["a"].APIDurationMs)
+	assert.Equal(t, int64(250), got["b"].APIDurationMs)
+	assert.Equal(t, int64(1001), total(f).APIDurationMs)
+}
