@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -231,12 +232,9 @@ func (t *Tailer) step(ctx context.Context, full bool) {
 	}
 	r := newRound()
 	now := t.now()
-	for _, f := range t.sortedFiles() {
+	for _, f := range t.sortedFiles(func(f *file) bool { return f.active }) {
 		if ctx.Err() != nil {
 			return
-		}
-		if !f.active {
-			continue
 		}
 		if !t.changed(f) {
 			// Quiet for a while: stop polling it. A notification or the
@@ -292,16 +290,16 @@ func (t *Tailer) evict() {
 	}
 }
 
-func (t *Tailer) sortedFiles() []*file {
-	paths := make([]string, 0, len(t.files))
-	for p := range t.files {
-		paths = append(paths, p)
+// sortedFiles returns the files keep selects, in path order, so that a
+// round reads files in the same order every time.
+func (t *Tailer) sortedFiles(keep func(*file) bool) []*file {
+	var out []*file
+	for _, f := range t.files {
+		if keep(f) {
+			out = append(out, f)
+		}
 	}
-	slices.Sort(paths)
-	out := make([]*file, len(paths))
-	for i, p := range paths {
-		out[i] = t.files[p]
-	}
+	slices.SortFunc(out, func(a, b *file) int { return strings.Compare(a.path, b.path) })
 	return out
 }
 
@@ -603,10 +601,10 @@ func hashPrefix(fh *os.File, n int) ([32]byte, int, error) {
 func (t *Tailer) sweepIdle(ctx context.Context) {
 	now := t.now()
 	r := newRound()
-	for _, f := range t.sortedFiles() {
-		if !(f.needsIdle || f.pendingTail) || now.Sub(f.lastChange) < t.cfg.IdleTimeout {
-			continue
-		}
+	due := func(f *file) bool {
+		return (f.needsIdle || f.pendingTail) && now.Sub(f.lastChange) >= t.cfg.IdleTimeout
+	}
+	for _, f := range t.sortedFiles(due) {
 		if f.pendingTail {
 			if err := t.readFile(ctx, f, r, true); err != nil {
 				if ctx.Err() != nil {
