@@ -11,7 +11,7 @@ import (
 // counter.
 const (
 	ReasonInvalidJSON      = "invalid_json"      // not a JSON object
-	ReasonTornLine         = "torn_line"         // the fragment of a line cut short, found glued to the next event or at the end of a finished file
+	ReasonTornLine         = "torn_line"         // the fragment of a line cut short: glued to the next event, ended by a newline of its own, or at the end of a finished file
 	ReasonNULBytes         = "nul_bytes"         // NUL padding a crash left behind
 	ReasonLineTooLong      = "line_too_long"     // longer than the configured limit
 	ReasonMissingType      = "missing_type"      // an object without a type

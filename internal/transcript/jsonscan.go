@@ -271,6 +271,34 @@ func eachMember(b []byte, fn func(key, val []byte) bool) error {
 	}
 }
 
+// unescapedQuotes counts the quotes in b[from:] that are not escaped, that
+// is not preceded by an odd number of backslashes (counted in all of b).
+func unescapedQuotes(b []byte, from int) int {
+	n := 0
+	for i := from; i < len(b); {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			break
+		}
+		end := i + q
+		bs := 0
+		for k := end - 1; k >= 0 && b[k] == '\\'; k-- {
+			bs++
+		}
+		if bs%2 == 0 {
+			n++
+		}
+		i = end + 1
+	}
+	return n
+}
+
+// openString reports whether b, a prefix of a JSON text that the scanner
+// found valid up to its end, ends inside a string. Outside strings such a
+// prefix holds neither quotes nor backslashes, so it ends inside a string
+// when it holds an odd number of unescaped quotes.
+func openString(b []byte) bool { return unescapedQuotes(b, 0)%2 == 1 }
+
 func trailing(b []byte, i int) error {
 	if skipSpace(b, i) != len(b) {
 		return errSyntax

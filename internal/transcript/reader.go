@@ -69,8 +69,18 @@ func NewReader(src io.Reader, offset int64, maxLine int, opts Options) *Reader {
 func (r *Reader) Offset() int64 { return r.offset }
 
 // Next returns the next item, or io.EOF when no complete line is left.
-// Other errors come from the source.
+// Other errors come from the source. After io.EOF, a later call reads the
+// source again, so that a reader of a file that grows sees what was
+// appended.
 func (r *Reader) Next() (Item, error) {
+	it, err := r.next()
+	if err == io.EOF {
+		r.srcEOF = false
+	}
+	return it, err
+}
+
+func (r *Reader) next() (Item, error) {
 	for {
 		if len(r.queue) > 0 {
 			it := r.queue[0]
@@ -108,7 +118,7 @@ func (r *Reader) decodeLine(line []byte, n int) (bool, error) {
 	if nuls > 0 {
 		r.queue = append(r.queue, Item{Skip: &DecodeError{Reason: ReasonNULBytes, Err: errors.New("NUL bytes before the event")}, End: lineStart})
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	if skipSpace(body, 0) == len(body) { // blank: JSON white space only
 		r.consume(n)
 		if len(r.queue) > 0 {
 			r.queue[len(r.queue)-1].End = r.offset
@@ -127,72 +137,126 @@ func (r *Reader) decodeLine(line []byte, n int) (bool, error) {
 		r.queue = append(r.queue, Item{Skip: de, End: r.offset})
 		return false, nil
 	}
-	if errors.Is(de.Err, errUnexpectedEnd) {
+	cutShort := errors.Is(de.Err, errUnexpectedEnd)
+	if cutShort {
 		// Either a string holds a raw newline and the event continues on
 		// the next line, or the line was cut short.
-		ev, used, ok, err := r.join(body, n)
+		it, used, ok, err := r.join(body, n)
 		if err != nil {
 			r.queue = r.queue[:0]
 			return true, err
 		}
 		if ok {
 			r.consume(used)
-			r.queue = append(r.queue, Item{Event: &ev, Repaired: true, End: r.offset})
+			it.End = r.offset
+			r.queue = append(r.queue, it)
 			return false, nil
 		}
-		// A fragment: skip it; the next line is read on its own.
-		r.consume(n)
-		r.queue = append(r.queue, Item{Skip: &DecodeError{Reason: ReasonTornLine, Err: de.Err}, End: r.offset})
-		return false, nil
+		// Reading ahead may have compacted the buffer under body: the
+		// line, still unconsumed, starts again at r.start.
+		body = r.buf[r.start+nuls : r.start+nuls+len(body)]
 	}
-	// A syntax error: a torn fragment glued to the next event.
+	// A torn fragment glued to the next event. The fragment usually makes
+	// the line a syntax error, but one cut between a key and its value
+	// takes the glued event for that value and ends early instead.
 	for k, from := 0, 1; k < maxTornCandidates && from < len(body); k++ {
 		i := bytes.Index(body[from:], tornMarker)
 		if i < 0 {
 			break
 		}
 		at := from + i
-		if ev, err := Decode(body[at:], r.opts); err == nil {
+		if it, ok := whole(Decode(body[at:], r.opts)); ok {
 			r.queue = append(r.queue, Item{Skip: &DecodeError{Reason: ReasonTornLine, Err: de.Err}, End: lineStart})
 			r.consume(n)
-			r.queue = append(r.queue, Item{Event: &ev, Repaired: true, End: r.offset})
+			it.End = r.offset
+			r.queue = append(r.queue, it)
 			return false, nil
 		}
 		from = at + 1
 	}
 	r.consume(n)
+	if cutShort {
+		// A fragment: skip it; the next line is read on its own.
+		de = &DecodeError{Reason: ReasonTornLine, Err: de.Err}
+	}
 	r.queue = append(r.queue, Item{Skip: de, End: r.offset})
 	return false, nil
 }
 
+// whole turns the result of decoding a repaired piece of a damaged line
+// into its item, and reports whether the piece was a whole JSON object: an
+// event, or one skipped for its own reason (an unknown type, bad data),
+// which is then counted once under that reason rather than as a damaged
+// line. End is left to the caller.
+func whole(ev Event, err error) (Item, bool) {
+	if err == nil {
+		return Item{Event: &ev, Repaired: true}, true
+	}
+	var de *DecodeError
+	if errors.As(err, &de) && de.Reason != ReasonInvalidJSON {
+		return Item{Skip: de}, true
+	}
+	return Item{}, false
+}
+
+// maxJoinDecodeFactor bounds the work of rejoining a line split by raw
+// newlines: the decode attempts may scan at most this many times the
+// joined text. An attempt is made only when a physical line closes a
+// string, so this is also about the number of strings of one event that
+// may hold raw newlines.
+const maxJoinDecodeFactor = 16
+
 // join tries to read first as the start of an event that continues on the
 // following lines, split there by raw newlines inside a string. It returns
-// the event and the number of bytes it spans, ok=false when the lines do
-// not join into an event, and io.EOF when the answer needs a line that has
-// not arrived.
-func (r *Reader) join(first []byte, firstLen int) (Event, int, bool, error) {
+// the item the joined lines make (see whole) and the number of bytes they
+// span, ok=false when the lines do not join into a JSON object, and io.EOF
+// when the answer needs a line that has not arrived. first is a prefix of
+// a JSON text that the scanner found valid up to its end.
+//
+// Only a string can hold a raw newline: the escape that stands in for it
+// anywhere else is a syntax error. So first must end inside a string, and
+// the joined text can only be complete after a line that closes it; the
+// lines before are appended without decoding, which keeps the cost linear
+// in the length of the event rather than in its length times its lines.
+func (r *Reader) join(first []byte, firstLen int) (Item, int, bool, error) {
+	if !openString(first) {
+		return Item{}, 0, false, nil
+	}
 	joined := append([]byte(nil), first...)
 	used := firstLen
+	scanned := 0
 	for {
 		next, n, err := r.line(used)
 		if err == io.EOF && r.Final {
-			return Event{}, 0, false, nil
+			return Item{}, 0, false, nil
 		}
 		if err != nil {
-			return Event{}, 0, false, err
+			return Item{}, 0, false, err
 		}
 		if next == nil || len(joined)+2+len(next) > r.maxLine {
-			return Event{}, 0, false, nil
+			return Item{}, 0, false, nil
 		}
+		mark := len(joined)
 		joined = append(append(joined, `\n`...), next...)
 		used += n
-		ev, err := Decode(joined, r.opts)
-		if err == nil {
-			return ev, used, true, nil
+		quotes := unescapedQuotes(joined, mark)
+		if quotes == 0 {
+			continue // the string is still open
 		}
-		var de *DecodeError
-		if !errors.As(err, &de) || de.Reason != ReasonInvalidJSON || !errors.Is(de.Err, errUnexpectedEnd) {
-			return Event{}, 0, false, nil
+		if scanned += len(joined); scanned > maxJoinDecodeFactor*len(joined) {
+			return Item{}, 0, false, nil
+		}
+		ev, derr := Decode(joined, r.opts)
+		if it, ok := whole(ev, derr); ok {
+			return it, used, true, nil
+		}
+		if !errors.Is(derr, errUnexpectedEnd) {
+			return Item{}, 0, false, nil
+		}
+		if quotes%2 == 1 {
+			// The text is still a valid prefix but no longer ends inside
+			// a string: no further line can complete it.
+			return Item{}, 0, false, nil
 		}
 	}
 }

@@ -1,0 +1,216 @@
+package transcript
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseInt(t *testing.T) {
+	tests := []struct {
+		in    string
+		v     int64
+		exact bool
+	}{
+		{"0", 0, true},
+		{"-0", 0, true},
+		{"0.0", 0, true},
+		{"-0.0", 0, true},
+		{"0e5", 0, true},
+		{"0.000e-7", 0, true},
+		{"13414", 13414, true},
+		{"4737390000.0", 4737390000, true},
+		{"4737390000.000000", 4737390000, true},
+		{"4.73739e9", 4737390000, true},
+		{"473739E4", 4737390000, true},
+		{"1.5e3", 1500, true},
+		{"1.5E+3", 1500, true},
+		{"15000e-1", 1500, true},
+		{"-1.5e3", -1500, true},
+		{"9223372036854775807", math.MaxInt64, true},
+		{"9223372036854775807.0", math.MaxInt64, true},
+		{"9.223372036854775807e18", math.MaxInt64, true},
+		{"-9223372036854775808", math.MinInt64, true},
+		{"-9223372036854775808.0", math.MinInt64, true},
+		{"-9.223372036854775808e18", math.MinInt64, true},
+		{"1" + strings.Repeat("0", 2000) + "e-2000", 1, true},
+		{"0." + strings.Repeat("0", 2000) + "1e2001", 1, true},
+
+		// A fraction is rounded half away from zero.
+		{"1.5", 2, false},
+		{"2.5", 3, false},
+		{"2.4999999999999999999999", 2, false},
+		{"-2.5", -3, false},
+		{"-2.4", -2, false},
+		{"0.5", 1, false},
+		{"-0.5", -1, false},
+		{"0.4", 0, false},
+		{"-0.4", 0, false},
+		{"1e-1", 0, false},
+		{"5e-1", 1, false},
+		{"123456789012345678901234567890e-20", 1234567890, false},
+		{"9223372036854775806.5", math.MaxInt64, false},
+		{"-9223372036854775807.5", math.MinInt64, false},
+		{"0." + strings.Repeat("0", 2000) + "1", 0, false},
+
+		// Out of range: clamped.
+		{"9223372036854775808", math.MaxInt64, false},
+		{"9223372036854775807.5", math.MaxInt64, false},
+		{"-9223372036854775809", math.MinInt64, false},
+		{"-9223372036854775808.5", math.MinInt64, false},
+		{"1e19", math.MaxInt64, false},
+		{"99999999999999999999", math.MaxInt64, false},
+		{"-1e19", math.MinInt64, false},
+		{"1e400", math.MaxInt64, false},
+		{"1e999999999999999999999999", math.MaxInt64, false},
+		{"-1e999999999999999999999999", math.MinInt64, false},
+		{"1e-999999999999999999999999", 0, false},
+		{"0e999999999999999999999999", 0, true},
+	}
+	for _, tt := range tests {
+		name := tt.in
+		if len(name) > 40 {
+			name = name[:40] + "…"
+		}
+		t.Run(name, func(t *testing.T) {
+			v, exact, err := parseInt([]byte(tt.in))
+			require.NoError(t, err)
+			require.Equal(t, tt.v, v)
+			require.Equal(t, tt.exact, exact)
+
+			var n Int
+			require.NoError(t, json.Unmarshal([]byte(tt.in), &n))
+			require.Equal(t, Int{V: tt.v, Set: true, Inexact: !tt.exact}, n)
+		})
+	}
+}
+
+func TestParseIntRejects(t *testing.T) {
+	for _, in := range []string{"", "-", "abc", `"12"`, "true", "{}", "[1]", "1.", ".5", "1e", "1e+", "--1", "1..2", "1e1.5", "0x10", "1/2", "Inf", "NaN", "1_000", " 1"} {
+		_, _, err := parseInt([]byte(in))
+		require.Error(t, err, "%q", in)
+	}
+	var n Int
+	require.Error(t, json.Unmarshal([]byte(`"12"`), &n))
+	require.Error(t, json.Unmarshal([]byte(`true`), &n))
+	require.Error(t, json.Unmarshal([]byte(`{}`), &n))
+	n = Int{V: 7, Set: true}
+	require.NoError(t, json.Unmarshal([]byte(`null`), &n))
+	require.Equal(t, Int{}, n)
+}
+
+// parseIntRat is the exact reference: the value as a rational, rounded
+// half away from zero and clamped to int64.
+func parseIntRat(s string) (int64, bool) {
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		panic(s)
+	}
+	num, den := r.Num(), r.Denom()
+	q, m := new(big.Int).QuoRem(num, den, new(big.Int))
+	exact := m.Sign() == 0
+	if new(big.Int).Mul(new(big.Int).Abs(m), big.NewInt(2)).Cmp(den) >= 0 {
+		if num.Sign() < 0 {
+			q.Sub(q, big.NewInt(1))
+		} else {
+			q.Add(q, big.NewInt(1))
+		}
+	}
+	switch {
+	case q.IsInt64():
+		return q.Int64(), exact
+	case q.Sign() < 0:
+		return math.MinInt64, false
+	default:
+		return math.MaxInt64, false
+	}
+}
+
+// TestParseIntMatchesRational compares parseInt with exact rational
+// arithmetic on numbers written every way JSON allows.
+func TestParseIntMatchesRational(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	digits := func(n int) string {
+		var b strings.Builder
+		for range n {
+			b.WriteByte(byte('0' + rng.IntN(10)))
+		}
+		return b.String()
+	}
+	for range 20000 {
+		var b strings.Builder
+		if rng.IntN(2) == 0 {
+			b.WriteByte('-')
+		}
+		intPart := digits(1 + rng.IntN(22))
+		intPart = strings.TrimLeft(intPart, "0")
+		if intPart == "" || rng.IntN(5) == 0 {
+			intPart = "0"
+		}
+		b.WriteString(intPart)
+		if rng.IntN(2) == 0 {
+			b.WriteString("." + digits(1+rng.IntN(22)))
+		}
+		if rng.IntN(2) == 0 {
+			b.WriteString([]string{"e", "E"}[rng.IntN(2)])
+			b.WriteString([]string{"", "+", "-"}[rng.IntN(3)])
+			b.WriteString(fmt.Sprint(rng.IntN(25)))
+		}
+		s := b.String()
+		require.True(t, json.Valid([]byte(s)), s)
+		wantV, wantExact := parseIntRat(s)
+		v, exact, err := parseInt([]byte(s))
+		require.NoError(t, err, s)
+		require.Equal(t, wantV, v, s)
+		require.Equal(t, wantExact, exact, s)
+	}
+}
+
+// TestParseIntHugeExponent: a count written with an enormous exponent is
+// clamped at once; it used to be expanded into an exact rational of a
+// million digits, about 25 ms a number, so that one hostile line of them
+// could stall the reader for hours.
+func TestParseIntHugeExponent(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"type":"session.usage_record","data":{"usage":{"model":"m","inputTokens":1e999999,"outputTokens":-1e999999,"cacheReadTokens":1e-999999,"duration":1,"x":[`)
+	for i := range 2000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"count":1e999999}`)
+	}
+	b.WriteString(`]}},"id":"i","timestamp":"2026-11-22T16:07:27.766Z"}`)
+	line := []byte(b.String())
+	start := time.Now()
+	ev, err := Decode(line, Options{})
+	require.NoError(t, err)
+	u := ev.Data.(*UsageRecordData).Usage
+	require.Equal(t, Int{V: math.MaxInt64, Set: true, Inexact: true}, u.InputTokens)
+	require.Equal(t, Int{V: math.MinInt64, Set: true, Inexact: true}, u.OutputTokens)
+	require.Equal(t, Int{V: 0, Set: true, Inexact: true}, u.CacheReadTokens)
+
+	// The same numbers where the accounting reads counts: 2000 model
+	// metrics in a shutdown.
+	var s strings.Builder
+	s.WriteString(`{"type":"session.shutdown","data":{"modelMetrics":{`)
+	for i := range 2000 {
+		if i > 0 {
+			s.WriteByte(',')
+		}
+		fmt.Fprintf(&s, `"m%d":{"requests":{"count":1e999999},"usage":{"inputTokens":1e-999999}}`, i)
+	}
+	s.WriteString(`}},"id":"i","timestamp":"2026-11-22T16:07:27.766Z"}`)
+	ev, err = Decode([]byte(s.String()), Options{})
+	require.NoError(t, err)
+	mm := ev.Data.(*ShutdownData).Totals().ModelMetrics
+	require.Len(t, mm, 2000)
+	require.Equal(t, int64(math.MaxInt64), mm["m7"].Requests.Count.V)
+	require.Less(t, time.Since(start), 2*time.Second)
+}
