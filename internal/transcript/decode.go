@@ -46,32 +46,45 @@ type Options struct {
 // Decode decodes one transcript line (without its line terminator).
 func Decode(line []byte, opts Options) (Event, error) {
 	var (
-		ev                      Event
-		typeRaw, dataRaw, tsRaw []byte
-		idRaw, parentRaw, agRaw []byte
+		ev       Event
+		tsRaw    []byte
+		dataRaw  []byte
+		data     any
+		dataErr  error
+		streamed bool
 	)
-	err := eachMember(line, func(key, val []byte) bool {
+	// One pass over the line: the envelope, and the data of the event
+	// types that have a decoder of their own, decoded as they are met
+	// (the CLI writes the type before the data). Anything else is checked
+	// and skipped.
+	m := openMembers(line, 0)
+	for key, ok := m.next(); ok; key, ok = m.next() {
 		switch string(key) {
 		case "type":
-			typeRaw = val
+			ev.Type, _ = unquote(m.value())
 		case "data":
-			dataRaw = val
+			if dec := dataDecoders[ev.Type]; dec != nil && m.isObject() {
+				child := m.enter()
+				data, dataErr = dec(&child, opts)
+				m.leave(&child)
+				streamed = true
+			} else {
+				dataRaw = m.value()
+			}
 		case "id":
-			idRaw = val
+			ev.ID, _ = unquote(m.value())
 		case "timestamp":
-			tsRaw = val
+			tsRaw = m.value()
 		case "parentId":
-			parentRaw = val
+			ev.ParentID, _ = unquote(m.value())
 		case "agentId":
-			agRaw = val
+			ev.AgentID, _ = unquote(m.value())
 		}
-		return true
-	})
-	if err != nil {
+	}
+	if err := m.end(); err != nil {
 		return ev, &DecodeError{Reason: ReasonInvalidJSON, Err: err}
 	}
-	var ok bool
-	if ev.Type, ok = unquote(typeRaw); !ok || ev.Type == "" {
+	if ev.Type == "" {
 		return ev, &DecodeError{Reason: ReasonMissingType, Err: errors.New("no string member \"type\"")}
 	}
 	if !knownTypes[ev.Type] {
@@ -81,120 +94,441 @@ func Decode(line []byte, opts Options) (Event, error) {
 	if !ok {
 		return ev, &DecodeError{Reason: ReasonInvalidTimestamp, Type: ev.Type, Err: errors.New("no string member \"timestamp\"")}
 	}
+	var err error
 	if ev.Timestamp, err = time.Parse(time.RFC3339Nano, ts); err != nil {
 		return ev, &DecodeError{Reason: ReasonInvalidTimestamp, Type: ev.Type, Err: err}
 	}
-	ev.ID, _ = unquote(idRaw)
-	ev.ParentID, _ = unquote(parentRaw)
-	ev.AgentID, _ = unquote(agRaw)
-
-	if dataRaw == nil || string(dataRaw) == "null" {
-		dataRaw = []byte("{}")
+	if !streamed {
+		if dataRaw == nil || string(dataRaw) == "null" {
+			dataRaw = []byte("{}")
+		}
+		data, dataErr = decodeData(ev.Type, dataRaw, opts)
 	}
-	if ev.Data, err = decodeData(ev.Type, dataRaw, opts); err != nil {
-		return ev, &DecodeError{Reason: ReasonInvalidData, Type: ev.Type, Err: err}
+	if dataErr != nil {
+		return ev, &DecodeError{Reason: ReasonInvalidData, Type: ev.Type, Err: dataErr}
 	}
+	ev.Data = data
 	return ev, nil
 }
 
+// dataDecoder decodes the data of one event type from its members.
+type dataDecoder func(m *members, opts Options) (any, error)
+
+// dataDecoders are the types whose data is decoded in the same pass as the
+// envelope: the frequent ones, and those whose data holds text the
+// accounting skips (prompts, tool output, hook payloads).
+var dataDecoders map[string]dataDecoder
+
+func init() {
+	dataDecoders = map[string]dataDecoder{
+		TypeUsageRecord:       decodeUsageRecord,
+		TypeUserMessage:       decodeUserMessage,
+		TypeAssistantMessage:  decodeAssistantMessage,
+		TypeTurnStart:         decodeTurnStart,
+		TypeTurnEnd:           decodeTurnEnd,
+		TypeToolStart:         decodeToolStart,
+		TypeToolComplete:      decodeToolComplete,
+		TypeSessionError:      decodeSessionError,
+		TypeSessionCompaction: decodeCompaction,
+		TypeHookStart:         decodeHookStart,
+		TypeSessionResume:     decodeResume,
+		TypeSessionShutdown:   decodeShutdown,
+		TypeUsageCheckpoint:   decodeCheckpoint,
+	}
+}
+
+// decodeData decodes data that was not decoded with the envelope (it came
+// before the type).
 func decodeData(typ string, raw []byte, opts Options) (any, error) {
+	if dec := dataDecoders[typ]; dec != nil {
+		m := openMembers(raw, 0)
+		v, err := dec(&m, opts)
+		if e := m.end(); e != nil {
+			return nil, e
+		}
+		return v, err
+	}
 	switch typ {
 	case TypeSessionStart:
 		return unmarshal[StartData](raw)
-	case TypeSessionResume:
-		return decodeResume(raw)
-	case TypeSessionShutdown:
-		return decodeShutdown(raw)
-	case TypeUsageRecord:
-		d, err := unmarshal[UsageRecordData](raw)
-		if err == nil && d.Usage.Model == "" {
-			err = errors.New("usage has no model")
-		}
-		return d, err
-	case TypeUsageCheckpoint:
-		return decodeCheckpoint(raw)
-	case TypeUserMessage:
-		return decodeUserMessage(raw, opts)
-	case TypeAssistantMessage:
-		if !opts.CaptureContent {
-			return nil, nil
-		}
-		return pick(raw, new(AssistantMessageData), func(d *AssistantMessageData, key string, val []byte) error {
-			switch key {
-			case "content":
-				return json.Unmarshal(val, &d.Content)
-			case "apiCallId":
-				return json.Unmarshal(val, &d.APICallID)
-			}
-			return nil
-		})
-	case TypeTurnStart:
-		return unmarshal[TurnStartData](raw)
-	case TypeTurnEnd:
-		return unmarshal[TurnEndData](raw)
-	case TypeToolStart:
-		return decodeToolStart(raw, opts)
-	case TypeToolComplete:
-		return decodeToolComplete(raw, opts)
 	case TypeSubagentStarted, TypeSubagentCompleted, TypeSubagentFailed:
 		return unmarshal[SubagentData](raw)
-	case TypeSessionError:
-		return pick(raw, new(ErrorData), func(d *ErrorData, key string, val []byte) error {
-			switch key {
-			case "errorType":
-				return json.Unmarshal(val, &d.ErrorType)
-			case "errorCode":
-				return json.Unmarshal(val, &d.ErrorCode)
-			case "message":
-				return json.Unmarshal(val, &d.Message)
-			case "statusCode":
-				return json.Unmarshal(val, &d.StatusCode)
-			}
-			return nil
-		})
 	case TypeAbort:
 		return unmarshal[AbortData](raw)
 	case TypeSessionModelChange:
 		return unmarshal[ModelChangeData](raw)
 	case TypeSessionContextChanged:
 		return unmarshal[WorkingContext](raw)
-	case TypeSessionCompaction:
-		return pick(raw, new(CompactionData), func(d *CompactionData, key string, val []byte) error {
-			switch key {
-			case "success":
-				return json.Unmarshal(val, &d.Success)
-			case "trigger":
-				return json.Unmarshal(val, &d.Trigger)
-			case "model":
-				return json.Unmarshal(val, &d.Model)
-			}
-			return nil
-		})
-	case TypeHookStart:
-		return pick(raw, new(HookStartData), func(d *HookStartData, key string, val []byte) error {
-			switch key {
-			case "hookInvocationId":
-				return json.Unmarshal(val, &d.HookInvocationID)
-			case "hookType":
-				return json.Unmarshal(val, &d.HookType)
-			case "input":
-				// The input holds the whole hook payload, tool output
-				// included; only the trace context is read.
-				if !isObject(val) {
-					return nil
-				}
-				return eachMember(val, func(k, v []byte) bool {
-					if string(k) == "traceparent" {
-						d.Traceparent, _ = unquote(v)
-						return false
-					}
-					return true
-				})
-			}
-			return nil
-		})
 	}
 	return nil, nil
+}
+
+// pick decodes members of an object into d: set is called for each member
+// and consumes the ones it wants; the others are skipped, not decoded.
+// After an error the rest of the object is still read (and checked).
+func pick[T any](m *members, d *T, set func(d *T, key []byte, m *members) error) (*T, error) {
+	var ferr error
+	for key, ok := m.next(); ok; key, ok = m.next() {
+		if ferr != nil {
+			continue
+		}
+		if err := set(d, key, m); err != nil {
+			ferr = fmt.Errorf("member %q: %w", key, err)
+		}
+	}
+	if m.err != nil {
+		return nil, m.err
+	}
+	if ferr != nil {
+		return nil, ferr
+	}
+	return d, nil
+}
+
+// object decodes the current value, an object or null, with fn.
+func object(m *members, fn func(c *members) error) error {
+	if m.isObject() {
+		c := m.enter()
+		err := fn(&c)
+		m.leave(&c)
+		return err
+	}
+	if v := m.value(); v != nil && string(v) != "null" {
+		return fmt.Errorf("%.40q is not an object", v)
+	}
+	return nil
+}
+
+// sval decodes the current value, a string or null.
+func sval(m *members, dst *string) error {
+	v := m.value()
+	if v == nil || string(v) == "null" {
+		return nil
+	}
+	s, ok := unquote(v)
+	if !ok {
+		return fmt.Errorf("%.40q is not a string", v)
+	}
+	*dst = s
+	return nil
+}
+
+// num decodes the current value, a count or null.
+func num(m *members, dst *Int) error {
+	v := m.value()
+	if v == nil {
+		return nil
+	}
+	return dst.UnmarshalJSON(v)
+}
+
+// fnum decodes the current value, a number or null.
+func fnum(m *members, dst *float64) error {
+	v := m.value()
+	if v == nil || string(v) == "null" {
+		return nil
+	}
+	f, err := parseFloat(v)
+	if err != nil {
+		return err
+	}
+	*dst = f
+	return nil
+}
+
+// boolean decodes the current value, true, false or null.
+func boolean(m *members, dst *bool) error {
+	switch v := m.value(); string(v) {
+	case "true":
+		*dst = true
+	case "false", "null", "":
+		*dst = false
+	default:
+		return fmt.Errorf("%.40q is not a boolean", v)
+	}
+	return nil
+}
+
+// jsonValue decodes the current value with encoding/json; for small
+// values of rare members.
+func jsonValue(m *members, dst any) error {
+	v := m.value()
+	if v == nil {
+		return nil
+	}
+	return json.Unmarshal(v, dst)
+}
+
+func decodeUsageRecord(m *members, _ Options) (any, error) {
+	d, err := pick(m, new(UsageRecordData), func(d *UsageRecordData, key []byte, m *members) error {
+		if string(key) != "usage" {
+			return nil
+		}
+		return object(m, func(c *members) error {
+			_, err := pick(c, &d.Usage, usageMember)
+			return err
+		})
+	})
+	if err == nil && d.Usage.Model == "" {
+		err = errors.New("usage has no model")
+	}
+	return d, err
+}
+
+func usageMember(u *UsageData, key []byte, m *members) error {
+	switch string(key) {
+	case "model":
+		return sval(m, &u.Model)
+	case "inputTokens":
+		return num(m, &u.InputTokens)
+	case "outputTokens":
+		return num(m, &u.OutputTokens)
+	case "cacheReadTokens":
+		return num(m, &u.CacheReadTokens)
+	case "cacheWriteTokens":
+		return num(m, &u.CacheWriteTokens)
+	case "reasoningTokens":
+		return num(m, &u.ReasoningTokens)
+	case "cost":
+		return fnum(m, &u.Cost)
+	case "duration":
+		return num(m, &u.Duration)
+	case "timeToFirstTokenMs":
+		return fnum(m, &u.TimeToFirstTokenMs)
+	case "initiator":
+		return sval(m, &u.Initiator)
+	case "isByok":
+		return boolean(m, &u.IsByok)
+	case "providerType":
+		return sval(m, &u.ProviderType)
+	case "apiCallId":
+		return sval(m, &u.APICallID)
+	case "finishReason":
+		return sval(m, &u.FinishReason)
+	case "parentToolCallId":
+		return sval(m, &u.ParentToolCallID)
+	case "copilotUsage":
+		return object(m, func(c *members) error {
+			cu := &CopilotUsage{}
+			u.CopilotUsage = cu
+			_, err := pick(c, cu, func(cu *CopilotUsage, key []byte, m *members) error {
+				if string(key) == "totalNanoAiu" {
+					return num(m, &cu.TotalNanoAIU)
+				}
+				return nil
+			})
+			return err
+		})
+	case "accounting":
+		return object(m, func(c *members) error {
+			a := &AccountingID{}
+			u.Accounting = a
+			_, err := pick(c, a, func(a *AccountingID, key []byte, m *members) error {
+				switch string(key) {
+				case "sourceSessionId":
+					return sval(m, &a.SourceSessionID)
+				case "sequence":
+					return num(m, &a.Sequence)
+				case "usageId":
+					return sval(m, &a.UsageID)
+				}
+				return nil
+			})
+			return err
+		})
+	}
+	return nil
+}
+
+func decodeUserMessage(m *members, opts Options) (any, error) {
+	return pick(m, new(UserMessageData), func(d *UserMessageData, key []byte, m *members) error {
+		switch string(key) {
+		case "interactionId":
+			return sval(m, &d.InteractionID)
+		case "source":
+			return sval(m, &d.Source)
+		case "content":
+			if opts.CaptureContent {
+				return sval(m, &d.Content)
+			}
+		}
+		return nil
+	})
+}
+
+func decodeAssistantMessage(m *members, opts Options) (any, error) {
+	if !opts.CaptureContent {
+		return nil, nil
+	}
+	return pick(m, new(AssistantMessageData), func(d *AssistantMessageData, key []byte, m *members) error {
+		switch string(key) {
+		case "content":
+			return sval(m, &d.Content)
+		case "apiCallId":
+			return sval(m, &d.APICallID)
+		}
+		return nil
+	})
+}
+
+func decodeTurnStart(m *members, _ Options) (any, error) {
+	return pick(m, new(TurnStartData), func(d *TurnStartData, key []byte, m *members) error {
+		switch string(key) {
+		case "turnId":
+			return sval(m, &d.TurnID)
+		case "interactionId":
+			return sval(m, &d.InteractionID)
+		case "parentToolCallId":
+			return sval(m, &d.ParentToolCallID)
+		}
+		return nil
+	})
+}
+
+func decodeTurnEnd(m *members, _ Options) (any, error) {
+	return pick(m, new(TurnEndData), func(d *TurnEndData, key []byte, m *members) error {
+		if string(key) == "turnId" {
+			return sval(m, &d.TurnID)
+		}
+		return nil
+	})
+}
+
+func decodeToolStart(m *members, opts Options) (any, error) {
+	d, err := pick(m, new(ToolStartData), func(d *ToolStartData, key []byte, m *members) error {
+		switch string(key) {
+		case "toolCallId":
+			return sval(m, &d.ToolCallID)
+		case "toolName":
+			return sval(m, &d.ToolName)
+		case "model":
+			return sval(m, &d.Model)
+		case "mcpServerName":
+			return sval(m, &d.MCPServerName)
+		case "parentToolCallId":
+			return sval(m, &d.ParentToolCallID)
+		case "arguments":
+			if opts.CaptureContent {
+				d.Arguments = string(m.value())
+			}
+		}
+		return nil
+	})
+	if err == nil && d.ToolCallID == "" {
+		err = errors.New("no toolCallId")
+	}
+	return d, err
+}
+
+func decodeToolComplete(m *members, opts Options) (any, error) {
+	d, err := pick(m, new(ToolCompleteData), func(d *ToolCompleteData, key []byte, m *members) error {
+		switch string(key) {
+		case "toolCallId":
+			return sval(m, &d.ToolCallID)
+		case "success":
+			return boolean(m, &d.Success)
+		case "model":
+			return sval(m, &d.Model)
+		case "interactionId":
+			return sval(m, &d.InteractionID)
+		case "parentToolCallId":
+			return sval(m, &d.ParentToolCallID)
+		case "error":
+			return jsonValue(m, &d.Error)
+		case "shellExecution":
+			return jsonValue(m, &d.ShellExecution)
+		case "result":
+			if opts.CaptureContent {
+				return object(m, func(c *members) error {
+					_, err := pick(c, d, func(d *ToolCompleteData, key []byte, m *members) error {
+						if string(key) == "content" {
+							return sval(m, &d.Result)
+						}
+						return nil
+					})
+					return err
+				})
+			}
+		}
+		return nil
+	})
+	if err == nil && d.ToolCallID == "" {
+		err = errors.New("no toolCallId")
+	}
+	return d, err
+}
+
+func decodeSessionError(m *members, _ Options) (any, error) {
+	return pick(m, new(ErrorData), func(d *ErrorData, key []byte, m *members) error {
+		switch string(key) {
+		case "errorType":
+			return sval(m, &d.ErrorType)
+		case "errorCode":
+			return sval(m, &d.ErrorCode)
+		case "message":
+			return sval(m, &d.Message)
+		case "statusCode":
+			return num(m, &d.StatusCode)
+		}
+		return nil
+	})
+}
+
+func decodeCompaction(m *members, _ Options) (any, error) {
+	return pick(m, new(CompactionData), func(d *CompactionData, key []byte, m *members) error {
+		switch string(key) {
+		case "success":
+			return boolean(m, &d.Success)
+		case "trigger":
+			return sval(m, &d.Trigger)
+		case "model":
+			return sval(m, &d.Model)
+		}
+		return nil
+	})
+}
+
+func decodeHookStart(m *members, _ Options) (any, error) {
+	return pick(m, new(HookStartData), func(d *HookStartData, key []byte, m *members) error {
+		switch string(key) {
+		case "hookInvocationId":
+			return sval(m, &d.HookInvocationID)
+		case "hookType":
+			return sval(m, &d.HookType)
+		case "input":
+			// The input holds the whole hook payload, tool output included;
+			// only the trace context is read, in the same pass.
+			if !m.isObject() {
+				return nil
+			}
+			return object(m, func(c *members) error {
+				_, err := pick(c, d, func(d *HookStartData, key []byte, m *members) error {
+					if string(key) == "traceparent" {
+						return sval(m, &d.Traceparent)
+					}
+					return nil
+				})
+				return err
+			})
+		}
+		return nil
+	})
+}
+
+func decodeResume(m *members, _ Options) (any, error) {
+	return pick(m, new(ResumeData), func(d *ResumeData, key []byte, m *members) error {
+		switch string(key) {
+		case "resumeTime":
+			return sval(m, &d.ResumeTime)
+		case "selectedModel":
+			return sval(m, &d.SelectedModel)
+		case "context":
+			return jsonValue(m, &d.Context)
+		case "sessionLimits":
+			d.WritesCumulativeShutdown = true
+		}
+		return nil
+	})
 }
 
 func unmarshal[T any](raw []byte) (*T, error) {
@@ -204,171 +538,3 @@ func unmarshal[T any](raw []byte) (*T, error) {
 	}
 	return v, nil
 }
-
-// pick decodes selected members of the object raw into d; set is called for
-// each member and decodes the ones it wants. Members set does not decode are
-// skipped, not decoded.
-func pick[T any](raw []byte, d *T, set func(d *T, key string, val []byte) error) (*T, error) {
-	var ferr error
-	err := eachMember(raw, func(key, val []byte) bool {
-		if e := set(d, string(key), val); e != nil {
-			ferr = fmt.Errorf("member %q: %w", key, e)
-			return false
-		}
-		return true
-	})
-	if err != nil {
-		return nil, err
-	}
-	if ferr != nil {
-		return nil, ferr
-	}
-	return d, nil
-}
-
-func decodeResume(raw []byte) (*ResumeData, error) {
-	return pick(raw, new(ResumeData), func(d *ResumeData, key string, val []byte) error {
-		switch key {
-		case "resumeTime":
-			return json.Unmarshal(val, &d.ResumeTime)
-		case "selectedModel":
-			return json.Unmarshal(val, &d.SelectedModel)
-		case "context":
-			return json.Unmarshal(val, &d.Context)
-		case "sessionLimits":
-			d.WritesCumulativeShutdown = true
-		}
-		return nil
-	})
-}
-
-func decodeShutdown(raw []byte) (*ShutdownData, error) {
-	var j shutdownJSON
-	if err := json.Unmarshal(raw, &j); err != nil {
-		return nil, err
-	}
-	d := &ShutdownData{
-		ShutdownType: j.ShutdownType,
-		ErrorReason:  j.ErrorReason,
-		Watermarks:   watermarks(j.Watermarks),
-		Flat: &Totals{
-			UserRequests:  Int{},
-			NanoAIU:       j.TotalNanoAIU,
-			APIDurationMs: j.TotalAPIDurationMs,
-			CodeChanges:   j.CodeChanges,
-			ModelMetrics:  j.ModelMetrics,
-			AgentMetrics:  j.AgentMetrics,
-		},
-	}
-	if j.TotalPremiumRequest != nil {
-		d.Flat.PremiumRequestCost, d.Flat.HasPremium = *j.TotalPremiumRequest, true
-	}
-	if j.AccountingSnapshot != nil {
-		d.Snapshot = j.AccountingSnapshot.totals()
-	}
-	d.Cumulative = d.Snapshot != nil || j.Watermarks != nil || j.AgentMetrics != nil
-	return d, nil
-}
-
-func decodeCheckpoint(raw []byte) (*CheckpointData, error) {
-	var j checkpointJSON
-	if err := json.Unmarshal(raw, &j); err != nil {
-		return nil, err
-	}
-	d := &CheckpointData{TotalNanoAIU: j.TotalNanoAIU, Watermarks: watermarks(j.Watermarks)}
-	if j.AccountingSnapshot != nil {
-		d.Snapshot = j.AccountingSnapshot.totals()
-	}
-	return d, nil
-}
-
-func watermarks(in map[string]Int) map[string]int64 {
-	if in == nil {
-		return nil
-	}
-	out := make(map[string]int64, len(in))
-	for k, v := range in {
-		out[k] = v.V
-	}
-	return out
-}
-
-func decodeUserMessage(raw []byte, opts Options) (*UserMessageData, error) {
-	return pick(raw, new(UserMessageData), func(d *UserMessageData, key string, val []byte) error {
-		switch key {
-		case "interactionId":
-			return json.Unmarshal(val, &d.InteractionID)
-		case "source":
-			return json.Unmarshal(val, &d.Source)
-		case "content":
-			if opts.CaptureContent {
-				return json.Unmarshal(val, &d.Content)
-			}
-		}
-		return nil
-	})
-}
-
-func decodeToolStart(raw []byte, opts Options) (*ToolStartData, error) {
-	d, err := pick(raw, new(ToolStartData), func(d *ToolStartData, key string, val []byte) error {
-		switch key {
-		case "toolCallId":
-			return json.Unmarshal(val, &d.ToolCallID)
-		case "toolName":
-			return json.Unmarshal(val, &d.ToolName)
-		case "model":
-			return json.Unmarshal(val, &d.Model)
-		case "mcpServerName":
-			return json.Unmarshal(val, &d.MCPServerName)
-		case "parentToolCallId":
-			return json.Unmarshal(val, &d.ParentToolCallID)
-		case "arguments":
-			if opts.CaptureContent {
-				d.Arguments = string(val)
-			}
-		}
-		return nil
-	})
-	if err == nil && d.ToolCallID == "" {
-		err = errors.New("no toolCallId")
-	}
-	return d, err
-}
-
-func decodeToolComplete(raw []byte, opts Options) (*ToolCompleteData, error) {
-	d, err := pick(raw, new(ToolCompleteData), func(d *ToolCompleteData, key string, val []byte) error {
-		switch key {
-		case "toolCallId":
-			return json.Unmarshal(val, &d.ToolCallID)
-		case "success":
-			return json.Unmarshal(val, &d.Success)
-		case "model":
-			return json.Unmarshal(val, &d.Model)
-		case "interactionId":
-			return json.Unmarshal(val, &d.InteractionID)
-		case "parentToolCallId":
-			return json.Unmarshal(val, &d.ParentToolCallID)
-		case "error":
-			return json.Unmarshal(val, &d.Error)
-		case "shellExecution":
-			return json.Unmarshal(val, &d.ShellExecution)
-		case "result":
-			if opts.CaptureContent && isObject(val) {
-				return eachMember(val, func(k, v []byte) bool {
-					if string(k) == "content" {
-						d.Result, _ = unquote(v)
-						return false
-					}
-					return true
-				})
-			}
-		}
-		return nil
-	})
-	if err == nil && d.ToolCallID == "" {
-		err = errors.New("no toolCallId")
-	}
-	return d, err
-}
-
-func isObject(raw []byte) bool { return len(raw) > 0 && raw[0] == '{' }

@@ -183,31 +183,6 @@ type Totals struct {
 	AgentMetrics       map[string]AgentMetric
 }
 
-type snapshotJSON struct {
-	TotalPremiumRequestCost *float64               `json:"totalPremiumRequestCost"`
-	TotalUserRequests       Int                    `json:"totalUserRequests"`
-	TotalNanoAIU            Int                    `json:"totalNanoAiu"`
-	TotalAPIDurationMs      Int                    `json:"totalApiDurationMs"`
-	CodeChanges             CodeChanges            `json:"codeChanges"`
-	ModelMetrics            map[string]ModelMetric `json:"modelMetrics"`
-	AgentMetrics            map[string]AgentMetric `json:"agentMetrics"`
-}
-
-func (s *snapshotJSON) totals() *Totals {
-	t := &Totals{
-		UserRequests:  s.TotalUserRequests,
-		NanoAIU:       s.TotalNanoAIU,
-		APIDurationMs: s.TotalAPIDurationMs,
-		CodeChanges:   s.CodeChanges,
-		ModelMetrics:  s.ModelMetrics,
-		AgentMetrics:  s.AgentMetrics,
-	}
-	if s.TotalPremiumRequestCost != nil {
-		t.PremiumRequestCost, t.HasPremium = *s.TotalPremiumRequestCost, true
-	}
-	return t
-}
-
 // ShutdownData is session.shutdown, the end of a leg.
 type ShutdownData struct {
 	ShutdownType string
@@ -234,31 +209,12 @@ func (s *ShutdownData) Totals() *Totals {
 	return s.Flat
 }
 
-type shutdownJSON struct {
-	ShutdownType        string                 `json:"shutdownType"`
-	ErrorReason         string                 `json:"errorReason"`
-	AccountingSnapshot  *snapshotJSON          `json:"accountingSnapshot"`
-	Watermarks          map[string]Int         `json:"usageAccountingWatermarks"`
-	TotalPremiumRequest *float64               `json:"totalPremiumRequests"`
-	TotalNanoAIU        Int                    `json:"totalNanoAiu"`
-	TotalAPIDurationMs  Int                    `json:"totalApiDurationMs"`
-	CodeChanges         CodeChanges            `json:"codeChanges"`
-	ModelMetrics        map[string]ModelMetric `json:"modelMetrics"`
-	AgentMetrics        map[string]AgentMetric `json:"agentMetrics"`
-}
-
 // CheckpointData is session.usage_checkpoint: a running total written
 // during a leg.
 type CheckpointData struct {
 	TotalNanoAIU Int
 	Snapshot     *Totals
 	Watermarks   map[string]int64
-}
-
-type checkpointJSON struct {
-	TotalNanoAIU       Int            `json:"totalNanoAiu"`
-	AccountingSnapshot *snapshotJSON  `json:"accountingSnapshot"`
-	Watermarks         map[string]Int `json:"usageAccountingWatermarks"`
 }
 
 // UserMessageData is user.message. Content is filled only when content

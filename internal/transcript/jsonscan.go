@@ -327,3 +327,153 @@ func unquote(raw []byte) (string, bool) {
 	}
 	return v, true
 }
+
+// members reads the members of one JSON object in a single pass: the value
+// of each member is either skipped (its structure still checked), taken raw,
+// or, when it is an object, entered with a child iterator that hands the
+// position back to its parent when the child is done. It checks the whole
+// object whatever the caller reads of it; err holds the first error.
+type members struct {
+	b       []byte
+	i       int  // position in b
+	pending bool // the value of the last key has not been consumed
+	started bool
+	done    bool
+	err     error
+}
+
+// openMembers starts iterating the object at or after b[i].
+func openMembers(b []byte, i int) members {
+	m := members{b: b}
+	i = skipSpace(b, i)
+	switch {
+	case i >= len(b):
+		m.err = errUnexpectedEnd
+	case b[i] != '{':
+		m.err = errNotObject
+	default:
+		m.i = i + 1
+	}
+	return m
+}
+
+// next advances to the next member and returns its raw key (without
+// quotes, still escaped). It returns false at the end of the object or on
+// an error. A value not consumed is skipped.
+func (m *members) next() ([]byte, bool) {
+	if m.err != nil || m.done {
+		return nil, false
+	}
+	if m.pending {
+		m.value()
+		if m.err != nil {
+			return nil, false
+		}
+	}
+	i := skipSpace(m.b, m.i)
+	if i >= len(m.b) {
+		m.err = errUnexpectedEnd
+		return nil, false
+	}
+	if m.started {
+		switch m.b[i] {
+		case ',':
+			i = skipSpace(m.b, i+1)
+		case '}':
+			m.i, m.done = i+1, true
+			return nil, false
+		default:
+			m.err = errSyntax
+			return nil, false
+		}
+	} else if m.b[i] == '}' {
+		m.i, m.done = i+1, true
+		return nil, false
+	}
+	m.started = true
+	if i >= len(m.b) {
+		m.err = errUnexpectedEnd
+		return nil, false
+	}
+	if m.b[i] != '"' {
+		m.err = errSyntax
+		return nil, false
+	}
+	ke, err := skipString(m.b, i)
+	if err != nil {
+		m.err = err
+		return nil, false
+	}
+	key := m.b[i+1 : ke-1]
+	j := skipSpace(m.b, ke)
+	if j >= len(m.b) {
+		m.err = errUnexpectedEnd
+		return nil, false
+	}
+	if m.b[j] != ':' {
+		m.err = errSyntax
+		return nil, false
+	}
+	m.i = skipSpace(m.b, j+1)
+	m.pending = true
+	return key, true
+}
+
+// value consumes the current value and returns it raw.
+func (m *members) value() []byte {
+	if m.err != nil || !m.pending {
+		return nil
+	}
+	m.pending = false
+	end, err := skipValue(m.b, m.i)
+	if err != nil {
+		m.err = err
+		return nil
+	}
+	v := m.b[m.i:end]
+	m.i = end
+	return v
+}
+
+// isObject reports whether the current value is an object.
+func (m *members) isObject() bool {
+	return m.err == nil && m.pending && m.i < len(m.b) && m.b[m.i] == '{'
+}
+
+// enter starts iterating the current value, which must be an object (see
+// isObject). The parent must not be used until leave.
+func (m *members) enter() members {
+	m.pending = false
+	return openMembers(m.b, m.i)
+}
+
+// leave reads what the child left unread of its object and resumes the
+// parent after it.
+func (m *members) leave(child *members) {
+	for {
+		if _, ok := child.next(); !ok {
+			break
+		}
+	}
+	if child.err != nil {
+		m.err = child.err
+		return
+	}
+	m.i = child.i
+}
+
+// end checks that only white space follows the object.
+func (m *members) end() error {
+	if m.err != nil {
+		return m.err
+	}
+	for {
+		if _, ok := m.next(); !ok {
+			break
+		}
+	}
+	if m.err != nil {
+		return m.err
+	}
+	return trailing(m.b, m.i)
+}

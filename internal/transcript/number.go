@@ -40,6 +40,9 @@ func (n *Int) UnmarshalJSON(b []byte) error {
 // length of the text whatever the exponent: 1e999999 is clamped at once
 // rather than expanded into a number of a million digits.
 func parseInt(b []byte) (int64, bool, error) {
+	if v, ok := smallInt(b); ok {
+		return v, true, nil
+	}
 	if v, err := strconv.ParseInt(string(b), 10, 64); err == nil {
 		return v, true, nil
 	}
@@ -154,4 +157,121 @@ func clamp(neg bool) int64 {
 		return math.MinInt64
 	}
 	return math.MaxInt64
+}
+
+// smallInt decodes an integer of up to 18 digits without allocating: the
+// form nearly every count in a transcript has.
+func smallInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	d := b
+	if neg {
+		d = b[1:]
+	}
+	if len(d) == 0 || len(d) > 18 || (len(d) > 1 && d[0] == '0') {
+		return 0, false
+	}
+	var v int64
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// pow10 are the powers of ten a float64 holds exactly.
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseFloat decodes a JSON number as a float64, equal to what
+// strconv.ParseFloat returns. A decimal of at most 15 significant digits
+// and no exponent is the quotient of two exactly representable numbers,
+// so one correctly rounded division gives the correctly rounded value
+// without allocating; anything else goes to strconv.
+func parseFloat(b []byte) (float64, error) {
+	d := b
+	neg := len(d) > 0 && d[0] == '-'
+	if neg {
+		d = d[1:]
+	}
+	var mant uint64
+	digits, frac, dot := 0, 0, false
+	fast := len(d) > 0
+	for _, c := range d {
+		switch {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			if mant != 0 || dot {
+				digits++
+			}
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot:
+			dot = true
+		default:
+			fast = false
+		}
+		if !fast || digits > 15 {
+			fast = false
+			break
+		}
+	}
+	if fast && (!dot || frac > 0) && jsonNumber(b) {
+		f := float64(mant) / pow10[frac]
+		if neg {
+			f = -f
+		}
+		return f, nil
+	}
+	if !jsonNumber(b) {
+		return 0, fmt.Errorf("%q is not a number", b)
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a number", b)
+	}
+	return f, nil
+}
+
+// jsonNumber reports whether b is a number as JSON writes it:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func jsonNumber(b []byte) bool {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(b)
 }

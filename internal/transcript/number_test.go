@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -213,4 +214,44 @@ func TestParseIntHugeExponent(t *testing.T) {
 	require.Len(t, mm, 2000)
 	require.Equal(t, int64(math.MaxInt64), mm["m7"].Requests.Count.V)
 	require.Less(t, time.Since(start), 2*time.Second)
+}
+
+// TestParseFloatMatchesStrconv checks the allocation-free fast path against
+// strconv on random decimals, and the fallback on the forms it hands on.
+func TestParseFloatMatchesStrconv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	check := func(s string) {
+		want, werr := strconv.ParseFloat(s, 64)
+		got, err := parseFloat([]byte(s))
+		if werr != nil {
+			require.Error(t, err, s)
+			return
+		}
+		require.NoError(t, err, s)
+		require.Equal(t, math.Float64bits(want), math.Float64bits(got), s)
+	}
+	for range 50000 {
+		intDigits := rng.IntN(10)
+		fracDigits := rng.IntN(10)
+		var sb strings.Builder
+		if rng.IntN(4) == 0 {
+			sb.WriteByte('-')
+		}
+		sb.WriteString(strconv.FormatUint(rng.Uint64N(uint64(math.Pow10(intDigits))+1), 10))
+		if fracDigits > 0 {
+			sb.WriteByte('.')
+			for range fracDigits {
+				sb.WriteByte(byte('0' + rng.IntN(10)))
+			}
+		}
+		check(sb.String())
+	}
+	for _, s := range []string{"0", "0.0", "-0.0", "0.33", "1.0", "36.10893", "123456789012345", "1234567890123456789", "0.1234567890123456789", "1e3", "1.5E-7", "-2.5e+10"} {
+		check(s)
+	}
+	// Not JSON numbers, though strconv takes some of them.
+	for _, s := range []string{"1.", ".5", "-", "", "1.2.3", "0x10", "Infinity", "NaN", "+1"} {
+		_, err := parseFloat([]byte(s))
+		require.Error(t, err, s)
+	}
 }

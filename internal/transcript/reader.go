@@ -65,6 +65,18 @@ func NewReader(src io.Reader, offset int64, maxLine int, opts Options) *Reader {
 	return &Reader{src: src, offset: offset, maxLine: maxLine, opts: opts}
 }
 
+// Reset makes the reader read src from file offset offset, with Final
+// unset, keeping its buffer: a caller that reads many files one after the
+// other allocates it once. A buffer grown for an unusually long line is
+// let go.
+func (r *Reader) Reset(src io.Reader, offset int64) {
+	buf := r.buf[:0]
+	if cap(buf) > 4*readChunk {
+		buf = nil
+	}
+	*r = Reader{src: src, offset: offset, maxLine: r.maxLine, opts: r.opts, buf: buf, queue: r.queue[:0]}
+}
+
 // Offset is the file offset just after the last consumed line.
 func (r *Reader) Offset() int64 { return r.offset }
 

@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
@@ -110,4 +113,49 @@ func BenchmarkFullDecode(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkReceiverCorpus runs the receiver, tailer and file-backed
+// checkpoints included, over a corpus of about 200 MB of generated sessions
+// until every event was read, with consumers that accept everything. Run:
+//
+//	go test ./receiver/copilotreceiver -run '^$' -bench ReceiverCorpus -benchtime 3x
+func BenchmarkReceiverCorpus(b *testing.B) {
+	dir := b.TempDir()
+	cs, err := transcriptgen.Corpus(filepath.Join(dir, "session-state"), 2, 200e6)
+	require.NoError(b, err)
+	b.SetBytes(cs.Bytes)
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		h := &harness{t: &testing.T{}, root: filepath.Join(dir, "session-state"), storage: b.TempDir()}
+		h.cfg = testConfig()
+		h.cfg.SessionState.Include = []string{filepath.Join(h.root, "*", "events.jsonl")}
+		id := storagetest.NewStorageID("checkpoints")
+		h.cfg.SessionState.Storage = &id
+		s := &sink{}
+		s.discard = true
+		b.StartTimer()
+		stop := h.run(s)
+		for eventsRead(h) < int64(cs.Events) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		b.StopTimer()
+		stop()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(cs.Events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// eventsRead is the receiver's count of transcript events read.
+func eventsRead(h *harness) int64 {
+	rm, err := h.tel.GetMetric("otelcol_receiver_copilot_events_read")
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, dp := range rm.Data.(metricdata.Sum[int64]).DataPoints {
+		n += dp.Value
+	}
+	return n
 }

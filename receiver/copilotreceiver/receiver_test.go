@@ -39,6 +39,7 @@ type sink struct {
 	blockLogs     atomic.Bool  // refuse logs while set
 	permanent     atomic.Bool  // refusals are permanent errors
 	calls         atomic.Int64
+	discard       bool // keep nothing (benchmarks)
 }
 
 func (s *sink) refusal(n *atomic.Int64, block *atomic.Bool) error {
@@ -57,6 +58,9 @@ func (s *sink) metricsConsumer() consumer.Metrics {
 		if err := s.refusal(&s.refuseMetrics, nil); err != nil {
 			return err
 		}
+		if s.discard {
+			return nil
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.metrics = append(s.metrics, md)
@@ -67,6 +71,9 @@ func (s *sink) metricsConsumer() consumer.Metrics {
 
 func (s *sink) tracesConsumer() consumer.Traces {
 	c, _ := consumer.NewTraces(func(_ context.Context, td ptrace.Traces) error {
+		if s.discard {
+			return nil
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.traces = append(s.traces, td)
@@ -79,6 +86,9 @@ func (s *sink) logsConsumer() consumer.Logs {
 	c, _ := consumer.NewLogs(func(_ context.Context, ld plog.Logs) error {
 		if err := s.refusal(nil, &s.blockLogs); err != nil {
 			return err
+		}
+		if s.discard {
+			return nil
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()

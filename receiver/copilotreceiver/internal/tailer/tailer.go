@@ -88,6 +88,7 @@ type Tailer struct {
 
 	files     map[string]*file
 	firstScan bool
+	rd        *transcript.Reader // reused from file to file
 	watch     *watcher
 
 	cancel           context.CancelFunc
@@ -125,10 +126,10 @@ func New(cfg Config, store storage.Client, signals []Signal, obs Observer, logge
 		store = newMemoryClient()
 	}
 	if cfg.MaxRoundEvents <= 0 {
-		cfg.MaxRoundEvents = 8192
+		cfg.MaxRoundEvents = 2048
 	}
 	if cfg.MaxRoundBytes <= 0 {
-		cfg.MaxRoundBytes = 32 << 20
+		cfg.MaxRoundBytes = 8 << 20
 	}
 	now := cfg.Now
 	if now == nil {
@@ -259,6 +260,16 @@ func (t *Tailer) step(ctx context.Context, full bool) {
 	t.obs.FilesTracked(len(t.files))
 }
 
+// reader returns the tailer's one reader, reset to read src from offset.
+func (t *Tailer) reader(src io.Reader, offset int64) *transcript.Reader {
+	if t.rd == nil {
+		t.rd = transcript.NewReader(src, offset, t.cfg.MaxLineSize, t.cfg.Decode)
+	} else {
+		t.rd.Reset(src, offset)
+	}
+	return t.rd
+}
+
 // quietAfter is how long a file may go without growing before it is no
 // longer polled.
 func (t *Tailer) quietAfter() time.Duration {
@@ -276,16 +287,14 @@ func (t *Tailer) changed(f *file) bool {
 	return !f.loaded || st.Size() != f.size || !st.ModTime().Equal(f.mtime)
 }
 
-// evict releases the trackers of files that are no longer polled; their
-// state is in storage since the round that last touched them.
+// evict releases the trackers of sessions that are closed (their last
+// leg shut down) or no longer polled; their state is in storage since the
+// round that last touched them, and is loaded again if the file grows.
 func (t *Tailer) evict() {
 	for _, f := range t.files {
-		if !f.active && f.tracker != nil {
+		if f.tracker != nil && (!f.active || !f.needsIdle) {
 			f.tracker = nil
 			f.stats = session.Stats{}
-			if t.watch != nil {
-				t.watch.remove(filepath.Dir(f.path))
-			}
 		}
 	}
 }
@@ -396,9 +405,6 @@ func (t *Tailer) track(path string) *file {
 		catchUp:     t.firstScan && t.cfg.StartAtEnd,
 	}
 	t.files[path] = f
-	if t.watch != nil {
-		t.watch.add(filepath.Dir(path))
-	}
 	return f
 }
 
@@ -409,9 +415,6 @@ func (t *Tailer) activate(f *file) {
 	}
 	f.active = true
 	f.lastChange = t.now()
-	if t.watch != nil {
-		t.watch.add(filepath.Dir(f.path))
-	}
 }
 
 // load looks up a file's checkpoint once.
@@ -502,7 +505,7 @@ func (t *Tailer) readFile(ctx context.Context, f *file, r *round, final bool) er
 	if _, err := fh.Seek(f.readPos, io.SeekStart); err != nil {
 		return err
 	}
-	rd := transcript.NewReader(fh, f.readPos, t.cfg.MaxLineSize, t.cfg.Decode)
+	rd := t.reader(fh, f.readPos)
 	rd.Final = final
 	start := f.readPos
 	for {
@@ -740,6 +743,15 @@ func (t *Tailer) commit(ctx context.Context, r *round) {
 			ops = append(ops, storage.SetOperation(sessionPrefix+f.path, s))
 			f.needsIdle = f.tracker.Open()
 			cp.Open = f.needsIdle
+			// Live sessions are watched, so that their next lines are read
+			// at once; finished ones cost no watch.
+			if t.watch != nil {
+				if f.needsIdle {
+					t.watch.add(filepath.Dir(f.path))
+				} else {
+					t.watch.remove(filepath.Dir(f.path))
+				}
+			}
 			st := f.tracker.Stats()
 			t.obs.DuplicateRecords(st.DuplicateRecords - f.stats.DuplicateRecords)
 			t.obs.AccountingExcess(st.Excess - f.stats.Excess)
@@ -758,6 +770,16 @@ func (t *Tailer) commit(ctx context.Context, r *round) {
 	// would be delivered twice.
 	if err := t.store.Batch(context.WithoutCancel(ctx), ops...); err != nil {
 		t.log.Error("Could not save checkpoints; after a restart this round would be read again", zap.Error(err))
+		return
+	}
+	// A closed session's state is in storage now: release it at once, so
+	// that reading a backlog of finished sessions keeps only the current
+	// round's in memory.
+	for f := range r.files {
+		if f.tracker != nil && !f.needsIdle {
+			f.tracker = nil
+			f.stats = session.Stats{}
+		}
 	}
 }
 
@@ -830,7 +852,7 @@ func (t *Tailer) readRange(ctx context.Context, f *file, end int64, r *round) er
 	if _, err := fh.Seek(f.readPos, io.SeekStart); err != nil {
 		return err
 	}
-	rd := transcript.NewReader(io.LimitReader(fh, end-f.readPos), f.readPos, t.cfg.MaxLineSize, t.cfg.Decode)
+	rd := t.reader(io.LimitReader(fh, end-f.readPos), f.readPos)
 	rd.Final = true
 	for ctx.Err() == nil {
 		it, err := rd.Next()
