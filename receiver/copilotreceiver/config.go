@@ -78,9 +78,9 @@ type SessionStateConfig struct {
 	// PollInterval is how often files that are being written are checked.
 	PollInterval time.Duration `mapstructure:"poll_interval"`
 	// RescanInterval is how often the include globs are matched again to
-	// find new files, and files that went idle are checked. New session
+	// find new files and finished sessions that were resumed. New session
 	// directories are noticed at once where the file system reports
-	// changes.
+	// changes, and live sessions are watched.
 	RescanInterval time.Duration `mapstructure:"rescan_interval"`
 	// Storage is the id of a storage extension (file_storage) that keeps
 	// checkpoints, so that a restart neither counts nor loses anything.

@@ -31,7 +31,7 @@ func createDefaultConfig() component.Config {
 			Include:        defaultInclude(),
 			StartAt:        StartAtBeginning,
 			PollInterval:   time.Second,
-			RescanInterval: 10 * time.Second,
+			RescanInterval: 30 * time.Second,
 			MaxLineSize:    transcript.DefaultMaxLineSize,
 			IdleTimeout:    time.Hour,
 			User:           defaultUser(),

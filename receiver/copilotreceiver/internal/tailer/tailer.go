@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -299,6 +300,77 @@ func (t *Tailer) evict() {
 	}
 }
 
+// globFiles calls fn with every regular file the pattern matches and its
+// file information. Segments without wildcards are joined, not listed, and
+// a wildcard segment costs one directory read: for the usual
+// <root>/*/events.jsonl a rescan of thousands of finished sessions is one
+// read of the root and one stat per session. Patterns with ** are walked
+// by doublestar.
+func globFiles(pattern string, fn func(path string, info fs.FileInfo)) error {
+	pattern = filepath.ToSlash(filepath.Clean(pattern))
+	base, rest := doublestar.SplitPattern(pattern)
+	if base == "" {
+		base = "."
+	}
+	root := filepath.FromSlash(base)
+	if rest == "" || rest == "." {
+		statFile(filepath.FromSlash(pattern), nil, fn)
+		return nil
+	}
+	if strings.Contains(rest, "**") {
+		return doublestar.GlobWalk(os.DirFS(root), rest, func(p string, d fs.DirEntry) error {
+			statFile(filepath.Join(root, filepath.FromSlash(p)), d, fn)
+			return nil
+		}, doublestar.WithFilesOnly())
+	}
+	walkSegments(root, strings.Split(rest, "/"), fn)
+	return nil
+}
+
+func walkSegments(dir string, segs []string, fn func(string, fs.FileInfo)) {
+	seg, last := segs[0], len(segs) == 1
+	if !strings.ContainsAny(seg, `*?[{\`) {
+		p := filepath.Join(dir, seg)
+		if last {
+			statFile(p, nil, fn)
+		} else {
+			walkSegments(p, segs[1:], fn)
+		}
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return // unreadable or gone: the next rescan tries again
+	}
+	for _, e := range entries {
+		if ok, _ := doublestar.Match(seg, e.Name()); !ok {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		switch {
+		case last:
+			statFile(p, e, fn)
+		case e.IsDir() || e.Type()&fs.ModeSymlink != 0:
+			walkSegments(p, segs[1:], fn)
+		}
+	}
+}
+
+// statFile calls fn with p's file information if p is a regular file (or
+// a link to one). d, when known, saves a stat.
+func statFile(p string, d fs.DirEntry, fn func(string, fs.FileInfo)) {
+	var info fs.FileInfo
+	var err error
+	if d != nil && d.Type()&fs.ModeSymlink == 0 {
+		info, err = d.Info()
+	} else {
+		info, err = os.Stat(p)
+	}
+	if err == nil && info.Mode().IsRegular() {
+		fn(p, info)
+	}
+}
+
 // sortedFiles returns the files keep selects, in path order, so that a
 // round reads files in the same order every time.
 func (t *Tailer) sortedFiles(keep func(*file) bool) []*file {
@@ -337,16 +409,9 @@ func (t *Tailer) matches(path string) bool {
 func (t *Tailer) rescan(ctx context.Context) {
 	seen := map[string]bool{}
 	for _, pattern := range t.cfg.Include {
-		matches, err := doublestar.FilepathGlob(pattern, doublestar.WithFilesOnly(), doublestar.WithFailOnIOErrors())
-		if err != nil {
-			// A directory that cannot be read is reported once per scan; the
-			// files that could be read are still followed.
-			t.log.Debug("Glob matched with errors", zap.String("pattern", pattern), zap.Error(err))
-			matches, _ = doublestar.FilepathGlob(pattern, doublestar.WithFilesOnly())
-		}
-		for _, p := range matches {
+		err := globFiles(pattern, func(p string, info fs.FileInfo) {
 			if seen[p] || !t.matches(p) {
-				continue
+				return
 			}
 			seen[p] = true
 			f := t.files[p]
@@ -354,9 +419,12 @@ func (t *Tailer) rescan(ctx context.Context) {
 				f = t.track(p)
 			}
 			f.goneSince = time.Time{}
-			if !f.active && t.changed(f) {
+			if !f.active && (!f.loaded || info.Size() != f.size || !info.ModTime().Equal(f.mtime)) {
 				t.activate(f)
 			}
+		})
+		if err != nil {
+			t.log.Debug("Glob matched with errors", zap.String("pattern", pattern), zap.Error(err))
 		}
 	}
 	if t.watch != nil {
