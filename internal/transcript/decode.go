@@ -224,6 +224,13 @@ func num(m *members, dst *Int) error {
 
 // fnum decodes the current value, a number or null.
 func fnum(m *members, dst *float64) error {
+	var has bool
+	return optFloat(m, dst, &has)
+}
+
+// optFloat decodes the current value, a number or null, and records
+// whether it was a number.
+func optFloat(m *members, dst *float64, has *bool) error {
 	v := m.value()
 	if v == nil || string(v) == "null" {
 		return nil
@@ -232,7 +239,7 @@ func fnum(m *members, dst *float64) error {
 	if err != nil {
 		return err
 	}
-	*dst = f
+	*dst, *has = f, true
 	return nil
 }
 

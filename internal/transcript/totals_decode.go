@@ -8,24 +8,15 @@ import "encoding/json"
 
 func decodeShutdown(m *members, _ Options) (any, error) {
 	d := &ShutdownData{Flat: &Totals{}}
-	var watermarks, agents bool
+	var agents bool
 	_, err := pick(m, d, func(d *ShutdownData, key []byte, m *members) error {
 		switch string(key) {
 		case "shutdownType":
 			return sval(m, &d.ShutdownType)
 		case "errorReason":
 			return sval(m, &d.ErrorReason)
-		case "accountingSnapshot":
-			return object(m, func(c *members) error {
-				d.Snapshot = &Totals{}
-				return snapshot(c, d.Snapshot)
-			})
-		case "usageAccountingWatermarks":
-			return object(m, func(c *members) error {
-				watermarks = true
-				d.Watermarks = map[string]int64{}
-				return counts(c, d.Watermarks)
-			})
+		case "accountingSnapshot", "usageAccountingWatermarks":
+			return accountingMember(key, m, &d.Snapshot, &d.Watermarks)
 		case "agentMetrics":
 			agents = m.isObject()
 		}
@@ -34,7 +25,7 @@ func decodeShutdown(m *members, _ Options) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.Cumulative = d.Snapshot != nil || watermarks || agents
+	d.Cumulative = d.Snapshot != nil || d.Watermarks != nil || agents
 	return d, nil
 }
 
@@ -43,18 +34,25 @@ func decodeCheckpoint(m *members, _ Options) (any, error) {
 		switch string(key) {
 		case "totalNanoAiu":
 			return num(m, &d.TotalNanoAIU)
-		case "accountingSnapshot":
-			return object(m, func(c *members) error {
-				d.Snapshot = &Totals{}
-				return snapshot(c, d.Snapshot)
-			})
-		case "usageAccountingWatermarks":
-			return object(m, func(c *members) error {
-				d.Watermarks = map[string]int64{}
-				return counts(c, d.Watermarks)
-			})
+		case "accountingSnapshot", "usageAccountingWatermarks":
+			return accountingMember(key, m, &d.Snapshot, &d.Watermarks)
 		}
 		return nil
+	})
+}
+
+// accountingMember decodes the accountingSnapshot or the accounting
+// watermarks that shutdowns and checkpoints both carry.
+func accountingMember(key []byte, m *members, snap **Totals, wm *map[string]int64) error {
+	if string(key) == "accountingSnapshot" {
+		return object(m, func(c *members) error {
+			*snap = &Totals{}
+			return snapshot(c, *snap)
+		})
+	}
+	return object(m, func(c *members) error {
+		*wm = map[string]int64{}
+		return counts(c, *wm)
 	})
 }
 
@@ -81,21 +79,6 @@ func flatMember(t *Totals, key []byte, m *members) error {
 			return agentMetrics(c, t.AgentMetrics)
 		})
 	}
-	return nil
-}
-
-// optFloat decodes the current value, a number or null, and records
-// whether it was a number.
-func optFloat(m *members, dst *float64, has *bool) error {
-	v := m.value()
-	if v == nil || string(v) == "null" {
-		return nil
-	}
-	f, err := parseFloat(v)
-	if err != nil {
-		return err
-	}
-	*dst, *has = f, true
 	return nil
 }
 

@@ -3,6 +3,7 @@ package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/re
 import (
 	"maps"
 	"slices"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -27,28 +28,31 @@ type logsBuilder struct {
 func (b *logsBuilder) build(f *session.Facts) plog.Logs {
 	ld := plog.NewLogs()
 	byCtx := map[*session.Context]plog.LogRecordSlice{}
-	records := func(ctx *session.Context) plog.LogRecordSlice {
-		if lrs, ok := byCtx[ctx]; ok {
-			return lrs
+	// record appends a log record of an event of the session's trace.
+	record := func(ctx *session.Context, event string, ts time.Time, sev plog.SeverityNumber, sevText string, span [8]byte) plog.LogRecord {
+		lrs, ok := byCtx[ctx]
+		if !ok {
+			rl := ld.ResourceLogs().AppendEmpty()
+			b.resources.fill(rl.Resource(), ctx, true)
+			sl := rl.ScopeLogs().AppendEmpty()
+			sl.Scope().SetName(metadata.ScopeName)
+			sl.Scope().SetVersion(b.version)
+			lrs = sl.LogRecords()
+			byCtx[ctx] = lrs
 		}
-		rl := ld.ResourceLogs().AppendEmpty()
-		b.resources.fill(rl.Resource(), ctx, true)
-		sl := rl.ScopeLogs().AppendEmpty()
-		sl.Scope().SetName(metadata.ScopeName)
-		sl.Scope().SetVersion(b.version)
-		byCtx[ctx] = sl.LogRecords()
-		return sl.LogRecords()
+		lr := lrs.AppendEmpty()
+		lr.SetEventName(event)
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+		lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(ts))
+		lr.SetSeverityNumber(sev)
+		lr.SetSeverityText(sevText)
+		lr.SetTraceID(session.TraceID(ctx.SessionID))
+		lr.SetSpanID(span)
+		return lr
 	}
 	if b.events.CopilotSessionSummary.Enabled {
 		for _, s := range f.Summaries {
-			lr := records(s.Ctx).AppendEmpty()
-			lr.SetEventName(eventSummary)
-			lr.SetTimestamp(pcommon.NewTimestampFromTime(s.Time))
-			lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(s.Time))
-			lr.SetSeverityNumber(plog.SeverityNumberInfo)
-			lr.SetSeverityText("INFO")
-			lr.SetTraceID(session.TraceID(s.Ctx.SessionID))
-			lr.SetSpanID(session.LegSpanID(s.Ctx.SessionID, s.Leg))
+			lr := record(s.Ctx, eventSummary, s.Time, plog.SeverityNumberInfo, "INFO", session.LegSpanID(s.Ctx.SessionID, s.Leg))
 			lr.Attributes().PutInt("copilot.session.leg", int64(s.Leg))
 			putIf(lr.Attributes(), "copilot.shutdown.type", s.ShutdownType)
 			summaryBody(lr.Body().SetEmptyMap(), s.Usage)
@@ -56,14 +60,7 @@ func (b *logsBuilder) build(f *session.Facts) plog.Logs {
 	}
 	if b.events.CopilotSessionError.Enabled {
 		for _, e := range f.Errors {
-			lr := records(e.Ctx).AppendEmpty()
-			lr.SetEventName(eventError)
-			lr.SetTimestamp(pcommon.NewTimestampFromTime(e.Time))
-			lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(e.Time))
-			lr.SetSeverityNumber(plog.SeverityNumberError)
-			lr.SetSeverityText("ERROR")
-			lr.SetTraceID(session.TraceID(e.Ctx.SessionID))
-			lr.SetSpanID(e.Span)
+			lr := record(e.Ctx, eventError, e.Time, plog.SeverityNumberError, "ERROR", e.Span)
 			lr.Body().SetStr(e.Message)
 			a := lr.Attributes()
 			putIf(a, "error.type", e.Type)
