@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -61,7 +62,7 @@ func Decode(line []byte, opts Options) (Event, error) {
 	for key, ok := m.next(); ok; key, ok = m.next() {
 		switch string(key) {
 		case "type":
-			ev.Type, _ = unquote(m.value())
+			ev.Type = typeName(m.value())
 		case "data":
 			if dec := dataDecoders[ev.Type]; dec != nil && m.isObject() {
 				child := m.enter()
@@ -90,12 +91,8 @@ func Decode(line []byte, opts Options) (Event, error) {
 	if !knownTypes[ev.Type] {
 		return ev, &DecodeError{Reason: ReasonUnknownType, Type: ev.Type, Err: fmt.Errorf("event type %q is not in the session-events schema", ev.Type)}
 	}
-	ts, ok := unquote(tsRaw)
-	if !ok {
-		return ev, &DecodeError{Reason: ReasonInvalidTimestamp, Type: ev.Type, Err: errors.New("no string member \"timestamp\"")}
-	}
 	var err error
-	if ev.Timestamp, err = time.Parse(time.RFC3339Nano, ts); err != nil {
+	if ev.Timestamp, err = parseTimestamp(tsRaw); err != nil {
 		return ev, &DecodeError{Reason: ReasonInvalidTimestamp, Type: ev.Type, Err: err}
 	}
 	if !streamed {
@@ -109,6 +106,61 @@ func Decode(line []byte, opts Options) (Event, error) {
 	}
 	ev.Data = data
 	return ev, nil
+}
+
+// typeName returns the event type of a raw JSON string: for a known type
+// the interned name, without allocating.
+func typeName(raw []byte) string {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		if name, ok := knownTypeNames[string(raw[1:len(raw)-1])]; ok {
+			return name
+		}
+	}
+	s, _ := unquote(raw)
+	return s
+}
+
+var knownTypeNames = func() map[string]string {
+	m := make(map[string]string, len(knownTypes))
+	for k := range knownTypes {
+		m[k] = k
+	}
+	return m
+}()
+
+// parseTimestamp parses an RFC 3339 timestamp. The CLI's form,
+// 2026-11-22T16:07:26.714Z, is parsed from the bytes; anything else by
+// time.Parse.
+func parseTimestamp(raw []byte) (time.Time, error) {
+	if len(raw) == 26 && raw[0] == '"' && raw[25] == '"' {
+		b := raw[1:25] // 2026-11-22T16:07:26.714Z
+		if b[4] == '-' && b[7] == '-' && b[10] == 'T' && b[13] == ':' && b[16] == ':' && b[19] == '.' && b[23] == 'Z' {
+			n := func(s []byte) int {
+				v := 0
+				for _, c := range s {
+					if c < '0' || c > '9' {
+						return -1
+					}
+					v = v*10 + int(c-'0')
+				}
+				return v
+			}
+			y, mo, d, h, mi, s, ms := n(b[0:4]), n(b[5:7]), n(b[8:10]), n(b[11:13]), n(b[14:16]), n(b[17:19]), n(b[20:23])
+			if y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h >= 0 && h < 24 && mi >= 0 && mi < 60 && s >= 0 && s < 60 && ms >= 0 &&
+				d <= daysIn(time.Month(mo), y) {
+				return time.Date(y, time.Month(mo), d, h, mi, s, ms*int(time.Millisecond), time.UTC), nil
+			}
+		}
+	}
+	ts, ok := unquote(raw)
+	if !ok {
+		return time.Time{}, errors.New("no string member \"timestamp\"")
+	}
+	return time.Parse(time.RFC3339Nano, ts)
+}
+
+func daysIn(m time.Month, year int) int {
+	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 // dataDecoder decodes the data of one event type from its members.
@@ -213,6 +265,52 @@ func sval(m *members, dst *string) error {
 	return nil
 }
 
+// intern decodes the current value, a string or null, like sval, for
+// members with few distinct values (models, initiators, tool and hook
+// names): repeated values share one string instead of allocating one per
+// event. The table is bounded; past it, values are allocated as usual.
+func intern(m *members, dst *string) error {
+	v := m.value()
+	if v == nil || string(v) == "null" {
+		return nil
+	}
+	if len(v) >= 2 && len(v) <= maxInternedLen && v[0] == '"' && v[len(v)-1] == '"' {
+		s := v[1 : len(v)-1]
+		internMu.Lock()
+		x, ok := interned[string(s)]
+		internMu.Unlock()
+		if ok {
+			*dst = x
+			return nil
+		}
+		if x, ok := unquote(v); ok && len(x) == len(s) {
+			internMu.Lock()
+			if len(interned) < maxInterned {
+				interned[x] = x
+			}
+			internMu.Unlock()
+			*dst = x
+			return nil
+		}
+	}
+	s, ok := unquote(v)
+	if !ok {
+		return fmt.Errorf("%.40q is not a string", v)
+	}
+	*dst = s
+	return nil
+}
+
+const (
+	maxInterned    = 4096
+	maxInternedLen = 130
+)
+
+var (
+	internMu sync.Mutex
+	interned = map[string]string{}
+)
+
 // num decodes the current value, a count or null.
 func num(m *members, dst *Int) error {
 	v := m.value()
@@ -285,7 +383,7 @@ func decodeUsageRecord(m *members, _ Options) (any, error) {
 func usageMember(u *UsageData, key []byte, m *members) error {
 	switch string(key) {
 	case "model":
-		return sval(m, &u.Model)
+		return intern(m, &u.Model)
 	case "inputTokens":
 		return num(m, &u.InputTokens)
 	case "outputTokens":
@@ -303,15 +401,15 @@ func usageMember(u *UsageData, key []byte, m *members) error {
 	case "timeToFirstTokenMs":
 		return fnum(m, &u.TimeToFirstTokenMs)
 	case "initiator":
-		return sval(m, &u.Initiator)
+		return intern(m, &u.Initiator)
 	case "isByok":
 		return boolean(m, &u.IsByok)
 	case "providerType":
-		return sval(m, &u.ProviderType)
+		return intern(m, &u.ProviderType)
 	case "apiCallId":
 		return sval(m, &u.APICallID)
 	case "finishReason":
-		return sval(m, &u.FinishReason)
+		return intern(m, &u.FinishReason)
 	case "parentToolCallId":
 		return sval(m, &u.ParentToolCallID)
 	case "copilotUsage":
@@ -353,7 +451,7 @@ func decodeUserMessage(m *members, opts Options) (any, error) {
 		case "interactionId":
 			return sval(m, &d.InteractionID)
 		case "source":
-			return sval(m, &d.Source)
+			return intern(m, &d.Source)
 		case "content":
 			if opts.CaptureContent {
 				return sval(m, &d.Content)
@@ -407,9 +505,9 @@ func decodeToolStart(m *members, opts Options) (any, error) {
 		case "toolCallId":
 			return sval(m, &d.ToolCallID)
 		case "toolName":
-			return sval(m, &d.ToolName)
+			return intern(m, &d.ToolName)
 		case "model":
-			return sval(m, &d.Model)
+			return intern(m, &d.Model)
 		case "mcpServerName":
 			return sval(m, &d.MCPServerName)
 		case "parentToolCallId":
@@ -435,7 +533,7 @@ func decodeToolComplete(m *members, opts Options) (any, error) {
 		case "success":
 			return boolean(m, &d.Success)
 		case "model":
-			return sval(m, &d.Model)
+			return intern(m, &d.Model)
 		case "interactionId":
 			return sval(m, &d.InteractionID)
 		case "parentToolCallId":
@@ -469,7 +567,7 @@ func decodeSessionError(m *members, _ Options) (any, error) {
 	return pick(m, new(ErrorData), func(d *ErrorData, key []byte, m *members) error {
 		switch string(key) {
 		case "errorType":
-			return sval(m, &d.ErrorType)
+			return intern(m, &d.ErrorType)
 		case "errorCode":
 			return sval(m, &d.ErrorCode)
 		case "message":
@@ -489,7 +587,7 @@ func decodeCompaction(m *members, _ Options) (any, error) {
 		case "trigger":
 			return sval(m, &d.Trigger)
 		case "model":
-			return sval(m, &d.Model)
+			return intern(m, &d.Model)
 		}
 		return nil
 	})
@@ -501,7 +599,7 @@ func decodeHookStart(m *members, _ Options) (any, error) {
 		case "hookInvocationId":
 			return sval(m, &d.HookInvocationID)
 		case "hookType":
-			return sval(m, &d.HookType)
+			return intern(m, &d.HookType)
 		case "input":
 			// The input holds the whole hook payload, tool output included;
 			// only the trace context is read, in the same pass.

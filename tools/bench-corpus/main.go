@@ -84,8 +84,9 @@ func run(collector, dir, size string, seed int64, idle time.Duration, keep bool)
 	cpu0 := selfCPU()
 	t0 := time.Now()
 	var lines int
+	buf := make([]byte, 0, 1<<20)
 	for _, s := range cs.Sessions {
-		n, err := scanLines(s.Path)
+		n, err := scanLines(s.Path, buf)
 		if err != nil {
 			return err
 		}
@@ -141,15 +142,54 @@ func run(collector, dir, size string, seed int64, idle time.Duration, keep bool)
 		cs.Events, wall.Round(time.Millisecond), cpu.Seconds(), float64(cs.Bytes)/1e6/cpu.Seconds(),
 		100*scanCPU.Seconds()/cpu.Seconds(), float64(cs.Events)/cpu.Seconds(), hwm, skipped)
 
-	before := cpu
+	// Let the runtime return memory and the files go quiet, then measure
+	// the steady state.
+	time.Sleep(10 * time.Second)
+	before, err := procCPU(pid)
+	if err != nil {
+		return err
+	}
 	time.Sleep(idle)
 	after, err := procCPU(pid)
 	if err != nil {
 		return err
 	}
 	rss, _ := procStatus(pid, "VmRSS")
-	fmt.Printf("caught up: %.3f CPU-s over %v (%.2f%% of a core), RSS %s\n",
+	fmt.Printf("caught up (after 10s): %.3f CPU-s over %v (%.2f%% of a core), RSS %s\n",
 		(after - before).Seconds(), idle, 100*(after-before).Seconds()/idle.Seconds(), rss)
+	return baseline(collector, work)
+}
+
+// baseline reports the RSS of the same collector following an empty
+// directory: what the binary and the runtime cost before any transcript.
+func baseline(collector, work string) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	empty := filepath.Join(work, "empty")
+	if err := os.MkdirAll(empty, 0o755); err != nil {
+		return err
+	}
+	cfgPath := filepath.Join(work, "baseline.yaml")
+	cfg := fmt.Sprintf(benchConfig, filepath.Join(empty, "*", "events.jsonl"), filepath.Join(work, "state-baseline"), port)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	cmd := exec.Command(collector, "--config", cfgPath)
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	time.Sleep(5 * time.Second)
+	rss, err := procStatus(cmd.Process.Pid, "VmHWM")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("baseline: the same collector with no transcripts peaks at RSS %s\n", rss)
 	return nil
 }
 
@@ -190,14 +230,15 @@ service:
                 port: %[3]d
 `
 
-func scanLines(path string) (int, error) {
+// scanLines counts the lines of a file with one buffer for all files.
+func scanLines(path string, buf []byte) (int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+	sc.Buffer(buf, 64<<20)
 	n := 0
 	for sc.Scan() {
 		n++
