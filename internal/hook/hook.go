@@ -1,0 +1,377 @@
+// Package hook reads the payloads GitHub Copilot CLI writes to the stdin of
+// hook commands, in both of its dialects: the CLI's own (camelCase keys,
+// sessionId, epoch-millisecond timestamps; the payload does not name its
+// hook type, the hook configuration does) and the Claude-compatible one
+// (hook_event_name, session_id, ISO timestamps, snake_case keys).
+package hook
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+)
+
+// Hook types, as the CLI's hook configuration names them.
+const (
+	SessionStart        = "sessionStart"
+	SessionEnd          = "sessionEnd"
+	UserPromptSubmitted = "userPromptSubmitted"
+	PreToolUse          = "preToolUse"
+	PostToolUse         = "postToolUse"
+	PostToolUseFailure  = "postToolUseFailure"
+	ErrorOccurred       = "errorOccurred"
+	AgentStop           = "agentStop"
+	SubagentStart       = "subagentStart"
+	SubagentStop        = "subagentStop"
+	PermissionRequest   = "permissionRequest"
+	PreCompact          = "preCompact"
+	Notification        = "notification"
+)
+
+// Types lists every hook type of CLI 1.0.102.
+var Types = []string{
+	SessionStart, SessionEnd, UserPromptSubmitted, PreToolUse, PostToolUse, PostToolUseFailure,
+	ErrorOccurred, AgentStop, SubagentStart, SubagentStop, PermissionRequest, PreCompact, Notification,
+}
+
+// claudeNames maps the Claude-compatible event names to hook types.
+var claudeNames = map[string]string{
+	"SessionStart":       SessionStart,
+	"SessionEnd":         SessionEnd,
+	"UserPromptSubmit":   UserPromptSubmitted,
+	"PreToolUse":         PreToolUse,
+	"PostToolUse":        PostToolUse,
+	"PostToolUseFailure": PostToolUseFailure,
+	"Stop":               AgentStop,
+	"SubagentStart":      SubagentStart,
+	"SubagentStop":       SubagentStop,
+	"PermissionRequest":  PermissionRequest,
+	"PreCompact":         PreCompact,
+	"Notification":       Notification,
+}
+
+// ClaudeName is the Claude-compatible event name of a hook type, and
+// false for a type that dialect does not have (errorOccurred).
+func ClaudeName(typ string) (string, bool) {
+	for k, v := range claudeNames {
+		if v == typ {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// Canonical returns the hook type for a name in either dialect.
+func Canonical(name string) (string, bool) {
+	for _, t := range Types {
+		if t == name {
+			return t, true
+		}
+	}
+	t, ok := claudeNames[name]
+	return t, ok
+}
+
+// Dialects of payloads.
+const (
+	DialectCopilot = "copilot"
+	DialectClaude  = "claude"
+)
+
+// Payload is a hook payload, in one shape whatever its dialect. Text a
+// person or a tool wrote (prompts, tool arguments and output, subagent
+// responses) is kept only when Options.CaptureContent is set.
+type Payload struct {
+	Type           string
+	Dialect        string
+	SessionID      string
+	Time           time.Time
+	Cwd            string
+	Traceparent    string
+	TranscriptPath string
+
+	Source         string // sessionStart: new, resume, ...
+	Reason         string // sessionEnd
+	StopReason     string // agentStop, subagentStop
+	ToolName       string
+	ToolResultType string // postToolUse: success, failure, ...
+	HookName       string // permissionRequest
+	ErrorMessage   string // errorOccurred
+	ErrorName      string
+	ErrorContext   string
+	Recoverable    *bool
+	AgentID        string // subagent hooks
+	AgentName      string
+	AgentType      string
+	ParentAgentID  string
+
+	// Usage is the Option A usage object, when the payload carries one (a
+	// forwarder added it, or a future CLI sends it).
+	Usage *session.UsageSummary
+
+	Prompt     string          // content capture only
+	ToolArgs   json.RawMessage // content capture only
+	ToolResult json.RawMessage // content capture only
+}
+
+// Options control Decode.
+type Options struct {
+	CaptureContent bool
+}
+
+// wire holds both dialects' keys.
+type wire struct {
+	HookEventName  string          `json:"hook_event_name"`
+	HookEventNameC string          `json:"hookEventName"`
+	SessionID      string          `json:"sessionId"`
+	SessionIDS     string          `json:"session_id"`
+	Timestamp      json.RawMessage `json:"timestamp"`
+	Cwd            string          `json:"cwd"`
+	Traceparent    string          `json:"traceparent"`
+	TranscriptPath string          `json:"transcriptPath"`
+	TranscriptS    string          `json:"transcript_path"`
+	Source         string          `json:"source"`
+	Reason         string          `json:"reason"`
+	StopReason     string          `json:"stopReason"`
+	StopReasonS    string          `json:"stop_reason"`
+	ToolName       string          `json:"toolName"`
+	ToolNameS      string          `json:"tool_name"`
+	ToolArgs       json.RawMessage `json:"toolArgs"`
+	ToolInputS     json.RawMessage `json:"tool_input"`
+	ToolInput      json.RawMessage `json:"toolInput"`
+	ToolResult     json.RawMessage `json:"toolResult"`
+	ToolResultS    json.RawMessage `json:"tool_result"`
+	HookName       string          `json:"hookName"`
+	Error          json.RawMessage `json:"error"`
+	ErrorContext   string          `json:"errorContext"`
+	Recoverable    *bool           `json:"recoverable"`
+	AgentID        string          `json:"agentId"`
+	AgentIDS       string          `json:"agent_id"`
+	AgentName      string          `json:"agentName"`
+	AgentNameS     string          `json:"agent_name"`
+	AgentType      string          `json:"agentType"`
+	AgentTypeS     string          `json:"agent_type"`
+	ParentAgentID  string          `json:"parentAgentId"`
+	ParentAgentS   string          `json:"parent_agent_id"`
+	Prompt         string          `json:"prompt"`
+	InitialPrompt  string          `json:"initialPrompt"`
+	InitialPromptS string          `json:"initial_prompt"`
+	Usage          json.RawMessage `json:"usage"`
+}
+
+// Decode reads a payload. typeHint is the hook type named outside the
+// payload (the URL, the forwarder's argument); the CLI's own dialect never
+// names it in the payload. When both name a type they must agree. Errors
+// say what is wrong with the payload, for a 400 response.
+func Decode(body []byte, typeHint string, opts Options) (Payload, error) {
+	var p Payload
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return p, errors.New("the payload is not a JSON object")
+	}
+	var w wire
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.UseNumber()
+	if err := dec.Decode(&w); err != nil {
+		return p, fmt.Errorf("the payload is not valid JSON: %w", err)
+	}
+	if dec.More() {
+		return p, errors.New("the payload has data after its JSON object")
+	}
+
+	named := first(w.HookEventName, w.HookEventNameC)
+	switch {
+	case named != "":
+		t, ok := Canonical(named)
+		if !ok {
+			return p, fmt.Errorf("hook_event_name %q is not a hook type this receiver knows", named)
+		}
+		p.Type = t
+		if typeHint != "" {
+			if h, ok := Canonical(typeHint); !ok || h != t {
+				return p, fmt.Errorf("the payload is a %q hook but was sent as %q", named, typeHint)
+			}
+		}
+	case typeHint != "":
+		t, ok := Canonical(typeHint)
+		if !ok {
+			return p, fmt.Errorf("%q is not a hook type this receiver knows (%s)", typeHint, strings.Join(Types, ", "))
+		}
+		p.Type = t
+	default:
+		return p, errors.New("the hook type is not known: send it in the URL (/v1/hooks/<type>) or as hook_event_name")
+	}
+
+	p.Dialect = DialectCopilot
+	if w.HookEventName != "" || w.SessionIDS != "" {
+		p.Dialect = DialectClaude
+	}
+	p.SessionID = first(w.SessionID, w.SessionIDS)
+	if p.SessionID == "" {
+		return p, errors.New("the payload has no sessionId (or session_id)")
+	}
+	if len(p.SessionID) > 256 {
+		return p, errors.New("the sessionId is longer than 256 characters")
+	}
+	var err error
+	if p.Time, err = timestamp(w.Timestamp); err != nil {
+		return p, err
+	}
+	p.Cwd = w.Cwd
+	p.Traceparent = w.Traceparent
+	p.TranscriptPath = first(w.TranscriptPath, w.TranscriptS)
+	p.Source = w.Source
+	p.Reason = w.Reason
+	p.StopReason = first(w.StopReason, w.StopReasonS)
+	p.ToolName = first(w.ToolName, w.ToolNameS)
+	p.HookName = w.HookName
+	p.ErrorContext = w.ErrorContext
+	p.Recoverable = w.Recoverable
+	p.AgentID = first(w.AgentID, w.AgentIDS)
+	p.AgentName = first(w.AgentName, w.AgentNameS)
+	p.AgentType = first(w.AgentType, w.AgentTypeS)
+	p.ParentAgentID = first(w.ParentAgentID, w.ParentAgentS)
+
+	result := firstRaw(w.ToolResult, w.ToolResultS)
+	if len(result) > 0 && result[0] == '{' {
+		var r struct {
+			ResultType  string `json:"resultType"`
+			ResultTypeS string `json:"result_type"`
+		}
+		if json.Unmarshal(result, &r) == nil {
+			p.ToolResultType = first(r.ResultType, r.ResultTypeS)
+		}
+	}
+	if err := decodeError(w.Error, &p); err != nil {
+		return p, err
+	}
+	if len(w.Usage) > 0 && string(w.Usage) != "null" {
+		var u session.UsageSummary
+		if err := json.Unmarshal(w.Usage, &u); err != nil {
+			return p, fmt.Errorf("the usage object does not have the expected shape: %w", err)
+		}
+		p.Usage = &u
+	}
+	if opts.CaptureContent {
+		p.Prompt = first(w.Prompt, w.InitialPrompt, w.InitialPromptS)
+		p.ToolArgs = firstRaw(w.ToolArgs, w.ToolInputS, w.ToolInput)
+		p.ToolResult = result
+	}
+	return p, nil
+}
+
+// decodeError reads errorOccurred's error: an object with a message, or a
+// plain string.
+func decodeError(raw json.RawMessage, p *Payload) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	if raw[0] == '"' {
+		return json.Unmarshal(raw, &p.ErrorMessage)
+	}
+	var e struct {
+		Message string `json:"message"`
+		Name    string `json:"name"`
+	}
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return fmt.Errorf("error is neither a string nor an object with a message: %w", err)
+	}
+	p.ErrorMessage, p.ErrorName = e.Message, e.Name
+	return nil
+}
+
+// timestamp reads epoch milliseconds (the CLI's dialect) or an RFC 3339
+// time (the Claude-compatible one). A payload without one is stamped when
+// it is read.
+func timestamp(raw json.RawMessage) (time.Time, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return time.Time{}, nil
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return time.Time{}, fmt.Errorf("timestamp: %w", err)
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("timestamp %q is not an RFC 3339 time", s)
+		}
+		return t, nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return time.Time{}, fmt.Errorf("timestamp is neither epoch milliseconds nor an RFC 3339 time")
+	}
+	ms, err := n.Int64()
+	if err != nil {
+		f, ferr := n.Float64()
+		if ferr != nil {
+			return time.Time{}, fmt.Errorf("timestamp %s is not a number of milliseconds", n)
+		}
+		ms = int64(f)
+	}
+	if ms < 0 || ms > 1e14 { // later than the year 5138: not milliseconds
+		return time.Time{}, fmt.Errorf("timestamp %d is not epoch milliseconds", ms)
+	}
+	return time.UnixMilli(ms).UTC(), nil
+}
+
+func first(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func firstRaw(vs ...json.RawMessage) json.RawMessage {
+	for _, v := range vs {
+		if len(v) > 0 && string(v) != "null" {
+			return v
+		}
+	}
+	return nil
+}
+
+// WithUsage returns the payload with a usage member set to u, leaving the
+// rest of it as it was written. A payload that already carries a usage
+// object (a CLI that reports its own) is returned unchanged.
+func WithUsage(body []byte, u session.UsageSummary) ([]byte, bool, error) {
+	trimmed := bytes.TrimSpace(body)
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &members); err != nil {
+		return body, false, fmt.Errorf("the payload is not a JSON object: %w", err)
+	}
+	if v, ok := members["usage"]; ok && string(v) != "null" {
+		return body, false, nil
+	}
+	if _, ok := members["usage"]; ok {
+		// A null usage: replace it by rewriting the object.
+		enc, err := json.Marshal(u)
+		if err != nil {
+			return body, false, err
+		}
+		members["usage"] = enc
+		out, err := json.Marshal(members)
+		return out, err == nil, err
+	}
+	enc, err := json.Marshal(u)
+	if err != nil {
+		return body, false, err
+	}
+	out := make([]byte, 0, len(trimmed)+len(enc)+10)
+	out = append(out, trimmed[:len(trimmed)-1]...)
+	if len(members) > 0 {
+		out = append(out, ',')
+	}
+	out = append(out, `"usage":`...)
+	out = append(out, enc...)
+	out = append(out, '}')
+	return out, true, nil
+}

@@ -1,0 +1,194 @@
+package hook
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+)
+
+// realPayloads returns every hook payload the real CLI wrote, by file.
+func realPayloads(t testing.TB) map[string][][]byte {
+	files, err := filepath.Glob("../../testdata/copilot-cli/*/hooks/*.jsonl")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	out := map[string][][]byte{}
+	for _, f := range files {
+		fh, err := os.Open(f)
+		require.NoError(t, err)
+		sc := bufio.NewScanner(fh)
+		sc.Buffer(nil, 16<<20)
+		for sc.Scan() {
+			if l := bytes.TrimSpace(sc.Bytes()); len(l) > 0 {
+				out[f] = append(out[f], bytes.Clone(l))
+			}
+		}
+		require.NoError(t, fh.Close())
+	}
+	return out
+}
+
+// TestRealPayloads decodes every payload of both dialects: the hook type
+// comes from the file name (as the forwarder's argument would give it) for
+// the CLI's dialect and from the payload for the Claude one.
+func TestRealPayloads(t *testing.T) {
+	n := 0
+	for f, lines := range realPayloads(t) {
+		name := strings.TrimSuffix(filepath.Base(f), ".jsonl")
+		want, ok := Canonical(name)
+		require.True(t, ok, name)
+		claude := strings.Contains(f, "claude-dialect")
+		for _, l := range lines {
+			hint := name
+			if claude {
+				hint = "" // the payload names itself
+			}
+			p, err := Decode(l, hint, Options{})
+			require.NoError(t, err, "%s: %s", f, l)
+			assert.Equal(t, want, p.Type)
+			assert.NotEmpty(t, p.SessionID)
+			assert.False(t, p.Time.IsZero())
+			assert.True(t, p.Time.After(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
+			if claude {
+				assert.Equal(t, DialectClaude, p.Dialect)
+			} else {
+				assert.Equal(t, DialectCopilot, p.Dialect)
+			}
+			assert.Empty(t, p.Prompt)
+			assert.Empty(t, p.ToolArgs)
+			switch p.Type {
+			case AgentStop, SubagentStop:
+				assert.NotEmpty(t, p.TranscriptPath, "%s", l)
+				assert.NotEmpty(t, p.StopReason)
+			case SessionEnd:
+				assert.NotEmpty(t, p.Reason)
+			case PreToolUse, PostToolUse, PermissionRequest:
+				assert.NotEmpty(t, p.ToolName)
+			case ErrorOccurred:
+				assert.NotEmpty(t, p.ErrorMessage)
+				assert.Equal(t, "model_call", p.ErrorContext)
+			case SubagentStart:
+				assert.NotEmpty(t, p.AgentID)
+			}
+			n++
+		}
+	}
+	assert.Greater(t, n, 100)
+}
+
+func TestTypeFromURLAndPayloadMustAgree(t *testing.T) {
+	stop := []byte(`{"hook_event_name":"Stop","session_id":"s","timestamp":"2026-11-22T17:41:48.327Z"}`)
+	p, err := Decode(stop, "agentStop", Options{})
+	require.NoError(t, err)
+	assert.Equal(t, AgentStop, p.Type)
+	_, err = Decode(stop, "sessionEnd", Options{})
+	assert.ErrorContains(t, err, `"Stop" hook but was sent as "sessionEnd"`)
+	_, err = Decode([]byte(`{"sessionId":"s","timestamp":1795363647009}`), "", Options{})
+	assert.ErrorContains(t, err, "hook type is not known")
+	_, err = Decode([]byte(`{"sessionId":"s"}`), "bogus", Options{})
+	assert.ErrorContains(t, err, `"bogus" is not a hook type`)
+}
+
+func TestBadPayloads(t *testing.T) {
+	for body, want := range map[string]string{
+		``:                                   "not a JSON object",
+		`[1]`:                                "not a JSON object",
+		`{"sessionId":`:                      "not valid JSON",
+		`{"sessionId":"s"} {}`:               "data after",
+		`{"timestamp":1795363647009}`:        "no sessionId",
+		`{"sessionId":"s","timestamp":"x"}`:  "not an RFC 3339 time",
+		`{"sessionId":"s","timestamp":-5}`:   "not epoch milliseconds",
+		`{"sessionId":"s","timestamp":true}`: "neither epoch",
+		`{"sessionId":"s","usage":{"totalNanoAiu":"lots"}}`: "usage object",
+		`{"sessionId":"s","error":5}`:                       "error is neither",
+	} {
+		_, err := Decode([]byte(body), "sessionEnd", Options{})
+		assert.ErrorContains(t, err, want, body)
+	}
+}
+
+func TestCaptureContent(t *testing.T) {
+	body := []byte(`{"sessionId":"s","timestamp":1795363646956,"toolName":"bash","toolArgs":{"command":"echo hi"},"toolResult":{"resultType":"success","textResultForLlm":"hi"}}`)
+	p, err := Decode(body, PostToolUse, Options{CaptureContent: true})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"command":"echo hi"}`, string(p.ToolArgs))
+	assert.Equal(t, "success", p.ToolResultType)
+	assert.Contains(t, string(p.ToolResult), "hi")
+}
+
+func TestWithUsage(t *testing.T) {
+	u := session.UsageSummary{TotalNanoAIU: 7, TotalUserRequests: 1, ModelMetrics: map[string]session.ModelSummary{}}
+	body := []byte(`{"sessionId":"s","timestamp":1795363647009,"reason":"complete"}`)
+	out, added, err := WithUsage(body, u)
+	require.NoError(t, err)
+	require.True(t, added)
+	assert.True(t, bytes.HasPrefix(out, []byte(`{"sessionId":"s","timestamp":1795363647009,"reason":"complete","usage":{`)), string(out))
+	p, err := Decode(out, SessionEnd, Options{})
+	require.NoError(t, err)
+	require.NotNil(t, p.Usage)
+	assert.Equal(t, int64(7), p.Usage.TotalNanoAIU)
+
+	// A payload that carries its own usage keeps it.
+	again, added, err := WithUsage(out, session.UsageSummary{TotalNanoAIU: 99})
+	require.NoError(t, err)
+	assert.False(t, added)
+	assert.Equal(t, out, again)
+
+	out, added, err = WithUsage([]byte(`{}`), u)
+	require.NoError(t, err)
+	assert.True(t, added)
+	assert.True(t, json.Valid(out))
+	out, _, err = WithUsage([]byte(`{"usage":null,"sessionId":"s"}`), u)
+	require.NoError(t, err)
+	assert.Contains(t, string(out), `"totalNanoAiu":7`)
+	_, _, err = WithUsage([]byte(`not json`), u)
+	assert.Error(t, err)
+}
+
+func TestClaudeNames(t *testing.T) {
+	for _, typ := range Types {
+		if c, ok := ClaudeName(typ); ok {
+			back, ok := Canonical(c)
+			require.True(t, ok)
+			assert.Equal(t, typ, back)
+		}
+	}
+	_, ok := ClaudeName(ErrorOccurred)
+	assert.False(t, ok)
+}
+
+// FuzzDecode feeds arbitrary bytes to the decoder: it must not panic, and
+// what it accepts has a session and a known type.
+func FuzzDecode(f *testing.F) {
+	for _, lines := range realPayloads(f) {
+		for _, l := range lines {
+			f.Add(l, "")
+			f.Add(l, "agentStop")
+		}
+	}
+	f.Add([]byte(`{"sessionId":"s","usage":{"modelMetrics":{"m":{"requests":{"count":1}}}}}`), "sessionEnd")
+	f.Fuzz(func(t *testing.T, body []byte, hint string) {
+		p, err := Decode(body, hint, Options{CaptureContent: true})
+		if err != nil {
+			return
+		}
+		if p.SessionID == "" {
+			t.Fatal("accepted a payload without a session")
+		}
+		if _, ok := Canonical(p.Type); !ok {
+			t.Fatalf("accepted unknown type %q", p.Type)
+		}
+		if out, _, err := WithUsage(body, session.UsageSummary{}); err == nil && !json.Valid(out) {
+			t.Fatalf("WithUsage made invalid JSON of %q", body)
+		}
+	})
+}
