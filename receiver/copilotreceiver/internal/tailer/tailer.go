@@ -8,7 +8,6 @@ package tailer
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,11 +28,6 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
 )
-
-// fingerprintSize is how much of a file's start identifies it. The first
-// line of a transcript (session.start) holds the session id and its start
-// time.
-const fingerprintSize = 512
 
 // Config configures a Tailer.
 type Config struct {
@@ -101,8 +95,7 @@ type Tailer struct {
 type file struct {
 	path        string
 	sessionHint string
-	fpLen       int
-	fpHash      [32]byte
+	fp          transcript.Fingerprint
 	offset      int64 // committed
 	readPos     int64 // read, not yet committed
 	size        int64 // at the last look
@@ -500,8 +493,9 @@ func (t *Tailer) load(ctx context.Context, f *file) error {
 		return nil
 	}
 	f.catchUp = false
-	f.offset, f.readPos, f.fpLen, f.needsIdle = cp.Offset, cp.Offset, cp.FPLen, cp.Open
-	copy(f.fpHash[:], cp.FPHash)
+	f.offset, f.readPos, f.needsIdle = cp.Offset, cp.Offset, cp.Open
+	f.fp.Len = cp.FPLen
+	copy(f.fp.Hash[:], cp.FPHash)
 	return nil
 }
 
@@ -534,7 +528,7 @@ func (t *Tailer) loadTracker(ctx context.Context, f *file) error {
 		t.log.Warn("Session state missing from the checkpoint; the transcript is read from its start", zap.String("path", f.path))
 	}
 	// Usage already counted would be counted again, but nothing is lost.
-	f.offset, f.readPos, f.fpLen = 0, 0, 0
+	f.offset, f.readPos, f.fp = 0, 0, transcript.Fingerprint{}
 	f.tracker = session.New(f.sessionHint, t.cfg.Track)
 	return nil
 }
@@ -629,7 +623,7 @@ func (t *Tailer) readFile(ctx context.Context, f *file, r *round, final bool) er
 func (t *Tailer) checkIdentity(fh *os.File, f *file, size int64) error {
 	reset := func(why string) {
 		t.log.Info("Transcript was "+why+"; reading it again from the start", zap.String("path", f.path))
-		f.offset, f.readPos, f.fpLen = 0, 0, 0
+		f.offset, f.readPos = 0, 0
 		f.pendingTail = false
 		if f.tracker != nil {
 			f.tracker.BeginReplay()
@@ -637,33 +631,16 @@ func (t *Tailer) checkIdentity(fh *os.File, f *file, size int64) error {
 	}
 	if size < f.readPos {
 		reset("truncated")
+		f.fp = transcript.Fingerprint{}
 	}
-	if f.fpLen > 0 {
-		h, n, err := hashPrefix(fh, f.fpLen)
-		if err != nil {
-			return err
-		}
-		if n < f.fpLen || h != f.fpHash {
-			reset("replaced")
-		}
+	same, err := f.fp.Check(fh, size)
+	if err != nil {
+		return err
 	}
-	if f.fpLen < fingerprintSize && size > int64(f.fpLen) {
-		h, n, err := hashPrefix(fh, fingerprintSize)
-		if err != nil {
-			return err
-		}
-		f.fpLen, f.fpHash = n, h
+	if !same {
+		reset("replaced")
 	}
 	return nil
-}
-
-func hashPrefix(fh *os.File, n int) ([32]byte, int, error) {
-	buf := make([]byte, n)
-	m, err := fh.ReadAt(buf, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return [32]byte{}, 0, err
-	}
-	return sha256.Sum256(buf[:m]), m, nil
 }
 
 // sweepIdle ends the sessions whose transcript has not grown for
@@ -801,7 +778,7 @@ func (t *Tailer) savePending(ctx context.Context, r *round) {
 func (t *Tailer) commit(ctx context.Context, r *round) {
 	ops := make([]*storage.Operation, 0, len(r.files)+1)
 	for f := range r.files {
-		cp := checkpoint{Version: checkpointVersion, FPLen: f.fpLen, FPHash: f.fpHash[:], Offset: f.readPos}
+		cp := checkpoint{Version: checkpointVersion, FPLen: f.fp.Len, FPHash: f.fp.Hash[:], Offset: f.readPos}
 		if f.tracker != nil {
 			s, err := f.tracker.MarshalState()
 			if err != nil {
