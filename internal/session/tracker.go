@@ -143,6 +143,15 @@ type state struct {
 
 	LastEvent   time.Time `json:"lastEvent"`
 	ReplayUntil time.Time `json:"replayUntil"`
+
+	// For the usage query: when the session started, and the tokens of
+	// the main agent's last call.
+	StartTime   time.Time `json:"startTime"`
+	LastCallIn  int64     `json:"lastCallIn,omitempty"`
+	LastCallOut int64     `json:"lastCallOut,omitempty"`
+	// LastCallModel is the model of the main agent\'s last call, unless
+	// the model was changed after it.
+	LastCallModel string `json:"lastCallModel,omitempty"`
 }
 
 // New returns a tracker for a session whose id is expected to be
@@ -238,6 +247,7 @@ func (t *Tracker) Apply(ev *transcript.Event, out *Facts) {
 	case *transcript.ModelChangeData:
 		if ev.AgentID == "" && d.NewModel != "" {
 			t.st.Model = d.NewModel
+			t.st.LastCallModel = ""
 		}
 	case *transcript.UserMessageData:
 		t.userMessage(ev, d, out)
@@ -309,6 +319,7 @@ func (t *Tracker) start(ev *transcript.Event, d *transcript.StartData, out *Fact
 	t.st.Ctx.SessionID = t.st.SessionID
 	t.setContext(d.Context)
 	t.beginLeg(ev.Timestamp, parseTime(d.StartTime, ev.Timestamp), versionAtLeast(d.CopilotVersion, 1, 0, 66), d.SelectedModel)
+	t.st.StartTime = t.st.LegStart
 	out.Lifecycle = append(out.Lifecycle, LifecycleFact{Ctx: t.ctx, Time: ev.Timestamp, State: StateStarted, Leg: t.leg()})
 }
 
@@ -320,6 +331,9 @@ func (t *Tracker) resume(ev *transcript.Event, d *transcript.ResumeData, out *Fa
 	}
 	t.setContext(d.Context)
 	t.beginLeg(ev.Timestamp, parseTime(d.ResumeTime, ev.Timestamp), d.WritesCumulativeShutdown, d.SelectedModel)
+	if t.st.StartTime.IsZero() {
+		t.st.StartTime = t.st.LegStart
+	}
 	out.Lifecycle = append(out.Lifecycle, LifecycleFact{Ctx: t.ctx, Time: ev.Timestamp, State: StateResumed, Leg: t.leg()})
 }
 
@@ -488,6 +502,10 @@ func (t *Tracker) usageRecord(ev *transcript.Event, d *transcript.UsageRecordDat
 	t.st.LegCounted.add(key, usage)
 	t.st.Records++
 	t.st.LegRecords++
+	if agent.ID == MainAgent {
+		t.st.LastCallIn, t.st.LastCallOut = usage.InputTokens, usage.OutputTokens
+		t.st.LastCallModel = u.Model
+	}
 
 	f := UsageFact{
 		Ctx: t.ctx, Source: SourceRecord, Time: ev.Timestamp,

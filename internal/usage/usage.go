@@ -31,6 +31,7 @@ type File struct {
 	tracker   *session.Tracker
 	skipped   int64
 	maxLine   int
+	scratch   session.Facts // facts of the event applied, discarded
 }
 
 // New returns a File that has read nothing of the transcript at path. The
@@ -108,7 +109,8 @@ func (f *File) Update() (bool, error) {
 			f.skipped++
 		}
 		if it.Event != nil {
-			f.tracker.Apply(it.Event, nil)
+			f.tracker.Apply(it.Event, &f.scratch)
+			f.scratch.Reset()
 		}
 		f.offset = it.End
 	}
@@ -123,6 +125,10 @@ func (f *File) restart() {
 
 // Summary is the session's usage in the Option A shape.
 func (f *File) Summary() session.UsageSummary { return f.tracker.Summary() }
+
+// Metrics is the session's usage in the shape of the CLI's own
+// usage.getMetrics result.
+func (f *File) Metrics() session.UsageMetrics { return f.tracker.Metrics() }
 
 // Context is where the session runs, nil before its start was read.
 func (f *File) Context() *session.Context { return f.tracker.Context() }
