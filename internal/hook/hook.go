@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -118,6 +119,10 @@ type Payload struct {
 	ToolArgs   json.RawMessage // content capture only
 	ToolResult json.RawMessage // content capture only
 }
+
+// MaxUsageModels bounds the models of a usage object, so that a payload
+// cannot make metrics of unbounded cardinality.
+const MaxUsageModels = 256
 
 // Options control Decode.
 type Options struct {
@@ -255,6 +260,9 @@ func Decode(body []byte, typeHint string, opts Options) (Payload, error) {
 		if err := json.Unmarshal(w.Usage, &u); err != nil {
 			return p, fmt.Errorf("the usage object does not have the expected shape: %w", err)
 		}
+		if len(u.ModelMetrics) > MaxUsageModels {
+			return p, fmt.Errorf("the usage object names %d models; at most %d are accepted", len(u.ModelMetrics), MaxUsageModels)
+		}
 		p.Usage = &u
 	}
 	if opts.CaptureContent {
@@ -374,4 +382,31 @@ func WithUsage(body []byte, u session.UsageSummary) ([]byte, bool, error) {
 	out = append(out, enc...)
 	out = append(out, '}')
 	return out, true, nil
+}
+
+// OwnerSessionID is the session a payload belongs to. The CLI runs a
+// subagent's hooks with the subagent's instance id as sessionId (and
+// agentId), naming the session that started it in parentAgentId and, on
+// agentStop, the session's transcript in transcriptPath: such a payload
+// belongs to that session. A subagent started by another subagent names
+// its parent subagent; lookup maps a subagent instance id to its session
+// where the caller knows it (nil: not known).
+func (p *Payload) OwnerSessionID(lookup func(agentID string) (string, bool)) string {
+	if p.AgentID == "" || p.SessionID != p.AgentID {
+		return p.SessionID
+	}
+	if p.TranscriptPath != "" {
+		if dir := filepath.Base(filepath.Dir(p.TranscriptPath)); dir != "." && dir != string(filepath.Separator) && dir != "" {
+			return dir
+		}
+	}
+	if p.ParentAgentID == "" {
+		return p.SessionID
+	}
+	if lookup != nil {
+		if s, ok := lookup(p.ParentAgentID); ok {
+			return s
+		}
+	}
+	return p.ParentAgentID
 }

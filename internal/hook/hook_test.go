@@ -192,3 +192,35 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestOwnerSessionID: every payload the real CLI wrote belongs to one of
+// the sessions whose transcripts were recorded with it, although a
+// subagent's own hooks name the subagent as their session.
+func TestOwnerSessionID(t *testing.T) {
+	subagentPayloads := 0
+	for f, lines := range realPayloads(t) {
+		dir := filepath.Dir(filepath.Dir(f))
+		name := strings.TrimSuffix(filepath.Base(f), ".jsonl")
+		for _, l := range lines {
+			hint := name
+			if strings.Contains(f, "claude-dialect") {
+				hint = ""
+			}
+			p, err := Decode(l, hint, Options{})
+			require.NoError(t, err)
+			owner := p.OwnerSessionID(nil)
+			_, err = os.Stat(filepath.Join(dir, "session-state", owner, "events.jsonl"))
+			assert.NoError(t, err, "%s: payload of session %s belongs to no recorded session (owner %s)", f, p.SessionID, owner)
+			if owner != p.SessionID {
+				subagentPayloads++
+			}
+		}
+	}
+	assert.Positive(t, subagentPayloads, "the recordings hold subagent hooks")
+
+	// A subagent of a subagent names its parent subagent; the caller maps
+	// it to the session.
+	p := Payload{SessionID: "sub-2", AgentID: "sub-2", ParentAgentID: "sub-1"}
+	assert.Equal(t, "sub-1", p.OwnerSessionID(nil))
+	assert.Equal(t, "s", p.OwnerSessionID(func(id string) (string, bool) { return "s", id == "sub-1" }))
+}

@@ -125,6 +125,9 @@ type ToolFact struct {
 	ExitCode   *int64
 	Arguments  string // content capture only
 	Result     string // content capture only
+	// Links are traces the call is linked to (the CLI's own trace, from a
+	// hook payload's traceparent).
+	Links []TraceContext
 }
 
 // SubagentFact is a subagent run.
@@ -167,7 +170,8 @@ type LegFact struct {
 	Model        string
 }
 
-// ErrorFact is a session.error.
+// ErrorFact is a session.error, or an error an errorOccurred hook
+// reported.
 type ErrorFact struct {
 	Ctx        *Context
 	Time       time.Time
@@ -177,6 +181,29 @@ type ErrorFact struct {
 	Message    string
 	StatusCode int64
 	Span       [8]byte // the span current when it happened
+	// Context is where the error happened (the hook's errorContext);
+	// ErrorContextSession for a session.error.
+	Context string
+}
+
+// ErrorContextSession is the context of errors the transcript recorded.
+const ErrorContextSession = "session"
+
+// HookFact is a hook payload the collector received.
+type HookFact struct {
+	Ctx    *Context
+	Time   time.Time
+	Type   string
+	Reason string // sessionEnd reason, agentStop and subagentStop stopReason
+}
+
+// EndFact is a session end a sessionEnd hook reported, with its reason
+// and the usage the payload carried, if any.
+type EndFact struct {
+	Ctx    *Context
+	Time   time.Time
+	Reason string
+	Usage  *UsageSummary
 }
 
 // CodeChangeFact is code changed, as the CLI accounts it at a shutdown.
@@ -218,12 +245,14 @@ type Facts struct {
 	CodeChanges  []CodeChangeFact
 	Compactions  []CompactionFact
 	Summaries    []SummaryFact
+	Hooks        []HookFact
+	Ends         []EndFact
 }
 
 // Len is the number of facts.
 func (f *Facts) Len() int {
 	return len(f.Usage) + len(f.Lifecycle) + len(f.Tools) + len(f.Subagents) + len(f.Interactions) +
-		len(f.Legs) + len(f.Errors) + len(f.CodeChanges) + len(f.Compactions) + len(f.Summaries)
+		len(f.Legs) + len(f.Errors) + len(f.CodeChanges) + len(f.Compactions) + len(f.Summaries) + len(f.Hooks) + len(f.Ends)
 }
 
 // Reset empties f, keeping its storage.
@@ -238,4 +267,6 @@ func (f *Facts) Reset() {
 	f.CodeChanges = f.CodeChanges[:0]
 	f.Compactions = f.Compactions[:0]
 	f.Summaries = f.Summaries[:0]
+	f.Hooks = f.Hooks[:0]
+	f.Ends = f.Ends[:0]
 }

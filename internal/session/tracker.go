@@ -278,7 +278,8 @@ func (t *Tracker) Apply(ev *transcript.Event, out *Facts) {
 		out.Errors = append(out.Errors, ErrorFact{
 			Ctx: t.ctx, Time: ev.Timestamp, Agent: t.agent(ev.AgentID),
 			Type: d.ErrorType, Code: d.ErrorCode, Message: d.Message, StatusCode: d.StatusCode.V,
-			Span: t.spanID(t.currentParent(ev.AgentID)),
+			Span:    t.spanID(t.currentParent(ev.AgentID)),
+			Context: ErrorContextSession,
 		})
 	case *transcript.AbortData:
 		if t.st.Interaction != nil {

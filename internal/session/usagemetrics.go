@@ -107,3 +107,31 @@ func (t *Tracker) Metrics() UsageMetrics {
 	}
 	return m
 }
+
+// MetricsFromSummary is a usage summary in the UsageGetMetricsResult
+// shape, for sessions known only from the usage their hooks reported:
+// there is no breakdown by agent, start time or last call.
+func MetricsFromSummary(s UsageSummary) UsageMetrics {
+	m := UsageMetrics{
+		TotalPremiumRequestCost: s.TotalPremiumRequestCost,
+		TotalUserRequests:       s.TotalUserRequests,
+		TotalNanoAIU:            s.TotalNanoAIU,
+		TotalAPIDurationMs:      s.TotalAPIDurationMs,
+		CodeChanges: UsageMetricsCodeChanges{
+			LinesAdded:         s.CodeChanges.LinesAdded,
+			LinesRemoved:       s.CodeChanges.LinesRemoved,
+			FilesModifiedCount: s.CodeChanges.FilesModified,
+			FilesModified:      []string{},
+		},
+		ModelMetrics: map[string]UsageMetricsModel{},
+		AgentMetrics: map[string]UsageMetricsAgent{},
+	}
+	for name, ms := range s.ModelMetrics {
+		m.ModelMetrics[name] = UsageMetricsModel{
+			Requests:     UsageMetricsRequests{Count: ms.Requests.Count, Cost: ms.Requests.PremiumCost},
+			Usage:        ms.Usage,
+			TotalNanoAIU: ms.TotalNanoAIU,
+		}
+	}
+	return m
+}

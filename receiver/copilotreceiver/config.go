@@ -12,6 +12,7 @@ import (
 
 	"github.com/bmatcuk/doublestar/v4"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
 
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
 )
@@ -57,6 +58,10 @@ type Config struct {
 
 	// Events switches the log events on and off.
 	Events metadata.EventsConfig `mapstructure:"events"`
+
+	// Hooks is the hook endpoint, on when the key is present (`hooks:`
+	// alone takes every default).
+	Hooks configoptional.Optional[HooksConfig] `mapstructure:"hooks"`
 }
 
 // SessionStateConfig configures the transcript files read.

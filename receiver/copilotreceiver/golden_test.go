@@ -73,7 +73,7 @@ func testConfig() *Config {
 
 func builders(cfg *Config) (*metricsBuilder, *tracesBuilder, *logsBuilder) {
 	res := &resourceBuilder{cfg: cfg.ResourceAttributes, user: cfg.SessionState.User}
-	return newMetricsBuilder(cfg, res, "test"),
+	return newMetricsBuilder(cfg, res, "test", &receiveClock{}),
 		&tracesBuilder{resources: res, version: "test", capture: cfg.CaptureContent},
 		&logsBuilder{resources: res, version: "test", events: cfg.Events}
 }

@@ -15,6 +15,7 @@ import (
 const (
 	eventSummary = "copilot.session.summary"
 	eventError   = "copilot.session.error"
+	eventEnd     = "copilot.session.end"
 )
 
 // logsBuilder turns facts into log records: a session summary at each
@@ -65,10 +66,20 @@ func (b *logsBuilder) build(f *session.Facts) plog.Logs {
 			a := lr.Attributes()
 			putIf(a, "error.type", e.Type)
 			putIf(a, "copilot.error.code", e.Code)
+			putIf(a, "copilot.error.context", e.Context)
 			if e.StatusCode != 0 {
 				a.PutInt("http.response.status_code", e.StatusCode)
 			}
 			a.PutStr("gen_ai.agent.name", e.Agent.Name)
+		}
+	}
+	if b.events.CopilotSessionEnd.Enabled {
+		for _, e := range f.Ends {
+			lr := record(e.Ctx, eventEnd, e.Time, plog.SeverityNumberInfo, "INFO", [8]byte{})
+			putIf(lr.Attributes(), "copilot.session.end_reason", e.Reason)
+			if e.Usage != nil {
+				summaryBody(lr.Body().SetEmptyMap(), *e.Usage)
+			}
 		}
 	}
 	return ld

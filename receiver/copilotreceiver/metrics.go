@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -33,6 +34,7 @@ const (
 	mSubagentRuns = "copilot.subagent.runs"
 	mErrors       = "copilot.errors"
 	mCompactions  = "copilot.compactions"
+	mHooks        = "copilot.hook.invocations"
 
 	// The histograms, documented in the README: the metadata generator of
 	// collector v0.159.0 writes histogram code that does not compile.
@@ -49,6 +51,9 @@ const (
 	aState      = "copilot.session.state"
 	aErrorType  = "error.type"
 	aCompaction = "copilot.compaction.outcome"
+	aErrorCtx   = "copilot.error.context"
+	aHookType   = "copilot.hook.type"
+	aHookReason = "copilot.hook.reason"
 )
 
 // metricConfig is what the generated configuration says of one metric.
@@ -97,6 +102,10 @@ var metricSpecs = []metricSpec{
 		c := m.CopilotErrors
 		return metricConfig{c.Enabled, c.AggregationStrategy, keys(c.EnabledAttributes)}
 	}},
+	{mHooks, func(m *metadata.MetricsConfig) metricConfig {
+		c := m.CopilotHookInvocations
+		return metricConfig{c.Enabled, c.AggregationStrategy, keys(c.EnabledAttributes)}
+	}},
 	{mSessions, func(m *metadata.MetricsConfig) metricConfig {
 		c := m.CopilotSessions
 		return metricConfig{c.Enabled, c.AggregationStrategy, keys(c.EnabledAttributes)}
@@ -142,7 +151,8 @@ func metricShells() map[string]pmetric.Metric {
 	mb.RecordCopilotCodeLinesAddedDataPoint(0, 0)
 	mb.RecordCopilotCodeLinesRemovedDataPoint(0, 0)
 	mb.RecordCopilotCompactionsDataPoint(0, 0, metadata.AttributeCopilotCompactionOutcomeSuccess)
-	mb.RecordCopilotErrorsDataPoint(0, 0, "")
+	mb.RecordCopilotErrorsDataPoint(0, 0, "", "")
+	mb.RecordCopilotHookInvocationsDataPoint(0, 0, "", "")
 	mb.RecordCopilotSessionsDataPoint(0, 0, metadata.AttributeCopilotSessionStateStarted)
 	mb.RecordCopilotSubagentRunsDataPoint(0, 0, "", metadata.AttributeCopilotSubagentOutcomeCompleted)
 	mb.RecordCopilotToolCallsDataPoint(0, 0, "", metadata.AttributeCopilotToolOutcomeSuccess, "")
@@ -184,11 +194,36 @@ type metricsBuilder struct {
 	received  bool
 	resources *resourceBuilder
 	version   string
-	lastTS    time.Time // received mode: the last stamp given
+	clock     *receiveClock // received mode
 }
 
-func newMetricsBuilder(cfg *Config, res *resourceBuilder, version string) *metricsBuilder {
+// receiveClock gives the strictly increasing stamps of received mode, so
+// that each stream's points follow one another even when batches come
+// faster than the clock moves. The tailer's and the hook endpoint's
+// builders share one, since their points may fall into the same stream.
+type receiveClock struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+// next returns the start and time of the next batch's points.
+func (c *receiveClock) next(now time.Time) (time.Time, time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !now.After(c.last) {
+		now = c.last.Add(time.Nanosecond)
+	}
+	prev := c.last
+	if prev.IsZero() {
+		prev = now
+	}
+	c.last = now
+	return prev, now
+}
+
+func newMetricsBuilder(cfg *Config, res *resourceBuilder, version string, clock *receiveClock) *metricsBuilder {
 	b := &metricsBuilder{
+		clock:     clock,
 		enabled:   map[string]bool{},
 		attrs:     map[string]map[string]bool{},
 		shells:    metricShells(),
@@ -250,17 +285,8 @@ type metricsBatch struct {
 func (b *metricsBuilder) build(f *session.Facts, now time.Time) pmetric.Metrics {
 	mb := &metricsBatch{b: b, byCtx: map[*session.Context]*resourceAcc{}}
 	if b.received {
-		// Strictly increasing stamps, so that each stream's points follow
-		// one another even when batches come faster than the clock moves.
-		if !now.After(b.lastTS) {
-			now = b.lastTS.Add(time.Nanosecond)
-		}
-		prev := b.lastTS
-		if prev.IsZero() {
-			prev = now
-		}
+		prev, now := b.clock.next(now)
 		mb.start, mb.stamp = pcommon.NewTimestampFromTime(prev), pcommon.NewTimestampFromTime(now)
-		b.lastTS = now
 	}
 	for i := range f.Usage {
 		mb.usage(&f.Usage[i])
@@ -275,7 +301,10 @@ func (b *metricsBuilder) build(f *session.Facts, now time.Time) pmetric.Metrics 
 		mb.sum(s.Ctx, mSubagentRuns, s.Start, s.End, 1, aAgentName, s.Agent.Name, aSubOut, s.Outcome)
 	}
 	for _, e := range f.Errors {
-		mb.sum(e.Ctx, mErrors, e.Time, e.Time, 1, aErrorType, e.Type)
+		mb.sum(e.Ctx, mErrors, e.Time, e.Time, 1, aErrorType, e.Type, aErrorCtx, e.Context)
+	}
+	for _, h := range f.Hooks {
+		mb.sum(h.Ctx, mHooks, h.Time, h.Time, 1, aHookType, h.Type, aHookReason, h.Reason)
 	}
 	for _, c := range f.CodeChanges {
 		mb.sum(c.Ctx, mLinesAdded, c.Start, c.Time, c.LinesAdded)

@@ -23,6 +23,9 @@ import (
 
 const transport = "file"
 
+// signalMetrics names the metrics signal.
+const signalMetrics = "metrics"
+
 // copilotReceiver serves the metrics, traces and logs pipelines of one
 // configured receiver from one tailer.
 type copilotReceiver struct {
@@ -42,6 +45,7 @@ type copilotReceiver struct {
 	started bool
 	stopped bool
 	tail    *tailer.Tailer
+	hooks   *hookServer
 	client  storage.Client
 }
 
@@ -62,7 +66,7 @@ func newReceiver(set receiver.Settings, cfg *Config, onClose func()) (*copilotRe
 	version := set.BuildInfo.Version
 	return &copilotReceiver{
 		cfg: cfg, set: set, onClose: onClose, obsrecv: obsrecv,
-		metricsB: newMetricsBuilder(cfg, res, version),
+		metricsB: newMetricsBuilder(cfg, res, version, &receiveClock{}),
 		tracesB:  &tracesBuilder{resources: res, version: version, capture: cfg.CaptureContent},
 		logsB:    &logsBuilder{resources: res, version: version, events: cfg.Events},
 	}, nil
@@ -107,8 +111,21 @@ func (r *copilotReceiver) Start(ctx context.Context, host component.Host) error 
 		RetryMax:       ss.RetryOnRefused.MaxInterval,
 		Decode:         transcript.Options{CaptureContent: r.cfg.CaptureContent},
 		Track:          session.Options{CaptureContent: r.cfg.CaptureContent},
-	}, r.client, r.signals(), &observer{tel: tel}, r.set.Logger)
-	return r.tail.Start(ctx)
+	}, r.client, r.signals(r.metricsB), &observer{tel: tel}, r.set.Logger)
+	if err := r.tail.Start(ctx); err != nil {
+		return err
+	}
+	if r.cfg.Hooks.HasValue() {
+		h, err := newHookServer(r, tel)
+		if err != nil {
+			return err
+		}
+		if err := h.start(ctx, host); err != nil {
+			return err
+		}
+		r.hooks = h
+	}
+	return nil
 }
 
 // storageClient gets the client of the configured storage extension.
@@ -129,12 +146,14 @@ func storageClient(ctx context.Context, host component.Host, id, owner component
 }
 
 // signals lists the pipelines this receiver feeds, in the order they are
-// delivered: metrics first, the figures users are charged by.
-func (r *copilotReceiver) signals() []tailer.Signal {
+// delivered: metrics first, the figures users are charged by. mb turns
+// facts into metrics; it is not safe for concurrent use, so the tailer and
+// the hook endpoint each have their own.
+func (r *copilotReceiver) signals(mb *metricsBuilder) []tailer.Signal {
 	var out []tailer.Signal
 	if r.metrics != nil {
-		out = append(out, tailer.Signal{Name: "metrics", Consume: func(ctx context.Context, f *session.Facts) error {
-			md := r.metricsB.build(f, time.Now())
+		out = append(out, tailer.Signal{Name: signalMetrics, Consume: func(ctx context.Context, f *session.Facts) error {
+			md := mb.build(f, time.Now())
 			n := md.DataPointCount()
 			if n == 0 {
 				return nil
@@ -187,6 +206,9 @@ func (r *copilotReceiver) Shutdown(ctx context.Context) error {
 		r.onClose()
 	}
 	var errs []error
+	if r.hooks != nil {
+		errs = append(errs, r.hooks.shutdown(ctx))
+	}
 	if r.tail != nil {
 		errs = append(errs, r.tail.Stop(ctx))
 	}

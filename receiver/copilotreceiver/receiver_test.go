@@ -130,6 +130,25 @@ func (s *sink) summaries() int {
 	return n
 }
 
+// logRecords returns the log records of an event.
+func (s *sink) logRecords(event string) []plog.LogRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []plog.LogRecord
+	for _, ld := range s.logs {
+		for _, rl := range ld.ResourceLogs().All() {
+			for _, sl := range rl.ScopeLogs().All() {
+				for _, lr := range sl.LogRecords().All() {
+					if lr.EventName() == event {
+						out = append(out, lr)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
 func (s *sink) spans(name string) []ptrace.Span {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -150,14 +169,15 @@ func (s *sink) spans(name string) []ptrace.Span {
 
 // harness runs the receiver on transcripts in a directory of its own.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	root    string // plays $COPILOT_HOME/session-state
 	storage string
 	cfg     *Config
 	tel     *componenttest.Telemetry
+	recv    *copilotReceiver // the running receiver
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	root := filepath.Join(t.TempDir(), "session-state")
 	require.NoError(t, os.MkdirAll(root, 0o755))
 	cfg := testConfig()
@@ -199,6 +219,7 @@ func (h *harness) run(s *sink) func() {
 	ctx := context.Background()
 	m, err := f.CreateMetrics(ctx, set, h.cfg, s.metricsConsumer())
 	require.NoError(h.t, err)
+	h.recv = m.(*copilotReceiver)
 	tr, err := f.CreateTraces(ctx, set, h.cfg, s.tracesConsumer())
 	require.NoError(h.t, err)
 	l, err := f.CreateLogs(ctx, set, h.cfg, s.logsConsumer())

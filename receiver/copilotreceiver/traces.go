@@ -62,15 +62,7 @@ func (b *tracesBuilder) build(f *session.Facts) ptrace.Traces {
 			putIf(a, "gen_ai.prompt", in.Prompt)
 			putIf(a, "gen_ai.completion", in.Response)
 		}
-		for _, l := range in.Links {
-			link := s.Links().AppendEmpty()
-			link.SetTraceID(l.TraceID)
-			link.SetSpanID(l.SpanID)
-			if l.Sampled {
-				link.SetFlags(1)
-			}
-			link.Attributes().PutStr("copilot.link", "copilot_cli_trace")
-		}
+		putLinks(s, in.Links)
 	}
 	for _, sa := range f.Subagents {
 		s := sb.span(sa.Ctx, sa.Span, "invoke_agent "+sa.Agent.Name, ptrace.SpanKindInternal, sa.Start, sa.End)
@@ -146,12 +138,26 @@ func (b *tracesBuilder) build(f *session.Facts) ptrace.Traces {
 				a.PutStr("error.type", t.ErrorCode)
 			}
 		}
+		putLinks(s, t.Links)
 		if b.capture {
 			putIf(a, "gen_ai.tool.call.arguments", t.Arguments)
 			putIf(a, "gen_ai.tool.call.result", t.Result)
 		}
 	}
 	return sb.td
+}
+
+// putLinks links a span to the CLI's own trace.
+func putLinks(s ptrace.Span, links []session.TraceContext) {
+	for _, l := range links {
+		link := s.Links().AppendEmpty()
+		link.SetTraceID(l.TraceID)
+		link.SetSpanID(l.SpanID)
+		if l.Sampled {
+			link.SetFlags(1)
+		}
+		link.Attributes().PutStr("copilot.link", "copilot_cli_trace")
+	}
 }
 
 func putIf(a pcommon.Map, k, v string) {

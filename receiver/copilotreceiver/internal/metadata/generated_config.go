@@ -171,7 +171,8 @@ func (ms *CopilotCompactionsMetricConfig) Validate() error {
 type CopilotErrorsMetricAttributeKey string
 
 const (
-	CopilotErrorsMetricAttributeKeyErrorType CopilotErrorsMetricAttributeKey = "error.type"
+	CopilotErrorsMetricAttributeKeyErrorType           CopilotErrorsMetricAttributeKey = "error.type"
+	CopilotErrorsMetricAttributeKeyCopilotErrorContext CopilotErrorsMetricAttributeKey = "copilot.error.context"
 )
 
 // CopilotErrorsMetricConfig provides config for the copilot.errors metric.
@@ -200,9 +201,58 @@ func (ms *CopilotErrorsMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *CopilotErrorsMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case CopilotErrorsMetricAttributeKeyErrorType:
+		case CopilotErrorsMetricAttributeKeyErrorType, CopilotErrorsMetricAttributeKeyCopilotErrorContext:
 		default:
-			return fmt.Errorf("metric copilot.errors doesn't have an attribute %v, valid attributes: [error.type]", val)
+			return fmt.Errorf("metric copilot.errors doesn't have an attribute %v, valid attributes: [error.type, copilot.error.context]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// CopilotHookInvocationsMetricAttributeKey specifies the key of an attribute for the copilot.hook.invocations metric.
+type CopilotHookInvocationsMetricAttributeKey string
+
+const (
+	CopilotHookInvocationsMetricAttributeKeyCopilotHookType   CopilotHookInvocationsMetricAttributeKey = "copilot.hook.type"
+	CopilotHookInvocationsMetricAttributeKeyCopilotHookReason CopilotHookInvocationsMetricAttributeKey = "copilot.hook.reason"
+)
+
+// CopilotHookInvocationsMetricConfig provides config for the copilot.hook.invocations metric.
+type CopilotHookInvocationsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                     `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []CopilotHookInvocationsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *CopilotHookInvocationsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *CopilotHookInvocationsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case CopilotHookInvocationsMetricAttributeKeyCopilotHookType, CopilotHookInvocationsMetricAttributeKeyCopilotHookReason:
+		default:
+			return fmt.Errorf("metric copilot.hook.invocations doesn't have an attribute %v, valid attributes: [copilot.hook.type, copilot.hook.reason]", val)
 		}
 	}
 
@@ -569,6 +619,7 @@ type MetricsConfig struct {
 	CopilotCodeLinesRemoved     CopilotCodeLinesRemovedMetricConfig     `mapstructure:"copilot.code.lines_removed"`
 	CopilotCompactions          CopilotCompactionsMetricConfig          `mapstructure:"copilot.compactions"`
 	CopilotErrors               CopilotErrorsMetricConfig               `mapstructure:"copilot.errors"`
+	CopilotHookInvocations      CopilotHookInvocationsMetricConfig      `mapstructure:"copilot.hook.invocations"`
 	CopilotSessions             CopilotSessionsMetricConfig             `mapstructure:"copilot.sessions"`
 	CopilotSubagentRuns         CopilotSubagentRunsMetricConfig         `mapstructure:"copilot.subagent.runs"`
 	CopilotToolCalls            CopilotToolCallsMetricConfig            `mapstructure:"copilot.tool.calls"`
@@ -602,7 +653,12 @@ func DefaultMetricsConfig() MetricsConfig {
 		CopilotErrors: CopilotErrorsMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []CopilotErrorsMetricAttributeKey{CopilotErrorsMetricAttributeKeyErrorType},
+			EnabledAttributes:   []CopilotErrorsMetricAttributeKey{CopilotErrorsMetricAttributeKeyErrorType, CopilotErrorsMetricAttributeKeyCopilotErrorContext},
+		},
+		CopilotHookInvocations: CopilotHookInvocationsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []CopilotHookInvocationsMetricAttributeKey{CopilotHookInvocationsMetricAttributeKeyCopilotHookType, CopilotHookInvocationsMetricAttributeKeyCopilotHookReason},
 		},
 		CopilotSessions: CopilotSessionsMetricConfig{
 			Enabled:             true,
@@ -663,12 +719,16 @@ func (ec *EventConfig) Unmarshal(parser *confmap.Conf) error {
 
 // EventsConfig provides config for copilot events.
 type EventsConfig struct {
+	CopilotSessionEnd     EventConfig `mapstructure:"copilot.session.end"`
 	CopilotSessionError   EventConfig `mapstructure:"copilot.session.error"`
 	CopilotSessionSummary EventConfig `mapstructure:"copilot.session.summary"`
 }
 
 func DefaultEventsConfig() EventsConfig {
 	return EventsConfig{
+		CopilotSessionEnd: EventConfig{
+			Enabled: true,
+		},
 		CopilotSessionError: EventConfig{
 			Enabled: true,
 		},

@@ -48,7 +48,12 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					CopilotErrors: CopilotErrorsMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []CopilotErrorsMetricAttributeKey{CopilotErrorsMetricAttributeKeyErrorType},
+						EnabledAttributes:   []CopilotErrorsMetricAttributeKey{CopilotErrorsMetricAttributeKeyErrorType, CopilotErrorsMetricAttributeKeyCopilotErrorContext},
+					},
+					CopilotHookInvocations: CopilotHookInvocationsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []CopilotHookInvocationsMetricAttributeKey{CopilotHookInvocationsMetricAttributeKeyCopilotHookType, CopilotHookInvocationsMetricAttributeKeyCopilotHookReason},
 					},
 					CopilotSessions: CopilotSessionsMetricConfig{
 						Enabled:             true,
@@ -127,7 +132,12 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					CopilotErrors: CopilotErrorsMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []CopilotErrorsMetricAttributeKey{CopilotErrorsMetricAttributeKeyErrorType},
+						EnabledAttributes:   []CopilotErrorsMetricAttributeKey{CopilotErrorsMetricAttributeKeyErrorType, CopilotErrorsMetricAttributeKeyCopilotErrorContext},
+					},
+					CopilotHookInvocations: CopilotHookInvocationsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []CopilotHookInvocationsMetricAttributeKey{CopilotHookInvocationsMetricAttributeKeyCopilotHookType, CopilotHookInvocationsMetricAttributeKeyCopilotHookReason},
 					},
 					CopilotSessions: CopilotSessionsMetricConfig{
 						Enabled:             false,
@@ -184,7 +194,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(CopilotAPIRequestsMetricConfig{}, CopilotCodeFilesModifiedMetricConfig{}, CopilotCodeLinesAddedMetricConfig{}, CopilotCodeLinesRemovedMetricConfig{}, CopilotCompactionsMetricConfig{}, CopilotErrorsMetricConfig{}, CopilotSessionsMetricConfig{}, CopilotSubagentRunsMetricConfig{}, CopilotToolCallsMetricConfig{}, CopilotUsageNanoAiuMetricConfig{}, CopilotUsagePremiumRequestsMetricConfig{}, CopilotUsageTokensMetricConfig{}, CopilotUserRequestsMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(CopilotAPIRequestsMetricConfig{}, CopilotCodeFilesModifiedMetricConfig{}, CopilotCodeLinesAddedMetricConfig{}, CopilotCodeLinesRemovedMetricConfig{}, CopilotCompactionsMetricConfig{}, CopilotErrorsMetricConfig{}, CopilotHookInvocationsMetricConfig{}, CopilotSessionsMetricConfig{}, CopilotSubagentRunsMetricConfig{}, CopilotToolCallsMetricConfig{}, CopilotUsageNanoAiuMetricConfig{}, CopilotUsagePremiumRequestsMetricConfig{}, CopilotUsageTokensMetricConfig{}, CopilotUserRequestsMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -218,9 +228,21 @@ func TestCopilotErrorsMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []CopilotErrorsMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric copilot.errors doesn't have an attribute invalid, valid attributes: [error.type]")
+	require.ErrorContains(t, cfg.Validate(), "metric copilot.errors doesn't have an attribute invalid, valid attributes: [error.type, copilot.error.context]")
 
 	cfg = DefaultMetricsConfig().CopilotErrors
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestCopilotHookInvocationsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().CopilotHookInvocations
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []CopilotHookInvocationsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric copilot.hook.invocations doesn't have an attribute invalid, valid attributes: [copilot.hook.type, copilot.hook.reason]")
+
+	cfg = DefaultMetricsConfig().CopilotHookInvocations
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -13,12 +13,48 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
+type eventCopilotSessionEnd struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventCopilotSessionEnd) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, copilotSessionEndReasonAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("copilot.session.end")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("copilot.session.end_reason", copilotSessionEndReasonAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventCopilotSessionEnd) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventCopilotSessionEnd(cfg EventConfig) eventCopilotSessionEnd {
+	e := eventCopilotSessionEnd{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
 type eventCopilotSessionError struct {
 	data   plog.LogRecordSlice // data buffer for generated log records.
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventCopilotSessionError) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, errorTypeAttributeValue string, httpResponseStatusCodeAttributeValue int64) {
+func (e *eventCopilotSessionError) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, errorTypeAttributeValue string, copilotErrorContextAttributeValue string, httpResponseStatusCodeAttributeValue int64) {
 	if !e.config.Enabled {
 		return
 	}
@@ -31,6 +67,7 @@ func (e *eventCopilotSessionError) recordEvent(ctx context.Context, timestamp pc
 		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
 	}
 	dp.Attributes().PutStr("error.type", errorTypeAttributeValue)
+	dp.Attributes().PutStr("copilot.error.context", copilotErrorContextAttributeValue)
 	dp.Attributes().PutInt("http.response.status_code", httpResponseStatusCodeAttributeValue)
 
 }
@@ -96,6 +133,7 @@ type LogsBuilder struct {
 	buildInfo                      component.BuildInfo // contains version information.
 	resourceAttributeIncludeFilter map[string]filter.Filter
 	resourceAttributeExcludeFilter map[string]filter.Filter
+	eventCopilotSessionEnd         eventCopilotSessionEnd
 	eventCopilotSessionError       eventCopilotSessionError
 	eventCopilotSessionSummary     eventCopilotSessionSummary
 }
@@ -111,6 +149,7 @@ func NewLogsBuilder(lbc LogsBuilderConfig, settings receiver.Settings) *LogsBuil
 		logsBuffer:                     plog.NewLogs(),
 		logRecordsBuffer:               plog.NewLogRecordSlice(),
 		buildInfo:                      settings.BuildInfo,
+		eventCopilotSessionEnd:         newEventCopilotSessionEnd(lbc.Events.CopilotSessionEnd),
 		eventCopilotSessionError:       newEventCopilotSessionError(lbc.Events.CopilotSessionError),
 		eventCopilotSessionSummary:     newEventCopilotSessionSummary(lbc.Events.CopilotSessionSummary),
 		resourceAttributeIncludeFilter: make(map[string]filter.Filter),
@@ -226,6 +265,7 @@ func (lb *LogsBuilder) EmitForResource(options ...ResourceLogsOption) {
 	ils := rl.ScopeLogs().AppendEmpty()
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(lb.buildInfo.Version)
+	lb.eventCopilotSessionEnd.emit(ils.LogRecords())
 	lb.eventCopilotSessionError.emit(ils.LogRecords())
 	lb.eventCopilotSessionSummary.emit(ils.LogRecords())
 
@@ -264,9 +304,14 @@ func (lb *LogsBuilder) Emit(options ...ResourceLogsOption) plog.Logs {
 	return logs
 }
 
+// RecordCopilotSessionEndEvent adds a log record of copilot.session.end event.
+func (lb *LogsBuilder) RecordCopilotSessionEndEvent(ctx context.Context, timestamp pcommon.Timestamp, copilotSessionEndReasonAttributeValue string) {
+	lb.eventCopilotSessionEnd.recordEvent(ctx, timestamp, copilotSessionEndReasonAttributeValue)
+}
+
 // RecordCopilotSessionErrorEvent adds a log record of copilot.session.error event.
-func (lb *LogsBuilder) RecordCopilotSessionErrorEvent(ctx context.Context, timestamp pcommon.Timestamp, errorTypeAttributeValue string, httpResponseStatusCodeAttributeValue int64) {
-	lb.eventCopilotSessionError.recordEvent(ctx, timestamp, errorTypeAttributeValue, httpResponseStatusCodeAttributeValue)
+func (lb *LogsBuilder) RecordCopilotSessionErrorEvent(ctx context.Context, timestamp pcommon.Timestamp, errorTypeAttributeValue string, copilotErrorContextAttributeValue string, httpResponseStatusCodeAttributeValue int64) {
+	lb.eventCopilotSessionError.recordEvent(ctx, timestamp, errorTypeAttributeValue, copilotErrorContextAttributeValue, httpResponseStatusCodeAttributeValue)
 }
 
 // RecordCopilotSessionSummaryEvent adds a log record of copilot.session.summary event.

@@ -138,7 +138,10 @@ func TestLogsBuilder(t *testing.T) {
 			allEventsCount := 0
 			defaultEventsCount++
 			allEventsCount++
-			lb.RecordCopilotSessionErrorEvent(ctx, timestamp, "error.type-val", 25)
+			lb.RecordCopilotSessionEndEvent(ctx, timestamp, "copilot.session.end_reason-val")
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordCopilotSessionErrorEvent(ctx, timestamp, "error.type-val", "copilot.error.context-val", 25)
 			defaultEventsCount++
 			allEventsCount++
 			lb.RecordCopilotSessionSummaryEvent(ctx, timestamp, 19, "copilot.shutdown.type-val")
@@ -177,6 +180,16 @@ func TestLogsBuilder(t *testing.T) {
 			validatedEvents := make(map[string]bool)
 			for i := 0; i < lrs.Len(); i++ {
 				switch lrs.At(i).EventName() {
+				case "copilot.session.end":
+					assert.False(t, validatedEvents["copilot.session.end"], "Found a duplicate in the events slice: copilot.session.end")
+					validatedEvents["copilot.session.end"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("copilot.session.end_reason")
+					assert.True(t, ok)
+					assert.Equal(t, "copilot.session.end_reason-val", attrVal.Str())
 				case "copilot.session.error":
 					assert.False(t, validatedEvents["copilot.session.error"], "Found a duplicate in the events slice: copilot.session.error")
 					validatedEvents["copilot.session.error"] = true
@@ -187,6 +200,9 @@ func TestLogsBuilder(t *testing.T) {
 					attrVal, ok := lr.Attributes().Get("error.type")
 					assert.True(t, ok)
 					assert.Equal(t, "error.type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("copilot.error.context")
+					assert.True(t, ok)
+					assert.Equal(t, "copilot.error.context-val", attrVal.Str())
 					attrVal, ok = lr.Attributes().Get("http.response.status_code")
 					assert.True(t, ok)
 					assert.EqualValues(t, 25, attrVal.Int())

@@ -198,7 +198,11 @@ var MetricsInfo = metricsInfo{
 	},
 	CopilotErrors: metricInfo{
 		Name:       "copilot.errors",
-		Attributes: []string{"error.type"},
+		Attributes: []string{"error.type", "copilot.error.context"},
+	},
+	CopilotHookInvocations: metricInfo{
+		Name:       "copilot.hook.invocations",
+		Attributes: []string{"copilot.hook.type", "copilot.hook.reason"},
 	},
 	CopilotSessions: metricInfo{
 		Name:       "copilot.sessions",
@@ -237,6 +241,7 @@ type metricsInfo struct {
 	CopilotCodeLinesRemoved     metricInfo
 	CopilotCompactions          metricInfo
 	CopilotErrors               metricInfo
+	CopilotHookInvocations      metricInfo
 	CopilotSessions             metricInfo
 	CopilotSubagentRuns         metricInfo
 	CopilotToolCalls            metricInfo
@@ -605,7 +610,7 @@ type metricCopilotErrors struct {
 // init fills copilot.errors metric with initial data.
 func (m *metricCopilotErrors) init() {
 	m.data.SetName("copilot.errors")
-	m.data.SetDescription("Session errors the CLI recorded (failed model calls, rate limits).")
+	m.data.SetDescription("Errors the CLI recorded in the transcript (`session.error`) or reported to the `errorOccurred` hook. An error both report (one the CLI could not recover from) is counted once, from the transcript when the receiver reads the session's transcript.")
 	m.data.SetUnit("{error}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -614,7 +619,7 @@ func (m *metricCopilotErrors) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricCopilotErrors) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, errorTypeAttributeValue string) {
+func (m *metricCopilotErrors) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, errorTypeAttributeValue string, copilotErrorContextAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
@@ -624,6 +629,9 @@ func (m *metricCopilotErrors) recordDataPoint(start pcommon.Timestamp, ts pcommo
 	dp.SetTimestamp(ts)
 	if slices.Contains(m.config.EnabledAttributes, CopilotErrorsMetricAttributeKeyErrorType) {
 		dp.Attributes().PutStr("error.type", errorTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, CopilotErrorsMetricAttributeKeyCopilotErrorContext) {
+		dp.Attributes().PutStr("copilot.error.context", copilotErrorContextAttributeValue)
 	}
 
 	var s string
@@ -678,6 +686,100 @@ func (m *metricCopilotErrors) emit(metrics pmetric.MetricSlice) {
 
 func newMetricCopilotErrors(cfg CopilotErrorsMetricConfig) metricCopilotErrors {
 	m := metricCopilotErrors{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricCopilotHookInvocations struct {
+	data          pmetric.Metric                     // data buffer for generated metric.
+	config        CopilotHookInvocationsMetricConfig // metric config provided by user.
+	capacity      int                                // max observed number of data points added to the metric.
+	aggDataPoints []int64                            // slice containing number of aggregated datapoints at each index
+}
+
+// init fills copilot.hook.invocations metric with initial data.
+func (m *metricCopilotHookInvocations) init() {
+	m.data.SetName("copilot.hook.invocations")
+	m.data.SetDescription("Hook payloads the hook endpoint accepted, by hook type and reason. Each payload counts once, however often a forwarder retries it.")
+	m.data.SetUnit("{invocation}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricCopilotHookInvocations) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, copilotHookTypeAttributeValue string, copilotHookReasonAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, CopilotHookInvocationsMetricAttributeKeyCopilotHookType) {
+		dp.Attributes().PutStr("copilot.hook.type", copilotHookTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, CopilotHookInvocationsMetricAttributeKeyCopilotHookReason) {
+		dp.Attributes().PutStr("copilot.hook.reason", copilotHookReasonAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricCopilotHookInvocations) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricCopilotHookInvocations) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricCopilotHookInvocations(cfg CopilotHookInvocationsMetricConfig) metricCopilotHookInvocations {
+	m := metricCopilotHookInvocations{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -1369,6 +1471,7 @@ type MetricsBuilder struct {
 	metricCopilotCodeLinesRemoved     metricCopilotCodeLinesRemoved
 	metricCopilotCompactions          metricCopilotCompactions
 	metricCopilotErrors               metricCopilotErrors
+	metricCopilotHookInvocations      metricCopilotHookInvocations
 	metricCopilotSessions             metricCopilotSessions
 	metricCopilotSubagentRuns         metricCopilotSubagentRuns
 	metricCopilotToolCalls            metricCopilotToolCalls
@@ -1407,6 +1510,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricCopilotCodeLinesRemoved:     newMetricCopilotCodeLinesRemoved(mbc.Metrics.CopilotCodeLinesRemoved),
 		metricCopilotCompactions:          newMetricCopilotCompactions(mbc.Metrics.CopilotCompactions),
 		metricCopilotErrors:               newMetricCopilotErrors(mbc.Metrics.CopilotErrors),
+		metricCopilotHookInvocations:      newMetricCopilotHookInvocations(mbc.Metrics.CopilotHookInvocations),
 		metricCopilotSessions:             newMetricCopilotSessions(mbc.Metrics.CopilotSessions),
 		metricCopilotSubagentRuns:         newMetricCopilotSubagentRuns(mbc.Metrics.CopilotSubagentRuns),
 		metricCopilotToolCalls:            newMetricCopilotToolCalls(mbc.Metrics.CopilotToolCalls),
@@ -1559,6 +1663,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricCopilotCodeLinesRemoved.emit(ils.Metrics())
 	mb.metricCopilotCompactions.emit(ils.Metrics())
 	mb.metricCopilotErrors.emit(ils.Metrics())
+	mb.metricCopilotHookInvocations.emit(ils.Metrics())
 	mb.metricCopilotSessions.emit(ils.Metrics())
 	mb.metricCopilotSubagentRuns.emit(ils.Metrics())
 	mb.metricCopilotToolCalls.emit(ils.Metrics())
@@ -1623,8 +1728,13 @@ func (mb *MetricsBuilder) RecordCopilotCompactionsDataPoint(ts pcommon.Timestamp
 }
 
 // RecordCopilotErrorsDataPoint adds a data point to copilot.errors metric.
-func (mb *MetricsBuilder) RecordCopilotErrorsDataPoint(ts pcommon.Timestamp, val int64, errorTypeAttributeValue string) {
-	mb.metricCopilotErrors.recordDataPoint(mb.startTime, ts, val, errorTypeAttributeValue)
+func (mb *MetricsBuilder) RecordCopilotErrorsDataPoint(ts pcommon.Timestamp, val int64, errorTypeAttributeValue string, copilotErrorContextAttributeValue string) {
+	mb.metricCopilotErrors.recordDataPoint(mb.startTime, ts, val, errorTypeAttributeValue, copilotErrorContextAttributeValue)
+}
+
+// RecordCopilotHookInvocationsDataPoint adds a data point to copilot.hook.invocations metric.
+func (mb *MetricsBuilder) RecordCopilotHookInvocationsDataPoint(ts pcommon.Timestamp, val int64, copilotHookTypeAttributeValue string, copilotHookReasonAttributeValue string) {
+	mb.metricCopilotHookInvocations.recordDataPoint(mb.startTime, ts, val, copilotHookTypeAttributeValue, copilotHookReasonAttributeValue)
 }
 
 // RecordCopilotSessionsDataPoint adds a data point to copilot.sessions metric.

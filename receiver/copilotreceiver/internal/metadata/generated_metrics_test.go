@@ -70,6 +70,7 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["copilot.api.requests"] = mb.metricCopilotAPIRequests.config.AggregationStrategy
 			aggMap["copilot.compactions"] = mb.metricCopilotCompactions.config.AggregationStrategy
 			aggMap["copilot.errors"] = mb.metricCopilotErrors.config.AggregationStrategy
+			aggMap["copilot.hook.invocations"] = mb.metricCopilotHookInvocations.config.AggregationStrategy
 			aggMap["copilot.sessions"] = mb.metricCopilotSessions.config.AggregationStrategy
 			aggMap["copilot.subagent.runs"] = mb.metricCopilotSubagentRuns.config.AggregationStrategy
 			aggMap["copilot.tool.calls"] = mb.metricCopilotToolCalls.config.AggregationStrategy
@@ -108,9 +109,15 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordCopilotErrorsDataPoint(ts, 1, "error.type-val")
+			mb.RecordCopilotErrorsDataPoint(ts, 1, "error.type-val", "copilot.error.context-val")
 			if tt.name == "reaggregate_set" {
-				mb.RecordCopilotErrorsDataPoint(ts, 3, "error.type-val-2")
+				mb.RecordCopilotErrorsDataPoint(ts, 3, "error.type-val-2", "copilot.error.context-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordCopilotHookInvocationsDataPoint(ts, 1, "copilot.hook.type-val", "copilot.hook.reason-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordCopilotHookInvocationsDataPoint(ts, 3, "copilot.hook.type-val-2", "copilot.hook.reason-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -173,6 +180,7 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricCopilotAPIRequests.aggDataPoints)
 				assert.Empty(t, mb.metricCopilotCompactions.aggDataPoints)
 				assert.Empty(t, mb.metricCopilotErrors.aggDataPoints)
+				assert.Empty(t, mb.metricCopilotHookInvocations.aggDataPoints)
 				assert.Empty(t, mb.metricCopilotSessions.aggDataPoints)
 				assert.Empty(t, mb.metricCopilotSubagentRuns.aggDataPoints)
 				assert.Empty(t, mb.metricCopilotToolCalls.aggDataPoints)
@@ -353,7 +361,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["copilot.errors"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Session errors the CLI recorded (failed model calls, rate limits).", mi.Description())
+						assert.Equal(t, "Errors the CLI recorded in the transcript (`session.error`) or reported to the `errorOccurred` hook. An error both report (one the CLI could not recover from) is counted once, from the transcript when the receiver reads the session's transcript.", mi.Description())
 						assert.Equal(t, "{error}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityDelta, mi.Sum().AggregationTemporality())
@@ -365,12 +373,15 @@ func TestMetricsBuilder(t *testing.T) {
 						errorTypeAttrVal, ok := dp.Attributes().Get("error.type")
 						assert.True(t, ok)
 						assert.Equal(t, "error.type-val", errorTypeAttrVal.Str())
+						copilotErrorContextAttrVal, ok := dp.Attributes().Get("copilot.error.context")
+						assert.True(t, ok)
+						assert.Equal(t, "copilot.error.context-val", copilotErrorContextAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["copilot.errors"], "Found a duplicate in the metrics slice: copilot.errors")
 						validatedMetrics["copilot.errors"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Session errors the CLI recorded (failed model calls, rate limits).", mi.Description())
+						assert.Equal(t, "Errors the CLI recorded in the transcript (`session.error`) or reported to the `errorOccurred` hook. An error both report (one the CLI could not recover from) is counted once, from the transcript when the receiver reads the session's transcript.", mi.Description())
 						assert.Equal(t, "{error}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityDelta, mi.Sum().AggregationTemporality())
@@ -389,6 +400,57 @@ func TestMetricsBuilder(t *testing.T) {
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
 						_, ok := dp.Attributes().Get("error.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("copilot.error.context")
+						assert.False(t, ok)
+					}
+				case "copilot.hook.invocations":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["copilot.hook.invocations"], "Found a duplicate in the metrics slice: copilot.hook.invocations")
+						validatedMetrics["copilot.hook.invocations"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Hook payloads the hook endpoint accepted, by hook type and reason. Each payload counts once, however often a forwarder retries it.", mi.Description())
+						assert.Equal(t, "{invocation}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityDelta, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						copilotHookTypeAttrVal, ok := dp.Attributes().Get("copilot.hook.type")
+						assert.True(t, ok)
+						assert.Equal(t, "copilot.hook.type-val", copilotHookTypeAttrVal.Str())
+						copilotHookReasonAttrVal, ok := dp.Attributes().Get("copilot.hook.reason")
+						assert.True(t, ok)
+						assert.Equal(t, "copilot.hook.reason-val", copilotHookReasonAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["copilot.hook.invocations"], "Found a duplicate in the metrics slice: copilot.hook.invocations")
+						validatedMetrics["copilot.hook.invocations"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Hook payloads the hook endpoint accepted, by hook type and reason. Each payload counts once, however often a forwarder retries it.", mi.Description())
+						assert.Equal(t, "{invocation}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityDelta, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["copilot.hook.invocations"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("copilot.hook.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("copilot.hook.reason")
 						assert.False(t, ok)
 					}
 				case "copilot.sessions":

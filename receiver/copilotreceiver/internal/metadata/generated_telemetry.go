@@ -32,6 +32,11 @@ type TelemetryBuilder struct {
 	ReceiverCopilotConsumeRetries        metric.Int64Counter
 	ReceiverCopilotEventsRead            metric.Int64Counter
 	ReceiverCopilotFilesTracked          metric.Int64Gauge
+	ReceiverCopilotHooksAccepted         metric.Int64Counter
+	ReceiverCopilotHooksDuplicate        metric.Int64Counter
+	ReceiverCopilotHooksForwarderDropped metric.Int64Counter
+	ReceiverCopilotHooksRefused          metric.Int64Counter
+	ReceiverCopilotHooksRejected         metric.Int64Counter
 	ReceiverCopilotLinesRepaired         metric.Int64Counter
 	ReceiverCopilotLinesSkipped          metric.Int64Counter
 	ReceiverCopilotUsageRecordsDuplicate metric.Int64Counter
@@ -100,6 +105,36 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_copilot_files_tracked",
 		metric.WithDescription("Transcript files the receiver follows. [Development]"),
 		metric.WithUnit("{file}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverCopilotHooksAccepted, err = builder.meter.Int64Counter(
+		"otelcol_receiver_copilot_hooks_accepted",
+		metric.WithDescription("Hook payloads the hook endpoint accepted (or deliberately ignored), by hook type. [Development]"),
+		metric.WithUnit("{payload}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverCopilotHooksDuplicate, err = builder.meter.Int64Counter(
+		"otelcol_receiver_copilot_hooks_duplicate",
+		metric.WithDescription("Hook payloads received again (same X-Copilot-Hook-Id, or the same bytes) and answered without counting them twice. [Development]"),
+		metric.WithUnit("{payload}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverCopilotHooksForwarderDropped, err = builder.meter.Int64Counter(
+		"otelcol_receiver_copilot_hooks_forwarder_dropped",
+		metric.WithDescription("Hook payloads forwarders report they dropped from a full spool while the collector was unreachable (X-Copilot-Hook-Dropped). [Development]"),
+		metric.WithUnit("{payload}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverCopilotHooksRefused, err = builder.meter.Int64Counter(
+		"otelcol_receiver_copilot_hooks_refused",
+		metric.WithDescription("Hook payloads answered 503 because the pipeline refused them for now (memory limiter, full queue); the forwarder retries them. [Development]"),
+		metric.WithUnit("{payload}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverCopilotHooksRejected, err = builder.meter.Int64Counter(
+		"otelcol_receiver_copilot_hooks_rejected",
+		metric.WithDescription("Hook requests rejected, by reason (malformed, unknown_type, too_large, method, not_found). [Development]"),
+		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverCopilotLinesRepaired, err = builder.meter.Int64Counter(

@@ -25,6 +25,11 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverCopilotConsumeRetries.Add(context.Background(), 1)
 	tb.ReceiverCopilotEventsRead.Add(context.Background(), 1)
 	tb.ReceiverCopilotFilesTracked.Record(context.Background(), 1)
+	tb.ReceiverCopilotHooksAccepted.Add(context.Background(), 1)
+	tb.ReceiverCopilotHooksDuplicate.Add(context.Background(), 1)
+	tb.ReceiverCopilotHooksForwarderDropped.Add(context.Background(), 1)
+	tb.ReceiverCopilotHooksRefused.Add(context.Background(), 1)
+	tb.ReceiverCopilotHooksRejected.Add(context.Background(), 1)
 	tb.ReceiverCopilotLinesRepaired.Add(context.Background(), 1)
 	tb.ReceiverCopilotLinesSkipped.Add(context.Background(), 1)
 	tb.ReceiverCopilotUsageRecordsDuplicate.Add(context.Background(), 1)
@@ -44,6 +49,21 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverCopilotFilesTracked(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverCopilotHooksAccepted(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverCopilotHooksDuplicate(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverCopilotHooksForwarderDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverCopilotHooksRefused(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverCopilotHooksRejected(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverCopilotLinesRepaired(t, testTel,

@@ -26,7 +26,7 @@ func TestGlobFiles(t *testing.T) {
 	require.NoError(t, os.Symlink(filepath.Join(root, "ss", "a"), filepath.Join(root, "ss", "link")))
 	glob := func(pattern string) []string {
 		var out []string
-		require.NoError(t, globFiles(filepath.Join(root, pattern), func(p string, info fs.FileInfo) {
+		require.NoError(t, GlobFiles(filepath.Join(root, pattern), func(p string, info fs.FileInfo) {
 			rel, err := filepath.Rel(root, p)
 			require.NoError(t, err)
 			require.True(t, info.Mode().IsRegular())

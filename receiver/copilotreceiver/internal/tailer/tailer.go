@@ -27,6 +27,7 @@ import (
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/usage"
 )
 
 // Config configures a Tailer.
@@ -82,6 +83,8 @@ type Tailer struct {
 	now     func() time.Time
 
 	files     map[string]*file
+	roots     []string        // the include globs' directories
+	refused   map[string]bool // matched, but resolved outside the roots
 	firstScan bool
 	rd        *transcript.Reader // reused from file to file
 	watch     *watcher
@@ -129,10 +132,14 @@ func New(cfg Config, store storage.Client, signals []Signal, obs Observer, logge
 	if now == nil {
 		now = time.Now
 	}
-	return &Tailer{
+	t := &Tailer{
 		cfg: cfg, store: store, signals: signals, obs: obs, log: logger, now: now,
-		files: map[string]*file{}, firstScan: true,
+		files: map[string]*file{}, refused: map[string]bool{}, firstScan: true,
 	}
+	for _, p := range cfg.Include {
+		t.roots = append(t.roots, GlobRoot(p))
+	}
+	return t
 }
 
 // Start recovers a round that was being delivered when the collector
@@ -217,7 +224,7 @@ func (t *Tailer) step(ctx context.Context, full bool) {
 		for _, p := range paths {
 			if f := t.files[p]; f != nil {
 				t.activate(f)
-			} else if t.matches(p) {
+			} else if t.matches(p) && t.admit(p) {
 				t.activate(t.track(p))
 			}
 		}
@@ -293,13 +300,13 @@ func (t *Tailer) evict() {
 	}
 }
 
-// globFiles calls fn with every regular file the pattern matches and its
+// GlobFiles calls fn with every regular file the pattern matches and its
 // file information. Segments without wildcards are joined, not listed, and
 // a wildcard segment costs one directory read: for the usual
 // <root>/*/events.jsonl a rescan of thousands of finished sessions is one
 // read of the root and one stat per session. Patterns with ** are walked
 // by doublestar.
-func globFiles(pattern string, fn func(path string, info fs.FileInfo)) error {
+func GlobFiles(pattern string, fn func(path string, info fs.FileInfo)) error {
 	pattern = filepath.ToSlash(filepath.Clean(pattern))
 	base, rest := doublestar.SplitPattern(pattern)
 	if base == "" {
@@ -377,9 +384,13 @@ func (t *Tailer) sortedFiles(keep func(*file) bool) []*file {
 	return out
 }
 
-func (t *Tailer) matches(path string) bool {
+func (t *Tailer) matches(path string) bool { return Match(t.cfg.Include, t.cfg.Exclude, path) }
+
+// Match reports whether path matches one of the include globs and none of
+// the exclude globs.
+func Match(include, exclude []string, path string) bool {
 	matched := false
-	for _, p := range t.cfg.Include {
+	for _, p := range include {
 		if ok, _ := doublestar.PathMatch(p, path); ok {
 			matched = true
 			break
@@ -388,7 +399,7 @@ func (t *Tailer) matches(path string) bool {
 	if !matched {
 		return false
 	}
-	for _, p := range t.cfg.Exclude {
+	for _, p := range exclude {
 		if ok, _ := doublestar.PathMatch(p, path); ok {
 			return false
 		}
@@ -402,13 +413,16 @@ func (t *Tailer) matches(path string) bool {
 func (t *Tailer) rescan(ctx context.Context) {
 	seen := map[string]bool{}
 	for _, pattern := range t.cfg.Include {
-		err := globFiles(pattern, func(p string, info fs.FileInfo) {
+		err := GlobFiles(pattern, func(p string, info fs.FileInfo) {
 			if seen[p] || !t.matches(p) {
 				return
 			}
 			seen[p] = true
 			f := t.files[p]
 			if f == nil {
+				if !t.admit(p) {
+					return
+				}
 				f = t.track(p)
 			}
 			f.goneSince = time.Time{}
@@ -455,6 +469,33 @@ func (t *Tailer) rescan(ctx context.Context) {
 		t.firstScan = false
 		t.log.Info("Following Copilot CLI transcripts", zap.Strings("include", t.cfg.Include), zap.Int("files", len(t.files)))
 	}
+}
+
+// admit reports whether a newly matched file may be read: once symbolic
+// links are resolved it must still lie under the directory of an include
+// glob, so that a link cannot lead the receiver (or a hook payload naming
+// the file) to read files elsewhere. Refusals are logged once.
+func (t *Tailer) admit(path string) bool {
+	if t.refused[path] {
+		return false
+	}
+	if _, err := usage.Confine(path, t.roots); err != nil {
+		if errors.Is(err, usage.ErrOutsideRoots) {
+			t.refused[path] = true
+			t.log.Warn("Transcript leads outside the session directories through a symbolic link; it is not read. Add its real location to session_state.include to read it", zap.String("path", path))
+		}
+		return false
+	}
+	return true
+}
+
+// GlobRoot is the directory part of a glob, before its first wildcard.
+func GlobRoot(pattern string) string {
+	base, _ := doublestar.SplitPattern(filepath.ToSlash(filepath.Clean(pattern)))
+	if base == "" {
+		base = "."
+	}
+	return filepath.FromSlash(base)
 }
 
 func (t *Tailer) track(path string) *file {

@@ -1,0 +1,320 @@
+package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/tailer"
+)
+
+// Paths of the hook endpoint.
+const (
+	hooksPath    = "/v1/hooks"
+	healthPath   = "/v1/health"
+	sessionsPath = "/v1/sessions"
+)
+
+// Request headers the forwarder sends.
+const (
+	// HeaderHookID identifies a payload across retries, so that one sent
+	// again is counted once.
+	HeaderHookID = "X-Copilot-Hook-Id"
+	// HeaderHookDropped is the number of payloads a forwarder's spool
+	// dropped since its last delivery.
+	HeaderHookDropped = "X-Copilot-Hook-Dropped"
+)
+
+// Reasons of receiver_copilot_hooks_rejected.
+const (
+	rejectMalformed   = "malformed"
+	rejectUnknownType = "unknown_type"
+	rejectTooLarge    = "too_large"
+	rejectMethod      = "method"
+	rejectNotFound    = "not_found"
+)
+
+// hookServer is the hook endpoint of one receiver.
+type hookServer struct {
+	cfg   *HooksConfig
+	r     *copilotReceiver
+	tel   *metadata.TelemetryBuilder
+	log   *zap.Logger
+	index *transcriptIndex
+
+	srv  *http.Server
+	addr string // where it listens
+	done chan struct{}
+
+	// mu serializes payloads: their facts are built and delivered in the
+	// order they arrive.
+	mu       sync.Mutex
+	dedup    *lru.Cache[string, *delivery]
+	sessions *lru.Cache[string, *hookSession]
+	hooks    *hookFacts
+	signals  []tailer.Signal
+}
+
+// delivery is what became of one payload: its facts, and which signals
+// have accepted them. A payload refused by one pipeline is answered 503;
+// when it comes again only the signals that did not take it are offered
+// it, so that nothing is counted twice.
+type delivery struct {
+	facts *session.Facts
+	done  map[string]bool
+}
+
+func newHookServer(r *copilotReceiver, tel *metadata.TelemetryBuilder) (*hookServer, error) {
+	cfg := r.cfg.Hooks.Get()
+	dedup, err := lru.New[string, *delivery](cfg.DedupEntries)
+	if err != nil {
+		return nil, err
+	}
+	sessions, err := lru.New[string, *hookSession](cfg.MaxSessions)
+	if err != nil {
+		return nil, err
+	}
+	h := &hookServer{
+		cfg: cfg, r: r, tel: tel, log: r.set.Logger,
+		index:    newTranscriptIndex(r.cfg.SessionState.Include, r.cfg.SessionState.Exclude, int(r.cfg.SessionState.MaxLineSize)),
+		dedup:    dedup,
+		sessions: sessions,
+		signals:  r.signals(newMetricsBuilder(r.cfg, r.metricsB.resources, r.set.BuildInfo.Version, r.metricsB.clock)),
+	}
+	agents, err := lru.New[string, string](cfg.MaxSessions)
+	if err != nil {
+		return nil, err
+	}
+	h.hooks = &hookFacts{sessions: sessions, agents: agents, index: h.index, store: r.client, capture: r.cfg.CaptureContent, log: h.log}
+	return h, nil
+}
+
+func (h *hookServer) start(ctx context.Context, host component.Host) error {
+	ln, err := h.cfg.ToListener(ctx)
+	if err != nil {
+		return fmt.Errorf("hooks.endpoint: cannot listen on %q: %w", h.cfg.NetAddr.Endpoint, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc(hooksPath, h.handleHook)
+	mux.HandleFunc(hooksPath+"/{type}", h.handleHook)
+	mux.HandleFunc(healthPath, h.handleHealth)
+	if h.cfg.UsageQuery {
+		mux.HandleFunc(sessionsPath, h.handleSessions)
+		mux.HandleFunc(sessionsPath+"/{id}/usage", h.handleUsage)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		h.reject(w, http.StatusNotFound, rejectNotFound, "no such path; hook payloads go to POST "+hooksPath+"/{hookType}")
+	})
+	h.srv, err = h.cfg.ToServer(ctx, host.GetExtensions(), h.r.set.TelemetrySettings, mux)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("hooks: %w", err)
+	}
+	h.addr = ln.Addr().String()
+	h.done = make(chan struct{})
+	go func() {
+		defer close(h.done)
+		if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			h.log.Error("Hook endpoint stopped", zap.Error(err))
+		}
+	}()
+	h.log.Info("Hook endpoint listening", zap.String("endpoint", ln.Addr().String()))
+	return nil
+}
+
+func (h *hookServer) shutdown(ctx context.Context) error {
+	if h.srv == nil {
+		return nil
+	}
+	err := h.srv.Shutdown(ctx)
+	<-h.done
+	return err
+}
+
+// response is the JSON body of every answer.
+type response struct {
+	Status string `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (h *hookServer) reject(w http.ResponseWriter, status int, reason, msg string) {
+	h.tel.ReceiverCopilotHooksRejected.Add(bg, 1, metric.WithAttributes(attribute.String("reason", reason)))
+	writeJSON(w, status, response{Error: msg})
+}
+
+func (h *hookServer) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.reject(w, http.StatusMethodNotAllowed, rejectMethod, "use GET")
+		return
+	}
+	writeJSON(w, http.StatusOK, response{Status: "ok"})
+}
+
+func (h *hookServer) handleHook(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		h.reject(w, http.StatusMethodNotAllowed, rejectMethod, "hook payloads are sent with POST")
+		return
+	}
+	typeHint := r.PathValue("type")
+	if typeHint != "" {
+		if _, ok := hook.Canonical(typeHint); !ok {
+			h.reject(w, http.StatusBadRequest, rejectUnknownType, fmt.Sprintf("%q in the URL is not a hook type; use one of %s", typeHint, strings.Join(hook.Types, ", ")))
+			return
+		}
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			h.reject(w, http.StatusRequestEntityTooLarge, rejectTooLarge, fmt.Sprintf("the payload is larger than hooks.max_request_body_size (%d bytes)", tooLarge.Limit))
+			return
+		}
+		h.reject(w, http.StatusBadRequest, rejectMalformed, "the payload could not be read: "+err.Error())
+		return
+	}
+	p, err := hook.Decode(body, typeHint, hook.Options{CaptureContent: h.r.cfg.CaptureContent})
+	if err != nil {
+		reason := rejectMalformed
+		if strings.Contains(err.Error(), "hook type") || strings.Contains(err.Error(), "hook_event_name") {
+			reason = rejectUnknownType
+		}
+		h.reject(w, http.StatusBadRequest, reason, err.Error())
+		return
+	}
+	if n, err := strconv.ParseInt(r.Header.Get(HeaderHookDropped), 10, 64); err == nil && n > 0 {
+		h.tel.ReceiverCopilotHooksForwarderDropped.Add(bg, n)
+		h.log.Warn("A hook forwarder dropped payloads from its full spool", zap.Int64("dropped", n))
+	}
+	id := payloadID(r.Header.Get(HeaderHookID), p.Type, body)
+
+	status, err := h.process(r.Context(), id, &p)
+	switch {
+	case err == nil:
+		h.tel.ReceiverCopilotHooksAccepted.Add(bg, 1, metric.WithAttributes(attribute.String("copilot.hook.type", p.Type)))
+		writeJSON(w, http.StatusAccepted, response{Status: status})
+	default:
+		w.Header().Set("Retry-After", strconv.Itoa(int(h.cfg.RetryAfter/time.Second)))
+		writeJSON(w, http.StatusServiceUnavailable, response{Error: "the pipeline refused the data for now; send it again later: " + err.Error()})
+	}
+}
+
+// payloadID is the id a payload is deduplicated by: the forwarder's id, or
+// a hash of the payload's bytes for clients that send none (the CLI's
+// payloads carry millisecond timestamps, so equal bytes are the same
+// payload).
+func payloadID(header, typ string, body []byte) string {
+	if header != "" && len(header) <= 128 {
+		return "id:" + header
+	}
+	sum := sha256.Sum256(body)
+	return "sha256:" + typ + ":" + hex.EncodeToString(sum[:])
+}
+
+// process turns a payload into facts once and offers them to every
+// pipeline that has not accepted them yet. Usage is worked out again at
+// each attempt, from the usage accepted so far (see hookFacts.usage).
+func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload) (string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.hooks.own(p)
+	d, seen := h.dedup.Get(id)
+	if seen && d.complete(h.signals) {
+		h.tel.ReceiverCopilotHooksDuplicate.Add(bg, 1)
+		return "duplicate", nil
+	}
+	if !seen {
+		f, err := h.hooks.facts(p)
+		if err != nil {
+			return "", err
+		}
+		d = &delivery{facts: f, done: map[string]bool{}}
+		h.dedup.Add(id, d)
+	}
+	uf, next, err := h.hooks.usage(p)
+	if err != nil {
+		return "", err
+	}
+	facts := d.facts
+	if uf != nil {
+		merged := *d.facts
+		merged.Usage = uf.Usage
+		merged.CodeChanges = uf.CodeChanges
+		merged.Summaries = uf.Summaries
+		facts = &merged
+	}
+	empty := facts.Len() == 0
+	committed := next == nil
+	commit := func() error {
+		if committed {
+			return nil
+		}
+		committed = true
+		return h.hooks.commitUsage(p.SessionID, next)
+	}
+	for _, s := range h.signals {
+		if d.done[s.Name] {
+			continue
+		}
+		if err := s.Consume(ctx, facts); err != nil {
+			if !consumererror.IsPermanent(err) {
+				h.tel.ReceiverCopilotHooksRefused.Add(bg, 1, metric.WithAttributes(attribute.String("signal", s.Name)))
+				return "", err
+			}
+			h.log.Error("The pipeline rejected hook data for good; it is dropped", zap.String("signal", s.Name), zap.String("hook", p.Type), zap.Error(err))
+			h.tel.ReceiverCopilotBatchesDropped.Add(bg, 1, metric.WithAttributes(attribute.String("signal", s.Name)))
+		}
+		d.done[s.Name] = true
+		if s.Name == signalMetrics {
+			// Usage is counted by the metrics: from now on it is
+			// accepted, whatever becomes of the other signals.
+			if err := commit(); err != nil {
+				return "", err
+			}
+		}
+	}
+	if err := commit(); err != nil {
+		return "", err
+	}
+	d.facts = &session.Facts{} // delivered: keep only the id
+	if empty {
+		return "ignored", nil
+	}
+	return "accepted", nil
+}
+
+func (d *delivery) complete(signals []tailer.Signal) bool {
+	for _, s := range signals {
+		if !d.done[s.Name] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,96 @@
+package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/confignet"
+)
+
+// DefaultHooksEndpoint is where the hook endpoint listens unless configured
+// otherwise: loopback only, next to the OTLP ports.
+const DefaultHooksEndpoint = "127.0.0.1:4320"
+
+// HooksConfig configures the hook endpoint: the HTTP server Copilot CLI hook
+// payloads are posted to (by the otelcol-copilot-hook forwarder, or any
+// client), and the live usage query. It is on when the `hooks` key is
+// present.
+type HooksConfig struct {
+	// ServerConfig is the HTTP server: endpoint, tls, auth, cors,
+	// max_request_body_size, timeouts. CORS is off unless configured.
+	confighttp.ServerConfig `mapstructure:",squash"`
+
+	// UsageQuery serves GET /v1/sessions and /v1/sessions/{id}/usage.
+	UsageQuery bool `mapstructure:"usage_query"`
+
+	// DedupEntries is how many payload ids are remembered, so that a
+	// payload a forwarder sends again (it timed out waiting for the answer)
+	// is counted once.
+	DedupEntries int `mapstructure:"dedup_entries"`
+
+	// MaxSessions bounds the sessions whose hook state (open tool calls,
+	// usage seen) is kept in memory; the least recently seen are dropped
+	// first, their usage state stays in storage.
+	MaxSessions int `mapstructure:"max_sessions"`
+
+	// RetryAfter is what a 503 answer tells the client to wait.
+	RetryAfter time.Duration `mapstructure:"retry_after"`
+}
+
+func defaultHooksConfig() HooksConfig {
+	srv := confighttp.NewDefaultServerConfig()
+	srv.NetAddr.Endpoint = DefaultHooksEndpoint
+	srv.MaxRequestBodySize = 8 << 20
+	return HooksConfig{
+		ServerConfig: srv,
+		UsageQuery:   true,
+		DedupEntries: 100000,
+		MaxSessions:  10000,
+		RetryAfter:   5 * time.Second,
+	}
+}
+
+// Validate checks the hook endpoint's settings.
+func (h *HooksConfig) Validate() error {
+	var errs []error
+	if h.NetAddr.Endpoint == "" {
+		errs = append(errs, errors.New("hooks.endpoint: empty; set a host:port such as "+DefaultHooksEndpoint))
+	}
+	if h.MaxRequestBodySize <= 0 {
+		errs = append(errs, fmt.Errorf("hooks.max_request_body_size: %d must be positive (hook payloads with tool output reach a few MB)", h.MaxRequestBodySize))
+	}
+	if h.DedupEntries < 1 {
+		errs = append(errs, fmt.Errorf("hooks.dedup_entries: %d must be at least 1", h.DedupEntries))
+	}
+	if h.MaxSessions < 1 {
+		errs = append(errs, fmt.Errorf("hooks.max_sessions: %d must be at least 1", h.MaxSessions))
+	}
+	if h.RetryAfter < time.Second {
+		errs = append(errs, fmt.Errorf("hooks.retry_after: %v is below the minimum of 1s", h.RetryAfter))
+	}
+	if !h.Auth.HasValue() && !h.loopbackOnly() {
+		errs = append(errs, fmt.Errorf("hooks.auth: required because hooks.endpoint %q accepts connections from other machines; configure an authenticator extension (bearertokenauth) or listen on 127.0.0.1", h.NetAddr.Endpoint))
+	}
+	return errors.Join(errs...)
+}
+
+// loopbackOnly reports whether the endpoint accepts connections from this
+// machine only: a loopback address, localhost, or a Unix socket.
+func (h *HooksConfig) loopbackOnly() bool {
+	if h.NetAddr.Transport == confignet.TransportTypeUnix || h.NetAddr.Transport == confignet.TransportTypeUnixgram || h.NetAddr.Transport == confignet.TransportTypeUnixPacket {
+		return true
+	}
+	host, _, err := net.SplitHostPort(h.NetAddr.Endpoint)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

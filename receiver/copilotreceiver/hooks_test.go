@@ -1,0 +1,634 @@
+package copilotreceiver
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/usage"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
+)
+
+// sharedSessions are the real 1.0.102 sessions whose hook payloads were
+// recorded with them.
+var sharedSessions = []string{
+	"3400c9a6-e6e1-4f11-95cb-6aa9148ed529",
+	"5fc41fe9-2cf0-4410-b210-6aeb460047e4",
+	"91298f1d-4404-4591-b87f-13b09d6dc9ce",
+	"a92b1b62-74c7-4c1a-af6c-ac66b8e23ba2",
+	"f6f52fa3-9552-4207-8d6e-47987374b948",
+}
+
+// recordedHook is one payload the CLI wrote to a hook's stdin.
+type recordedHook struct {
+	Type string
+	Time int64
+	Body []byte
+}
+
+// recordedHooks reads every payload of a testdata directory's hooks/, in
+// the order the CLI fired them.
+func recordedHooks(t *testing.T, dir string) []recordedHook {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("../../testdata/copilot-cli", dir, "hooks", "*.jsonl"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	var out []recordedHook
+	for _, f := range files {
+		typ := strings.TrimSuffix(filepath.Base(f), ".jsonl")
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			line = bytes.TrimSpace(line)
+			if len(line) == 0 {
+				continue
+			}
+			var ts struct {
+				Timestamp json.RawMessage `json:"timestamp"`
+			}
+			require.NoError(t, json.Unmarshal(line, &ts))
+			p, err := hook.Decode(line, typ, hook.Options{})
+			require.NoError(t, err, "%s: %s", f, line)
+			out = append(out, recordedHook{Type: p.Type, Time: p.Time.UnixNano(), Body: line})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time < out[j].Time })
+	return out
+}
+
+// startHooks runs the harness's receiver with the hook endpoint on a free
+// loopback port and returns its base URL.
+func (h *harness) startHooks(s *sink, edit func(*HooksConfig)) (string, func()) {
+	h.t.Helper()
+	hc := defaultHooksConfig()
+	hc.NetAddr.Endpoint = "127.0.0.1:0"
+	if edit != nil {
+		edit(&hc)
+	}
+	h.cfg.Hooks = configoptional.Some(hc)
+	stop := h.run(s)
+	require.NotNil(h.t, h.recv.hooks)
+	return "http://" + h.recv.hooks.addr, stop
+}
+
+type hookAnswer struct {
+	Code       int
+	Status     string
+	Error      string
+	RetryAfter string
+}
+
+func post(t *testing.T, url string, body []byte, header ...string) hookAnswer {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var r response
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &r), "answer %d is not JSON: %s", resp.StatusCode, b)
+	return hookAnswer{Code: resp.StatusCode, Status: r.Status, Error: r.Error, RetryAfter: resp.Header.Get("Retry-After")}
+}
+
+func get(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if v != nil && resp.StatusCode == http.StatusOK {
+		require.NoError(t, json.Unmarshal(b, v), "%s", b)
+	}
+	return resp.StatusCode
+}
+
+// sumWhere adds up the data points of a sum metric whose attributes have
+// the given values.
+func sumWhere(md pmetric.Metrics, name string, attrs ...string) int64 {
+	var n int64
+	for _, rm := range md.ResourceMetrics().All() {
+		for _, sm := range rm.ScopeMetrics().All() {
+			for _, m := range sm.Metrics().All() {
+				if m.Name() != name {
+					continue
+				}
+			points:
+				for _, dp := range m.Sum().DataPoints().All() {
+					for i := 0; i+1 < len(attrs); i += 2 {
+						v, ok := dp.Attributes().Get(attrs[i])
+						if !ok || v.AsString() != attrs[i+1] {
+							continue points
+						}
+					}
+					n += dp.IntValue()
+				}
+			}
+		}
+	}
+	return n
+}
+
+func copyShared(t *testing.T, h *harness) {
+	for _, id := range sharedSessions {
+		h.write(id, readTestdata(t, "1.0.102/session-state/"+id+"/events.jsonl"))
+	}
+}
+
+// TestHooksOnFollowedSessions posts every recorded hook payload of the
+// shared sessions to a receiver that also reads their transcripts: the
+// usage is the transcripts' (nothing counted twice), and the hooks add
+// their invocations, the recoverable errors and the end reasons.
+func TestHooksOnFollowedSessions(t *testing.T) {
+	h := newHarness(t)
+	copyShared(t, h)
+	s := &sink{}
+	url, stop := h.startHooks(s, nil)
+	defer stop()
+	require.Eventually(t, func() bool { return s.summaries() == 6 }, 10*time.Second, 10*time.Millisecond)
+	before := exported(s.allMetrics())
+	toolCallsBefore := sumWhere(s.allMetrics(), mToolCalls)
+	sessionsBefore := sumWhere(s.allMetrics(), mSessions)
+	require.NotZero(t, toolCallsBefore)
+
+	hooks := recordedHooks(t, "1.0.102")
+	byType := map[string]int64{}
+	for _, rh := range hooks {
+		a := post(t, url+hooksPath+"/"+rh.Type, rh.Body)
+		require.Equal(t, http.StatusAccepted, a.Code, "%s: %s", rh.Type, a.Error)
+		assert.Equal(t, "accepted", a.Status)
+		byType[rh.Type]++
+	}
+	md := s.allMetrics()
+	assert.Equal(t, before, exported(md), "usage changed although the transcripts account for it")
+	assert.Equal(t, toolCallsBefore, sumWhere(md, mToolCalls), "tool calls counted from hooks as well")
+	assert.Equal(t, sessionsBefore, sumWhere(md, mSessions), "sessions counted from hooks as well")
+	assert.Equal(t, int64(len(hooks)), sumWhere(md, mHooks))
+	for typ, n := range byType {
+		assert.Equal(t, n, sumWhere(md, mHooks, aHookType, typ), typ)
+	}
+	// Both errorOccurred payloads are recoverable model_call errors, which
+	// the transcript does not record.
+	assert.Equal(t, int64(2), sumWhere(md, mErrors, aErrorCtx, "model_call"))
+	assert.Equal(t, int64(2), sumWhere(md, mErrors))
+	// Every sessionEnd of the recording says "complete".
+	assert.Equal(t, byType[hook.SessionEnd], sumWhere(md, mHooks, aHookType, hook.SessionEnd, aHookReason, "complete"))
+	ends := s.logRecords(eventEnd)
+	require.Len(t, ends, int(byType[hook.SessionEnd]))
+	for _, lr := range ends {
+		reason, _ := lr.Attributes().Get("copilot.session.end_reason")
+		assert.Equal(t, "complete", reason.Str())
+	}
+	// Hook facts carry the transcript's context: the same resource as the
+	// session's own metrics.
+	for _, rm := range md.ResourceMetrics().All() {
+		if hasMetric(rm, mHooks) {
+			v, ok := rm.Resource().Attributes().Get("vcs.ref.head.name")
+			require.True(t, ok, "hook metrics without the session's branch")
+			assert.Equal(t, "feature/PAY-4411-refund-retries", v.Str())
+		}
+	}
+	// No tool spans from hooks: the transcript's have the CLI's call ids.
+	for _, sp := range s.spans("") {
+		if strings.HasPrefix(sp.Name(), "execute_tool") {
+			id, _ := sp.Attributes().Get("gen_ai.tool.call.id")
+			assert.NotEmpty(t, id.Str())
+		}
+	}
+
+	// Every payload again, as a forwarder that timed out would: nothing new.
+	for _, rh := range hooks {
+		a := post(t, url+hooksPath+"/"+rh.Type, rh.Body)
+		require.Equal(t, http.StatusAccepted, a.Code)
+		assert.Equal(t, "duplicate", a.Status)
+	}
+	assert.Equal(t, int64(len(hooks)), sumWhere(s.allMetrics(), mHooks))
+}
+
+func hasMetric(rm pmetric.ResourceMetrics, name string) bool {
+	for _, sm := range rm.ScopeMetrics().All() {
+		for _, m := range sm.Metrics().All() {
+			if m.Name() == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// withUsage adds the usage of a transcript, read up to the payload's time,
+// to a payload, as the forwarder does.
+func withUsage(t *testing.T, body []byte, transcript []byte, until int64) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	var cut []byte
+	for _, line := range bytes.SplitAfter(transcript, []byte("\n")) {
+		var ev struct {
+			Timestamp time.Time `json:"timestamp"`
+		}
+		if json.Unmarshal(line, &ev) == nil && ev.Timestamp.UnixNano() > until {
+			break
+		}
+		cut = append(cut, line...)
+	}
+	p := filepath.Join(dir, "s", usage.TranscriptName)
+	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+	require.NoError(t, os.WriteFile(p, cut, 0o644))
+	f := usage.New(p)
+	_, err := f.Update()
+	require.NoError(t, err)
+	out, _, err := hook.WithUsage(body, f.Summary())
+	require.NoError(t, err)
+	return out
+}
+
+// TestHooksOnlySessions posts the recorded payloads, with the usage a
+// forwarder adds, to a receiver that cannot see the transcripts (a central
+// collector): sessions, tool calls and usage come from the hooks, exactly.
+func TestHooksOnlySessions(t *testing.T) {
+	h := newHarness(t) // its session-state stays empty
+	s := &sink{}
+	url, stop := h.startHooks(s, nil)
+	defer stop()
+
+	transcripts := map[string][]byte{}
+	want := map[string]modelTotals{}
+	for _, id := range sharedSessions {
+		transcripts[id] = readTestdata(t, "1.0.102/session-state/"+id+"/events.jsonl")
+		dir := t.TempDir()
+		p := filepath.Join(dir, id, usage.TranscriptName)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, transcripts[id], 0o644))
+		f := usage.New(p)
+		_, err := f.Update()
+		require.NoError(t, err)
+		for m, ms := range f.Summary().ModelMetrics {
+			o := want[m]
+			o.Requests += ms.Requests.Count
+			o.Cost += ms.Requests.PremiumCost
+			o.Input += ms.Usage.InputTokens
+			o.Output += ms.Usage.OutputTokens
+			o.CacheRead += ms.Usage.CacheReadTokens
+			o.CacheWrite += ms.Usage.CacheWriteTokens
+			o.Reas += ms.Usage.ReasoningTokens
+			o.NanoAIU += ms.TotalNanoAIU
+			want[m] = o
+		}
+	}
+	require.NotEmpty(t, want)
+
+	hooks := recordedHooks(t, "1.0.102")
+	var late [][]byte
+	byType := map[string]int64{}
+	for _, rh := range hooks {
+		var p struct {
+			SessionID string `json:"sessionId"`
+		}
+		require.NoError(t, json.Unmarshal(rh.Body, &p))
+		body := withUsage(t, rh.Body, transcripts[p.SessionID], rh.Time)
+		if rh.Type == hook.UserPromptSubmitted {
+			late = append(late, body) // replayed below, after newer ones
+		}
+		a := post(t, url+hooksPath+"/"+rh.Type, body)
+		require.Equal(t, http.StatusAccepted, a.Code, "%s: %s", rh.Type, a.Error)
+		byType[rh.Type]++
+	}
+	// Payloads a spool replays late carry older, smaller usage: they add
+	// nothing (they are new payloads as far as deduplication goes).
+	for _, body := range late {
+		var m map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(body, &m))
+		m["timestamp"] = json.RawMessage("1")
+		b, _ := json.Marshal(m)
+		require.Equal(t, http.StatusAccepted, post(t, url+hooksPath+"/"+hook.UserPromptSubmitted, b).Code)
+	}
+
+	md := s.allMetrics()
+	got := exported(md)
+	delete(got, "") // metrics without a model
+	assert.Equal(t, want, got)
+	assert.Equal(t, byType[hook.SessionStart], sumWhere(md, mSessions, aState, session.StateStarted)+sumWhere(md, mSessions, aState, session.StateResumed))
+	assert.Equal(t, byType[hook.SessionEnd], sumWhere(md, mSessions, aState, session.StateEnded))
+	assert.Equal(t, byType[hook.PostToolUse], sumWhere(md, mToolCalls))
+	assert.Equal(t, byType[hook.SubagentStop], sumWhere(md, mSubagentRuns))
+	assert.Equal(t, int64(2), sumWhere(md, mErrors, aErrorCtx, "model_call"))
+
+	// Tool spans pair each postToolUse with its preToolUse: a span starts
+	// at the pre payload's time, and links to the CLI's own trace.
+	tools := s.spans("execute_tool bash")
+	require.NotEmpty(t, tools)
+	for _, sp := range tools {
+		assert.Less(t, sp.StartTimestamp(), sp.EndTimestamp(), "span not paired with its preToolUse")
+		require.Equal(t, 1, sp.Links().Len())
+		assert.True(t, traceOfShared(sp.TraceID()), "span outside the sessions' traces")
+	}
+	// A summary per sessionEnd, with the session's usage.
+	assert.Equal(t, int(byType[hook.SessionEnd]), s.summaries())
+
+	// The live usage of a hook-only session comes from its hooks.
+	var m session.UsageMetrics
+	require.Equal(t, http.StatusOK, get(t, url+sessionsPath+"/"+sharedSessions[1]+"/usage", &m))
+	assert.NotZero(t, m.ModelMetrics["gpt-4.1"].Usage.InputTokens)
+}
+
+func traceOfShared(id pcommon.TraceID) bool {
+	for _, s := range sharedSessions {
+		if pcommon.TraceID(session.TraceID(s)) == id {
+			return true
+		}
+	}
+	return false
+}
+
+// TestHookStatusCodes checks the answers a caller acts on.
+func TestHookStatusCodes(t *testing.T) {
+	h := newHarness(t)
+	s := &sink{}
+	url, stop := h.startHooks(s, func(c *HooksConfig) { c.MaxRequestBodySize = 4096 })
+	defer stop()
+	good := []byte(`{"sessionId":"5fc41fe9-2cf0-4410-b210-6aeb460047e4","timestamp":1795363646917,"cwd":"/w","toolName":"bash"}`)
+
+	for name, c := range map[string]struct {
+		path string
+		body []byte
+		code int
+		msg  string
+	}{
+		"malformed":         {"/preToolUse", []byte(`{"sessionId":`), 400, "not valid JSON"},
+		"not an object":     {"/preToolUse", []byte(`[1,2]`), 400, "not a JSON object"},
+		"trailing data":     {"/preToolUse", append(append([]byte{}, good...), []byte(` {}`)...), 400, "after its JSON object"},
+		"no session":        {"/preToolUse", []byte(`{"timestamp":1}`), 400, "no sessionId"},
+		"unknown url type":  {"/beforeLunch", good, 400, "not a hook type"},
+		"no type anywhere":  {"", good, 400, "hook type is not known"},
+		"type disagreement": {"/sessionStart", []byte(`{"hook_event_name":"Stop","session_id":"s1"}`), 400, "was sent as"},
+		"bad timestamp":     {"/preToolUse", []byte(`{"sessionId":"s","timestamp":"yesterday"}`), 400, "timestamp"},
+		"bad usage":         {"/agentStop", []byte(`{"sessionId":"s","usage":{"totalNanoAiu":"lots"}}`), 400, "usage object"},
+		"too large":         {"/preToolUse", append([]byte(`{"sessionId":"s","toolArgs":"`), bytes.Repeat([]byte("x"), 8192)...), 413, "max_request_body_size"},
+		"claude in body":    {"", []byte(`{"hook_event_name":"Stop","session_id":"s2","stop_hook_active":false}`), 202, ""},
+		"claude pascal url": {"/PreToolUse", good, 202, ""},
+	} {
+		a := post(t, url+hooksPath+c.path, c.body)
+		assert.Equal(t, c.code, a.Code, name)
+		if c.msg != "" {
+			assert.Contains(t, a.Error, c.msg, name)
+		}
+	}
+	resp, err := http.Get(url + hooksPath + "/preToolUse")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	assert.Equal(t, http.StatusNotFound, get(t, url+"/v2/anything", nil))
+	var health response
+	assert.Equal(t, http.StatusOK, get(t, url+healthPath, &health))
+	assert.Equal(t, "ok", health.Status)
+
+	// A refusing pipeline: 503 with Retry-After; the retry is counted once.
+	s.refuseMetrics.Store(1)
+	body := []byte(`{"sessionId":"s3","timestamp":1795363646917,"toolName":"bash"}`)
+	a := post(t, url+hooksPath+"/preToolUse", body, HeaderHookID, "id-1")
+	assert.Equal(t, http.StatusServiceUnavailable, a.Code)
+	assert.Equal(t, "5", a.RetryAfter)
+	a = post(t, url+hooksPath+"/preToolUse", body, HeaderHookID, "id-1")
+	assert.Equal(t, http.StatusAccepted, a.Code)
+	assert.Equal(t, "accepted", a.Status)
+	a = post(t, url+hooksPath+"/preToolUse", body, HeaderHookID, "id-1")
+	assert.Equal(t, "duplicate", a.Status)
+	// The PascalCase one above, and this one.
+	assert.Equal(t, int64(2), sumWhere(s.allMetrics(), mHooks, aHookType, hook.PreToolUse))
+
+	// Logs refused after metrics took the payload: only logs are offered
+	// it again.
+	s.blockLogs.Store(true)
+	end := []byte(`{"sessionId":"s4","timestamp":1795363646917,"reason":"complete"}`)
+	assert.Equal(t, http.StatusServiceUnavailable, post(t, url+hooksPath+"/sessionEnd", end).Code)
+	s.blockLogs.Store(false)
+	assert.Equal(t, http.StatusAccepted, post(t, url+hooksPath+"/sessionEnd", end).Code)
+	assert.Equal(t, int64(1), sumWhere(s.allMetrics(), mHooks, aHookType, hook.SessionEnd))
+	assert.Len(t, s.logRecords(eventEnd), 1)
+
+	// Metrics rejected for good are dropped and counted; the rest is
+	// delivered and the caller is not asked to retry.
+	s.permanent.Store(true)
+	s.refuseMetrics.Store(1)
+	a = post(t, url+hooksPath+"/preToolUse", []byte(`{"sessionId":"s5","timestamp":1}`))
+	assert.Equal(t, http.StatusAccepted, a.Code, "metrics rejected for good are dropped and counted, the rest delivered")
+	s.permanent.Store(false)
+
+	rejected, err := h.tel.GetMetric("otelcol_receiver_copilot_hooks_rejected")
+	require.NoError(t, err)
+	reasons := map[string]int64{}
+	for _, dp := range rejected.Data.(metricdata.Sum[int64]).DataPoints {
+		r, _ := dp.Attributes.Value("reason")
+		reasons[r.AsString()] += dp.Value
+	}
+	assert.Equal(t, int64(1), reasons[rejectTooLarge])
+	assert.Equal(t, int64(2), reasons[rejectUnknownType], "unknown type in the URL, no type at all: %v", reasons)
+	assert.Positive(t, reasons[rejectMalformed])
+	assert.Equal(t, int64(1), reasons[rejectMethod])
+	assert.Equal(t, int64(1), reasons[rejectNotFound])
+	refused, err := h.tel.GetMetric("otelcol_receiver_copilot_hooks_refused")
+	require.NoError(t, err)
+	assert.Len(t, refused.Data.(metricdata.Sum[int64]).DataPoints, 2, "refusals by signal")
+}
+
+// TestHookTranscriptPathConfined: a payload naming a transcript outside
+// the session directories (by ../, an absolute path, or a link) does not
+// get it read. A canary transcript outside the roots would lend its
+// repository to the hook's metrics if it were.
+func TestHookTranscriptPathConfined(t *testing.T) {
+	h := newHarness(t)
+	s := &sink{}
+	url, stop := h.startHooks(s, nil)
+	defer stop()
+
+	outside := filepath.Join(filepath.Dir(h.root), "elsewhere")
+	canary := filepath.Join(outside, "c0ffee00-0000-4000-8000-000000000001", "events.jsonl")
+	require.NoError(t, os.MkdirAll(filepath.Dir(canary), 0o755))
+	require.NoError(t, os.WriteFile(canary, readTestdata(t, "1.0.102-repos/session-state/"+firstSession(t, "1.0.102-repos")+"/events.jsonl"), 0o644))
+	// A session directory in the root that links outside, and a
+	// transcript that links outside.
+	require.NoError(t, os.Symlink(filepath.Dir(canary), filepath.Join(h.root, "c0ffee00-0000-4000-8000-000000000002")))
+	require.NoError(t, os.MkdirAll(filepath.Join(h.root, "c0ffee00-0000-4000-8000-000000000003"), 0o755))
+	require.NoError(t, os.Symlink(canary, filepath.Join(h.root, "c0ffee00-0000-4000-8000-000000000003", "events.jsonl")))
+
+	for i, path := range []string{
+		canary,
+		filepath.Join(h.root, "..", "elsewhere", "c0ffee00-0000-4000-8000-000000000001", "events.jsonl"),
+		h.root + "/x/../../elsewhere/c0ffee00-0000-4000-8000-000000000001/events.jsonl",
+		filepath.Join(h.root, "c0ffee00-0000-4000-8000-000000000002", "events.jsonl"),
+		filepath.Join(h.root, "c0ffee00-0000-4000-8000-000000000003", "events.jsonl"),
+		"/etc/passwd",
+		"relative/events.jsonl",
+	} {
+		sid := []string{"c0ffee00-0000-4000-8000-000000000001", "c0ffee00-0000-4000-8000-000000000001", "c0ffee00-0000-4000-8000-000000000001",
+			"c0ffee00-0000-4000-8000-000000000002", "c0ffee00-0000-4000-8000-000000000003", "s", "s"}[i]
+		body, _ := json.Marshal(map[string]any{"sessionId": sid, "timestamp": 1795363646917 + i, "transcriptPath": path, "stopReason": "end_turn"})
+		a := post(t, url+hooksPath+"/agentStop", body)
+		require.Equal(t, http.StatusAccepted, a.Code, path)
+	}
+	md := s.allMetrics()
+	require.Equal(t, int64(7), sumWhere(md, mHooks))
+	for _, rm := range md.ResourceMetrics().All() {
+		_, ok := rm.Resource().Attributes().Get("vcs.repository.name")
+		assert.False(t, ok, "a transcript outside the roots was read")
+	}
+	for _, id := range []string{"c0ffee00-0000-4000-8000-000000000002", "c0ffee00-0000-4000-8000-000000000003"} {
+		assert.Equal(t, http.StatusNotFound, get(t, url+sessionsPath+"/"+id+"/usage", nil), id)
+	}
+	assert.Equal(t, http.StatusBadRequest, get(t, url+sessionsPath+"/..%2f..%2fetc/usage", nil))
+}
+
+func firstSession(t *testing.T, dir string) string {
+	ents, err := os.ReadDir(filepath.Join("../../testdata/copilot-cli", dir, "session-state"))
+	require.NoError(t, err)
+	require.NotEmpty(t, ents)
+	return ents[0].Name()
+}
+
+// TestUsageQuery: the live usage of a followed session is the CLI's own
+// accounting snapshot; the list shows recent sessions with their usage.
+func TestUsageQuery(t *testing.T) {
+	h := newHarness(t)
+	copyShared(t, h)
+	s := &sink{}
+	url, stop := h.startHooks(s, nil)
+	defer stop()
+
+	id := "91298f1d-4404-4591-b87f-13b09d6dc9ce" // main agent and a subagent
+	var m session.UsageMetrics
+	require.Equal(t, http.StatusOK, get(t, url+sessionsPath+"/"+id+"/usage", &m))
+	f := usage.New(filepath.Join(h.root, id, "events.jsonl"))
+	_, err := f.Update()
+	require.NoError(t, err)
+	assert.Equal(t, f.Metrics(), m)
+	assert.Len(t, m.AgentMetrics, 2)
+	assert.Equal(t, int64(4), m.ModelMetrics["gpt-4.1"].Requests.Count, "the shutdown's accountingSnapshot counts 4 calls")
+
+	// Live: the transcript grows, the answer follows.
+	grown := readTestdata(t, "1.0.102-billed/session-state/0b1e1ed0-5a1e-4c0d-9b11-000000000001/events.jsonl")
+	lines := bytes.SplitAfter(grown, []byte("\n"))
+	p := h.write("0b1e1ed0-5a1e-4c0d-9b11-000000000001", bytes.Join(lines[:len(lines)/2], nil))
+	var half, whole session.UsageMetrics
+	require.Equal(t, http.StatusOK, get(t, url+sessionsPath+"/0b1e1ed0-5a1e-4c0d-9b11-000000000001/usage", &half))
+	h.appendTo(p, bytes.Join(lines[len(lines)/2:], nil))
+	require.Equal(t, http.StatusOK, get(t, url+sessionsPath+"/0b1e1ed0-5a1e-4c0d-9b11-000000000001/usage", &whole))
+	assert.Less(t, half.TotalNanoAIU, whole.TotalNanoAIU)
+	assert.NotZero(t, whole.TotalNanoAIU)
+
+	var list sessionList
+	require.Equal(t, http.StatusOK, get(t, url+sessionsPath+"?limit=3", &list))
+	require.Len(t, list.Sessions, 3)
+	assert.Equal(t, "0b1e1ed0-5a1e-4c0d-9b11-000000000001", list.Sessions[0].SessionID, "the newest first")
+	assert.Equal(t, whole.TotalNanoAIU, list.Sessions[0].Usage.TotalNanoAIU)
+	require.Equal(t, http.StatusOK, get(t, url+sessionsPath, &list))
+	assert.Len(t, list.Sessions, len(sharedSessions)+1)
+
+	assert.Equal(t, http.StatusBadRequest, get(t, url+sessionsPath+"?limit=0", nil))
+	assert.Equal(t, http.StatusBadRequest, get(t, url+sessionsPath+"?limit=x", nil))
+	assert.Equal(t, http.StatusNotFound, get(t, url+sessionsPath+"/00000000-0000-4000-8000-000000000000/usage", nil))
+	assert.Equal(t, http.StatusBadRequest, get(t, url+sessionsPath+"/a.b/usage", nil))
+}
+
+// TestHooksConfigValidate: an endpoint reachable from other machines must
+// have an authenticator.
+func TestHooksConfigValidate(t *testing.T) {
+	for endpoint, ok := range map[string]bool{
+		"127.0.0.1:4320": true, "localhost:4320": true, "[::1]:4320": true,
+		"0.0.0.0:4320": false, ":4320": false, "10.1.2.3:4320": false, "example.com:4320": false,
+	} {
+		c := defaultHooksConfig()
+		c.NetAddr.Endpoint = endpoint
+		err := c.Validate()
+		if ok {
+			assert.NoError(t, err, endpoint)
+		} else {
+			assert.ErrorContains(t, err, "hooks.auth: required", endpoint)
+		}
+	}
+	c := defaultHooksConfig()
+	c.MaxRequestBodySize, c.DedupEntries, c.MaxSessions, c.RetryAfter = -1, 0, 0, 0
+	err := c.Validate()
+	for _, key := range []string{"hooks.max_request_body_size", "hooks.dedup_entries", "hooks.max_sessions", "hooks.retry_after"} {
+		assert.ErrorContains(t, err, key)
+	}
+}
+
+func TestHookEndpointInUse(t *testing.T) {
+	h := newHarness(t)
+	url, stop := h.startHooks(&sink{}, nil)
+	defer stop()
+	h2 := newHarness(t)
+	hc := defaultHooksConfig()
+	hc.NetAddr.Endpoint = strings.TrimPrefix(url, "http://")
+	h2.cfg.SessionState.Storage = nil
+	h2.cfg.Hooks = configoptional.Some(hc)
+	r, err := NewFactory().CreateMetrics(t.Context(), receivertest.NewNopSettings(metadata.Type), h2.cfg, (&sink{}).metricsConsumer())
+	require.NoError(t, err)
+	err = r.Start(t.Context(), componenttest.NewNopHost())
+	require.ErrorContains(t, err, "hooks.endpoint: cannot listen")
+	require.NoError(t, r.Shutdown(t.Context()))
+}
+
+// FuzzHookEndpoint sends arbitrary bodies to the hook handler: every one
+// gets a 202 or a 400 naming the problem, never a panic.
+func FuzzHookEndpoint(f *testing.F) {
+	for _, dir := range []string{"1.0.102", "1.0.102-claude-dialect"} {
+		files, _ := filepath.Glob(filepath.Join("../../testdata/copilot-cli", dir, "hooks", "*.jsonl"))
+		for _, file := range files {
+			b, _ := os.ReadFile(file)
+			for _, line := range bytes.Split(b, []byte("\n")) {
+				if len(bytes.TrimSpace(line)) > 0 {
+					f.Add(strings.TrimSuffix(filepath.Base(file), ".jsonl"), line)
+				}
+			}
+		}
+	}
+	f.Add("", []byte(`{"hook_event_name":"Stop","session_id":"s","usage":{"modelMetrics":{"m":{"requests":{"count":-1}}}}}`))
+	h := newHarness(f)
+	hc := defaultHooksConfig()
+	hc.NetAddr.Endpoint = "127.0.0.1:0"
+	h.cfg.Hooks = configoptional.Some(hc)
+	f.Cleanup(h.run(&sink{discard: true}))
+	f.Fuzz(func(t *testing.T, typ string, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, hooksPath+"/"+url.PathEscape(typ), bytes.NewReader(body))
+		req.SetPathValue("type", typ)
+		rec := httptest.NewRecorder()
+		h.recv.hooks.handleHook(rec, req)
+		switch rec.Code {
+		case http.StatusAccepted, http.StatusBadRequest:
+		default:
+			t.Fatalf("status %d for %q %q: %s", rec.Code, typ, body, rec.Body)
+		}
+		var r response
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &r))
+		if rec.Code == http.StatusBadRequest {
+			require.NotEmpty(t, r.Error)
+		}
+	})
+}

@@ -1,0 +1,144 @@
+package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
+
+import (
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/usage"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/tailer"
+)
+
+// transcriptIndex finds the transcripts the receiver follows for the hook
+// endpoint and the usage query, and keeps the usage of recently asked ones
+// up to date. It only ever opens files under the static directories of
+// session_state.include (after resolving symbolic links) that match the
+// include and exclude globs. It is safe for concurrent use.
+type transcriptIndex struct {
+	include, exclude []string
+	roots            []string
+	maxLine          int
+	files            *lru.Cache[string, *indexedFile]
+}
+
+type indexedFile struct {
+	mu sync.Mutex
+	f  *usage.File
+}
+
+// indexedFiles is how many transcripts' usage the index keeps in memory.
+const indexedFiles = 256
+
+func newTranscriptIndex(include, exclude []string, maxLine int) *transcriptIndex {
+	files, _ := lru.New[string, *indexedFile](indexedFiles)
+	x := &transcriptIndex{include: include, exclude: exclude, maxLine: maxLine, files: files}
+	for _, p := range include {
+		x.roots = append(x.roots, tailer.GlobRoot(p))
+	}
+	return x
+}
+
+// locate returns the transcript of a session the receiver follows, if
+// there is one: the transcript a payload names, or the session's directory
+// under a pattern such as <dir>/*/events.jsonl.
+func (x *transcriptIndex) locate(sessionID, transcriptPath string) (string, bool) {
+	if transcriptPath != "" {
+		if p, ok := x.admit(transcriptPath); ok {
+			return p, true
+		}
+	}
+	if !usage.ValidSessionID(sessionID) {
+		return "", false
+	}
+	for _, pattern := range x.include {
+		segs := strings.Split(filepath.ToSlash(filepath.Clean(pattern)), "/")
+		at := -1
+		for i, s := range segs {
+			if strings.ContainsAny(s, `*?[{\`) {
+				if at >= 0 || s != "*" {
+					at = -2
+					break
+				}
+				at = i
+			}
+		}
+		if at < 0 {
+			continue
+		}
+		segs[at] = sessionID
+		if p, ok := x.admit(filepath.FromSlash(strings.Join(segs, "/"))); ok {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// admit returns the resolved path of a transcript the receiver may read:
+// under a root once links are resolved, and matched by the globs.
+func (x *transcriptIndex) admit(path string) (string, bool) {
+	clean := filepath.Clean(path)
+	resolved, err := usage.Confine(clean, x.roots)
+	if err != nil {
+		return "", false
+	}
+	if !tailer.Match(x.include, x.exclude, clean) && !tailer.Match(x.include, x.exclude, resolved) {
+		return "", false
+	}
+	return resolved, true
+}
+
+// read brings the usage of the transcript at path (as locate returned it)
+// up to date and calls fn with it.
+func (x *transcriptIndex) read(path string, fn func(f *usage.File)) error {
+	e, ok := x.files.Get(path)
+	if !ok {
+		e = &indexedFile{f: usage.New(path)}
+		e.f.SetMaxLineSize(x.maxLine)
+		if prev, found, _ := x.files.PeekOrAdd(path, e); found {
+			e = prev
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, err := e.f.Update(); err != nil {
+		return err
+	}
+	fn(e.f)
+	return nil
+}
+
+type recentFile struct {
+	path    string
+	modTime time.Time
+}
+
+// recent returns the n most recently written transcripts the receiver
+// follows, newest first.
+func (x *transcriptIndex) recent(n int) []recentFile {
+	seen := map[string]bool{}
+	var all []recentFile
+	for _, pattern := range x.include {
+		_ = tailer.GlobFiles(pattern, func(p string, info fs.FileInfo) {
+			if seen[p] || !tailer.Match(x.include, x.exclude, p) {
+				return
+			}
+			seen[p] = true
+			all = append(all, recentFile{path: p, modTime: info.ModTime()})
+		})
+	}
+	slices.SortFunc(all, func(a, b recentFile) int {
+		if c := b.modTime.Compare(a.modTime); c != 0 {
+			return c
+		}
+		return strings.Compare(a.path, b.path)
+	})
+	if len(all) > n {
+		all = all[:n]
+	}
+	return all
+}
