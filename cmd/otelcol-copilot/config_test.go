@@ -19,6 +19,7 @@ func TestExamples(t *testing.T) {
 	t.Setenv("DD_API_KEY", "test-key")
 	t.Setenv("DD_SITE", "datadoghq.com")
 	t.Setenv("HONEYCOMB_API_KEY", "test-key")
+	t.Setenv("OTELCOL_COPILOT_HOOK_TOKEN", "test-token")
 	files, err := filepath.Glob("../../examples/*.yaml")
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(files), 4)
