@@ -14,10 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configauth"
+	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
@@ -631,4 +637,50 @@ func FuzzHookEndpoint(f *testing.F) {
 			require.NotEmpty(t, r.Error)
 		}
 	})
+}
+
+// TestHookAuth: with an authenticator, every path wants credentials.
+func TestHookAuth(t *testing.T) {
+	f := bearertokenauthextension.NewFactory()
+	cfg := f.CreateDefaultConfig().(*bearertokenauthextension.Config)
+	cfg.BearerToken = "s3cret"
+	ext, err := f.Create(t.Context(), extensiontest.NewNopSettings(f.Type()), cfg)
+	require.NoError(t, err)
+	require.NoError(t, ext.Start(t.Context(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, ext.Shutdown(t.Context())) }()
+	id := component.NewID(f.Type())
+
+	h := newHarness(t)
+	h.exts = map[component.ID]extension.Extension{id: ext}
+	s := &sink{}
+	url, stop := h.startHooks(s, func(c *HooksConfig) {
+		c.NetAddr.Endpoint = "127.0.0.1:0"
+		c.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: id}})
+	})
+	defer stop()
+
+	body := []byte(`{"sessionId":"s1","timestamp":1795363646917,"reason":"complete"}`)
+	send := func(method, path, token string) int {
+		req, err := http.NewRequest(method, url+path, bytes.NewReader(body))
+		require.NoError(t, err)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, path := range []string{hooksPath + "/sessionEnd", healthPath, sessionsPath} {
+		method := http.MethodGet
+		if strings.HasPrefix(path, hooksPath) {
+			method = http.MethodPost
+		}
+		assert.Equal(t, http.StatusUnauthorized, send(method, path, ""), path)
+		assert.Equal(t, http.StatusUnauthorized, send(method, path, "guess"), path)
+	}
+	assert.Zero(t, sumWhere(s.allMetrics(), mHooks), "an unauthenticated payload was counted")
+	assert.Equal(t, http.StatusAccepted, send(http.MethodPost, hooksPath+"/sessionEnd", "s3cret"))
+	assert.Equal(t, http.StatusOK, send(http.MethodGet, sessionsPath, "s3cret"))
+	assert.Equal(t, int64(1), sumWhere(s.allMetrics(), mHooks))
 }

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -175,6 +176,7 @@ type harness struct {
 	cfg     *Config
 	tel     *componenttest.Telemetry
 	recv    *copilotReceiver // the running receiver
+	exts    map[component.ID]extension.Extension
 }
 
 func newHarness(t testing.TB) *harness {
@@ -225,6 +227,9 @@ func (h *harness) run(s *sink) func() {
 	l, err := f.CreateLogs(ctx, set, h.cfg, s.logsConsumer())
 	require.NoError(h.t, err)
 	host := storagetest.NewStorageHost().WithFileBackedStorageExtension("checkpoints", h.storage)
+	for id, ext := range h.exts {
+		host = host.WithExtension(id, ext)
+	}
 	require.NoError(h.t, m.Start(ctx, host))
 	require.NoError(h.t, tr.Start(ctx, host))
 	require.NoError(h.t, l.Start(ctx, host))
