@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ type recordedHook struct {
 
 // recordedHooks reads every payload of a testdata directory's hooks/, in
 // the order the CLI fired them.
-func recordedHooks(t *testing.T, dir string) []recordedHook {
+func recordedHooks(t testing.TB, dir string) []recordedHook {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join("../../testdata/copilot-cli", dir, "hooks", "*.jsonl"))
 	require.NoError(t, err)
@@ -683,4 +684,55 @@ func TestHookAuth(t *testing.T) {
 	assert.Equal(t, http.StatusAccepted, send(http.MethodPost, hooksPath+"/sessionEnd", "s3cret"))
 	assert.Equal(t, http.StatusOK, send(http.MethodGet, sessionsPath, "s3cret"))
 	assert.Equal(t, int64(1), sumWhere(s.allMetrics(), mHooks))
+}
+
+// BenchmarkHookEndpoint posts real hook payloads over loopback HTTP to a
+// running receiver, one at a time with a kept-alive connection, as
+// forwarders do; payloads/s is the endpoint's throughput. "followed": the
+// sessions' transcripts are read by the receiver too; "hooks-only": they
+// are not, and usage comes from the payloads' usage objects.
+//
+//	go test ./receiver/copilotreceiver -run '^$' -bench HookEndpoint -benchmem
+func BenchmarkHookEndpoint(b *testing.B) {
+	hooks := recordedHooks(b, "1.0.102")
+	for _, mode := range []string{"followed", "hooks-only"} {
+		b.Run(mode, func(b *testing.B) {
+			h := newHarness(b)
+			if mode == "followed" {
+				for _, id := range sharedSessions {
+					h.write(id, readTestdata(b, "1.0.102/session-state/"+id+"/events.jsonl"))
+				}
+			}
+			url, stop := h.startHooks(&sink{discard: true}, nil)
+			defer stop()
+			bodies := make([][]byte, len(hooks))
+			for i, rh := range hooks {
+				bodies[i] = rh.Body
+				if mode == "hooks-only" {
+					var m map[string]json.RawMessage
+					require.NoError(b, json.Unmarshal(rh.Body, &m))
+					m["usage"] = json.RawMessage(`{"totalNanoAiu":1000,"modelMetrics":{"gpt-4.1":{"requests":{"count":2,"userInitiated":1},"usage":{"inputTokens":1000,"outputTokens":50},"totalNanoAiu":1000}}}`)
+					bodies[i], _ = json.Marshal(m)
+				}
+			}
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				rh := hooks[i%len(hooks)]
+				req, _ := http.NewRequest(http.MethodPost, url+hooksPath+"/"+rh.Type, bytes.NewReader(bodies[i%len(hooks)]))
+				req.Header.Set(HeaderHookID, strconv.Itoa(i)) // each one new
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted {
+					b.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "payloads/s")
+		})
+	}
 }

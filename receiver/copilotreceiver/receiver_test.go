@@ -241,7 +241,7 @@ func (h *harness) run(s *sink) func() {
 	}
 }
 
-func readTestdata(t *testing.T, rel string) []byte {
+func readTestdata(t testing.TB, rel string) []byte {
 	b, err := os.ReadFile(filepath.Join("../../testdata/copilot-cli", rel))
 	require.NoError(t, err)
 	return b
