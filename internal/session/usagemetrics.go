@@ -61,36 +61,17 @@ func (m *UsageMetricsModel) add(u Usage) {
 
 // Metrics is the session's usage so far in the UsageGetMetricsResult shape.
 func (t *Tracker) Metrics() UsageMetrics {
-	s := t.Summary()
-	m := UsageMetrics{
-		TotalPremiumRequestCost: s.TotalPremiumRequestCost,
-		TotalUserRequests:       s.TotalUserRequests,
-		TotalNanoAIU:            s.TotalNanoAIU,
-		TotalAPIDurationMs:      s.TotalAPIDurationMs,
-		CodeChanges: UsageMetricsCodeChanges{
-			LinesAdded:         s.CodeChanges.LinesAdded,
-			LinesRemoved:       s.CodeChanges.LinesRemoved,
-			FilesModifiedCount: s.CodeChanges.FilesModified,
-			FilesModified:      []string{},
-		},
-		ModelMetrics:         map[string]UsageMetricsModel{},
-		AgentMetrics:         map[string]UsageMetricsAgent{},
-		CurrentModel:         t.st.Model,
-		LastCallInputTokens:  t.st.LastCallIn,
-		LastCallOutputTokens: t.st.LastCallOut,
-	}
+	m := MetricsFromSummary(t.Summary())
+	m.CurrentModel = t.st.Model
 	if t.st.LastCallModel != "" {
 		m.CurrentModel = t.st.LastCallModel
 	}
+	m.LastCallInputTokens, m.LastCallOutputTokens = t.st.LastCallIn, t.st.LastCallOut
 	if !t.st.StartTime.IsZero() {
 		m.SessionStartTime = t.st.StartTime.UTC().Format("2006-01-02T15:04:05.000Z07:00")
 	}
 	for _, k := range t.st.Counted.keys() {
 		u := *t.st.Counted[k]
-		mm := m.ModelMetrics[k.Model]
-		mm.add(u)
-		m.ModelMetrics[k.Model] = mm
-
 		a := m.AgentMetrics[k.Agent]
 		if a.ModelMetrics == nil {
 			a.ModelMetrics = map[string]UsageMetricsModel{}
@@ -109,8 +90,8 @@ func (t *Tracker) Metrics() UsageMetrics {
 }
 
 // MetricsFromSummary is a usage summary in the UsageGetMetricsResult
-// shape, for sessions known only from the usage their hooks reported:
-// there is no breakdown by agent, start time or last call.
+// shape. For sessions known only from the usage their hooks reported, that
+// is all there is: no breakdown by agent, no start time or last call.
 func MetricsFromSummary(s UsageSummary) UsageMetrics {
 	m := UsageMetrics{
 		TotalPremiumRequestCost: s.TotalPremiumRequestCost,
