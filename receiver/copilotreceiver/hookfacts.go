@@ -43,6 +43,7 @@ type hookFacts struct {
 	sessions *lru.Cache[string, *hookSession]
 	agents   *lru.Cache[string, string] // subagent instance id -> session id
 	index    *transcriptIndex
+	mode     string         // hooks.accounting
 	store    storage.Client // nil: usage seen is kept in memory only
 	capture  bool
 	log      *zap.Logger
@@ -51,7 +52,8 @@ type hookFacts struct {
 // hookSession is what the hooks of one session left to pair and compare.
 type hookSession struct {
 	ctx       *session.Context
-	followed  string // the transcript, once found
+	followed  bool   // counted from its transcript
+	path      string // the transcript, once found
 	usage     *session.UsageSummary
 	loaded    bool
 	tools     map[string][]pendingTool
@@ -107,19 +109,25 @@ func agentOf(p *hook.Payload) session.Agent {
 	return session.Agent{ID: p.AgentID, Name: name}
 }
 
-func (h *hookFacts) facts(p *hook.Payload) (*session.Facts, error) {
+// facts are the facts of a payload besides usage. local says that the
+// payload comes from this machine (X-Copilot-Hook-Host).
+func (h *hookFacts) facts(p *hook.Payload, local bool) (*session.Facts, error) {
 	if p.Time.IsZero() {
 		p.Time = time.Now()
 	}
 	s := h.session(p.SessionID)
+	h.decide(s, p, local)
 	if s.ctx.Cwd == "" && p.Cwd != "" {
 		s.ctx.Cwd = p.Cwd
 	}
 	f := &session.Facts{}
 	ctx := s.ctx
-	if path := h.followedTranscript(s, p); path != "" {
+	if s.followed && s.path == "" {
+		s.path, _ = h.index.locate(p.SessionID, p.TranscriptPath)
+	}
+	if s.path != "" {
 		// The transcript's context: repository, branch, CLI version.
-		_ = h.index.read(path, func(uf *usage.File) {
+		_ = h.index.read(s.path, func(uf *usage.File) {
 			if c := uf.Context(); c != nil && c.SessionID != "" {
 				cp := *c
 				ctx = &cp
@@ -137,7 +145,7 @@ func (h *hookFacts) facts(p *hook.Payload) (*session.Facts, error) {
 	if p.Type == hook.SessionEnd {
 		f.Ends = append(f.Ends, session.EndFact{Ctx: ctx, Time: p.Time, Reason: p.Reason, Usage: p.Usage})
 	}
-	if p.Type == hook.ErrorOccurred && (s.followed == "" || p.Recoverable == nil || *p.Recoverable) {
+	if p.Type == hook.ErrorOccurred && (!s.followed || p.Recoverable == nil || *p.Recoverable) {
 		// An error the CLI could not recover from is also a session.error
 		// in the transcript, counted from there.
 		typ := p.ErrorName
@@ -149,7 +157,7 @@ func (h *hookFacts) facts(p *hook.Payload) (*session.Facts, error) {
 			Type: typ, Message: p.ErrorMessage, Context: p.ErrorContext,
 		})
 	}
-	if s.followed != "" {
+	if s.followed {
 		return f, nil
 	}
 	if err := h.fromHooks(s, p, f); err != nil {
@@ -158,16 +166,35 @@ func (h *hookFacts) facts(p *hook.Payload) (*session.Facts, error) {
 	return f, nil
 }
 
-// followedTranscript returns the session's transcript if the receiver
-// follows it. Once found it is remembered; until then every payload looks
-// again (the CLI writes session.start before the first hook runs).
-func (h *hookFacts) followedTranscript(s *hookSession, p *hook.Payload) string {
-	if s.followed == "" {
-		if path, ok := h.index.locate(p.SessionID, p.TranscriptPath); ok {
-			s.followed = path
-		}
+// Values of hooks.accounting.
+const (
+	AccountingAuto       = "auto"
+	AccountingTranscript = "transcript"
+	AccountingHooks      = "hooks"
+)
+
+// decide settles whether a session is counted from its transcript. In
+// auto mode it is when the receiver finds the transcript, or when the
+// payload comes from this machine and the receiver watches the directory
+// the CLI writes the session into: the CLI writes its transcript in
+// batches, so the first hooks of a session can come before the file does.
+// Once a session is counted from its transcript it stays so.
+func (h *hookFacts) decide(s *hookSession, p *hook.Payload, local bool) {
+	if s.followed {
+		return
 	}
-	return s.followed
+	switch h.mode {
+	case AccountingHooks:
+		return
+	case AccountingTranscript:
+		s.followed = true
+		return
+	}
+	if path, ok := h.index.locate(p.SessionID, p.TranscriptPath); ok {
+		s.followed, s.path = true, path
+		return
+	}
+	s.followed = local && h.index.watches(p.SessionID)
 }
 
 // fromHooks adds what a session the receiver does not read the transcript
@@ -278,7 +305,7 @@ func (h *hookFacts) toolFact(s *hookSession, name string, pt pendingTool, end ti
 // counted from their transcript, and payloads without usage, have none.
 func (h *hookFacts) usage(p *hook.Payload) (*session.Facts, *session.UsageSummary, error) {
 	s := h.session(p.SessionID)
-	if p.Usage == nil || s.followed != "" {
+	if p.Usage == nil || s.followed {
 		return nil, nil, nil
 	}
 	if err := h.loadUsage(s); err != nil {

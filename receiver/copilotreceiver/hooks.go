@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,9 +40,12 @@ const (
 	// HeaderHookID identifies a payload across retries, so that one sent
 	// again is counted once.
 	HeaderHookID = "X-Copilot-Hook-Id"
-	// HeaderHookDropped is the number of payloads a forwarder's spool
-	// dropped since its last delivery.
-	HeaderHookDropped = "X-Copilot-Hook-Dropped"
+	// HeaderHookHost names the machine the hook ran on: payloads from this
+	// machine belong to sessions whose transcripts the receiver can read.
+	HeaderHookHost = "X-Copilot-Hook-Host"
+	// HeaderHookDroppedTotal is how many payloads the sending machine's
+	// spool has dropped over its bounds, ever.
+	HeaderHookDroppedTotal = "X-Copilot-Hook-Dropped-Total"
 )
 
 // Reasons of receiver_copilot_hooks_rejected.
@@ -72,6 +76,8 @@ type hookServer struct {
 	sessions *lru.Cache[string, *hookSession]
 	hooks    *hookFacts
 	signals  []tailer.Signal
+	hostname string
+	dropped  map[string]int64 // drop totals forwarders reported, by host
 }
 
 // delivery is what became of one payload: its facts, and which signals
@@ -104,7 +110,9 @@ func newHookServer(r *copilotReceiver, tel *metadata.TelemetryBuilder) (*hookSer
 	if err != nil {
 		return nil, err
 	}
-	h.hooks = &hookFacts{sessions: sessions, agents: agents, index: h.index, store: r.client, capture: r.cfg.CaptureContent, log: h.log}
+	h.hooks = &hookFacts{sessions: sessions, agents: agents, index: h.index, mode: cfg.Accounting, store: r.client, capture: r.cfg.CaptureContent, log: h.log}
+	h.hostname, _ = os.Hostname()
+	h.dropped = map[string]int64{}
 	return h, nil
 }
 
@@ -209,13 +217,13 @@ func (h *hookServer) handleHook(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, http.StatusBadRequest, reason, err.Error())
 		return
 	}
-	if n, err := strconv.ParseInt(r.Header.Get(HeaderHookDropped), 10, 64); err == nil && n > 0 {
-		h.tel.ReceiverCopilotHooksForwarderDropped.Add(bg, n)
-		h.log.Warn("A hook forwarder dropped payloads from its full spool", zap.Int64("dropped", n))
+	host := r.Header.Get(HeaderHookHost)
+	if n, err := strconv.ParseInt(r.Header.Get(HeaderHookDroppedTotal), 10, 64); err == nil && n > 0 {
+		h.forwarderDropped(host, n)
 	}
 	id := payloadID(r.Header.Get(HeaderHookID), p.Type, body)
 
-	status, err := h.process(r.Context(), id, &p)
+	status, err := h.process(r.Context(), id, &p, host != "" && host == h.hostname)
 	switch {
 	case err == nil:
 		h.tel.ReceiverCopilotHooksAccepted.Add(bg, 1, metric.WithAttributes(attribute.String("copilot.hook.type", p.Type)))
@@ -223,6 +231,36 @@ func (h *hookServer) handleHook(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.Header().Set("Retry-After", strconv.Itoa(int(h.cfg.RetryAfter/time.Second)))
 		writeJSON(w, http.StatusServiceUnavailable, response{Error: "the pipeline refused the data for now; send it again later: " + err.Error()})
+	}
+}
+
+// forwarderDropped counts the payloads a machine's forwarder reports it
+// dropped, as the increase of its running total (kept in storage, so a
+// restart does not count them again).
+func (h *hookServer) forwarderDropped(host string, total int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(host) > 256 {
+		host = host[:256]
+	}
+	key := "hooks:dropped:" + host
+	prev, ok := h.dropped[host]
+	if !ok && h.r.client != nil {
+		if b, err := h.r.client.Get(context.Background(), key); err == nil && b != nil {
+			prev, _ = strconv.ParseInt(string(b), 10, 64)
+		}
+	}
+	if total <= prev {
+		h.dropped[host] = prev
+		return
+	}
+	h.tel.ReceiverCopilotHooksForwarderDropped.Add(bg, total-prev)
+	h.log.Warn("A hook forwarder dropped payloads from its full spool while the collector was unreachable", zap.String("host", host), zap.Int64("dropped", total-prev), zap.Int64("total", total))
+	h.dropped[host] = total
+	if h.r.client != nil {
+		if err := h.r.client.Set(context.Background(), key, []byte(strconv.FormatInt(total, 10))); err != nil {
+			h.log.Warn("Could not save the forwarder's drop count", zap.Error(err))
+		}
 	}
 }
 
@@ -241,7 +279,7 @@ func payloadID(header, typ string, body []byte) string {
 // process turns a payload into facts once and offers them to every
 // pipeline that has not accepted them yet. Usage is worked out again at
 // each attempt, from the usage accepted so far (see hookFacts.usage).
-func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload) (string, error) {
+func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload, local bool) (string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.hooks.own(p)
@@ -251,7 +289,7 @@ func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload) (s
 		return "duplicate", nil
 	}
 	if !seen {
-		f, err := h.hooks.facts(p)
+		f, err := h.hooks.facts(p, local)
 		if err != nil {
 			return "", err
 		}

@@ -39,6 +39,13 @@ type HooksConfig struct {
 
 	// RetryAfter is what a 503 answer tells the client to wait.
 	RetryAfter time.Duration `mapstructure:"retry_after"`
+
+	// Accounting says where a session's usage, sessions and tool calls are
+	// counted from: "auto" (from its transcript when the receiver reads
+	// it, else from its hooks), "transcript" (always from transcripts:
+	// hooks add only what transcripts lack) or "hooks" (always from hooks,
+	// for a collector that reads no transcripts).
+	Accounting string `mapstructure:"accounting"`
 }
 
 func defaultHooksConfig() HooksConfig {
@@ -51,6 +58,7 @@ func defaultHooksConfig() HooksConfig {
 		DedupEntries: 100000,
 		MaxSessions:  10000,
 		RetryAfter:   5 * time.Second,
+		Accounting:   AccountingAuto,
 	}
 }
 
@@ -71,6 +79,11 @@ func (h *HooksConfig) Validate() error {
 	}
 	if h.RetryAfter < time.Second {
 		errs = append(errs, fmt.Errorf("hooks.retry_after: %v is below the minimum of 1s", h.RetryAfter))
+	}
+	switch h.Accounting {
+	case AccountingAuto, AccountingTranscript, AccountingHooks:
+	default:
+		errs = append(errs, fmt.Errorf("hooks.accounting: %q is not %q, %q or %q", h.Accounting, AccountingAuto, AccountingTranscript, AccountingHooks))
 	}
 	if !h.Auth.HasValue() && !h.loopbackOnly() {
 		errs = append(errs, fmt.Errorf("hooks.auth: required because hooks.endpoint %q accepts connections from other machines; configure an authenticator extension (bearertokenauth) or listen on 127.0.0.1", h.NetAddr.Endpoint))

@@ -3,6 +3,7 @@ package copilotreceiver
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -735,4 +736,76 @@ func BenchmarkHookEndpoint(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "payloads/s")
 		})
 	}
+}
+
+// TestHookAccountingModes: which sessions hooks count, by hooks.accounting
+// and the machine a payload comes from.
+func TestHookAccountingModes(t *testing.T) {
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	start := []byte(`{"sessionId":"0b1e1ed0-5a1e-4c0d-9b11-000000000001","timestamp":1795363646917,"source":"new"}`)
+	for _, c := range []struct {
+		mode, host string
+		counted    bool // the hook's sessionStart counts a session
+	}{
+		{AccountingAuto, "", true},          // another machine, as far as the receiver knows
+		{AccountingAuto, "elsewhere", true}, // another machine
+		{AccountingAuto, host, false},       // this machine: the transcript will come
+		{AccountingTranscript, "", false},   // never from hooks
+		{AccountingHooks, host, true},       // always from hooks
+	} {
+		t.Run(c.mode+"/"+c.host, func(t *testing.T) {
+			h := newHarness(t) // watches an existing, empty session-state
+			s := &sink{}
+			url, stop := h.startHooks(s, func(hc *HooksConfig) { hc.Accounting = c.mode })
+			defer stop()
+			a := post(t, url+hooksPath+"/sessionStart", start, HeaderHookHost, c.host)
+			require.Equal(t, http.StatusAccepted, a.Code)
+			want := int64(0)
+			if c.counted {
+				want = 1
+			}
+			assert.Equal(t, want, sumWhere(s.allMetrics(), mSessions))
+			assert.Equal(t, int64(1), sumWhere(s.allMetrics(), mHooks))
+		})
+	}
+
+	// Once the transcript arrives, the session is counted once, from it.
+	h := newHarness(t)
+	s := &sink{}
+	url, stop := h.startHooks(s, nil)
+	defer stop()
+	require.Equal(t, http.StatusAccepted, post(t, url+hooksPath+"/sessionStart", start, HeaderHookHost, host).Code)
+	h.write("0b1e1ed0-5a1e-4c0d-9b11-000000000001", readTestdata(t, "1.0.102-billed/session-state/0b1e1ed0-5a1e-4c0d-9b11-000000000001/events.jsonl"))
+	require.Eventually(t, func() bool { return s.summaries() > 0 }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, int64(1), sumWhere(s.allMetrics(), mSessions, aState, session.StateStarted))
+}
+
+// TestForwarderDropTotals: the drops a machine's forwarder reports are
+// counted by their increase, once each.
+func TestForwarderDropTotals(t *testing.T) {
+	h := newHarness(t)
+	url, stop := h.startHooks(&sink{}, nil)
+	body := func(i int) []byte { return []byte(fmt.Sprintf(`{"sessionId":"s","timestamp":%d}`, 1795363646917+i)) }
+	for i, total := range []string{"5", "3", "8", "8", "x"} {
+		require.Equal(t, http.StatusAccepted, post(t, url+hooksPath+"/notification", body(i), HeaderHookHost, "dev-a", HeaderHookDroppedTotal, total).Code)
+	}
+	require.Equal(t, http.StatusAccepted, post(t, url+hooksPath+"/notification", body(9), HeaderHookHost, "dev-b", HeaderHookDroppedTotal, "2").Code)
+	dropped := func() int64 {
+		m, err := h.tel.GetMetric("otelcol_receiver_copilot_hooks_forwarder_dropped")
+		require.NoError(t, err)
+		var n int64
+		for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+			n += dp.Value
+		}
+		return n
+	}
+	assert.Equal(t, int64(10), dropped())
+	stop()
+
+	// After a restart the totals already counted are not counted again.
+	url, stop = h.startHooks(&sink{}, nil)
+	defer stop()
+	require.Equal(t, http.StatusAccepted, post(t, url+hooksPath+"/notification", body(20), HeaderHookHost, "dev-a", HeaderHookDroppedTotal, "9").Code)
+	assert.Equal(t, int64(1), dropped())
 }

@@ -2,6 +2,7 @@ package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/re
 
 import (
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -52,9 +53,21 @@ func (x *transcriptIndex) locate(sessionID, transcriptPath string) (string, bool
 			return p, true
 		}
 	}
-	if !usage.ValidSessionID(sessionID) {
-		return "", false
+	for _, c := range x.candidates(sessionID) {
+		if p, ok := x.admit(c.path); ok {
+			return p, true
+		}
 	}
+	return "", false
+}
+
+// candidates are where the CLI would write a session's transcript under
+// the include globs of the form <dir>/*/events.jsonl.
+func (x *transcriptIndex) candidates(sessionID string) []candidate {
+	if !usage.ValidSessionID(sessionID) {
+		return nil
+	}
+	var out []candidate
 	for _, pattern := range x.include {
 		segs := strings.Split(filepath.ToSlash(filepath.Clean(pattern)), "/")
 		at := -1
@@ -71,11 +84,31 @@ func (x *transcriptIndex) locate(sessionID, transcriptPath string) (string, bool
 			continue
 		}
 		segs[at] = sessionID
-		if p, ok := x.admit(filepath.FromSlash(strings.Join(segs, "/"))); ok {
-			return p, true
+		out = append(out, candidate{
+			path: filepath.FromSlash(strings.Join(segs, "/")),
+			dir:  filepath.FromSlash(strings.Join(segs[:at], "/")),
+		})
+	}
+	return out
+}
+
+// candidate is a session's transcript path under a glob, and the directory
+// in which the CLI creates the session's directory.
+type candidate struct{ path, dir string }
+
+// watches reports whether the receiver would read the session's transcript
+// once the CLI writes it: a candidate path matches the globs and the
+// directory the CLI creates it in exists.
+func (x *transcriptIndex) watches(sessionID string) bool {
+	for _, c := range x.candidates(sessionID) {
+		if !tailer.Match(x.include, x.exclude, c.path) {
+			continue
+		}
+		if fi, err := os.Stat(c.dir); err == nil && fi.IsDir() {
+			return true
 		}
 	}
-	return "", false
+	return false
 }
 
 // admit returns the resolved path of a transcript the receiver may read:

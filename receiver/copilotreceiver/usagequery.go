@@ -96,7 +96,7 @@ func (h *hookServer) handleSessions(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		s, ok := h.sessions.Peek(id)
-		if !ok || seen[id] || s.followed != "" || s.usage == nil {
+		if !ok || seen[id] || s.followed || s.usage == nil {
 			continue
 		}
 		out.Sessions = append(out.Sessions, sessionEntry{SessionID: id, Source: "hooks", Cwd: s.ctx.Cwd, Usage: *s.usage})

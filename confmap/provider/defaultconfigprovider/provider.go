@@ -8,15 +8,14 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"text/template"
 
 	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/statedir"
 )
 
 const (
@@ -24,7 +23,7 @@ const (
 	// URI is the default configuration's URI.
 	URI = schemeName + ":default"
 	// StateDirEnv overrides the directory checkpoints are kept in.
-	StateDirEnv = "OTELCOL_COPILOT_STATE_DIR"
+	StateDirEnv = statedir.Env
 )
 
 //go:embed default.yaml
@@ -72,34 +71,10 @@ func Render() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// StateDir is the per-user directory for the collector's state:
-// $OTELCOL_COPILOT_STATE_DIR; else $XDG_STATE_HOME/otelcol-copilot or
-// ~/.local/state/otelcol-copilot on Linux and other Unix systems,
-// ~/Library/Application Support/otelcol-copilot on macOS, and
-// %LocalAppData%\otelcol-copilot on Windows.
-func StateDir() (string, error) {
-	if d := os.Getenv(StateDirEnv); d != "" {
-		return d, nil
-	}
-	switch runtime.GOOS {
-	case "windows":
-		if d := os.Getenv("LocalAppData"); d != "" {
-			return filepath.Join(d, "otelcol-copilot"), nil
-		}
-	case "darwin":
-		if h, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(h, "Library", "Application Support", "otelcol-copilot"), nil
-		}
-	default:
-		if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
-			return filepath.Join(d, "otelcol-copilot"), nil
-		}
-		if h, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(h, ".local", "state", "otelcol-copilot"), nil
-		}
-	}
-	return "", errors.New("no directory for the collector's state: set " + StateDirEnv + " (or HOME)")
-}
+// StateDir is the per-user directory for the collector's state (see
+// internal/statedir): $OTELCOL_COPILOT_STATE_DIR, else the platform's
+// per-user state directory.
+func StateDir() (string, error) { return statedir.Dir() }
 
 // commandsWithConfig are the subcommands that read a configuration.
 var commandsWithConfig = map[string]bool{"validate": true, "print-config": true}

@@ -121,7 +121,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverCopilotHooksForwarderDropped, err = builder.meter.Int64Counter(
 		"otelcol_receiver_copilot_hooks_forwarder_dropped",
-		metric.WithDescription("Hook payloads forwarders report they dropped from a full spool while the collector was unreachable (X-Copilot-Hook-Dropped). [Development]"),
+		metric.WithDescription("Hook payloads forwarders report they dropped from a full spool while the collector was unreachable (the increase of each machine's X-Copilot-Hook-Dropped-Total). [Development]"),
 		metric.WithUnit("{payload}"),
 	)
 	errs = errors.Join(errs, err)

@@ -1,0 +1,342 @@
+package forwarder
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/usage"
+)
+
+// The usage cache keeps, per session, the state of its usage.File (how far
+// the transcript was read, its fingerprint, the session tracker's state) so
+// that each hook reads only the lines appended since the previous one, with
+// the receiver's own accounting. It is <dir>/<key>.json:
+//
+//	{"v":1, "hooks":{"agentStop":1795363647009, …}, "file":<usage.File.MarshalState()>}
+//
+// where hooks is the newest hook.start time (unix ms) seen per hook type
+// (see SyncPoint). A cache for another path, of another version, or
+// unreadable is ignored: the transcript is read from its start. A truncated
+// or replaced transcript is read again by usage.File as the receiver does:
+// what was counted stays counted and nothing is counted twice. The cache
+// is replaced atomically (temporary file and rename): concurrent hooks of
+// one session each write a whole, consistent state and the last rename
+// wins; a cache behind the file only costs a longer read next time.
+const usageCacheVersion = 1
+
+type usageCache struct {
+	Version int              `json:"v"`
+	Hooks   map[string]int64 `json:"hooks,omitempty"`
+	File    json.RawMessage  `json:"file"`
+}
+
+// hookScanLimit bounds how much of what a call read is scanned for
+// hook.start lines: the one a hook waits for is at the end.
+const hookScanLimit = 4 << 20
+
+// UsageResult is a session's usage as read from its transcript.
+type UsageResult struct {
+	Summary session.UsageSummary
+	// Synced is set when the transcript showed the hook.start event of the
+	// SyncPoint: every event the CLI wrote before running the hook is
+	// counted.
+	Synced bool
+	// Waited is, when the call had to wait for the CLI to write the
+	// transcript or the SyncPoint's hook.start, the time from the call's
+	// start until it was written or the wait gave up.
+	Waited time.Duration
+	// Offset is how far the transcript is read (complete lines only).
+	Offset int64
+	// Read is the number of bytes read by this call.
+	Read int64
+	// Restart says why the transcript was read from its start: "" (it was
+	// not, as far as is known here), "new" (no cache), "cache" (the cache
+	// was unusable), or "file" (the transcript was truncated).
+	Restart string
+}
+
+// SyncPoint is the hook a payload comes from. The CLI writes a hook.start
+// event (stamped no earlier than the payload) to the transcript before it
+// runs the hook, but writes asynchronously, about every 100 ms: the hook
+// may start before that line, and the usage records just before it, are in
+// the file. Waiting for the line makes the usage include every model call
+// made before the hook.
+type SyncPoint struct {
+	HookType string    // canonical hook type
+	Time     time.Time // the payload's timestamp
+}
+
+// UsageCounter computes sessions' usage with the receiver's accounting
+// (internal/usage), keeping each session's state on disk.
+type UsageCounter struct {
+	// CacheDir holds the per-session caches; empty disables caching.
+	CacheDir string
+	// Roots are the directories transcripts must be under (after resolving
+	// symbolic links); empty allows any path.
+	Roots []string
+	// SyncWait bounds the wait for a SyncPoint's hook.start; 0 waits not.
+	SyncWait time.Duration
+	Log      *Logger
+}
+
+// CacheKey is the name of a session's cache file (without .json): the
+// session id when it is a plain file name, else a hash of it.
+func CacheKey(sessionID string) string {
+	if usage.ValidSessionID(sessionID) {
+		return sessionID
+	}
+	h := sha256.Sum256([]byte(sessionID))
+	return "h-" + hex.EncodeToString(h[:16])
+}
+
+// Usage returns the usage of the session whose transcript is at path (the
+// session is named by the transcript's directory). With a sync point, it
+// waits up to SyncWait for the CLI to create the transcript and to write
+// the hook's hook.start event, if the transcript has hook events at all.
+// An error means that the transcript could not be read, or is outside the
+// roots (usage.ErrOutsideRoots).
+func (u *UsageCounter) Usage(path string, sync *SyncPoint) (UsageResult, error) {
+	var res UsageResult
+	start := time.Now()
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return res, err
+	}
+	waiting := sync != nil && u.SyncWait > 0
+	until := start.Add(u.SyncWait)
+	resolved, err := u.confine(abs)
+	if errors.Is(err, os.ErrNotExist) && waiting {
+		// The CLI creates the transcript at its first write, which may come
+		// after the first hooks of a short session.
+		for pause := 500 * time.Microsecond; errors.Is(err, os.ErrNotExist) && time.Now().Before(until); pause = min(2*pause, 4*time.Millisecond) {
+			time.Sleep(pause)
+			resolved, err = u.confine(abs)
+		}
+		res.Waited = time.Since(start)
+	}
+	if err != nil {
+		return res, err
+	}
+
+	cachePath := ""
+	if u.CacheDir != "" {
+		cachePath = filepath.Join(u.CacheDir, CacheKey(usage.SessionIDOf(resolved))+".json")
+	}
+	c, f, why := u.load(cachePath, resolved)
+	if f == nil {
+		res.Restart = why
+		c = usageCache{Version: usageCacheVersion}
+		f = usage.New(resolved)
+	}
+	loaded := f.Offset()
+
+	// update reads what was appended and notes the hook.start lines in it.
+	update := func() error {
+		from := f.Offset()
+		if _, err := f.Update(); err != nil {
+			return err
+		}
+		to := f.Offset()
+		if to < from {
+			// Truncated. (A file replaced by a longer one is read again
+			// from its start too, which only usage.File knows.)
+			res.Restart, from = "file", 0
+		}
+		res.Read += to - from
+		if to > from {
+			return u.scanHooks(resolved, max(from, to-hookScanLimit), to, &c)
+		}
+		return nil
+	}
+	if err := update(); err != nil {
+		return res, fmt.Errorf("transcript %s: %w", resolved, err)
+	}
+	synced := func() bool {
+		return sync == nil || c.Hooks[sync.HookType] >= sync.Time.UnixMilli()
+	}
+	res.Synced = sync != nil && synced()
+	if waiting && !res.Synced && len(c.Hooks) > 0 {
+		// The transcript has hook events, but not yet this hook's: the CLI
+		// has not written its last lines. Wait for them.
+		for pause := 500 * time.Microsecond; time.Now().Before(until); pause = min(2*pause, 4*time.Millisecond) {
+			time.Sleep(pause)
+			if err := update(); err != nil {
+				return res, fmt.Errorf("transcript %s: %w", resolved, err)
+			}
+			if res.Synced = synced(); res.Synced {
+				break
+			}
+		}
+		res.Waited = time.Since(start)
+	}
+	res.Offset = f.Offset()
+	res.Summary = f.Summary()
+	if res.Restart == "file" {
+		u.Log.Infof("transcript %s was truncated since the last hook; read again from its start", resolved)
+	}
+
+	if cachePath != "" && (f.Offset() != loaded || res.Restart != "") {
+		if loaded == 0 && res.Restart != "file" {
+			// A session new to the cache: a good time to forget old ones.
+			u.prune(time.Now())
+		}
+		c.File, err = f.MarshalState()
+		if err == nil {
+			err = u.save(cachePath, c)
+		}
+		if err != nil {
+			u.Log.Warnf("could not write the usage cache %s (the next hook reads the transcript again): %v", cachePath, err)
+		}
+	}
+	return res, nil
+}
+
+func (u *UsageCounter) confine(abs string) (string, error) {
+	if len(u.Roots) == 0 {
+		if _, err := os.Stat(abs); err != nil {
+			return "", err
+		}
+		return abs, nil
+	}
+	return usage.Confine(abs, u.Roots)
+}
+
+// scanHooks notes the hook.start events in the transcript's bytes
+// [from, to), which were read as complete lines.
+func (u *UsageCounter) scanHooks(path string, from, to int64, c *usageCache) error {
+	fh, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	buf := make([]byte, to-from)
+	if n, err := fh.ReadAt(buf, from); err != nil && !(errors.Is(err, io.EOF) && int64(n) == to-from) {
+		return err
+	}
+	marker := []byte(`{"type":"` + transcript.TypeHookStart + `"`)
+	for pos := 0; ; {
+		i := bytes.Index(buf[pos:], marker)
+		if i < 0 {
+			return nil
+		}
+		at := pos + i
+		end := len(buf)
+		if j := bytes.IndexByte(buf[at:], '\n'); j >= 0 {
+			end = at + j
+		}
+		pos = end
+		if at > 0 && buf[at-1] != '\n' {
+			continue // not at the start of a line
+		}
+		ev, err := transcript.Decode(buf[at:end], transcript.Options{})
+		if err != nil {
+			continue
+		}
+		d, ok := ev.Data.(*transcript.HookStartData)
+		if !ok {
+			continue
+		}
+		if t, ok := hook.Canonical(d.HookType); ok {
+			if c.Hooks == nil {
+				c.Hooks = map[string]int64{}
+			}
+			c.Hooks[t] = max(c.Hooks[t], ev.Timestamp.UnixMilli())
+		}
+	}
+}
+
+// CacheMaxAge is how long the usage cache of a session that no hook has
+// touched is kept. A session resumed later is read again from its start.
+const CacheMaxAge = 30 * 24 * time.Hour
+
+// prune removes the caches of sessions no hook touched for CacheMaxAge and
+// temporary files left by processes that died while writing.
+func (u *UsageCounter) prune(now time.Time) {
+	des, err := os.ReadDir(u.CacheDir)
+	if err != nil {
+		return
+	}
+	for _, de := range des {
+		name := de.Name()
+		limit := CacheMaxAge
+		switch {
+		case strings.HasPrefix(name, tmpPrefix):
+			limit = staleTemp
+		case !strings.HasSuffix(name, ".json"):
+			continue
+		}
+		if info, err := de.Info(); err == nil && now.Sub(info.ModTime()) > limit {
+			_ = os.Remove(filepath.Join(u.CacheDir, name))
+		}
+	}
+}
+
+// load reads a cache and restores its usage.File. A nil File means there
+// is no usable cache, for the reason returned.
+func (u *UsageCounter) load(cachePath, path string) (usageCache, *usage.File, string) {
+	var c usageCache
+	if cachePath == "" {
+		return c, nil, "new"
+	}
+	b, err := os.ReadFile(cachePath)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil, "new"
+	}
+	if err == nil {
+		err = json.Unmarshal(b, &c)
+	}
+	if err == nil && c.Version != usageCacheVersion {
+		err = fmt.Errorf("version %d, this build reads %d", c.Version, usageCacheVersion)
+	}
+	var f *usage.File
+	if err == nil {
+		f, err = usage.Restore(path, c.File)
+	}
+	if err != nil {
+		u.Log.Infof("ignoring the usage cache %s: %v", cachePath, err)
+		return usageCache{}, nil, "cache"
+	}
+	return c, f, ""
+}
+
+func (u *UsageCounter) save(cachePath string, c usageCache) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(cachePath)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp := fmt.Sprintf("%s%s-%d-%s", tmpPrefix, filepath.Base(cachePath), os.Getpid(), strconv.FormatInt(time.Now().UnixNano(), 36))
+	return writeFileAtomic(dir, tmp, filepath.Base(cachePath), b, 0o600)
+}
+
+// TranscriptPath is where a session's transcript is: the payload's
+// transcriptPath when it has one, else
+// <copilotHome>/session-state/<sessionID>/events.jsonl, for a session id
+// that can name a directory.
+func TranscriptPath(copilotHome, sessionID, fromPayload string) (string, error) {
+	if fromPayload != "" {
+		return fromPayload, nil
+	}
+	return usage.TranscriptPath(SessionStateDir(copilotHome), sessionID)
+}
+
+// SessionStateDir is where the CLI keeps its sessions' directories.
+func SessionStateDir(copilotHome string) string {
+	return filepath.Join(copilotHome, "session-state")
+}

@@ -1,0 +1,44 @@
+// Package statedir names the per-user directory where otelcol-copilot
+// keeps its state: the collector's checkpoints and the hook forwarder's
+// spool and usage caches. It depends on the standard library only, so
+// that the forwarder, which starts at every hook, stays small.
+package statedir
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+)
+
+// Env overrides the directory.
+const Env = "OTELCOL_COPILOT_STATE_DIR"
+
+// Dir is the per-user directory for the collector's state:
+// $OTELCOL_COPILOT_STATE_DIR; else $XDG_STATE_HOME/otelcol-copilot or
+// ~/.local/state/otelcol-copilot on Linux and other Unix systems,
+// ~/Library/Application Support/otelcol-copilot on macOS, and
+// %LocalAppData%\otelcol-copilot on Windows.
+func Dir() (string, error) {
+	if d := os.Getenv(Env); d != "" {
+		return d, nil
+	}
+	switch runtime.GOOS {
+	case "windows":
+		if d := os.Getenv("LocalAppData"); d != "" {
+			return filepath.Join(d, "otelcol-copilot"), nil
+		}
+	case "darwin":
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, "Library", "Application Support", "otelcol-copilot"), nil
+		}
+	default:
+		if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+			return filepath.Join(d, "otelcol-copilot"), nil
+		}
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, ".local", "state", "otelcol-copilot"), nil
+		}
+	}
+	return "", errors.New("no directory for the collector's state: set " + Env + " (or HOME)")
+}
