@@ -130,7 +130,10 @@ func (f *Forwarder) addUsage(typ string, body []byte, res *Result) []byte {
 	if f.Usage == nil || p.Usage != nil {
 		return body
 	}
-	path, err := TranscriptPath(f.CopilotHome, p.SessionID, p.TranscriptPath)
+	// A subagent's own hooks name the subagent as their session; the
+	// usage is its session's.
+	owner := p.OwnerSessionID(nil)
+	path, err := TranscriptPath(f.CopilotHome, owner, p.TranscriptPath)
 	if err != nil {
 		f.Log.Warnf("no transcript for the %s payload (%v); forwarding it without usage", typ, err)
 		return body
@@ -140,6 +143,15 @@ func (f *Forwarder) addUsage(typ string, body []byte, res *Result) []byte {
 		sync = &SyncPoint{HookType: typ, Time: p.Time}
 	}
 	u, err := f.Usage.Usage(path, sync)
+	if errors.Is(err, usage.ErrOutsideRoots) && p.TranscriptPath != "" {
+		// A transcriptPath this forwarder may not read: the session's own
+		// place under COPILOT_HOME may still be right.
+		if alt, aerr := TranscriptPath(f.CopilotHome, owner, ""); aerr == nil {
+			f.Log.Warnf("the %s payload names the transcript %s, which is not under %s; using %s", typ, path, strings.Join(f.Usage.Roots, ", "), alt)
+			path = alt
+			u, err = f.Usage.Usage(path, sync)
+		}
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		f.Log.Debugf("session %s has no transcript at %s yet; forwarding the %s payload without usage", p.SessionID, path, typ)

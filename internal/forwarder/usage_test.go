@@ -63,12 +63,13 @@ func TestForwardUsageOfRealHookPayloads(t *testing.T) {
 			if got.Type != canon || got.ID != res.ID || len(got.ID) != 32 {
 				t.Fatalf("%s: sent as type %q id %q, want %q %q", hf, got.Type, got.ID, canon, res.ID)
 			}
-			path, err := TranscriptPath(base, p.SessionID, p.TranscriptPath)
+			// A subagent's own hooks name the subagent as their session:
+			// the usage is of the session that runs it.
+			path, err := TranscriptPath(base, p.OwnerSessionID(nil), p.TranscriptPath)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if _, err := os.Stat(path); err != nil {
-				// A subagent's own hooks name no transcript of theirs.
 				if p.Usage != nil {
 					t.Errorf("%s: usage added without a transcript at %s", hf, path)
 				}
@@ -94,8 +95,8 @@ func TestForwardUsageOfRealHookPayloads(t *testing.T) {
 		}
 	}
 	t.Logf("%d payloads forwarded with usage, %d without a transcript", withUsage, without)
-	if withUsage < 50 {
-		t.Errorf("only %d payloads had usage", withUsage)
+	if withUsage < 50 || without > 0 {
+		t.Errorf("%d payloads had usage, %d had none", withUsage, without)
 	}
 }
 
@@ -487,5 +488,30 @@ func TestForwardConfinesTranscriptPath(t *testing.T) {
 	res := f.Forward("agentStop", payload(`{"sessionId":"../../etc"}`))
 	if res.Status != "delivered" || res.Usage {
 		t.Errorf("%+v", res)
+	}
+}
+
+// TestForwardUsageTranscriptPathRefused: a transcriptPath outside
+// COPILOT_HOME is not read; the session's own transcript is used instead.
+func TestForwardUsageTranscriptPathRefused(t *testing.T) {
+	base := filepath.Join(testdataRoot(t), "1.0.102")
+	c := newCollector(t)
+	f := testForwarder(t, c.URL())
+	f.CopilotHome = base
+	f.Usage.Roots = []string{SessionStateDir(base)}
+	const id = "91298f1d-4404-4591-b87f-13b09d6dc9ce"
+	outside := filepath.Join(t.TempDir(), id, "events.jsonl")
+	body := `{"sessionId":"` + id + `","timestamp":1795363648845,"transcriptPath":"` + filepath.ToSlash(outside) + `","stopReason":"end_turn"}`
+	if res := f.Forward("agentStop", bytes.NewReader([]byte(body))); res.Status != "delivered" {
+		t.Fatalf("%+v", res)
+	}
+	got := c.requests()[0]
+	p, err := hook.Decode(got.Body, got.Type, hook.Options{})
+	if err != nil || p.Usage == nil {
+		t.Fatalf("no usage (%v): %s", err, got.Body)
+	}
+	want := fullUsage(t, filepath.Join(base, "session-state", id, "events.jsonl"), id)
+	if diff := cmp.Diff(want, *p.Usage); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
