@@ -1,0 +1,226 @@
+package chargebackprocessor
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/budget"
+)
+
+// session is the context of a made-up session, as the copilot receiver
+// puts it on its resources.
+type session struct {
+	id, owner, repo, branch, user string
+}
+
+var paymentsSession = session{id: "s-pay-1", owner: "acme", repo: "payments-api", branch: "feature/PAY-4411-refund-retries", user: "dev"}
+
+// usage is one batch of the receiver's usage metrics: credits AI credits
+// (1e9 nano-AIU each) of one model call at time at.
+func usage(s session, at time.Time, nanoAIU int64, inputTokens int64) pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	res := rm.Resource().Attributes()
+	res.PutStr("service.name", "github-copilot")
+	res.PutStr(attrSessionID, s.id)
+	res.PutStr(attrOwner, s.owner)
+	res.PutStr(attrRepo, s.repo)
+	res.PutStr(attrBranch, s.branch)
+	res.PutStr(attrUser, s.user)
+	sm := rm.ScopeMetrics().AppendEmpty()
+	sm.Scope().SetName(receiverScope)
+	ts := pcommon.NewTimestampFromTime(at)
+	point := func(name string) pmetric.NumberDataPoint {
+		m := sm.Metrics().AppendEmpty()
+		m.SetName(name)
+		sum := m.SetEmptySum()
+		sum.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
+		sum.SetIsMonotonic(true)
+		dp := sum.DataPoints().AppendEmpty()
+		dp.SetStartTimestamp(ts)
+		dp.SetTimestamp(ts)
+		dp.Attributes().PutStr("gen_ai.request.model", "claude-sonnet-4.6")
+		dp.Attributes().PutStr("copilot.initiator", "user")
+		dp.Attributes().PutStr(attrAgent, "main")
+		return dp
+	}
+	point(mNanoAIU).SetIntValue(nanoAIU)
+	tok := point(mTokens)
+	tok.Attributes().PutStr(attrTokenType, "input")
+	tok.SetIntValue(inputTokens)
+	return md
+}
+
+const credit = int64(1e9) // nano-AIU
+
+// crossings returns the budget crossing records that came out.
+func crossings(p *pipeline) []plog.LogRecord {
+	var out []plog.LogRecord
+	for _, ld := range p.ls.AllLogs() {
+		for _, rl := range ld.ResourceLogs().All() {
+			for _, sl := range rl.ScopeLogs().All() {
+				for _, lr := range sl.LogRecords().All() {
+					if lr.EventName() == eventCrossing {
+						out = append(out, lr)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// lastGauge returns the last value of a budget gauge for a budget.
+func lastGauge(t *testing.T, p *pipeline, name, budgetName string) (float64, bool) {
+	var v float64
+	found := false
+	for _, md := range p.ms.AllMetrics() {
+		for _, rm := range md.ResourceMetrics().All() {
+			for _, sm := range rm.ScopeMetrics().All() {
+				for _, m := range sm.Metrics().All() {
+					if m.Name() != name {
+						continue
+					}
+					require.Equal(t, pmetric.MetricTypeGauge, m.Type())
+					for _, dp := range m.Gauge().DataPoints().All() {
+						if strAttr(dp.Attributes(), attrBudget) == budgetName {
+							v, found = dp.DoubleValue(), true
+						}
+					}
+				}
+			}
+		}
+	}
+	return v, found
+}
+
+// TestBudgetCrossings follows one team's daily budget of US$0.10 (10
+// credits at the default US$0.01) with a fake clock through refusals,
+// a restart and the next day: each threshold's crossing comes out once.
+func TestBudgetCrossings(t *testing.T) {
+	day1 := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	c := &clock{t: day1}
+	storageDir := t.TempDir()
+	id := storagetest.NewStorageID("budgets")
+	cfg := testConfig()
+	cfg.Storage = &id
+	cfg.Budgets = []budget.Config{{Name: "payments-daily", Scope: budget.ScopeTeam, Value: "payments", Amount: "0.10", Period: budget.PeriodDay}}
+	failMetrics, failLogs := new(atomic.Int32), new(atomic.Int32)
+	start := func() *pipeline {
+		host := storagetest.NewStorageHost().WithFileBackedStorageExtension("budgets", storageDir)
+		return startPipeline(t, cfg, pipelineOptions{now: c.Now, host: host, failMetrics: failMetrics, failLogs: failLogs})
+	}
+	ctx := context.Background()
+	send := func(p *pipeline, md pmetric.Metrics) error { return p.m.ConsumeMetrics(ctx, md) }
+
+	p := start()
+	require.NoError(t, send(p, usage(paymentsSession, day1, 4*credit, 100)))
+	assert.Empty(t, crossings(p), "40%")
+	u, ok := lastGauge(t, p, mUtilization, "payments-daily")
+	require.True(t, ok)
+	assert.InDelta(t, 0.4, u, 1e-12)
+
+	// 60%: the 50% crossing, but the logs pipeline refuses it once.
+	failLogs.Store(1)
+	require.NoError(t, send(p, usage(paymentsSession, day1.Add(time.Minute), 2*credit, 100)))
+	assert.Empty(t, crossings(p))
+	assert.Zero(t, p.counter(t, "budget_crossings", "", ""))
+	// The next batch delivers it: 70%, no new threshold.
+	require.NoError(t, send(p, usage(paymentsSession, day1.Add(2*time.Minute), 1*credit, 100)))
+	cs := crossings(p)
+	require.Len(t, cs, 1)
+	a := cs[0].Attributes()
+	assert.Equal(t, "payments-daily", strAttr(a, attrBudget))
+	assert.Equal(t, "team", strAttr(a, attrScope))
+	assert.Equal(t, "payments", strAttr(a, attrValue))
+	assert.Equal(t, "payments", strAttr(a, "team"))
+	assert.Equal(t, "50", strAttr(a, "copilot.budget.threshold"))
+	assert.Equal(t, "0.06", strAttr(a, "copilot.budget.spend_exact"), "the spend when it crossed")
+	assert.Equal(t, "0.1", strAttr(a, "copilot.budget.limit_exact"))
+	assert.Equal(t, "2026-03-10T00:00:00Z", strAttr(a, "copilot.budget.window.start"))
+	assert.Equal(t, "2026-03-11T00:00:00Z", strAttr(a, "copilot.budget.window.end"))
+	assert.Equal(t, "USD", strAttr(a, "copilot.budget.currency"))
+	assert.Equal(t, budget.CrossingID("payments-daily", "payments", time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC), 50), strAttr(a, "copilot.budget.crossing.id"))
+	assert.Equal(t, plog.SeverityNumberWarn, cs[0].SeverityNumber())
+	assert.Equal(t, pcommon.NewTimestampFromTime(day1.Add(time.Minute)), cs[0].Timestamp())
+
+	// 5 credits the metrics pipeline refuses: not counted; sent again:
+	// 120%, the 75, 90 and 100% crossings together.
+	failMetrics.Store(1)
+	batch := usage(paymentsSession, day1.Add(3*time.Minute), 5*credit, 100)
+	require.ErrorIs(t, send(p, batch), errRefused)
+	require.Len(t, crossings(p), 1)
+	require.NoError(t, send(p, usage(paymentsSession, day1.Add(3*time.Minute), 5*credit, 100)))
+	cs = crossings(p)
+	require.Len(t, cs, 4)
+	for i, want := range []string{"75", "90", "100"} {
+		assert.Equal(t, want, strAttr(cs[1+i].Attributes(), "copilot.budget.threshold"))
+		assert.Equal(t, "0.12", strAttr(cs[1+i].Attributes(), "copilot.budget.spend_exact"))
+	}
+	assert.Equal(t, plog.SeverityNumberError, cs[3].SeverityNumber(), "100% is an error")
+	assert.Equal(t, int64(4), p.counter(t, "budget_crossings", "", ""))
+	p.stop(t)
+
+	// A restart keeps the spend and the crossings emitted.
+	p = start()
+	require.NoError(t, send(p, usage(paymentsSession, day1.Add(time.Hour), 1*credit, 100)))
+	assert.Empty(t, crossings(p), "nothing emitted again")
+	spend, ok := lastGauge(t, p, mBudgetSpend, "payments-daily")
+	require.True(t, ok)
+	assert.InDelta(t, 0.13, spend, 1e-12, "0.12 before the restart, 0.01 after")
+
+	// The next day is a new window.
+	day2 := day1.Add(24 * time.Hour)
+	c.Set(day2)
+	require.NoError(t, send(p, usage(paymentsSession, day2, 6*credit, 100)))
+	cs = crossings(p)
+	require.Len(t, cs, 1)
+	assert.Equal(t, "50", strAttr(cs[0].Attributes(), "copilot.budget.threshold"))
+	assert.Equal(t, "2026-03-11T00:00:00Z", strAttr(cs[0].Attributes(), "copilot.budget.window.start"))
+	u, _ = lastGauge(t, p, mUtilization, "payments-daily")
+	assert.InDelta(t, 0.6, u, 1e-12)
+	p.stop(t)
+}
+
+// TestBudgetScopes counts one spend under every scope it has: the
+// ticket of the branch, the user and the session, each budget per value.
+func TestBudgetScopes(t *testing.T) {
+	at := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	c := &clock{t: at}
+	cfg := testConfig()
+	cfg.Budgets = []budget.Config{
+		{Name: "per-ticket", Scope: budget.ScopeTicket, Amount: "0.02", Period: budget.PeriodMonth, Thresholds: []float64{100}},
+		{Name: "per-user", Scope: budget.ScopeUser, Amount: "0.02", Period: budget.PeriodWeek, Thresholds: []float64{100}},
+		{Name: "per-session", Scope: budget.ScopeSession, Amount: "0.02", Period: budget.PeriodDay, Thresholds: []float64{100}},
+		{Name: "cost-center", Scope: budget.ScopeCostCenter, Value: "CC-100", Amount: "0.02", Period: budget.PeriodFixed,
+			Start: at.Add(-time.Hour), End: at.Add(time.Hour), Thresholds: []float64{100}},
+		{Name: "docs", Scope: budget.ScopeTeam, Value: "docs", Amount: "0.01", Period: budget.PeriodDay},
+	}
+	p := startPipeline(t, cfg, pipelineOptions{now: c.Now})
+	require.NoError(t, p.m.ConsumeMetrics(context.Background(), usage(paymentsSession, at, 2*credit, 100)))
+	p.stop(t)
+	got := map[string]string{}
+	for _, lr := range crossings(p) {
+		got[strAttr(lr.Attributes(), attrBudget)] = strAttr(lr.Attributes(), attrValue)
+	}
+	assert.Equal(t, map[string]string{
+		"per-ticket":  "PAY-4411",
+		"per-user":    "dev",
+		"per-session": "s-pay-1",
+		"cost-center": "CC-100",
+	}, got, "the docs team spent nothing")
+	_, ok := lastGauge(t, p, mUtilization, "docs")
+	assert.False(t, ok, "no utilization for a budget the batch did not move")
+	u, ok := lastGauge(t, p, mUtilization, "per-ticket")
+	require.True(t, ok)
+	assert.InDelta(t, 1.0, u, 1e-12)
+}

@@ -1,0 +1,155 @@
+package chargebackprocessor // import "github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor"
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/budget"
+	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/metadata"
+)
+
+// eventCrossing is the event name of a budget crossing record.
+const eventCrossing = "copilot.budget.crossing"
+
+type logsProcessor struct {
+	p    *chargeback
+	next consumer.Logs
+}
+
+func (l *logsProcessor) Start(ctx context.Context, host component.Host) error {
+	return l.p.start(ctx, host)
+}
+func (l *logsProcessor) Shutdown(ctx context.Context) error { return l.p.shutdown(ctx) }
+func (l *logsProcessor) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: true}
+}
+
+// ConsumeLogs attributes the records: the copilot receiver's by their
+// resource (and fills the session cache), others by the session they name.
+func (l *logsProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	p := l.p
+	for _, rl := range ld.ResourceLogs().All() {
+		res := rl.Resource().Attributes()
+		sid, fromReceiver := isReceiverResource(res)
+		var info sessionInfo
+		if fromReceiver {
+			info = infoOf(res)
+			p.join.fill(sid, info)
+		}
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				attrs := lr.Attributes()
+				in := info
+				if !fromReceiver {
+					conv := strAttr(attrs, attrConversation)
+					if conv == "" {
+						continue
+					}
+					in, _ = p.joined(conv, 1)
+					putContext(attrs, in)
+				}
+				p.putAttribution(attrs, p.resolve(in.input, strAttr(attrs, attrAgent)), false)
+			}
+		}
+	}
+	return l.next.ConsumeLogs(ctx, ld)
+}
+
+// putContext lends a session's context attributes to an item of the CLI's
+// own telemetry.
+func putContext(attrs pcommon.Map, info sessionInfo) {
+	for k, v := range info.context {
+		if _, ok := attrs.Get(k); !ok {
+			attrs.PutStr(k, v)
+		}
+	}
+}
+
+// deliverCrossings sends crossings as log records through the logs
+// pipeline; false when it refused them (they stay pending). Without a
+// logs pipeline they are written to the collector's log.
+func (p *chargeback) deliverCrossings(ctx context.Context, crossings []budget.Crossing) bool {
+	if p.logs == nil {
+		for _, c := range crossings {
+			p.logger().Warn("Budget threshold crossed", zap.String("budget", c.Budget), zap.String("scope", c.Scope), zap.String("value", c.Value),
+				zap.Float64("threshold_percent", c.Threshold), zap.String("spend", c.Spend.String()), zap.String("limit", c.Limit.String()))
+		}
+		return true
+	}
+	if err := p.logs.ConsumeLogs(ctx, p.crossingLogs(crossings)); err != nil {
+		p.logger().Warn("Budget crossings were not delivered; they are offered again with the next batch", zap.Error(err))
+		return false
+	}
+	return true
+}
+
+// crossingLogs are one record per crossing, with everything an alert
+// needs: the budget, its scope and value, the threshold, spend and limit,
+// the window, and a stable id to deduplicate by.
+func (p *chargeback) crossingLogs(crossings []budget.Crossing) plog.Logs {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "github-copilot")
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(metadata.ScopeName)
+	cur := p.pricer.Currency()
+	for _, c := range crossings {
+		lr := sl.LogRecords().AppendEmpty()
+		lr.SetEventName(eventCrossing)
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(c.Time))
+		lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(p.now()))
+		if c.Threshold >= 100 {
+			lr.SetSeverityNumber(plog.SeverityNumberError)
+			lr.SetSeverityText("ERROR")
+		} else {
+			lr.SetSeverityNumber(plog.SeverityNumberWarn)
+			lr.SetSeverityText("WARN")
+		}
+		lr.Body().SetStr(fmt.Sprintf("Budget %q: %s %q reached %g%% (%s %s of %s %s) in the window %s to %s",
+			c.Budget, c.Scope, c.Value, c.Threshold, c.Spend, cur, c.Limit, cur,
+			c.WindowStart.Format(time.RFC3339), c.WindowEnd.Format(time.RFC3339)))
+		a := lr.Attributes()
+		a.PutStr(attrBudget, c.Budget)
+		a.PutStr(attrScope, c.Scope)
+		a.PutStr(attrValue, c.Value)
+		a.PutDouble("copilot.budget.threshold", c.Threshold)
+		a.PutDouble("copilot.budget.spend", c.Spend.Float64())
+		a.PutDouble("copilot.budget.limit", c.Limit.Float64())
+		a.PutStr("copilot.budget.spend_exact", c.Spend.String())
+		a.PutStr("copilot.budget.limit_exact", c.Limit.String())
+		a.PutStr("copilot.budget.currency", cur)
+		a.PutStr("copilot.budget.window.start", c.WindowStart.Format(time.RFC3339))
+		a.PutStr("copilot.budget.window.end", c.WindowEnd.Format(time.RFC3339))
+		a.PutStr("copilot.budget.crossing.id", c.ID)
+		if name := p.scopeAttr(c.Scope); name != "" {
+			a.PutStr(name, c.Value)
+		}
+	}
+	return ld
+}
+
+// scopeAttr is the attribute a budget scope's value goes in.
+func (p *chargeback) scopeAttr(scope string) string {
+	switch scope {
+	case budget.ScopeTeam:
+		return p.cfg.attrName(keyTeam)
+	case budget.ScopeProject:
+		return p.cfg.attrName(keyProject)
+	case budget.ScopeCostCenter:
+		return p.cfg.attrName(keyCostCenter)
+	case budget.ScopeTicket:
+		return p.cfg.attrName(keyTicket)
+	case budget.ScopeUser:
+		return attrUser
+	case budget.ScopeSession:
+		return attrSessionID
+	}
+	return ""
+}

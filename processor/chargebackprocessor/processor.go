@@ -1,0 +1,299 @@
+package chargebackprocessor // import "github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/attribution"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/budget"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/pricing"
+	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/metadata"
+)
+
+// Attributes the copilot receiver puts on its resources, and the CLI's own
+// telemetry on its spans.
+const (
+	attrSessionID    = "session.id"
+	attrUser         = "user.name"
+	attrGitRoot      = "copilot.git_root"
+	attrOwner        = "vcs.owner.name"
+	attrRepo         = "vcs.repository.name"
+	attrRepoURL      = "vcs.repository.url.full"
+	attrBranch       = "vcs.ref.head.name"
+	attrRevision     = "vcs.ref.head.revision"
+	attrAgent        = "gen_ai.agent.name"
+	attrConversation = "gen_ai.conversation.id"
+)
+
+// contextAttrs are the resource attributes of a session that the CLI's own
+// spans get when they are joined to it.
+var contextAttrs = []string{attrUser, attrGitRoot, attrOwner, attrRepo, attrRepoURL, attrBranch, attrRevision}
+
+var bg = context.Background()
+
+// chargeback is the processor shared by the pipelines of one
+// configuration.
+type chargeback struct {
+	cfg      *Config
+	set      processor.Settings
+	onClose  func()
+	now      func() time.Time
+	resolver *attribution.Resolver
+	pricer   *pricing.Pricer
+	limiter  *limiter
+	tel      *metadata.TelemetryBuilder
+
+	mu sync.Mutex
+	// logs is where budget crossings go: the next consumer of the first
+	// logs pipeline the processor is in (nil: the collector's own log).
+	logs     consumer.Logs
+	running  int // started signals
+	started  bool
+	client   storage.Client
+	budgets  *budget.Tracker
+	join     *joinCache
+	budgetMu sync.Mutex // one batch's spend and crossings at a time
+}
+
+func newChargeback(set processor.Settings, cfg *Config, now func() time.Time, onClose func()) (*chargeback, error) {
+	pr, err := pricing.New(cfg.Pricing)
+	if err != nil {
+		return nil, err
+	}
+	return &chargeback{cfg: cfg, set: set, now: now, onClose: onClose, pricer: pr, limiter: newLimiter(cfg.Metrics.MaxValues)}, nil
+}
+
+// setLogs makes the first logs pipeline's next consumer the one crossings
+// go to, so that each crossing is one record even when the processor is in
+// several logs pipelines.
+func (p *chargeback) setLogs(c consumer.Logs) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.logs == nil {
+		p.logs = c
+	}
+}
+
+// start starts the shared parts once, whichever pipeline starts first.
+func (p *chargeback) start(ctx context.Context, host component.Host) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.running++
+	if p.started {
+		return nil
+	}
+	p.started = true
+	tel, err := metadata.NewTelemetryBuilder(p.set.TelemetrySettings)
+	if err != nil {
+		return err
+	}
+	p.tel = tel
+	p.limiter.overflow = func(key string) {
+		tel.ProcessorChargebackCardinalityOverflow.Add(bg, 1, metric.WithAttributes(attribute.String("attribute", key)))
+	}
+	res, err := attribution.New(p.cfg.Attribution, p.set.Logger)
+	if err != nil {
+		return fmt.Errorf("attribution: %w", err)
+	}
+	p.resolver = res
+	p.resolver.Start(context.Background())
+	if p.cfg.Storage != nil {
+		c, err := storageClient(ctx, host, *p.cfg.Storage, p.set.ID)
+		if err != nil {
+			return err
+		}
+		p.client = c
+	}
+	if len(p.cfg.Budgets) > 0 {
+		var store budget.Store
+		if p.client != nil {
+			store = p.client
+		} else {
+			p.set.Logger.Warn("storage is not set: budget spend and the crossings already emitted are kept in memory only, and a restart starts every window from zero")
+		}
+		t, err := budget.New(p.cfg.Budgets, store, p.now)
+		if err != nil {
+			return err
+		}
+		p.budgets = t
+		if p.logs == nil {
+			p.set.Logger.Warn("budgets are configured but the processor is in no logs pipeline: crossings are written to the collector's log only; add it to a logs pipeline to route them")
+		}
+	}
+	p.join = newJoinCache(p.cfg.Join, tel, p.releaseHeld)
+	p.join.now = p.now
+	p.join.start()
+	return nil
+}
+
+func storageClient(ctx context.Context, host component.Host, id, owner component.ID) (storage.Client, error) {
+	ext, ok := host.GetExtensions()[id]
+	if !ok {
+		return nil, fmt.Errorf("storage: extension %q is not configured; add it under extensions and to service.extensions", id)
+	}
+	se, ok := ext.(storage.Extension)
+	if !ok {
+		return nil, fmt.Errorf("storage: extension %q is not a storage extension", id)
+	}
+	c, err := se.GetClient(ctx, component.KindProcessor, owner, "")
+	if err != nil {
+		return nil, fmt.Errorf("storage: extension %q: %w", id, err)
+	}
+	return c, nil
+}
+
+// shutdown stops the shared parts when the last pipeline stops: held spans
+// are passed on unattributed first.
+func (p *chargeback) shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	if p.running > 0 {
+		p.running--
+	}
+	last := p.running == 0
+	p.mu.Unlock()
+	if !last {
+		return nil
+	}
+	var errs []error
+	if p.join != nil {
+		p.join.stop(ctx)
+	}
+	if p.resolver != nil {
+		p.resolver.Shutdown()
+	}
+	if p.budgets != nil {
+		errs = append(errs, p.budgets.Commit(ctx))
+	}
+	if p.client != nil {
+		errs = append(errs, p.client.Close(ctx))
+	}
+	if p.tel != nil {
+		p.tel.Shutdown()
+	}
+	if p.onClose != nil {
+		p.onClose()
+	}
+	return errors.Join(errs...)
+}
+
+// sessionInfo is what the processor knows of a session: where it ran, for
+// the attribution, and the context attributes to lend the CLI's own spans.
+type sessionInfo struct {
+	input   attribution.Input
+	context map[string]string
+}
+
+// infoOf reads the session context from a resource of the copilot
+// receiver.
+func infoOf(attrs pcommon.Map) sessionInfo {
+	get := func(k string) string {
+		if v, ok := attrs.Get(k); ok {
+			return v.AsString()
+		}
+		return ""
+	}
+	in := attribution.Input{Branch: get(attrBranch), GitRoot: get(attrGitRoot), User: get(attrUser)}
+	switch owner, repo := get(attrOwner), get(attrRepo); {
+	case owner != "" && repo != "":
+		in.Repository = owner + "/" + repo
+	default:
+		in.Repository = repo
+	}
+	ctx := map[string]string{}
+	for _, k := range contextAttrs {
+		if v := get(k); v != "" {
+			ctx[k] = v
+		}
+	}
+	return sessionInfo{input: in, context: ctx}
+}
+
+// resolve attributes spend of an agent in a session.
+func (p *chargeback) resolve(in attribution.Input, agent string) attribution.Result {
+	in.Agent = agent
+	return p.resolver.Resolve(in)
+}
+
+// values are the attribution's values by key.
+func values(r attribution.Result) map[string]string {
+	return map[string]string{keyTeam: r.Team, keyProject: r.Project, keyCostCenter: r.CostCenter, keyTicket: r.Ticket}
+}
+
+// putAttribution sets the attribution on an item's attributes: all of it,
+// or for metrics the allowed keys through the cardinality limits.
+func (p *chargeback) putAttribution(m pcommon.Map, r attribution.Result, forMetrics bool) {
+	v := values(r)
+	m.EnsureCapacity(m.Len() + len(attributionKeys))
+	for _, k := range attributionKeys {
+		if forMetrics {
+			if !containsStr(p.cfg.Metrics.Attributes, k) {
+				continue
+			}
+			m.PutStr(p.cfg.attrName(k), p.limiter.admit(k, v[k]))
+			continue
+		}
+		m.PutStr(p.cfg.attrName(k), v[k])
+	}
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// strAttr reads a string attribute.
+func strAttr(m pcommon.Map, k string) string {
+	if v, ok := m.Get(k); ok {
+		return v.AsString()
+	}
+	return ""
+}
+
+// receiverScope is the instrumentation scope of everything the copilot
+// receiver makes.
+const receiverScope = "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
+
+// isCopilot reports whether a resource is Copilot's: the receiver's
+// sessions and the CLI's own telemetry are both service github-copilot.
+func isCopilot(attrs pcommon.Map) bool {
+	return strings.HasPrefix(strAttr(attrs, "service.name"), "github-copilot")
+}
+
+// isReceiverResource reports whether a resource of spans or logs is one of
+// the copilot receiver's sessions: the receiver always puts session.id on
+// them, the CLI never does.
+func isReceiverResource(attrs pcommon.Map) (string, bool) {
+	sid := strAttr(attrs, attrSessionID)
+	return sid, sid != "" && isCopilot(attrs)
+}
+
+// joined returns a session's context from the cache, counting n lookups as
+// hits or, unknown, passed on unattributed.
+func (p *chargeback) joined(sid string, n int) (sessionInfo, bool) {
+	info, ok := p.join.lookup(sid)
+	if ok {
+		p.join.count(outcomeHit, n)
+	} else {
+		p.join.count(outcomePassed, n)
+	}
+	return info, ok
+}
+
+func (p *chargeback) logger() *zap.Logger { return p.set.Logger }
