@@ -10,34 +10,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/fakeclock"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/money"
 )
 
 // clock is a fake clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = fakeclock.Clock
 
-func newClock(t time.Time) *clock { return &clock{t: t} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock(t time.Time) *clock { return fakeclock.New(t) }
 
 // plainStore has only what Store asks for (no Batch, no Walk), and fails
 // on demand.

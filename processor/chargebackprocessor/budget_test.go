@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/budget"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/fakeclock"
 )
 
 // session is the context of a made-up session, as the copilot receiver
@@ -83,20 +84,11 @@ func crossings(p *pipeline) []plog.LogRecord {
 func lastGauge(t *testing.T, p *pipeline, name, budgetName string) (float64, bool) {
 	var v float64
 	found := false
-	for _, md := range p.ms.AllMetrics() {
-		for _, rm := range md.ResourceMetrics().All() {
-			for _, sm := range rm.ScopeMetrics().All() {
-				for _, m := range sm.Metrics().All() {
-					if m.Name() != name {
-						continue
-					}
-					require.Equal(t, pmetric.MetricTypeGauge, m.Type())
-					for _, dp := range m.Gauge().DataPoints().All() {
-						if strAttr(dp.Attributes(), attrBudget) == budgetName {
-							v, found = dp.DoubleValue(), true
-						}
-					}
-				}
+	for _, m := range metricsNamed(p, name) {
+		require.Equal(t, pmetric.MetricTypeGauge, m.Type())
+		for _, dp := range m.Gauge().DataPoints().All() {
+			if strAttr(dp.Attributes(), attrBudget) == budgetName {
+				v, found = dp.DoubleValue(), true
 			}
 		}
 	}
@@ -108,7 +100,7 @@ func lastGauge(t *testing.T, p *pipeline, name, budgetName string) (float64, boo
 // a restart and the next day: each threshold's crossing comes out once.
 func TestBudgetCrossings(t *testing.T) {
 	day1 := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
-	c := &clock{t: day1}
+	c := fakeclock.New(day1)
 	storageDir := t.TempDir()
 	id := storagetest.NewStorageID("budgets")
 	cfg := testConfig()
@@ -195,7 +187,7 @@ func TestBudgetCrossings(t *testing.T) {
 // ticket of the branch, the user and the session, each budget per value.
 func TestBudgetScopes(t *testing.T) {
 	at := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
-	c := &clock{t: at}
+	c := fakeclock.New(at)
 	cfg := testConfig()
 	cfg.Budgets = []budget.Config{
 		{Name: "per-ticket", Scope: budget.ScopeTicket, Amount: "0.02", Period: budget.PeriodMonth, Thresholds: []float64{100}},

@@ -132,27 +132,18 @@ func TestCostAddsUp(t *testing.T) {
 	byTeam := map[string]money.Amount{}
 	byTicket := map[string]money.Amount{}
 	points := 0
-	for _, md := range p.ms.AllMetrics() {
-		for _, rm := range md.ResourceMetrics().All() {
-			for _, sm := range rm.ScopeMetrics().All() {
-				for _, m := range sm.Metrics().All() {
-					if m.Name() != mCost {
-						continue
-					}
-					require.Equal(t, "USD", m.Unit())
-					require.Equal(t, pmetric.AggregationTemporalityDelta, m.Sum().AggregationTemporality())
-					for _, dp := range m.Sum().DataPoints().All() {
-						a := exact(t, dp.DoubleValue())
-						attrs := dp.Attributes()
-						method, team, ticket := strAttr(attrs, attrCostMethod), strAttr(attrs, "team"), strAttr(attrs, "ticket")
-						total = total.Add(a)
-						byMethod[method] = byMethod[method].Add(a)
-						byTeam[team] = byTeam[team].Add(a)
-						byTicket[ticket] = byTicket[ticket].Add(a)
-						points++
-					}
-				}
-			}
+	for _, m := range metricsNamed(p, mCost) {
+		require.Equal(t, "USD", m.Unit())
+		require.Equal(t, pmetric.AggregationTemporalityDelta, m.Sum().AggregationTemporality())
+		for _, dp := range m.Sum().DataPoints().All() {
+			a := exact(t, dp.DoubleValue())
+			attrs := dp.Attributes()
+			method, team, ticket := strAttr(attrs, attrCostMethod), strAttr(attrs, "team"), strAttr(attrs, "ticket")
+			total = total.Add(a)
+			byMethod[method] = byMethod[method].Add(a)
+			byTeam[team] = byTeam[team].Add(a)
+			byTicket[ticket] = byTicket[ticket].Add(a)
+			points++
 		}
 	}
 	require.Positive(t, points)

@@ -29,30 +29,21 @@ func resourceKey(t *testing.T, m pcommon.Map) string {
 func costMetrics(t *testing.T, p *pipeline) pmetric.Metrics {
 	out := pmetric.NewMetrics()
 	byResource := map[string]pmetric.Metric{}
-	for _, md := range p.ms.AllMetrics() {
-		for _, rm := range md.ResourceMetrics().All() {
-			for _, sm := range rm.ScopeMetrics().All() {
-				for _, m := range sm.Metrics().All() {
-					if m.Name() != mCost {
-						continue
-					}
-					k := resourceKey(t, rm.Resource().Attributes())
-					dst, ok := byResource[k]
-					if !ok {
-						orm := out.ResourceMetrics().AppendEmpty()
-						rm.Resource().CopyTo(orm.Resource())
-						osm := orm.ScopeMetrics().AppendEmpty()
-						sm.Scope().CopyTo(osm.Scope())
-						dst = osm.Metrics().AppendEmpty()
-						m.CopyTo(dst)
-						byResource[k] = dst
-						continue
-					}
-					for _, dp := range m.Sum().DataPoints().All() {
-						dp.CopyTo(dst.Sum().DataPoints().AppendEmpty())
-					}
-				}
-			}
+	for _, m := range metricsNamed(p, mCost) {
+		k := resourceKey(t, m.rm.Resource().Attributes())
+		dst, ok := byResource[k]
+		if !ok {
+			orm := out.ResourceMetrics().AppendEmpty()
+			m.rm.Resource().CopyTo(orm.Resource())
+			osm := orm.ScopeMetrics().AppendEmpty()
+			m.sm.Scope().CopyTo(osm.Scope())
+			dst = osm.Metrics().AppendEmpty()
+			m.CopyTo(dst)
+			byResource[k] = dst
+			continue
+		}
+		for _, dp := range m.Sum().DataPoints().All() {
+			dp.CopyTo(dst.Sum().DataPoints().AppendEmpty())
 		}
 	}
 	return out

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -309,20 +308,26 @@ func (p *pipeline) counter(t testing.TB, name, key, value string) int64 {
 	return n
 }
 
-// clock is a fake clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
+// outMetric is a metric that came out, with its resource and scope.
+type outMetric struct {
+	rm pmetric.ResourceMetrics
+	sm pmetric.ScopeMetrics
+	pmetric.Metric
 }
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
+// metricsNamed returns the metrics of a name that came out, in order.
+func metricsNamed(p *pipeline, name string) []outMetric {
+	var out []outMetric
+	for _, md := range p.ms.AllMetrics() {
+		for _, rm := range md.ResourceMetrics().All() {
+			for _, sm := range rm.ScopeMetrics().All() {
+				for _, m := range sm.Metrics().All() {
+					if m.Name() == name {
+						out = append(out, outMetric{rm, sm, m})
+					}
+				}
+			}
+		}
+	}
+	return out
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/fakeclock"
 )
 
 // attribution of a span: team and ticket.
@@ -181,7 +183,7 @@ func TestNativeChatSpansJoined(t *testing.T) {
 	})
 
 	t.Run("held, expired", func(t *testing.T) {
-		c := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+		c := fakeclock.New(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
 		cfg := testConfig()
 		cfg.Join.HoldTime = time.Minute
 		p := startPipeline(t, cfg, pipelineOptions{now: c.Now})
@@ -213,7 +215,7 @@ func TestNativeChatSpansJoined(t *testing.T) {
 	})
 
 	t.Run("ttl and eviction", func(t *testing.T) {
-		c := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+		c := fakeclock.New(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
 		cfg := testConfig()
 		cfg.Join.OnMiss = OnMissPass
 		cfg.Join.TTL = time.Hour

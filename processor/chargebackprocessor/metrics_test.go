@@ -20,19 +20,11 @@ import (
 // points returns the attributes of every point of a metric that came out,
 // with its resource's.
 func points(p *pipeline, name string) (res, attrs []pcommon.Map) {
-	for _, md := range p.ms.AllMetrics() {
-		for _, rm := range md.ResourceMetrics().All() {
-			for _, sm := range rm.ScopeMetrics().All() {
-				for _, m := range sm.Metrics().All() {
-					if m.Name() == name {
-						forEachPoint(m, func(a pcommon.Map) {
-							res = append(res, rm.Resource().Attributes())
-							attrs = append(attrs, a)
-						})
-					}
-				}
-			}
-		}
+	for _, m := range metricsNamed(p, name) {
+		forEachPoint(m.Metric, func(a pcommon.Map) {
+			res = append(res, m.rm.Resource().Attributes())
+			attrs = append(attrs, a)
+		})
 	}
 	return res, attrs
 }
@@ -140,17 +132,9 @@ func TestPricingMethods(t *testing.T) {
 	_, attrs := points(p, mCost)
 	require.Len(t, attrs, 2)
 	var got []string
-	for _, md := range p.ms.AllMetrics() {
-		for _, rm := range md.ResourceMetrics().All() {
-			for _, sm := range rm.ScopeMetrics().All() {
-				for _, m := range sm.Metrics().All() {
-					if m.Name() == mCost {
-						for _, dp := range m.Sum().DataPoints().All() {
-							got = append(got, strAttr(dp.Attributes(), attrCostMethod)+"="+exact(t, dp.DoubleValue()).String())
-						}
-					}
-				}
-			}
+	for _, m := range metricsNamed(p, mCost) {
+		for _, dp := range m.Sum().DataPoints().All() {
+			got = append(got, strAttr(dp.Attributes(), attrCostMethod)+"="+exact(t, dp.DoubleValue()).String())
 		}
 	}
 	// 3 credits at US$0.01; 1000 input tokens at US$3 per million.
