@@ -509,6 +509,24 @@ func TestSessionCreatedWhileRunning(t *testing.T) {
 	require.Eventually(t, func() bool { return s.summaries() == 1 }, 5*time.Second, 10*time.Millisecond)
 }
 
+// TestSessionStateCreatedWhileRunning: the CLI had never run when the
+// collector started (no session-state directory); its first session is
+// noticed by file notifications at once, not at the next rescan.
+func TestSessionStateCreatedWhileRunning(t *testing.T) {
+	h := newHarness(t)
+	require.NoError(t, os.Remove(h.root))
+	h.cfg.SessionState.RescanInterval = time.Hour
+	s := &sink{}
+	stop := h.run(s)
+	defer stop()
+	time.Sleep(100 * time.Millisecond)
+	h.write("first-session", readTestdata(t, billedSubagent))
+	require.Eventually(t, func() bool { return s.summaries() == 1 }, 10*time.Second, 10*time.Millisecond)
+	// A second session in the directory that now exists.
+	h.write("second-session", readTestdata(t, resumedSession))
+	require.Eventually(t, func() bool { return s.summaries() == 3 }, 10*time.Second, 10*time.Millisecond)
+}
+
 // TestStartAtEnd: with start_at end, history is not exported, but what is
 // appended afterwards is, and accounted against the history (the second
 // shutdown of a resumed session is cumulative).

@@ -47,12 +47,43 @@ func newWatcher(include []string) (*watcher, error) {
 	return w, nil
 }
 
-// ensureBases watches the include globs' fixed directories that exist;
-// called again at each rescan, for directories created later.
+// ensureBases watches the include globs' fixed directories; called again
+// at each rescan. A base that does not exist yet (the CLI has never run)
+// is waited for by watching its nearest existing ancestor: each directory
+// created on the way calls for a rescan, which comes back here.
 func (w *watcher) ensureBases() {
 	for _, b := range w.bases {
-		w.add(b)
+		if isDir(b) {
+			w.add(b)
+			continue
+		}
+		for a := filepath.Dir(b); ; a = filepath.Dir(a) {
+			if isDir(a) {
+				w.add(a)
+				break
+			}
+			if filepath.Dir(a) == a {
+				break
+			}
+		}
 	}
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// underBase reports whether dir is directly in one of the bases: a new
+// session directory, whose transcript is about to be created.
+func (w *watcher) underBase(dir string) bool {
+	parent := filepath.Dir(dir)
+	for _, b := range w.bases {
+		if parent == b {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *watcher) add(dir string) {
@@ -92,11 +123,14 @@ func (w *watcher) loop() {
 			if !ok {
 				return
 			}
+			newDir := ev.Has(fsnotify.Create) && isDir(ev.Name)
+			if newDir && w.underBase(ev.Name) {
+				// Its transcript is created next: be told when.
+				w.add(ev.Name)
+			}
 			w.mu.Lock()
-			if ev.Has(fsnotify.Create) {
-				if st, err := os.Stat(ev.Name); err == nil && st.IsDir() {
-					w.rescan = true
-				}
+			if newDir {
+				w.rescan = true
 			}
 			if ev.Has(fsnotify.Write) || ev.Has(fsnotify.Create) || ev.Has(fsnotify.Rename) || ev.Has(fsnotify.Remove) {
 				w.changed[ev.Name] = true
