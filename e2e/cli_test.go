@@ -8,6 +8,9 @@
 // cmd/otelcol-copilot exporting to files.
 //
 //	COPILOT_CLI=/path/to/node_modules/.bin/copilot go test -tags clie2e -count=1 ./e2e/
+//
+// E2E_KEEP=<dir> copies the chargeback test's output and the CLI's
+// sessions there, for a look after the test.
 package e2e
 
 import (
@@ -122,14 +125,31 @@ func (e *env) build() {
 }
 
 func (e *env) gitInit() {
-	for _, args := range [][]string{{"init", "-q", "-b", branch}, {"commit", "-q", "--allow-empty", "-m", "Initial commit"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = e.repo
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + e.home, "GIT_CONFIG_NOSYSTEM=1",
-			"GIT_AUTHOR_NAME=Dev", "GIT_AUTHOR_EMAIL=dev@example.com", "GIT_COMMITTER_NAME=Dev", "GIT_COMMITTER_EMAIL=dev@example.com"}
-		out, err := cmd.CombinedOutput()
-		require.NoError(e.t, err, "git %v: %s", args, out)
+	e.gitInitIn(e.repo, branch, "")
+}
+
+// gitInitIn makes dir a git repository on branch, with a GitHub remote
+// when remote is "owner/name".
+func (e *env) gitInitIn(dir, branch, remote string) {
+	require.NoError(e.t, os.MkdirAll(dir, 0o755))
+	cmds := [][]string{{"init", "-q", "-b", branch}, {"commit", "-q", "--allow-empty", "-m", "Initial commit"}}
+	if remote != "" {
+		cmds = append(cmds, []string{"remote", "add", "origin", "https://github.com/" + remote + ".git"})
 	}
+	for _, args := range cmds {
+		e.git(dir, args...)
+	}
+}
+
+// git runs git in dir as the test's user.
+func (e *env) git(dir string, args ...string) {
+	e.t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + e.home, "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=Dev", "GIT_AUTHOR_EMAIL=dev@example.com", "GIT_COMMITTER_NAME=Dev", "GIT_COMMITTER_EMAIL=dev@example.com"}
+	out, err := cmd.CombinedOutput()
+	require.NoError(e.t, err, "git %v: %s", args, out)
 }
 
 // writeWitness installs a second user-level hook file that appends each
@@ -178,8 +198,7 @@ func (e *env) run(name string, args ...string) string {
 // startCollector runs the distribution with the file exporter; each run
 // writes its own files.
 func (e *env) startCollector() {
-	e.runs++
-	cfg := fmt.Sprintf(`
+	e.startCollectorWith(fmt.Sprintf(`
 extensions:
   file_storage:
     directory: %[1]s/storage
@@ -208,7 +227,13 @@ service:
     metrics: {receivers: [copilot], exporters: [file/metrics]}
     logs: {receivers: [copilot], exporters: [file/logs]}
     traces: {receivers: [copilot], exporters: [file/traces]}
-`, e.state, e.copilotHome, e.hookPort, e.out, e.runs)
+`, e.state, e.copilotHome, e.hookPort, e.out, e.runs+1))
+}
+
+// startCollectorWith runs the distribution on a configuration, which
+// names its output files by the run number (e.runs once started).
+func (e *env) startCollectorWith(cfg string) {
+	e.runs++
 	path := filepath.Join(e.out, fmt.Sprintf("config-%d.yaml", e.runs))
 	require.NoError(e.t, os.WriteFile(path, []byte(cfg), 0o644))
 	cmd := exec.Command(e.collectorBin(), "--config", path)
@@ -256,6 +281,13 @@ func (e *env) stopCollector() {
 // copilot runs the CLI once and returns the session it ran.
 func (e *env) copilot(prompt string, resume string) string {
 	e.t.Helper()
+	return e.copilotIn(e.repo, nil, prompt, resume)
+}
+
+// copilotIn runs the CLI once in dir, with extra environment, and returns
+// the session it ran.
+func (e *env) copilotIn(dir string, extraEnv []string, prompt string, resume string) string {
+	e.t.Helper()
 	before := e.sessions()
 	args := []string{"-p", prompt, "--allow-all-tools"}
 	if resume != "" {
@@ -264,8 +296,8 @@ func (e *env) copilot(prompt string, resume string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e.cli, args...)
-	cmd.Dir = e.repo
-	cmd.Env = append(e.baseEnv(),
+	cmd.Dir = dir
+	cmd.Env = append(append(e.baseEnv(), extraEnv...),
 		"TERM=dumb", "NO_COLOR=1",
 		"COPILOT_OFFLINE=true",
 		"COPILOT_PROVIDER_BASE_URL="+e.provider.URL(),

@@ -1,0 +1,304 @@
+//go:build clie2e
+
+package e2e
+
+import (
+	"fmt"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/fakeprovider"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/money"
+)
+
+// chargebackConfig is the distribution with the chargeback processor in
+// every pipeline, the otlp receiver taking the CLI's own telemetry, and a
+// budget small enough that the first call crosses every threshold.
+func (e *env) chargebackConfig(otlpPort int) string {
+	return fmt.Sprintf(`
+extensions:
+  file_storage:
+    directory: %[1]s/storage
+    create_directory: true
+receivers:
+  copilot:
+    session_state:
+      include: [%[2]s/session-state/*/events.jsonl]
+      storage: file_storage
+      poll_interval: 100ms
+    hooks:
+      endpoint: 127.0.0.1:%[3]d
+    resource_attributes:
+      session.id:
+        enabled: true
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:%[6]d
+processors:
+  chargeback:
+    attribution:
+      rules:
+        - name: payments
+          match: {repository: "acme/payments-*"}
+          set: {team: payments, project: payments-api, cost_center: CC-1001}
+        - name: docs
+          match: {repository: "acme/docs-*"}
+          set: {team: docs}
+    pricing:
+      token_prices:
+        %[7]s: {input: "2", output: "8", cache_read: "0.5"}
+    join:
+      hold_time: 60s
+    budgets:
+      - name: payments-daily
+        scope: team
+        value: payments
+        amount: "0.000000001"
+        period: day
+    storage: file_storage
+exporters:
+  file/metrics:
+    path: %[4]s/metrics-%[5]d.jsonl
+  file/logs:
+    path: %[4]s/logs-%[5]d.jsonl
+  file/traces:
+    path: %[4]s/traces-%[5]d.jsonl
+service:
+  extensions: [file_storage]
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    metrics: {receivers: [copilot, otlp], processors: [chargeback], exporters: [file/metrics]}
+    logs: {receivers: [copilot, otlp], processors: [chargeback], exporters: [file/logs]}
+    traces: {receivers: [copilot, otlp], processors: [chargeback], exporters: [file/traces]}
+`, e.state, e.copilotHome, e.hookPort, e.out, e.runs+1, otlpPort, model)
+}
+
+func (e *env) readTraces() ptrace.Traces {
+	out := ptrace.NewTraces()
+	files, _ := filepath.Glob(filepath.Join(e.out, "traces-*.jsonl"))
+	var ut ptrace.JSONUnmarshaler
+	for _, f := range files {
+		forLines(e.t, f, func(line []byte) {
+			td, err := ut.UnmarshalTraces(line)
+			require.NoError(e.t, err)
+			td.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
+		})
+	}
+	return out
+}
+
+const receiverScope = "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
+
+func str(m pcommon.Map, k string) string {
+	if v, ok := m.Get(k); ok {
+		return v.AsString()
+	}
+	return ""
+}
+
+// attribution of a span or point.
+type owner struct{ team, ticket string }
+
+func ownerOf(m pcommon.Map) owner { return owner{str(m, "team"), str(m, "ticket")} }
+
+// TestChargebackRealCLI runs the real CLI in two GitHub repositories, one
+// on a branch with a Jira key, with its own OTLP export on, through the
+// distribution with the chargeback processor, restarting the collector in
+// between: the cost by team and ticket is the hand computation from the
+// CLI's own accounting, the CLI's chat spans carry their session's team
+// and ticket, and each budget threshold is crossed exactly once.
+func TestChargebackRealCLI(t *testing.T) {
+	e := newEnv(t)
+	if keep := os.Getenv("E2E_KEEP"); keep != "" {
+		t.Cleanup(func() { _ = exec.Command("cp", "-r", e.out, e.copilotHome, keep).Run() })
+	}
+	payments := e.repo // on feature/PAY-4411-refund-retries
+	e.git(payments, "remote", "add", "origin", "https://github.com/acme/payments-api.git")
+	docs := filepath.Join(e.home, "src", "docs-site")
+	e.gitInitIn(docs, "chore/update-deps", "acme/docs-site")
+
+	otlpPort := freePort(t)
+	otel := []string{
+		"COPILOT_OTEL_ENABLED=true",
+		fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", otlpPort),
+	}
+	e.startCollectorWith(e.chargebackConfig(otlpPort))
+	ids := []string{
+		e.copilotIn(payments, otel, "Do the task [scenario:"+fakeprovider.ScenarioSimple+"]", ""),
+		e.copilotIn(docs, otel, "Do the task [scenario:"+fakeprovider.ScenarioSubagent+"]", ""),
+	}
+	e.waitJoined(ids[:2])
+	e.stopCollector()
+	e.startCollectorWith(e.chargebackConfig(otlpPort))
+	ids = append(ids, e.copilotIn(payments, otel, "Do the task [scenario:"+fakeprovider.ScenarioEdit+"]", ""))
+	e.waitJoined(ids)
+	e.stopCollector()
+
+	// By hand, from the CLI's own final accounting: BYOK, so priced by
+	// tokens at 2/8/0.5 US$ per million (input without cache, output,
+	// cache read).
+	sessionTeam := map[string]owner{ids[0]: {"payments", "PAY-4411"}, ids[1]: {"docs", "unattributed"}, ids[2]: {"payments", "PAY-4411"}}
+	sessionRepo := map[string]string{ids[0]: "payments-api", ids[1]: "docs-site", ids[2]: "payments-api"}
+	want := map[owner]*big.Rat{}
+	for _, id := range ids {
+		tr := e.readTranscript(id)
+		require.NotEmpty(t, tr.Final, id)
+		for m, v := range tr.Final {
+			require.Equal(t, model, m)
+			u := v.Usage
+			c := new(big.Rat).SetInt64(2 * (u.InputTokens - u.CacheReadTokens - u.CacheWriteTokens))
+			c.Add(c, new(big.Rat).SetInt64(8*u.OutputTokens))
+			c.Add(c, new(big.Rat).SetFrac64(u.CacheReadTokens, 2))
+			c.Add(c, new(big.Rat).SetInt64(2*u.CacheWriteTokens))
+			c.Quo(c, big.NewRat(1_000_000, 1))
+			o := sessionTeam[id]
+			if want[o] == nil {
+				want[o] = new(big.Rat)
+			}
+			want[o].Add(want[o], c)
+		}
+	}
+	got := map[owner]money.Amount{}
+	md := e.readMetrics()
+	for _, rm := range md.ResourceMetrics().All() {
+		_, hasSession := rm.Resource().Attributes().Get("session.id")
+		assert.False(t, hasSession, "session.id is taken off metrics")
+		for _, sm := range rm.ScopeMetrics().All() {
+			for _, m := range sm.Metrics().All() {
+				if m.Name() != "copilot.cost" {
+					continue
+				}
+				for _, dp := range m.Sum().DataPoints().All() {
+					assert.Equal(t, "token_price", str(dp.Attributes(), "copilot.cost.method"))
+					a, err := money.ParseDecimal(strconv.FormatFloat(dp.DoubleValue(), 'f', -1, 64))
+					require.NoError(t, err)
+					o := ownerOf(dp.Attributes())
+					got[o] = got[o].Add(a)
+				}
+			}
+		}
+	}
+	require.Len(t, got, 2, "two owners: %v", got)
+	for o, w := range want {
+		assert.Equal(t, w.FloatString(18), got[o].Rat().FloatString(18), "cost of %v", o)
+	}
+
+	// The receiver's spans and the CLI's own spans of each session carry
+	// the session's team and ticket.
+	chats := map[string]int{}
+	for _, rs := range e.readTraces().ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			native := ss.Scope().Name() != receiverScope
+			for _, s := range ss.Spans().All() {
+				sid := str(rs.Resource().Attributes(), "session.id")
+				if native {
+					sid = str(s.Attributes(), "gen_ai.conversation.id")
+				}
+				w, ok := sessionTeam[sid]
+				require.True(t, ok, "span %q of an unknown session %q", s.Name(), sid)
+				assert.Equal(t, w, ownerOf(s.Attributes()), "span %q (native %v) of %s", s.Name(), native, sid)
+				if native && strings.HasPrefix(s.Name(), "chat") {
+					chats[sid]++
+					assert.Equal(t, sessionRepo[sid], str(s.Attributes(), "vcs.repository.name"), "the session's context is lent to the CLI's span")
+				}
+			}
+		}
+	}
+	for _, id := range ids {
+		assert.Positive(t, chats[id], "no native chat span of %s", id)
+	}
+
+	// Each threshold of the payments budget crossed once, across the
+	// restart.
+	var thresholds []string
+	for _, rl := range e.readLogs().ResourceLogs().All() {
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				if lr.EventName() == "copilot.budget.crossing" {
+					thresholds = append(thresholds, str(lr.Attributes(), "copilot.budget.threshold"))
+					assert.Equal(t, "payments", str(lr.Attributes(), "team"))
+				}
+			}
+		}
+	}
+	slices.Sort(thresholds)
+	assert.Equal(t, []string{"100", "50", "75", "90"}, thresholds)
+}
+
+// waitJoined waits until the receiver has read the sessions to their
+// shutdown and the CLI's own spans of them came out joined (or the wait
+// gives up: the assertions say what is missing).
+func (e *env) waitJoined(ids []string) {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		joined, summarized := map[string]bool{}, map[string]bool{}
+		// The files are being written: a last line may be torn.
+		var ul plog.JSONUnmarshaler
+		var ut ptrace.JSONUnmarshaler
+		e.eachLine("logs-*.jsonl", func(line []byte) {
+			ld, err := ul.UnmarshalLogs(line)
+			if err != nil {
+				return
+			}
+			for _, rl := range ld.ResourceLogs().All() {
+				for _, sl := range rl.ScopeLogs().All() {
+					for _, lr := range sl.LogRecords().All() {
+						if lr.EventName() == "copilot.session.summary" {
+							summarized[str(rl.Resource().Attributes(), "session.id")] = true
+						}
+					}
+				}
+			}
+		})
+		e.eachLine("traces-*.jsonl", func(line []byte) {
+			td, err := ut.UnmarshalTraces(line)
+			if err != nil {
+				return
+			}
+			for _, rs := range td.ResourceSpans().All() {
+				for _, ss := range rs.ScopeSpans().All() {
+					if ss.Scope().Name() == receiverScope {
+						continue
+					}
+					for _, s := range ss.Spans().All() {
+						if team := str(s.Attributes(), "team"); team != "" && team != "unattributed" {
+							joined[str(s.Attributes(), "gen_ai.conversation.id")] = true
+						}
+					}
+				}
+			}
+		})
+		all := true
+		for _, id := range ids {
+			all = all && joined[id] && summarized[id]
+		}
+		if all {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// eachLine calls fn with every line of the output files matching glob.
+func (e *env) eachLine(glob string, fn func([]byte)) {
+	files, _ := filepath.Glob(filepath.Join(e.out, glob))
+	for _, f := range files {
+		forLines(e.t, f, fn)
+	}
+}
