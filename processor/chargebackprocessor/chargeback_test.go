@@ -34,21 +34,20 @@ func testConfig() *Config {
 	return cfg
 }
 
-// shutdownMetrics reads, with plain encoding/json, the model metrics of
-// each transcript's last shutdown: the CLI's own final accounting (all
-// these sessions are 1.0.102, whose shutdowns are cumulative).
-func shutdownMetrics(t *testing.T, dir string) map[string]map[string]struct {
+// cliModelMetrics is a model's entry in a shutdown's modelMetrics.
+type cliModelMetrics struct {
 	Usage struct {
 		InputTokens, OutputTokens, CacheReadTokens, CacheWriteTokens int64
 	}
+	Requests     struct{ Cost float64 }
 	TotalNanoAiu float64
-} {
-	type mm = struct {
-		Usage struct {
-			InputTokens, OutputTokens, CacheReadTokens, CacheWriteTokens int64
-		}
-		TotalNanoAiu float64
-	}
+}
+
+// shutdownMetrics reads, with plain encoding/json, the model metrics of
+// each transcript's last shutdown: the CLI's own final accounting (all
+// these sessions are 1.0.102, whose shutdowns are cumulative).
+func shutdownMetrics(t *testing.T, dir string) map[string]map[string]cliModelMetrics {
+	type mm = cliModelMetrics
 	out := map[string]map[string]mm{}
 	files, err := filepath.Glob(filepath.Join(testdataRoot, dir, "session-state", "*", "events.jsonl"))
 	require.NoError(t, err)
@@ -168,4 +167,34 @@ func TestCostAddsUp(t *testing.T) {
 	assert.Positive(t, byTicket["PAY-4411"].Sign())
 	assert.Positive(t, byTicket["unattributed"].Sign(), "main and chore/update-deps carry no ticket")
 	t.Logf("total %s USD over %d cost points: by team %v, by ticket %v", total, points, byTeam, byTicket)
+}
+
+// TestPremiumRequestBilling prices the billed sessions under legacy
+// billing: premium requests at US$0.04, from the CLI's own request cost.
+func TestPremiumRequestBilling(t *testing.T) {
+	r := runReceiver(t, "1.0.102-billed")
+	cfg := testConfig()
+	cfg.Pricing.Billing = pricing.BillingPremiumRequests
+	cfg.Pricing.TokenPrices = nil
+	p := newPipeline(t, cfg, nil)
+	p.feed(t, r)
+	p.stop(t)
+
+	want := new(big.Rat)
+	for _, models := range shutdownMetrics(t, "1.0.102-billed") {
+		for _, m := range models {
+			c, ok := new(big.Rat).SetString(strconv.FormatFloat(m.Requests.Cost, 'f', -1, 64))
+			require.True(t, ok)
+			want.Add(want, c.Mul(c, big.NewRat(4, 100)))
+		}
+	}
+	require.Positive(t, want.Sign())
+	total := money.Zero()
+	for _, m := range metricsNamed(p, mCost) {
+		for _, dp := range m.Sum().DataPoints().All() {
+			require.Equal(t, pricing.MethodPremiumRequests, strAttr(dp.Attributes(), attrCostMethod))
+			total = total.Add(exact(t, dp.DoubleValue()))
+		}
+	}
+	assert.Equal(t, exactRat(want).String(), total.String())
 }
