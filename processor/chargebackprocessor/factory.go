@@ -61,6 +61,9 @@ func (f *factory) createMetrics(_ context.Context, set processor.Settings, cfg c
 	if err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
+	p.inMetrics = true
+	p.mu.Unlock()
 	return &metricsProcessor{p: p, next: next}, nil
 }
 

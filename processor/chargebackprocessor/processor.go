@@ -59,13 +59,14 @@ type chargeback struct {
 	mu sync.Mutex
 	// logs is where budget crossings go: the next consumer of the first
 	// logs pipeline the processor is in (nil: the collector's own log).
-	logs     consumer.Logs
-	running  int // started signals
-	started  bool
-	client   storage.Client
-	budgets  *budget.Tracker
-	join     *joinCache
-	budgetMu sync.Mutex // one batch's spend and crossings at a time
+	logs      consumer.Logs
+	inMetrics bool // in a metrics pipeline
+	running   int  // started signals
+	started   bool
+	client    storage.Client
+	budgets   *budget.Tracker
+	join      *joinCache
+	budgetMu  sync.Mutex // one batch's spend and crossings at a time
 }
 
 func newChargeback(set processor.Settings, cfg *Config, now func() time.Time, onClose func()) (*chargeback, error) {
@@ -129,6 +130,9 @@ func (p *chargeback) start(ctx context.Context, host component.Host) error {
 			return err
 		}
 		p.budgets = t
+		if !p.inMetrics {
+			p.set.Logger.Warn("budgets are configured but the processor is in no metrics pipeline: spend is counted from the copilot receiver's usage metrics; add it to the metrics pipeline")
+		}
 		if p.logs == nil {
 			p.set.Logger.Warn("budgets are configured but the processor is in no logs pipeline: crossings are written to the collector's log only; add it to a logs pipeline to route them")
 		}
