@@ -24,30 +24,21 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/money"
 )
 
-// chargebackConfig is the distribution with the chargeback processor in
-// every pipeline, the otlp receiver taking the CLI's own telemetry, and a
-// budget small enough that the first call crosses every threshold.
-func (e *env) chargebackConfig(otlpPort int) string {
+// chargebackConfig adds to the base configuration the chargeback
+// processor in every pipeline, the otlp receiver taking the CLI's own
+// telemetry, and a budget small enough that the first call crosses every
+// threshold.
+func chargebackConfig(otlpPort int) string {
 	return fmt.Sprintf(`
-extensions:
-  file_storage:
-    directory: %[1]s/storage
-    create_directory: true
 receivers:
   copilot:
-    session_state:
-      include: [%[2]s/session-state/*/events.jsonl]
-      storage: file_storage
-      poll_interval: 100ms
-    hooks:
-      endpoint: 127.0.0.1:%[3]d
     resource_attributes:
       session.id:
         enabled: true
   otlp:
     protocols:
       http:
-        endpoint: 127.0.0.1:%[6]d
+        endpoint: 127.0.0.1:%[1]d
 processors:
   chargeback:
     attribution:
@@ -60,7 +51,7 @@ processors:
           set: {team: docs}
     pricing:
       token_prices:
-        %[7]s: {input: "2", output: "8", cache_read: "0.5"}
+        %[2]s: {input: "2", output: "8", cache_read: "0.5"}
     join:
       hold_time: 60s
     budgets:
@@ -70,23 +61,12 @@ processors:
         amount: "0.000000001"
         period: day
     storage: file_storage
-exporters:
-  file/metrics:
-    path: %[4]s/metrics-%[5]d.jsonl
-  file/logs:
-    path: %[4]s/logs-%[5]d.jsonl
-  file/traces:
-    path: %[4]s/traces-%[5]d.jsonl
 service:
-  extensions: [file_storage]
-  telemetry:
-    metrics:
-      level: none
   pipelines:
-    metrics: {receivers: [copilot, otlp], processors: [chargeback], exporters: [file/metrics]}
-    logs: {receivers: [copilot, otlp], processors: [chargeback], exporters: [file/logs]}
-    traces: {receivers: [copilot, otlp], processors: [chargeback], exporters: [file/traces]}
-`, e.state, e.copilotHome, e.hookPort, e.out, e.runs+1, otlpPort, model)
+    metrics: {receivers: [copilot, otlp], processors: [chargeback]}
+    logs: {receivers: [copilot, otlp], processors: [chargeback]}
+    traces: {receivers: [copilot, otlp], processors: [chargeback]}
+`, otlpPort, model)
 }
 
 func (e *env) readTraces() ptrace.Traces {
@@ -138,14 +118,14 @@ func TestChargebackRealCLI(t *testing.T) {
 		"COPILOT_OTEL_ENABLED=true",
 		fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", otlpPort),
 	}
-	e.startCollectorWith(e.chargebackConfig(otlpPort))
+	e.startCollectorWith(chargebackConfig(otlpPort))
 	ids := []string{
 		e.copilotIn(payments, otel, "Do the task [scenario:"+fakeprovider.ScenarioSimple+"]", ""),
 		e.copilotIn(docs, otel, "Do the task [scenario:"+fakeprovider.ScenarioSubagent+"]", ""),
 	}
 	e.waitJoined(ids[:2])
 	e.stopCollector()
-	e.startCollectorWith(e.chargebackConfig(otlpPort))
+	e.startCollectorWith(chargebackConfig(otlpPort))
 	ids = append(ids, e.copilotIn(payments, otel, "Do the task [scenario:"+fakeprovider.ScenarioEdit+"]", ""))
 	e.waitJoined(ids)
 	e.stopCollector()

@@ -197,8 +197,12 @@ func (e *env) run(name string, args ...string) string {
 
 // startCollector runs the distribution with the file exporter; each run
 // writes its own files.
-func (e *env) startCollector() {
-	e.startCollectorWith(fmt.Sprintf(`
+func (e *env) startCollector() { e.startCollectorWith("") }
+
+// baseConfig is the collector's configuration: the copilot receiver into
+// files named by the run.
+func (e *env) baseConfig() string {
+	return fmt.Sprintf(`
 extensions:
   file_storage:
     directory: %[1]s/storage
@@ -227,16 +231,23 @@ service:
     metrics: {receivers: [copilot], exporters: [file/metrics]}
     logs: {receivers: [copilot], exporters: [file/logs]}
     traces: {receivers: [copilot], exporters: [file/traces]}
-`, e.state, e.copilotHome, e.hookPort, e.out, e.runs+1))
+`, e.state, e.copilotHome, e.hookPort, e.out, e.runs)
 }
 
-// startCollectorWith runs the distribution on a configuration, which
-// names its output files by the run number (e.runs once started).
-func (e *env) startCollectorWith(cfg string) {
+// startCollectorWith runs the distribution on the base configuration with
+// overlay (a configuration the collector merges over it) when not empty.
+func (e *env) startCollectorWith(overlay string) {
 	e.runs++
-	path := filepath.Join(e.out, fmt.Sprintf("config-%d.yaml", e.runs))
-	require.NoError(e.t, os.WriteFile(path, []byte(cfg), 0o644))
-	cmd := exec.Command(e.collectorBin(), "--config", path)
+	args := []string{}
+	for i, cfg := range []string{e.baseConfig(), overlay} {
+		if cfg == "" {
+			continue
+		}
+		path := filepath.Join(e.out, fmt.Sprintf("config-%d-%d.yaml", e.runs, i))
+		require.NoError(e.t, os.WriteFile(path, []byte(cfg), 0o644))
+		args = append(args, "--config", path)
+	}
+	cmd := exec.Command(e.collectorBin(), args...)
 	cmd.Env = e.baseEnv()
 	logf, err := os.Create(filepath.Join(e.out, fmt.Sprintf("collector-%d.log", e.runs)))
 	require.NoError(e.t, err)
