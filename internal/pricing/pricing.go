@@ -184,16 +184,10 @@ type Cost struct {
 	Amount money.Amount
 }
 
-var (
-	billion = big.NewInt(1e9)
-	million = big.NewInt(1e6)
-)
-
-// AICredits prices nano-AIU: exact.
+// AICredits prices nano-AIU: exact, as the price has at most 9 decimals.
 func (p *Pricer) AICredits(nanoAIU int64) money.Amount {
-	v := p.perCredit.Atto()
-	v.Mul(v, big.NewInt(nanoAIU))
-	return money.FromAtto(v.Quo(v, billion)) // exact: the price has at most 9 decimals
+	a, _ := p.perCredit.MulInt(nanoAIU).DivInt(1e9)
+	return a
 }
 
 // PremiumRequests prices premium requests. The CLI reports them as a
@@ -223,15 +217,9 @@ func (p *Pricer) Tokens(model string, input, output, cacheRead, cacheWrite int64
 		return money.Zero(), false
 	}
 	plain := max(input-cacheRead-cacheWrite, 0)
-	sum := new(big.Int)
-	for _, c := range []struct {
-		price money.Amount
-		n     int64
-	}{{t.input, plain}, {t.cacheRead, cacheRead}, {t.cacheWrite, cacheWrite}, {t.output, output}} {
-		v := c.price.Atto()
-		sum.Add(sum, v.Mul(v, big.NewInt(c.n)))
-	}
-	return money.FromAtto(sum.Quo(sum, million)), true
+	sum := t.input.MulInt(plain).Add(t.cacheRead.MulInt(cacheRead)).Add(t.cacheWrite.MulInt(cacheWrite)).Add(t.output.MulInt(output))
+	a, _ := sum.DivInt(1e6) // exact: prices per million have at most 9 decimals
+	return a, true
 }
 
 // Price prices one model's usage by the configured billing, with token
