@@ -20,6 +20,7 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/attribution"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/budget"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/pricing"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/metadata"
 )
 
@@ -112,7 +113,7 @@ func (p *chargeback) start(ctx context.Context, host component.Host) error {
 	p.resolver = res
 	p.resolver.Start(context.Background())
 	if p.cfg.Storage != nil {
-		c, err := storageClient(ctx, host, *p.cfg.Storage, p.set.ID)
+		c, err := storageclient.Get(ctx, host, "storage", *p.cfg.Storage, component.KindProcessor, p.set.ID)
 		if err != nil {
 			return err
 		}
@@ -141,22 +142,6 @@ func (p *chargeback) start(ctx context.Context, host component.Host) error {
 	p.join.now = p.now
 	p.join.start()
 	return nil
-}
-
-func storageClient(ctx context.Context, host component.Host, id, owner component.ID) (storage.Client, error) {
-	ext, ok := host.GetExtensions()[id]
-	if !ok {
-		return nil, fmt.Errorf("storage: extension %q is not configured; add it under extensions and to service.extensions", id)
-	}
-	se, ok := ext.(storage.Extension)
-	if !ok {
-		return nil, fmt.Errorf("storage: extension %q is not a storage extension", id)
-	}
-	c, err := se.GetClient(ctx, component.KindProcessor, owner, "")
-	if err != nil {
-		return nil, fmt.Errorf("storage: extension %q: %w", id, err)
-	}
-	return c, nil
 }
 
 // shutdown stops the shared parts when the last pipeline stops: held spans

@@ -3,7 +3,6 @@ package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/re
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/tailer"
@@ -90,7 +90,7 @@ func (r *copilotReceiver) Start(ctx context.Context, host component.Host) error 
 	}
 	r.tel = tel
 	if r.cfg.SessionState.Storage != nil {
-		c, err := storageClient(ctx, host, *r.cfg.SessionState.Storage, r.set.ID)
+		c, err := storageclient.Get(ctx, host, "session_state.storage", *r.cfg.SessionState.Storage, component.KindReceiver, r.set.ID)
 		if err != nil {
 			return err
 		}
@@ -126,23 +126,6 @@ func (r *copilotReceiver) Start(ctx context.Context, host component.Host) error 
 		r.hooks = h
 	}
 	return nil
-}
-
-// storageClient gets the client of the configured storage extension.
-func storageClient(ctx context.Context, host component.Host, id, owner component.ID) (storage.Client, error) {
-	ext, ok := host.GetExtensions()[id]
-	if !ok {
-		return nil, fmt.Errorf("session_state.storage: extension %q is not configured; add it under extensions and to service.extensions", id)
-	}
-	se, ok := ext.(storage.Extension)
-	if !ok {
-		return nil, fmt.Errorf("session_state.storage: extension %q is not a storage extension", id)
-	}
-	c, err := se.GetClient(ctx, component.KindReceiver, owner, "")
-	if err != nil {
-		return nil, fmt.Errorf("session_state.storage: extension %q: %w", id, err)
-	}
-	return c, nil
 }
 
 // signals lists the pipelines this receiver feeds, in the order they are
