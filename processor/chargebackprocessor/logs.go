@@ -43,19 +43,22 @@ func (l *logsProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 			info = infoOf(res)
 			p.join.fill(sid, info)
 		}
+		r := resolver{p: p, info: &info}
 		for _, sl := range rl.ScopeLogs().All() {
 			for _, lr := range sl.LogRecords().All() {
 				attrs := lr.Attributes()
-				in := info
-				if !fromReceiver {
-					conv := strAttr(attrs, attrConversation)
-					if conv == "" {
-						continue
-					}
-					in, _ = p.joined(conv, 1)
-					putContext(attrs, in)
+				agent := strAttr(attrs, attrAgent)
+				if fromReceiver {
+					p.putAttribution(attrs, r.resolve(agent), false)
+					continue
 				}
-				p.putAttribution(attrs, p.resolve(in.input, strAttr(attrs, attrAgent)), false)
+				conv := strAttr(attrs, attrConversation)
+				if conv == "" {
+					continue
+				}
+				in, _ := p.joined(conv, 1)
+				putContext(attrs, in)
+				p.putAttribution(attrs, p.resolve(in.input, agent), false)
 			}
 		}
 	}

@@ -134,25 +134,6 @@ func (p *chargeback) processMetrics(md pmetric.Metrics) []budget.Spend {
 	return spends
 }
 
-// resolver resolves the attribution of one session's agents, once each.
-type resolver struct {
-	p     *chargeback
-	info  *sessionInfo
-	cache map[string]attribution.Result
-}
-
-func (r *resolver) resolve(agent string) attribution.Result {
-	if res, ok := r.cache[agent]; ok {
-		return res
-	}
-	if r.cache == nil {
-		r.cache = map[string]attribution.Result{}
-	}
-	res := r.p.resolve(r.info.input, agent)
-	r.cache[agent] = res
-	return res
-}
-
 // hasReceiverScope reports whether metrics come from the copilot receiver.
 func hasReceiverScope(rm pmetric.ResourceMetrics) bool {
 	for _, sm := range rm.ScopeMetrics().All() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -216,9 +217,28 @@ func (p *chargeback) resolve(in attribution.Input, agent string) attribution.Res
 	return p.resolver.Resolve(in)
 }
 
-// values are the attribution's values by key.
-func values(r attribution.Result) map[string]string {
-	return map[string]string{keyTeam: r.Team, keyProject: r.Project, keyCostCenter: r.CostCenter, keyTicket: r.Ticket}
+// resolver resolves the attribution of one session's agents, once each.
+type resolver struct {
+	p     *chargeback
+	info  *sessionInfo
+	cache map[string]attribution.Result
+}
+
+func (r *resolver) resolve(agent string) attribution.Result {
+	if res, ok := r.cache[agent]; ok {
+		return res
+	}
+	if r.cache == nil {
+		r.cache = map[string]attribution.Result{}
+	}
+	res := r.p.resolve(r.info.input, agent)
+	r.cache[agent] = res
+	return res
+}
+
+// values are the attribution's values in the order of attributionKeys.
+func values(r attribution.Result) [4]string {
+	return [4]string{r.Team, r.Project, r.CostCenter, r.Ticket}
 }
 
 // putAttribution sets the attribution on an item's attributes: all of it,
@@ -226,25 +246,16 @@ func values(r attribution.Result) map[string]string {
 func (p *chargeback) putAttribution(m pcommon.Map, r attribution.Result, forMetrics bool) {
 	v := values(r)
 	m.EnsureCapacity(m.Len() + len(attributionKeys))
-	for _, k := range attributionKeys {
+	for i, k := range attributionKeys {
 		if forMetrics {
-			if !containsStr(p.cfg.Metrics.Attributes, k) {
+			if !slices.Contains(p.cfg.Metrics.Attributes, k) {
 				continue
 			}
-			m.PutStr(p.cfg.attrName(k), p.limiter.admit(k, v[k]))
+			m.PutStr(p.cfg.attrName(k), p.limiter.admit(k, v[i]))
 			continue
 		}
-		m.PutStr(p.cfg.attrName(k), v[k])
+		m.PutStr(p.cfg.attrName(k), v[i])
 	}
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // strAttr reads a string attribute.

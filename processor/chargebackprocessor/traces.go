@@ -36,9 +36,10 @@ func (t *tracesProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) e
 		if sid, ok := isReceiverResource(res); ok {
 			info := infoOf(res)
 			p.join.fill(sid, info)
+			r := resolver{p: p, info: &info}
 			for _, ss := range rs.ScopeSpans().All() {
 				for _, s := range ss.Spans().All() {
-					p.putAttribution(s.Attributes(), p.resolve(info.input, strAttr(s.Attributes(), attrAgent)), false)
+					p.putAttribution(s.Attributes(), r.resolve(strAttr(s.Attributes(), attrAgent)), false)
 				}
 			}
 			return false
