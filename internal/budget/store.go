@@ -3,13 +3,10 @@ package budget
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/extension/xextension/storage"
@@ -153,76 +150,4 @@ func sweep(ctx context.Context, s Store, now time.Time) (int, error) {
 		return 0, fmt.Errorf("budget: sweeping expired state: %w", err)
 	}
 	return n, nil
-}
-
-// memoryStore is the store of a Tracker given none: state lives as long as
-// the process, and values evicted from the tracker's memory are kept here,
-// encoded.
-type memoryStore struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func newMemoryStore() *memoryStore { return &memoryStore{m: map[string][]byte{}} }
-
-func (s *memoryStore) Get(_ context.Context, key string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.m[key], nil
-}
-
-func (s *memoryStore) Set(_ context.Context, key string, value []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[key] = value
-	return nil
-}
-
-func (s *memoryStore) Delete(_ context.Context, key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, key)
-	return nil
-}
-
-func (s *memoryStore) Batch(_ context.Context, ops ...*storage.Operation) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, op := range ops {
-		switch op.Type {
-		case storage.Get:
-			op.Value = s.m[op.Key]
-		case storage.Set:
-			s.m[op.Key] = op.Value
-		case storage.Delete:
-			delete(s.m, op.Key)
-		default:
-			return errors.New("unknown storage operation")
-		}
-	}
-	return nil
-}
-
-func (s *memoryStore) Walk(ctx context.Context, fn storage.WalkFunc) error {
-	s.mu.Lock()
-	keys := make([]string, 0, len(s.m))
-	for k := range s.m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var ops []*storage.Operation
-	for _, k := range keys {
-		o, err := fn(k, s.m[k])
-		if errors.Is(err, storage.SkipAll) {
-			ops = append(ops, o...)
-			break
-		}
-		if err != nil {
-			s.mu.Unlock()
-			return err
-		}
-		ops = append(ops, o...)
-	}
-	s.mu.Unlock()
-	return s.Batch(ctx, ops...)
 }

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/money"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 )
 
 // Spend is an amount spent at a time, attributed to scope values.
@@ -192,7 +193,7 @@ func New(budgets []Config, store Store, now func() time.Time, opts ...Option) (*
 	}
 	t.lru.next, t.lru.prev = &t.lru, &t.lru
 	if t.store == nil {
-		t.store = newMemoryStore()
+		t.store = storageclient.NewMemory()
 	}
 	if t.now == nil {
 		t.now = time.Now

@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 )
 
 // The collector's storage client is a Store.
@@ -32,7 +34,7 @@ var storeFactories = []struct {
 	{"storagetest", func() Store {
 		return storagetest.NewInMemoryClient(component.KindProcessor, storagetest.NewStorageID("budget"), "budget")
 	}},
-	{"memoryStore", func() Store { return newMemoryStore() }},
+	{"storageclient.Memory", func() Store { return storageclient.NewMemory() }},
 }
 
 func utc(y int, m time.Month, d, h, mi int) time.Time {

@@ -3,8 +3,6 @@ package tailer
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"sync"
 
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 )
@@ -56,79 +54,4 @@ func loadJSON(ctx context.Context, c storage.Client, key string, v any) (bool, e
 		return false, err
 	}
 	return true, nil
-}
-
-// memoryClient is the storage used when no storage extension is
-// configured: checkpoints live as long as the process.
-type memoryClient struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func newMemoryClient() *memoryClient { return &memoryClient{m: map[string][]byte{}} }
-
-func (c *memoryClient) Get(_ context.Context, key string) ([]byte, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[key], nil
-}
-
-func (c *memoryClient) Set(_ context.Context, key string, value []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.m[key] = value
-	return nil
-}
-
-func (c *memoryClient) Delete(_ context.Context, key string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, key)
-	return nil
-}
-
-func (c *memoryClient) Batch(_ context.Context, ops ...*storage.Operation) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, op := range ops {
-		switch op.Type {
-		case storage.Get:
-			op.Value = c.m[op.Key]
-		case storage.Set:
-			c.m[op.Key] = op.Value
-		case storage.Delete:
-			delete(c.m, op.Key)
-		default:
-			return errors.New("unknown storage operation")
-		}
-	}
-	return nil
-}
-
-func (c *memoryClient) Close(context.Context) error { return nil }
-
-func (c *memoryClient) Walk(_ context.Context, fn storage.WalkFunc) error {
-	c.mu.Lock()
-	keys := make([]string, 0, len(c.m))
-	vals := make([][]byte, 0, len(c.m))
-	for k, v := range c.m {
-		keys = append(keys, k)
-		vals = append(vals, v)
-	}
-	c.mu.Unlock()
-	for i := range keys {
-		ops, err := fn(keys[i], vals[i])
-		if errors.Is(err, storage.SkipAll) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if len(ops) > 0 {
-			if err := c.Batch(context.Background(), ops...); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/usage"
 )
@@ -120,7 +121,7 @@ type file struct {
 // New returns a tailer. store may be nil: checkpoints then live in memory.
 func New(cfg Config, store storage.Client, signals []Signal, obs Observer, logger *zap.Logger) *Tailer {
 	if store == nil {
-		store = newMemoryClient()
+		store = storageclient.NewMemory()
 	}
 	if cfg.MaxRoundEvents <= 0 {
 		cfg.MaxRoundEvents = 2048
