@@ -3,6 +3,7 @@ package budget
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/money"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 )
 
 // Store is the subset of the collector's storage.Client the tracker needs;
@@ -71,29 +73,21 @@ type storedPending struct {
 	Crossings []Crossing `json:"crossings"`
 }
 
+// loadJSON is storageclient.LoadJSON with the package's errors: "budget:
+// reading <key>: …" from the store, "budget: decoding <key>: …" (a
+// *storageclient.DecodeError) for a value that does not decode.
 func loadJSON(ctx context.Context, s Store, key string, v any) (bool, error) {
-	b, err := s.Get(ctx, key)
-	if err != nil {
+	found, err := storageclient.LoadJSON(ctx, s, key, v)
+	var d *storageclient.DecodeError
+	switch {
+	case err == nil:
+		return found, nil
+	case errors.As(err, &d):
+		return false, fmt.Errorf("budget: %w", err)
+	default:
 		return false, fmt.Errorf("budget: reading %q: %w", key, err)
 	}
-	if b == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return false, decodeError{key, err}
-	}
-	return true, nil
 }
-
-// decodeError is loadJSON's error for a stored value that is not the JSON
-// expected, as opposed to the store's own errors.
-type decodeError struct {
-	key string
-	err error
-}
-
-func (e decodeError) Error() string { return fmt.Sprintf("budget: decoding %q: %v", e.key, e.err) }
-func (e decodeError) Unwrap() error { return e.err }
 
 // apply runs ops on s, in one Batch when s has one, else one by one in
 // order.

@@ -512,7 +512,7 @@ func (t *Tracker) load(ctx context.Context, bi int, value string, start, end tim
 // isDecodeError reports whether err is loadJSON's decoding error rather
 // than the store's.
 func isDecodeError(err error) bool {
-	var d decodeError
+	var d *storageclient.DecodeError
 	return errors.As(err, &d)
 }
 

@@ -1,12 +1,5 @@
 package tailer
 
-import (
-	"context"
-	"encoding/json"
-
-	"go.opentelemetry.io/collector/extension/xextension/storage"
-)
-
 // Storage keys. A transcript's checkpoint is under its path; the round being
 // delivered, when a signal was accepted and another is still to go, under
 // roundKey.
@@ -40,18 +33,4 @@ type pendingRound struct {
 	Files map[string]int64 `json:"files"`
 	Idle  []string         `json:"idle,omitempty"`
 	Done  []string         `json:"done"`
-}
-
-func loadJSON(ctx context.Context, c storage.Client, key string, v any) (bool, error) {
-	b, err := c.Get(ctx, key)
-	if err != nil {
-		return false, err
-	}
-	if b == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return false, err
-	}
-	return true, nil
 }

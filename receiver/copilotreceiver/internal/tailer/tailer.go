@@ -526,7 +526,7 @@ func (t *Tailer) load(ctx context.Context, f *file) error {
 		return nil
 	}
 	var cp checkpoint
-	found, err := loadJSON(ctx, t.store, checkpointPrefix+f.path, &cp)
+	found, err := storageclient.LoadJSON(ctx, t.store, checkpointPrefix+f.path, &cp)
 	if err != nil {
 		return fmt.Errorf("reading checkpoint: %w", err)
 	}
@@ -876,7 +876,7 @@ func (t *Tailer) commit(ctx context.Context, r *round) {
 // not yet accepted are delivered.
 func (t *Tailer) recover(ctx context.Context) error {
 	var p pendingRound
-	found, err := loadJSON(ctx, t.store, roundKey, &p)
+	found, err := storageclient.LoadJSON(ctx, t.store, roundKey, &p)
 	if err != nil || !found {
 		return err
 	}
