@@ -18,13 +18,17 @@ type Fingerprint struct {
 	Hash [32]byte
 }
 
-// Check reports whether the file of the given size still starts with the
-// fingerprinted bytes, and then extends the fingerprint to up to
-// FingerprintSize bytes. A file that does not match (it was truncated below
-// the fingerprint or replaced) gets a fresh fingerprint; the caller reads it
-// again from the start.
-func (fp *Fingerprint) Check(f io.ReaderAt, size int64) (same bool, err error) {
-	same = true
+// Check reports whether the file of the given size is still the file that
+// was read up to readTo: no shorter than that, and starting with the
+// fingerprinted bytes. It then extends the fingerprint to up to
+// FingerprintSize bytes. A file that is not the same (truncated or
+// replaced) gets a fresh fingerprint of its own, kept for the next Check;
+// the caller reads it again from the start.
+func (fp *Fingerprint) Check(f io.ReaderAt, size, readTo int64) (same bool, err error) {
+	same = size >= readTo
+	if !same {
+		*fp = Fingerprint{}
+	}
 	if fp.Len > 0 {
 		h, n, err := hashPrefix(f, fp.Len)
 		if err != nil {

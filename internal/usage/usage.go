@@ -79,10 +79,7 @@ func (f *File) Update() (bool, error) {
 		return false, fmt.Errorf("%s is not a regular file", f.path)
 	}
 	size := st.Size()
-	if size < f.offset {
-		f.restart()
-	}
-	same, err := f.fp.Check(fh, size)
+	same, err := f.fp.Check(fh, size, f.offset)
 	if err != nil {
 		return false, err
 	}
@@ -117,9 +114,10 @@ func (f *File) Update() (bool, error) {
 	return f.offset > start, nil
 }
 
+// restart reads the file again from its start; the fingerprint, which
+// Check has already made the new file's, stays.
 func (f *File) restart() {
 	f.offset = 0
-	f.fp = transcript.Fingerprint{}
 	f.tracker.BeginReplay()
 }
 

@@ -137,3 +137,38 @@ func TestUpdateMissingAndNotRegular(t *testing.T) {
 	_, err = New(filepath.Join(dir, "d", TranscriptName)).Update()
 	assert.ErrorContains(t, err, "not a regular file")
 }
+
+// TestReplacedTwice: after a replacement the new file's fingerprint is
+// kept, so a second replacement is noticed too and the third file is read
+// whole. Three real transcripts of growing size; the last is the only one
+// with its model.
+func TestReplacedTwice(t *testing.T) {
+	root := "../../testdata/copilot-cli/"
+	var data [][]byte
+	for _, rel := range []string{
+		"1.0.102/session-state/5fc41fe9-2cf0-4410-b210-6aeb460047e4/events.jsonl",
+		"1.0.102/session-state/f6f52fa3-9552-4207-8d6e-47987374b948/events.jsonl",
+		"1.0.102-repos/session-state/3e1d5635-58f2-4b17-b6d0-02b76b62a345/events.jsonl", // claude-sonnet-4
+	} {
+		b, err := os.ReadFile(root + rel)
+		require.NoError(t, err)
+		data = append(data, b)
+	}
+	dir := t.TempDir()
+	want := summaryOf(t, copyTo(t, dir, "last-alone", data[2])).ModelMetrics["claude-sonnet-4"]
+	require.NotZero(t, want.Requests.Count)
+
+	p := copyTo(t, dir, "s", nil)
+	f := New(p)
+	for _, b := range data {
+		require.NoError(t, os.WriteFile(p, b, 0o644))
+		_, err := f.Update()
+		require.NoError(t, err)
+		state, err := f.MarshalState()
+		require.NoError(t, err)
+		f, err = Restore(p, state)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, want, f.Summary().ModelMetrics["claude-sonnet-4"])
+	assert.Equal(t, int64(len(data[2])), f.Offset())
+}

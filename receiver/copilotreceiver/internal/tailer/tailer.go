@@ -671,15 +671,15 @@ func (t *Tailer) checkIdentity(fh *os.File, f *file, size int64) error {
 			f.tracker.BeginReplay()
 		}
 	}
-	if size < f.readPos {
-		reset("truncated")
-		f.fp = transcript.Fingerprint{}
-	}
-	same, err := f.fp.Check(fh, size)
+	truncated := size < f.readPos
+	same, err := f.fp.Check(fh, size, f.readPos)
 	if err != nil {
 		return err
 	}
-	if !same {
+	switch {
+	case truncated:
+		reset("truncated")
+	case !same:
 		reset("replaced")
 	}
 	return nil
