@@ -169,6 +169,16 @@ type wire struct {
 	Usage          json.RawMessage `json:"usage"`
 }
 
+// ErrUnknownType is what errors.Is finds in Decode's error when the
+// payload's hook type is missing or not one of Types.
+var ErrUnknownType = errors.New("unknown hook type")
+
+// unknownType is an error that is ErrUnknownType, with its own message.
+type unknownType struct{ msg string }
+
+func (e *unknownType) Error() string        { return e.msg }
+func (e *unknownType) Is(target error) bool { return target == ErrUnknownType }
+
 // Decode reads a payload. typeHint is the hook type named outside the
 // payload (the URL, the forwarder's argument); the CLI's own dialect never
 // names it in the payload. When both name a type they must agree. Errors
@@ -194,7 +204,7 @@ func Decode(body []byte, typeHint string, opts Options) (Payload, error) {
 	case named != "":
 		t, ok := Canonical(named)
 		if !ok {
-			return p, fmt.Errorf("hook_event_name %q is not a hook type this receiver knows", named)
+			return p, &unknownType{fmt.Sprintf("hook_event_name %q is not a hook type this receiver knows", named)}
 		}
 		p.Type = t
 		if typeHint != "" {
@@ -205,11 +215,11 @@ func Decode(body []byte, typeHint string, opts Options) (Payload, error) {
 	case typeHint != "":
 		t, ok := Canonical(typeHint)
 		if !ok {
-			return p, fmt.Errorf("%q is not a hook type this receiver knows (%s)", typeHint, strings.Join(Types, ", "))
+			return p, &unknownType{fmt.Sprintf("%q is not a hook type this receiver knows (%s)", typeHint, strings.Join(Types, ", "))}
 		}
 		p.Type = t
 	default:
-		return p, errors.New("the hook type is not known: send it in the URL (/v1/hooks/<type>) or as hook_event_name")
+		return p, &unknownType{"the hook type is not known: send it in the URL (/v1/hooks/<type>) or as hook_event_name"}
 	}
 
 	p.Dialect = DialectCopilot

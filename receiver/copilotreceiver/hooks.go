@@ -211,7 +211,7 @@ func (h *hookServer) handleHook(w http.ResponseWriter, r *http.Request) {
 	p, err := hook.Decode(body, typeHint, hook.Options{CaptureContent: h.r.cfg.CaptureContent})
 	if err != nil {
 		reason := rejectMalformed
-		if strings.Contains(err.Error(), "hook type") || strings.Contains(err.Error(), "hook_event_name") {
+		if errors.Is(err, hook.ErrUnknownType) {
 			reason = rejectUnknownType
 		}
 		h.reject(w, http.StatusBadRequest, reason, err.Error())

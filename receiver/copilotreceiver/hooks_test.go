@@ -396,6 +396,7 @@ func TestHookStatusCodes(t *testing.T) {
 		"no type anywhere":  {"", good, 400, "hook type is not known"},
 		"type disagreement": {"/sessionStart", []byte(`{"hook_event_name":"Stop","session_id":"s1"}`), 400, "was sent as"},
 		"bad timestamp":     {"/preToolUse", []byte(`{"sessionId":"s","timestamp":"yesterday"}`), 400, "timestamp"},
+		"event name number": {"", []byte(`{"hook_event_name":5,"session_id":"s"}`), 400, "not valid JSON"},
 		"bad usage":         {"/agentStop", []byte(`{"sessionId":"s","usage":{"totalNanoAiu":"lots"}}`), 400, "usage object"},
 		"too large":         {"/preToolUse", append([]byte(`{"sessionId":"s","toolArgs":"`), bytes.Repeat([]byte("x"), 8192)...), 413, "max_request_body_size"},
 		"claude in body":    {"", []byte(`{"hook_event_name":"Stop","session_id":"s2","stop_hook_active":false}`), 202, ""},
@@ -456,7 +457,7 @@ func TestHookStatusCodes(t *testing.T) {
 		reasons[r.AsString()] += dp.Value
 	}
 	assert.Equal(t, int64(1), reasons[rejectTooLarge])
-	assert.Equal(t, int64(2), reasons[rejectUnknownType], "unknown type in the URL, no type at all: %v", reasons)
+	assert.Equal(t, int64(2), reasons[rejectUnknownType], "unknown type in the URL, no type at all; a hook_event_name that is no string is malformed: %v", reasons)
 	assert.Positive(t, reasons[rejectMalformed])
 	assert.Equal(t, int64(1), reasons[rejectMethod])
 	assert.Equal(t, int64(1), reasons[rejectNotFound])
