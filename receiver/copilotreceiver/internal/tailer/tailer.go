@@ -155,7 +155,7 @@ func (t *Tailer) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
 	t.done = make(chan struct{})
-	w, err := newWatcher(t.cfg.Include)
+	w, err := newWatcher(t.roots)
 	if err != nil {
 		t.log.Info("File change notifications are unavailable; relying on polling", zap.Error(err))
 	}
@@ -502,7 +502,7 @@ func GlobRoot(pattern string) string {
 func (t *Tailer) track(path string) *file {
 	f := &file{
 		path:        path,
-		sessionHint: filepath.Base(filepath.Dir(path)),
+		sessionHint: usage.SessionIDOf(path),
 		active:      true,
 		lastChange:  t.now(),
 		catchUp:     t.firstScan && t.cfg.StartAtEnd,

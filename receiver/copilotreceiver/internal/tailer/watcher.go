@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/bmatcuk/doublestar/v4"
 	"github.com/fsnotify/fsnotify"
 )
 
@@ -26,7 +25,9 @@ type watcher struct {
 	done    chan struct{}
 }
 
-func newWatcher(include []string) (*watcher, error) {
+// newWatcher watches bases, the include globs' fixed directories
+// (GlobRoot).
+func newWatcher(bases []string) (*watcher, error) {
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
@@ -37,10 +38,7 @@ func newWatcher(include []string) (*watcher, error) {
 		changed: map[string]bool{},
 		watched: map[string]bool{},
 		done:    make(chan struct{}),
-	}
-	for _, p := range include {
-		base, _ := doublestar.SplitPattern(filepath.ToSlash(p))
-		w.bases = append(w.bases, filepath.FromSlash(base))
+		bases:   bases,
 	}
 	w.ensureBases()
 	go w.loop()
