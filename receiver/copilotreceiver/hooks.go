@@ -177,9 +177,7 @@ func (h *hookServer) reject(w http.ResponseWriter, status int, reason, msg strin
 }
 
 func (h *hookServer) handleHealth(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		h.reject(w, http.StatusMethodNotAllowed, rejectMethod, "use GET")
+	if !h.queryMethod(w, r) {
 		return
 	}
 	writeJSON(w, http.StatusOK, response{Status: "ok"})
