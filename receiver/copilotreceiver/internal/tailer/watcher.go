@@ -17,6 +17,9 @@ type watcher struct {
 	w      *fsnotify.Watcher
 	notify chan struct{}
 	bases  []string
+	// missing are the bases that did not exist yet; only the tailer's
+	// goroutine (ensureBases) uses it.
+	missing []string
 
 	mu      sync.Mutex
 	changed map[string]bool
@@ -40,24 +43,42 @@ func newWatcher(bases []string) (*watcher, error) {
 		done:    make(chan struct{}),
 		bases:   bases,
 	}
+	for _, b := range bases {
+		if !w.add(b) {
+			w.missing = append(w.missing, b)
+		}
+	}
 	w.ensureBases()
 	go w.loop()
 	return w, nil
 }
 
-// ensureBases watches the include globs' fixed directories; called again
-// at each rescan. A base that does not exist yet (the CLI has never run)
-// is waited for by watching its nearest existing ancestor: each directory
-// created on the way calls for a rescan, which comes back here.
+// ensureBases is called at each rescan. A base that did not exist (the
+// CLI has never run) is waited for by watching its nearest existing
+// ancestor: each directory created on the way calls for a rescan, which
+// comes back here. When the base appears, it is watched, and so are the
+// session directories already in it, whose transcripts may not be written
+// yet; one more rescan finds what was created before the watches.
 func (w *watcher) ensureBases() {
-	for _, b := range w.bases {
-		if isDir(b) {
-			w.add(b)
+	still := w.missing[:0]
+	for _, b := range w.missing {
+		if w.add(b) {
+			if ents, err := os.ReadDir(b); err == nil {
+				for _, e := range ents {
+					if e.IsDir() {
+						w.add(filepath.Join(b, e.Name()))
+					}
+				}
+			}
+			w.mu.Lock()
+			w.rescan = true
+			w.mu.Unlock()
+			w.wake()
 			continue
 		}
+		still = append(still, b)
 		for a := filepath.Dir(b); ; a = filepath.Dir(a) {
-			if isDir(a) {
-				w.add(a)
+			if w.add(a) || w.isWatched(a) {
 				break
 			}
 			if filepath.Dir(a) == a {
@@ -65,6 +86,13 @@ func (w *watcher) ensureBases() {
 			}
 		}
 	}
+	w.missing = still
+}
+
+func (w *watcher) isWatched(dir string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.watched[dir]
 }
 
 func isDir(p string) bool {
@@ -84,17 +112,25 @@ func (w *watcher) underBase(dir string) bool {
 	return false
 }
 
-func (w *watcher) add(dir string) {
+// add watches dir; true when it was not watched before and now is.
+func (w *watcher) add(dir string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.watched[dir] {
-		return
+	if w.watched[dir] || !isDir(dir) {
+		return false
 	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return
+	if err := w.w.Add(dir); err != nil {
+		return false
 	}
-	if err := w.w.Add(dir); err == nil {
-		w.watched[dir] = true
+	w.watched[dir] = true
+	return true
+}
+
+// wake tells the tailer to look, without blocking.
+func (w *watcher) wake() {
+	select {
+	case w.notify <- struct{}{}:
+	default:
 	}
 }
 
@@ -134,10 +170,7 @@ func (w *watcher) loop() {
 				w.changed[ev.Name] = true
 			}
 			w.mu.Unlock()
-			select {
-			case w.notify <- struct{}{}:
-			default:
-			}
+			w.wake()
 		case _, ok := <-w.w.Errors:
 			if !ok {
 				return
