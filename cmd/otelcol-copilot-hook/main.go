@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/forwarder"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/statedir"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -434,14 +435,11 @@ func copilotHomeDir(flagValue string) (string, error) {
 	if flagValue != "" {
 		return filepath.Abs(flagValue)
 	}
-	if h := os.Getenv(forwarder.EnvCopilotHome); h != "" {
-		return filepath.Abs(h)
-	}
-	h, err := os.UserHomeDir()
+	h, err := statedir.CopilotHome(nil)
 	if err != nil {
 		return "", fmt.Errorf("no Copilot home: set --copilot-home or %s (%v)", forwarder.EnvCopilotHome, err)
 	}
-	return filepath.Join(h, ".copilot"), nil
+	return filepath.Abs(h)
 }
 
 func fatal(stderr io.Writer, errs []error) bool {

@@ -21,7 +21,7 @@ const (
 	EnvToken       = "OTELCOL_COPILOT_TOKEN"
 	EnvTokenFile   = "OTELCOL_COPILOT_TOKEN_FILE"
 	EnvSpoolDir    = "OTELCOL_COPILOT_SPOOL_DIR"
-	EnvCopilotHome = "COPILOT_HOME"
+	EnvCopilotHome = statedir.EnvCopilotHome
 	EnvLogLevel    = "OTELCOL_COPILOT_HOOK_LOG_LEVEL"
 )
 
@@ -169,11 +169,8 @@ func Resolve(s Settings, getenv func(string) string) (Config, []error) {
 	}
 
 	if c.CopilotHome == "" {
-		c.CopilotHome = getenv(EnvCopilotHome)
-	}
-	if c.CopilotHome == "" {
-		if h, err := os.UserHomeDir(); err == nil {
-			c.CopilotHome = filepath.Join(h, ".copilot")
+		if h, err := statedir.CopilotHome(getenv); err == nil {
+			c.CopilotHome = h
 		} else {
 			errs = append(errs, fmt.Errorf("no Copilot home: set --copilot-home or %s (%v)", EnvCopilotHome, err))
 		}

@@ -42,3 +42,22 @@ func Dir() (string, error) {
 	}
 	return "", errors.New("no directory for the collector's state: set " + Env + " (or HOME)")
 }
+
+// EnvCopilotHome is where Copilot CLI keeps its sessions and hooks.
+const EnvCopilotHome = "COPILOT_HOME"
+
+// CopilotHome is Copilot CLI's home: $COPILOT_HOME, else ~/.copilot.
+// getenv reads the environment (nil: os.Getenv).
+func CopilotHome(getenv func(string) string) (string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if h := getenv(EnvCopilotHome); h != "" {
+		return h, nil
+	}
+	h, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(h, ".copilot"), nil
+}

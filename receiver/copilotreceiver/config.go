@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configoptional"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/statedir"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
 )
 
@@ -216,13 +217,9 @@ func (cfg *Config) Validate() error {
 
 // defaultInclude is the transcript glob under COPILOT_HOME, or ~/.copilot.
 func defaultInclude() []string {
-	home := os.Getenv("COPILOT_HOME")
-	if home == "" {
-		h, err := os.UserHomeDir()
-		if err != nil || h == "" {
-			return nil
-		}
-		home = filepath.Join(h, ".copilot")
+	home, err := statedir.CopilotHome(nil)
+	if err != nil || home == "" {
+		return nil
 	}
 	return []string{filepath.Join(home, "session-state", "*", "events.jsonl")}
 }
