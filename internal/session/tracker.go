@@ -187,9 +187,6 @@ func (t *Tracker) init() {
 	t.ctx = &c
 }
 
-// SessionID is the session's id.
-func (t *Tracker) SessionID() string { return t.st.SessionID }
-
 // Context is the session's current context.
 func (t *Tracker) Context() *Context { return t.ctx }
 
@@ -198,15 +195,6 @@ func (t *Tracker) LastEvent() time.Time { return t.st.LastEvent }
 
 // Stats returns what the tracker noticed so far in this process.
 func (t *Tracker) Stats() Stats { return t.stats }
-
-// Counted returns the usage counted so far, by agent and model.
-func (t *Tracker) Counted() map[Key]Usage {
-	out := make(map[Key]Usage, len(t.st.Counted))
-	for k, v := range t.st.Counted {
-		out[k] = *v
-	}
-	return out
-}
 
 // Summary is the session's usage counted so far.
 func (t *Tracker) Summary() UsageSummary { return summarize(t.st.Counted, t.st.Code) }
