@@ -1,13 +1,11 @@
 package forwarder
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,10 +41,6 @@ type usageCache struct {
 	File    json.RawMessage  `json:"file"`
 }
 
-// hookScanLimit bounds how much of what a call read is scanned for
-// hook.start lines: the one a hook waits for is at the end.
-const hookScanLimit = 4 << 20
-
 // UsageResult is a session's usage as read from its transcript.
 type UsageResult struct {
 	Summary session.UsageSummary
@@ -64,7 +58,7 @@ type UsageResult struct {
 	Read int64
 	// Restart says why the transcript was read from its start: "" (it was
 	// not, as far as is known here), "new" (no cache), "cache" (the cache
-	// was unusable), or "file" (the transcript was truncated).
+	// was unusable), or "file" (the transcript was truncated or replaced).
 	Restart string
 }
 
@@ -142,23 +136,30 @@ func (u *UsageCounter) Usage(path string, sync *SyncPoint) (UsageResult, error) 
 		f = usage.New(resolved)
 	}
 	loaded := f.Offset()
+	// The hook.start lines read note when each hook type last ran.
+	f.OnEvent = func(ev *transcript.Event) {
+		d, ok := ev.Data.(*transcript.HookStartData)
+		if !ok {
+			return
+		}
+		if t, ok := hook.Canonical(d.HookType); ok {
+			if c.Hooks == nil {
+				c.Hooks = map[string]int64{}
+			}
+			c.Hooks[t] = max(c.Hooks[t], ev.Timestamp.UnixMilli())
+		}
+	}
 
-	// update reads what was appended and notes the hook.start lines in it.
+	// update reads what was appended.
 	update := func() error {
-		from := f.Offset()
+		from, restarts := f.Offset(), f.Restarts()
 		if _, err := f.Update(); err != nil {
 			return err
 		}
-		to := f.Offset()
-		if to < from {
-			// Truncated. (A file replaced by a longer one is read again
-			// from its start too, which only usage.File knows.)
+		if f.Restarts() != restarts {
 			res.Restart, from = "file", 0
 		}
-		res.Read += to - from
-		if to > from {
-			return u.scanHooks(resolved, max(from, to-hookScanLimit), to, &c)
-		}
+		res.Read += f.Offset() - from
 		return nil
 	}
 	if err := update(); err != nil {
@@ -185,7 +186,7 @@ func (u *UsageCounter) Usage(path string, sync *SyncPoint) (UsageResult, error) 
 	res.Offset = f.Offset()
 	res.Summary = f.Summary()
 	if res.Restart == "file" {
-		u.Log.Infof("transcript %s was truncated since the last hook; read again from its start", resolved)
+		u.Log.Infof("transcript %s was truncated or replaced since the last hook; read again from its start", resolved)
 	}
 
 	if cachePath != "" && (f.Offset() != loaded || res.Restart != "") {
@@ -212,50 +213,6 @@ func (u *UsageCounter) confine(abs string) (string, error) {
 		return abs, nil
 	}
 	return usage.Confine(abs, u.Roots)
-}
-
-// scanHooks notes the hook.start events in the transcript's bytes
-// [from, to), which were read as complete lines.
-func (u *UsageCounter) scanHooks(path string, from, to int64, c *usageCache) error {
-	fh, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer fh.Close()
-	buf := make([]byte, to-from)
-	if n, err := fh.ReadAt(buf, from); err != nil && !(errors.Is(err, io.EOF) && int64(n) == to-from) {
-		return err
-	}
-	marker := []byte(`{"type":"` + transcript.TypeHookStart + `"`)
-	for pos := 0; ; {
-		i := bytes.Index(buf[pos:], marker)
-		if i < 0 {
-			return nil
-		}
-		at := pos + i
-		end := len(buf)
-		if j := bytes.IndexByte(buf[at:], '\n'); j >= 0 {
-			end = at + j
-		}
-		pos = end
-		if at > 0 && buf[at-1] != '\n' {
-			continue // not at the start of a line
-		}
-		ev, err := transcript.Decode(buf[at:end], transcript.Options{})
-		if err != nil {
-			continue
-		}
-		d, ok := ev.Data.(*transcript.HookStartData)
-		if !ok {
-			continue
-		}
-		if t, ok := hook.Canonical(d.HookType); ok {
-			if c.Hooks == nil {
-				c.Hooks = map[string]int64{}
-			}
-			c.Hooks[t] = max(c.Hooks[t], ev.Timestamp.UnixMilli())
-		}
-	}
 }
 
 // CacheMaxAge is how long the usage cache of a session that no hook has

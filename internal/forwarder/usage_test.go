@@ -284,7 +284,7 @@ func TestUsageReadAgain(t *testing.T) {
 		t.Errorf("usage after the file grew back differs from a full read:\n%s", cmp.Diff(whole, got))
 	}
 	write(large)
-	check("replaced", "") // usage.File reads it again; nothing tells here
+	check("replaced", "file") // usage.File reads it again, and says so
 	if err := os.WriteFile(filepath.Join(cache, "s.json"), []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}

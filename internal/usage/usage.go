@@ -32,6 +32,11 @@ type File struct {
 	skipped   int64
 	maxLine   int
 	scratch   session.Facts // facts of the event applied, discarded
+	restarts  int
+
+	// OnEvent, when set, sees every event Update reads, after the session
+	// has applied it.
+	OnEvent func(*transcript.Event)
 }
 
 // New returns a File that has read nothing of the transcript at path. The
@@ -108,6 +113,9 @@ func (f *File) Update() (bool, error) {
 		if it.Event != nil {
 			f.tracker.Apply(it.Event, &f.scratch)
 			f.scratch.Reset()
+			if f.OnEvent != nil {
+				f.OnEvent(it.Event)
+			}
 		}
 		f.offset = it.End
 	}
@@ -118,8 +126,13 @@ func (f *File) Update() (bool, error) {
 // Check has already made the new file's, stays.
 func (f *File) restart() {
 	f.offset = 0
+	f.restarts++
 	f.tracker.BeginReplay()
 }
+
+// Restarts counts the times Update found the transcript truncated or
+// replaced and read it again from its start.
+func (f *File) Restarts() int { return f.restarts }
 
 // Summary is the session's usage in the Option A shape.
 func (f *File) Summary() session.UsageSummary { return f.tracker.Summary() }
