@@ -597,14 +597,14 @@ func (t *Tailer) readFile(ctx context.Context, f *file, r *round, final bool) er
 	}
 	size := st.Size()
 	f.size, f.mtime = size, st.ModTime()
-	if err := t.loadTracker(ctx, f); err != nil {
-		return err
-	}
-	if err := t.checkIdentity(fh, f, size); err != nil {
+	if err := t.checkIdentity(ctx, fh, f, size); err != nil {
 		return err
 	}
 	if size == f.readPos && !(final && f.pendingTail) {
-		return nil
+		return nil // nothing new: the session's state stays in the store
+	}
+	if err := t.loadTracker(ctx, f); err != nil {
+		return err
 	}
 	if _, err := fh.Seek(f.readPos, io.SeekStart); err != nil {
 		return err
@@ -662,26 +662,25 @@ func (t *Tailer) readFile(ctx context.Context, f *file, r *round, final bool) er
 // file that is shorter than what was read was truncated, one whose start
 // changed was replaced: both are read again from the start, and the
 // tracker is told, so that nothing already counted is counted again.
-func (t *Tailer) checkIdentity(fh *os.File, f *file, size int64) error {
-	reset := func(why string) {
-		t.log.Info("Transcript was "+why+"; reading it again from the start", zap.String("path", f.path))
-		f.offset, f.readPos = 0, 0
-		f.pendingTail = false
-		if f.tracker != nil {
-			f.tracker.BeginReplay()
-		}
-	}
+func (t *Tailer) checkIdentity(ctx context.Context, fh *os.File, f *file, size int64) error {
 	truncated := size < f.readPos
 	same, err := f.fp.Check(fh, size, f.readPos)
-	if err != nil {
+	if err != nil || same {
 		return err
 	}
-	switch {
-	case truncated:
-		reset("truncated")
-	case !same:
-		reset("replaced")
+	why := "replaced"
+	if truncated {
+		why = "truncated"
 	}
+	t.log.Info("Transcript was "+why+"; reading it again from the start", zap.String("path", f.path))
+	// The session's state knows what was counted: load it before the
+	// offsets it belongs to are let go.
+	if err := t.loadTracker(ctx, f); err != nil {
+		return err
+	}
+	f.offset, f.readPos = 0, 0
+	f.pendingTail = false
+	f.tracker.BeginReplay()
 	return nil
 }
 
@@ -933,7 +932,7 @@ func (t *Tailer) readRange(ctx context.Context, f *file, end int64, r *round) er
 	if err != nil {
 		return err
 	}
-	if err := t.checkIdentity(fh, f, st.Size()); err != nil || f.readPos != f.offset || end < f.readPos || st.Size() < end {
+	if err := t.checkIdentity(ctx, fh, f, st.Size()); err != nil || f.readPos != f.offset || end < f.readPos || st.Size() < end {
 		return errors.Join(err, errors.New("the transcript changed since the round was read"))
 	}
 	if _, err := fh.Seek(f.readPos, io.SeekStart); err != nil {
