@@ -99,14 +99,19 @@ func agentOf(p *hook.Payload) session.Agent {
 	if p.AgentID == "" || p.AgentID == p.SessionID || p.Type == hook.SubagentStart || p.Type == hook.SubagentStop {
 		return session.Agent{ID: session.MainAgent, Name: session.MainAgent}
 	}
-	name := p.AgentName
-	if name == "" {
-		name = p.AgentType
+	return session.Agent{ID: p.AgentID, Name: subagentName(p)}
+}
+
+// subagentName is the name a payload gives its subagent: its name, else
+// its type, else unknown.
+func subagentName(p *hook.Payload) string {
+	switch {
+	case p.AgentName != "":
+		return p.AgentName
+	case p.AgentType != "":
+		return p.AgentType
 	}
-	if name == "" {
-		name = hookAgentUnknown
-	}
-	return session.Agent{ID: p.AgentID, Name: name}
+	return hookAgentUnknown
 }
 
 // facts are the facts of a payload besides usage. local says that the
@@ -259,13 +264,7 @@ func (h *hookFacts) fromHooks(s *hookSession, p *hook.Payload, f *session.Facts)
 			start = p.Time
 		}
 		delete(s.subagents, p.AgentID)
-		name := p.AgentName
-		if name == "" {
-			name = p.AgentType
-		}
-		if name == "" {
-			name = hookAgentUnknown
-		}
+		name := subagentName(p)
 		s.seq++
 		key := p.AgentID
 		if key == "" {
