@@ -360,32 +360,38 @@ func firstRaw(vs ...json.RawMessage) json.RawMessage {
 // WithUsage returns the payload with a usage member set to u, leaving the
 // rest of it as it was written. A payload that already carries a usage
 // object (a CLI that reports its own) is returned unchanged.
+//
+// A payload can be large (a tool's output): unless it may have a usage
+// member (the text "usage" or an escape sequence appears in it), it is
+// only validated, not decoded, and the member is appended.
 func WithUsage(body []byte, u session.UsageSummary) ([]byte, bool, error) {
 	trimmed := bytes.TrimSpace(body)
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(trimmed, &members); err != nil {
-		return body, false, fmt.Errorf("the payload is not a JSON object: %w", err)
-	}
-	if v, ok := members["usage"]; ok && string(v) != "null" {
-		return body, false, nil
-	}
-	if _, ok := members["usage"]; ok {
-		// A null usage: replace it by rewriting the object.
-		enc, err := json.Marshal(u)
-		if err != nil {
-			return body, false, err
-		}
-		members["usage"] = enc
-		out, err := json.Marshal(members)
-		return out, err == nil, err
+	if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(trimmed) {
+		return body, false, errors.New("the payload is not a JSON object")
 	}
 	enc, err := json.Marshal(u)
 	if err != nil {
 		return body, false, err
 	}
+	empty := len(bytes.TrimSpace(trimmed[1:len(trimmed)-1])) == 0
+	if bytes.Contains(trimmed, []byte(`"usage"`)) || bytes.Contains(trimmed, []byte(`\u`)) {
+		var members map[string]json.RawMessage
+		if err := json.Unmarshal(trimmed, &members); err != nil {
+			return body, false, fmt.Errorf("the payload is not a JSON object: %w", err)
+		}
+		if v, ok := members["usage"]; ok {
+			if string(v) != "null" {
+				return body, false, nil
+			}
+			// A null usage: replace it by rewriting the object.
+			members["usage"] = enc
+			out, err := json.Marshal(members)
+			return out, err == nil, err
+		}
+	}
 	out := make([]byte, 0, len(trimmed)+len(enc)+10)
 	out = append(out, trimmed[:len(trimmed)-1]...)
-	if len(members) > 0 {
+	if !empty {
 		out = append(out, ',')
 	}
 	out = append(out, `"usage":`...)

@@ -152,6 +152,22 @@ func TestWithUsage(t *testing.T) {
 	assert.Contains(t, string(out), `"totalNanoAiu":7`)
 	_, _, err = WithUsage([]byte(`not json`), u)
 	assert.Error(t, err)
+	_, _, err = WithUsage([]byte(`{"sessionId":"s",`), u)
+	assert.Error(t, err, "a torn object is not appended to")
+	// A usage key written with an escape is a usage key.
+	escaped := []byte(`{"sessionId":"s","\u0075sage":{"totalNanoAiu":3}}`)
+	out, added, err = WithUsage(escaped, u)
+	require.NoError(t, err)
+	assert.False(t, added)
+	assert.Equal(t, escaped, out)
+	// Text that mentions usage is not a usage member.
+	out, added, err = WithUsage([]byte(`{"sessionId":"s","toolResult":"the \"usage\" was fine"}`), u)
+	require.NoError(t, err)
+	assert.True(t, added)
+	p, err = Decode(out, PostToolUse, Options{})
+	require.NoError(t, err)
+	require.NotNil(t, p.Usage)
+	assert.Equal(t, int64(7), p.Usage.TotalNanoAIU)
 }
 
 func TestClaudeNames(t *testing.T) {
@@ -223,4 +239,19 @@ func TestOwnerSessionID(t *testing.T) {
 	p := Payload{SessionID: "sub-2", AgentID: "sub-2", ParentAgentID: "sub-1"}
 	assert.Equal(t, "sub-1", p.OwnerSessionID(nil))
 	assert.Equal(t, "s", p.OwnerSessionID(func(id string) (string, bool) { return "s", id == "sub-1" }))
+}
+
+// BenchmarkWithUsage adds usage to a postToolUse payload with 1 MiB of
+// tool output, the forwarder's largest payloads.
+func BenchmarkWithUsage(b *testing.B) {
+	body := []byte(`{"sessionId":"s","timestamp":1795363647009,"toolName":"bash","toolResult":{"resultType":"success","textResultForLlm":"` +
+		strings.Repeat("line of build output ", 1<<20/21) + `"}}`)
+	u := session.UsageSummary{TotalNanoAIU: 7, ModelMetrics: map[string]session.ModelSummary{"gpt-4.1": {}}}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := WithUsage(body, u); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
