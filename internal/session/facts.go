@@ -247,6 +247,13 @@ type Facts struct {
 	Summaries    []SummaryFact
 	Hooks        []HookFact
 	Ends         []EndFact
+
+	// ReadStart and ReadEnd are when the facts were read: the window of
+	// this batch, following the previous batch's. Metrics stamped with
+	// the time they are received use it, and whoever reads the batch again
+	// after a crash sets the same window, so that the batch is sent again
+	// as it was. Zero means "now".
+	ReadStart, ReadEnd time.Time
 }
 
 // Len is the number of facts.
@@ -269,4 +276,5 @@ func (f *Facts) Reset() {
 	f.Summaries = f.Summaries[:0]
 	f.Hooks = f.Hooks[:0]
 	f.Ends = f.Ends[:0]
+	f.ReadStart, f.ReadEnd = time.Time{}, time.Time{}
 }

@@ -13,9 +13,45 @@ const FingerprintSize = 512
 
 // Fingerprint identifies a transcript file by a hash of its first bytes, so
 // that a file replaced under the same name is told from one that grew.
+//
+// It also remembers a hash of the bytes just before the offset read to
+// (the tail mark), so that a file rewritten in place with the same start —
+// a line inserted or removed before that offset — is told from one that
+// only grew.
 type Fingerprint struct {
 	Len  int
 	Hash [32]byte
+
+	// TailAt is the offset the tail mark ends at; TailLen bytes before it
+	// hash to Tail. TailLen 0 means no mark.
+	TailAt  int64
+	TailLen int
+	Tail    [32]byte
+}
+
+// TailSize is how many bytes before the read offset the tail mark covers.
+const TailSize = 256
+
+// MarkTail remembers the bytes of f just before offset at, for the next
+// Check with readTo == at.
+func (fp *Fingerprint) MarkTail(f io.ReaderAt, at int64) error {
+	n := int64(TailSize)
+	if at < n {
+		n = at
+	}
+	fp.TailAt, fp.TailLen = 0, 0
+	if n == 0 {
+		return nil
+	}
+	h, m, err := hashRange(f, at-n, int(n))
+	if err != nil {
+		return err
+	}
+	if m < int(n) {
+		return nil // shorter than thought: no mark, the next Check decides
+	}
+	fp.TailAt, fp.TailLen, fp.Tail = at, m, h
+	return nil
 }
 
 // Check reports whether the file of the given size is still the file that
@@ -39,6 +75,16 @@ func (fp *Fingerprint) Check(f io.ReaderAt, size, readTo int64) (same bool, err 
 			*fp = Fingerprint{}
 		}
 	}
+	if same && fp.TailLen > 0 && fp.TailAt == readTo {
+		h, n, err := hashRange(f, readTo-int64(fp.TailLen), fp.TailLen)
+		if err != nil {
+			return false, err
+		}
+		if n < fp.TailLen || h != fp.Tail {
+			same = false
+			*fp = Fingerprint{}
+		}
+	}
 	if fp.Len < FingerprintSize && size > int64(fp.Len) {
 		h, n, err := hashPrefix(f, FingerprintSize)
 		if err != nil {
@@ -49,9 +95,11 @@ func (fp *Fingerprint) Check(f io.ReaderAt, size, readTo int64) (same bool, err 
 	return same, nil
 }
 
-func hashPrefix(f io.ReaderAt, n int) ([32]byte, int, error) {
+func hashPrefix(f io.ReaderAt, n int) ([32]byte, int, error) { return hashRange(f, 0, n) }
+
+func hashRange(f io.ReaderAt, off int64, n int) ([32]byte, int, error) {
 	buf := make([]byte, n)
-	m, err := f.ReadAt(buf, 0)
+	m, err := f.ReadAt(buf, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return [32]byte{}, 0, err
 	}

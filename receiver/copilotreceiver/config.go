@@ -106,6 +106,11 @@ type SessionStateConfig struct {
 	// limiter, a full queue) is offered again. It is retried until
 	// accepted; the checkpoint does not move past it.
 	RetryOnRefused RetryConfig `mapstructure:"retry_on_refused"`
+	// DrainTimeout is how long a stop waits for a batch being delivered
+	// to be accepted, so that it is committed and not sent again after
+	// the restart. Past it, the batch is sent again, identically, after
+	// the restart.
+	DrainTimeout time.Duration `mapstructure:"drain_timeout"`
 }
 
 // RetryConfig is an exponential backoff without an end.
@@ -186,6 +191,9 @@ func (cfg *Config) Validate() error {
 	}
 	if ss.MaxLineSize < 64<<10 || ss.MaxLineSize > 1<<30 {
 		errs = append(errs, fmt.Errorf("session_state.max_line_size: %d bytes is outside 64KiB to 1GiB", ss.MaxLineSize))
+	}
+	if ss.DrainTimeout < 0 {
+		errs = append(errs, fmt.Errorf("session_state.drain_timeout: %v must not be negative", ss.DrainTimeout))
 	}
 	if ss.IdleTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("session_state.idle_timeout: %v is below the minimum of 1s", ss.IdleTimeout))

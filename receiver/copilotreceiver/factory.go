@@ -37,6 +37,7 @@ func createDefaultConfig() component.Config {
 			IdleTimeout:    time.Hour,
 			User:           defaultUser(),
 			RetryOnRefused: RetryConfig{InitialInterval: 100 * time.Millisecond, MaxInterval: 10 * time.Second},
+			DrainTimeout:   10 * time.Second,
 		},
 		MetricTimestamps: TimestampsEvent,
 		Histograms: HistogramsConfig{

@@ -17,6 +17,7 @@ import (
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/tailer"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden from the current output")
@@ -73,7 +74,7 @@ func testConfig() *Config {
 
 func builders(cfg *Config) (*metricsBuilder, *tracesBuilder, *logsBuilder) {
 	res := &resourceBuilder{cfg: cfg.ResourceAttributes, user: cfg.SessionState.User}
-	return newMetricsBuilder(cfg, res, "test", &receiveClock{}),
+	return newMetricsBuilder(cfg, res, "test", &tailer.WindowClock{}),
 		&tracesBuilder{resources: res, version: "test", capture: cfg.CaptureContent},
 		&logsBuilder{resources: res, version: "test", events: cfg.Events}
 }

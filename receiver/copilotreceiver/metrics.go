@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/tailer"
 )
 
 // Metric and attribute names. The metrics are declared in metadata.yaml;
@@ -194,34 +194,14 @@ type metricsBuilder struct {
 	received  bool
 	resources *resourceBuilder
 	version   string
-	clock     *receiveClock // received mode
+	// clock gives the strictly increasing stamps of received mode, so
+	// that each stream's points follow one another even when batches come
+	// faster than the clock moves. The tailer's and the hook endpoint's
+	// builders share one, since their points may fall into the same stream.
+	clock tailer.Clock
 }
 
-// receiveClock gives the strictly increasing stamps of received mode, so
-// that each stream's points follow one another even when batches come
-// faster than the clock moves. The tailer's and the hook endpoint's
-// builders share one, since their points may fall into the same stream.
-type receiveClock struct {
-	mu   sync.Mutex
-	last time.Time
-}
-
-// next returns the start and time of the next batch's points.
-func (c *receiveClock) next(now time.Time) (time.Time, time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !now.After(c.last) {
-		now = c.last.Add(time.Nanosecond)
-	}
-	prev := c.last
-	if prev.IsZero() {
-		prev = now
-	}
-	c.last = now
-	return prev, now
-}
-
-func newMetricsBuilder(cfg *Config, res *resourceBuilder, version string, clock *receiveClock) *metricsBuilder {
+func newMetricsBuilder(cfg *Config, res *resourceBuilder, version string, clock tailer.Clock) *metricsBuilder {
 	b := &metricsBuilder{
 		clock:     clock,
 		enabled:   map[string]bool{},
@@ -285,8 +265,11 @@ type metricsBatch struct {
 func (b *metricsBuilder) build(f *session.Facts, now time.Time) pmetric.Metrics {
 	mb := &metricsBatch{b: b, byCtx: map[*session.Context]*resourceAcc{}}
 	if b.received {
-		prev, now := b.clock.next(now)
-		mb.start, mb.stamp = pcommon.NewTimestampFromTime(prev), pcommon.NewTimestampFromTime(now)
+		start, end := f.ReadStart, f.ReadEnd
+		if end.IsZero() {
+			start, end = b.clock.Next(now)
+		}
+		mb.start, mb.stamp = pcommon.NewTimestampFromTime(start), pcommon.NewTimestampFromTime(end)
 	}
 	for i := range f.Usage {
 		mb.usage(&f.Usage[i])

@@ -66,7 +66,7 @@ func newReceiver(set receiver.Settings, cfg *Config, onClose func()) (*copilotRe
 	version := set.BuildInfo.Version
 	return &copilotReceiver{
 		cfg: cfg, set: set, onClose: onClose, obsrecv: obsrecv,
-		metricsB: newMetricsBuilder(cfg, res, version, &receiveClock{}),
+		metricsB: newMetricsBuilder(cfg, res, version, &tailer.WindowClock{}),
 		tracesB:  &tracesBuilder{resources: res, version: version, capture: cfg.CaptureContent},
 		logsB:    &logsBuilder{resources: res, version: version, events: cfg.Events},
 	}, nil
@@ -111,6 +111,8 @@ func (r *copilotReceiver) Start(ctx context.Context, host component.Host) error 
 		RetryMax:       ss.RetryOnRefused.MaxInterval,
 		Decode:         transcript.Options{CaptureContent: r.cfg.CaptureContent},
 		Track:          session.Options{CaptureContent: r.cfg.CaptureContent},
+		Clock:          r.metricsB.clock,
+		DrainTimeout:   ss.DrainTimeout,
 	}, r.client, r.signals(r.metricsB), &observer{tel: tel}, r.set.Logger)
 	if err := r.tail.Start(ctx); err != nil {
 		return err

@@ -226,10 +226,7 @@ func (h *harness) run(s *sink) func() {
 	require.NoError(h.t, err)
 	l, err := f.CreateLogs(ctx, set, h.cfg, s.logsConsumer())
 	require.NoError(h.t, err)
-	host := storagetest.NewStorageHost().WithFileBackedStorageExtension("checkpoints", h.storage)
-	for id, ext := range h.exts {
-		host = host.WithExtension(id, ext)
-	}
+	host := h.storageHost()
 	require.NoError(h.t, m.Start(ctx, host))
 	require.NoError(h.t, tr.Start(ctx, host))
 	require.NoError(h.t, l.Start(ctx, host))
@@ -239,6 +236,16 @@ func (h *harness) run(s *sink) func() {
 		require.NoError(h.t, l.Shutdown(ctx))
 		require.NoError(h.t, h.tel.Shutdown(ctx))
 	}
+}
+
+// storageHost is a host with the checkpoints' file storage and the
+// harness's extensions.
+func (h *harness) storageHost() component.Host {
+	host := storagetest.NewStorageHost().WithFileBackedStorageExtension("checkpoints", h.storage)
+	for id, ext := range h.exts {
+		host = host.WithExtension(id, ext)
+	}
+	return host
 }
 
 func readTestdata(t testing.TB, rel string) []byte {

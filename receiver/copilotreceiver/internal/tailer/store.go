@@ -22,15 +22,22 @@ type checkpoint struct {
 	FPHash  []byte `json:"fp"`
 	Offset  int64  `json:"off"`
 	Open    bool   `json:"open,omitempty"`
+	// TailLen bytes before Offset hash to TailHash: a file rewritten in
+	// place before Offset is read again from its start.
+	TailLen  int    `json:"tailLen,omitempty"`
+	TailHash []byte `json:"tail,omitempty"`
 }
 
-// pendingRound records a round whose delivery was under way: the files it
-// read up to which offsets, the sessions it found idle, and the signals the
-// pipeline already accepted. On start, the round is read again from the
-// committed checkpoints and only the missing signals are delivered, so that
-// nothing is sent twice or lost.
+// pendingRound records a round before its delivery begins: the files it
+// read up to which offsets, the sessions it found idle, its read window, and
+// the signals the pipeline already accepted. On start, the round is read
+// again from the committed checkpoints and only the missing signals are
+// delivered, with the same content and ids, so that nothing is lost and
+// only the batch in flight at a crash is sent twice, identically.
 type pendingRound struct {
-	Files map[string]int64 `json:"files"`
-	Idle  []string         `json:"idle,omitempty"`
-	Done  []string         `json:"done"`
+	Files     map[string]int64 `json:"files"`
+	Idle      []string         `json:"idle,omitempty"`
+	Done      []string         `json:"done"`
+	ReadStart int64            `json:"readStart,omitempty"` // unix ns
+	ReadEnd   int64            `json:"readEnd,omitempty"`
 }

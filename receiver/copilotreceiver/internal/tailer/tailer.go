@@ -4,6 +4,14 @@
 // round's checkpoints (offset, fingerprint, session state) are committed
 // only after every signal of the round was accepted; a refused round is
 // offered again, never skipped.
+//
+// Before a round is offered to the first signal, what it covers (the files
+// and the offsets it read them to, the sessions it ends, its read window)
+// is written to storage. A collector killed while delivering reads exactly
+// that round again at start and delivers the signals not yet accepted: the
+// batch that was in flight is sent again with identical content and ids,
+// and nothing else is. Stop lets a delivery under way finish (up to
+// DrainTimeout) and commits it, so that a graceful stop repeats nothing.
 package tailer
 
 import (
@@ -13,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,6 +60,53 @@ type Config struct {
 	Track          session.Options
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Clock gives each round its read window (session.Facts.ReadStart and
+	// ReadEnd); nil means a clock of the tailer's own.
+	Clock Clock
+	// DrainTimeout is how long Stop waits for a delivery under way to be
+	// accepted so that it can be committed; 0 means 10s.
+	DrainTimeout time.Duration
+}
+
+// Clock hands out the read windows of batches: each starts where the
+// previous ended, and ends later than it started. It is safe for
+// concurrent use.
+type Clock interface {
+	// Next returns the window of a batch read at now.
+	Next(now time.Time) (start, end time.Time)
+	// Advance makes later windows start no earlier than t: a round read
+	// again after a restart keeps the window it had.
+	Advance(t time.Time)
+}
+
+// WindowClock is the Clock a tailer uses when given none.
+type WindowClock struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+// Next implements Clock.
+func (c *WindowClock) Next(now time.Time) (time.Time, time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !now.After(c.last) {
+		now = c.last.Add(time.Nanosecond)
+	}
+	prev := c.last
+	if prev.IsZero() {
+		prev = now
+	}
+	c.last = now
+	return prev, now
+}
+
+// Advance implements Clock.
+func (c *WindowClock) Advance(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.last) {
+		c.last = t
+	}
 }
 
 // Signal is one of the pipeline's signals. Consume converts and delivers
@@ -90,7 +146,9 @@ type Tailer struct {
 	rd        *transcript.Reader // reused from file to file
 	watch     *watcher
 
-	cancel           context.CancelFunc
+	cancel           context.CancelFunc // stops reading
+	deliverCtx       context.Context    // ends deliveries; outlives cancel by DrainTimeout
+	cancelDeliver    context.CancelFunc
 	done             chan struct{}
 	mu               sync.Mutex // guards started/stopped
 	started, stopped bool
@@ -129,6 +187,12 @@ func New(cfg Config, store storage.Client, signals []Signal, obs Observer, logge
 	if cfg.MaxRoundBytes <= 0 {
 		cfg.MaxRoundBytes = 8 << 20
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = &WindowClock{}
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 10 * time.Second
+	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
@@ -154,6 +218,7 @@ func (t *Tailer) Start(ctx context.Context) error {
 	t.started = true
 	runCtx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
+	t.deliverCtx, t.cancelDeliver = context.WithCancel(context.Background())
 	t.done = make(chan struct{})
 	w, err := newWatcher(t.roots)
 	if err != nil {
@@ -166,8 +231,10 @@ func (t *Tailer) Start(ctx context.Context) error {
 }
 
 // Stop ends following and waits for the goroutine, as long as ctx allows.
-// A round that was not accepted is not committed and is read again after a
-// restart.
+// Nothing new is read; a delivery under way is given DrainTimeout to be
+// accepted, and is then committed, so that it is not sent again after a
+// restart. A round that was not accepted by then is not committed and is
+// delivered again, as it was, after a restart.
 func (t *Tailer) Stop(ctx context.Context) error {
 	t.mu.Lock()
 	if !t.started || t.stopped {
@@ -177,6 +244,9 @@ func (t *Tailer) Stop(ctx context.Context) error {
 	t.stopped = true
 	t.mu.Unlock()
 	t.cancel()
+	drain := time.AfterFunc(t.cfg.DrainTimeout, t.cancelDeliver)
+	defer drain.Stop()
+	defer t.cancelDeliver()
 	select {
 	case <-t.done:
 	case <-ctx.Done():
@@ -538,6 +608,10 @@ func (t *Tailer) load(ctx context.Context, f *file) error {
 	f.offset, f.readPos, f.needsIdle = cp.Offset, cp.Offset, cp.Open
 	f.fp.Len = cp.FPLen
 	copy(f.fp.Hash[:], cp.FPHash)
+	if len(cp.TailHash) == len(f.fp.Tail) && cp.TailLen > 0 {
+		f.fp.TailAt, f.fp.TailLen = cp.Offset, cp.TailLen
+		copy(f.fp.Tail[:], cp.TailHash)
+	}
 	return nil
 }
 
@@ -551,13 +625,25 @@ func (t *Tailer) loadTracker(ctx context.Context, f *file) error {
 		return err
 	}
 	f.stats = session.Stats{}
-	if f.offset == 0 && f.readPos == 0 {
-		f.tracker = session.New(f.sessionHint, t.cfg.Track)
-		return nil
-	}
 	b, err := t.store.Get(ctx, sessionPrefix+f.path)
 	if err != nil {
 		return fmt.Errorf("reading session state: %w", err)
+	}
+	if f.offset == 0 && f.readPos == 0 {
+		if b == nil {
+			f.tracker = session.New(f.sessionHint, t.cfg.Track)
+			return nil
+		}
+		// Read from the start, but counted before (the file was truncated
+		// or replaced and its tracker released before that was
+		// committed): what was counted is not counted again.
+		if tr, err := session.Restore(b, t.cfg.Track); err == nil {
+			f.tracker = tr
+			tr.BeginReplay()
+			return nil
+		}
+		f.tracker = session.New(f.sessionHint, t.cfg.Track)
+		return nil
 	}
 	if b != nil {
 		tr, err := session.Restore(b, t.cfg.Track)
@@ -612,6 +698,10 @@ func (t *Tailer) readFile(ctx context.Context, f *file, r *round, final bool) er
 	rd := t.reader(fh, f.readPos)
 	rd.Final = final
 	start := f.readPos
+	// A full round is flushed in the middle of the file: its commit must
+	// not release this session's tracker, which the next lines need.
+	r.reading = f
+	defer func() { r.reading = nil }()
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -651,6 +741,9 @@ func (t *Tailer) readFile(ctx context.Context, f *file, r *round, final bool) er
 	f.pendingTail = rd.Offset() < size
 	if f.readPos > start {
 		f.lastChange = t.now()
+		if err := f.fp.MarkTail(fh, f.readPos); err != nil {
+			return err
+		}
 	}
 	if size == f.readPos && f.catchUp {
 		f.catchUp = false
@@ -723,7 +816,10 @@ type round struct {
 	events  int
 	bytes   int64
 	done    map[string]bool
-	replays map[string]int64 // recovery: read these files up to these offsets
+	reading *file // the file being read when the round filled up
+	// recorded: what the round covers is in storage (roundKey), so that
+	// it is delivered again as it is after a crash.
+	recorded bool
 }
 
 func newRound() *round { return &round{files: map[*file]bool{}, done: map[string]bool{}} }
@@ -740,6 +836,7 @@ func (r *round) reset() {
 	r.idle = nil
 	r.events, r.bytes = 0, 0
 	clear(r.done)
+	r.recorded = false
 }
 
 // flush delivers the round and commits its checkpoints. It returns false
@@ -750,6 +847,17 @@ func (t *Tailer) flush(ctx context.Context, r *round) bool {
 		return true
 	}
 	if r.facts.Len() > 0 {
+		if !r.recorded {
+			if ctx.Err() != nil {
+				return false // stopping: nothing of it was sent
+			}
+			r.facts.ReadStart, r.facts.ReadEnd = t.cfg.Clock.Next(t.now())
+			if err := t.record(ctx, r); err != nil {
+				// Delivered anyway: a crash before its commit would read it
+				// again as a new round, with a new read window.
+				t.log.Warn("Could not record the round before delivering it; after a crash it could be sent again with other timestamps", zap.Error(err))
+			}
+		}
 		if !t.deliver(ctx, r) {
 			return false
 		}
@@ -758,7 +866,15 @@ func (t *Tailer) flush(ctx context.Context, r *round) bool {
 	return true
 }
 
+// deliver offers the round to each signal not done yet, retrying refused
+// ones with backoff until ctx ends. A delivery under way is not cut short
+// by ctx: it runs on the tailer's delivery context, which Stop ends only
+// after DrainTimeout.
 func (t *Tailer) deliver(ctx context.Context, r *round) bool {
+	dctx := t.deliverCtx
+	if dctx == nil {
+		dctx = ctx
+	}
 	remaining := 0
 	for _, s := range t.signals {
 		if !r.done[s.Name] {
@@ -771,9 +887,12 @@ func (t *Tailer) deliver(ctx context.Context, r *round) bool {
 		}
 		backoff := t.cfg.RetryInitial
 		for {
-			err := s.Consume(ctx, &r.facts)
+			err := s.Consume(dctx, &r.facts)
 			if err == nil {
 				break
+			}
+			if dctx.Err() != nil {
+				return false
 			}
 			if consumererror.IsPermanent(err) {
 				t.obs.Dropped(s.Name)
@@ -785,21 +904,33 @@ func (t *Tailer) deliver(ctx context.Context, r *round) bool {
 			select {
 			case <-ctx.Done():
 				return false
-			case <-time.After(backoff):
+			case <-time.After(jitter(backoff)):
 			}
 			backoff = min(2*backoff, t.cfg.RetryMax)
 		}
 		r.done[s.Name] = true
 		remaining--
 		if remaining > 0 {
-			t.savePending(ctx, r)
+			if err := t.record(dctx, r); err != nil {
+				t.log.Warn("Could not record delivery progress; after a crash, signals already delivered for this round could be sent again", zap.Error(err))
+			}
 		}
 	}
 	return true
 }
 
-func (t *Tailer) savePending(ctx context.Context, r *round) {
-	p := pendingRound{Files: map[string]int64{}, Idle: r.idle}
+// jitter spreads retries of many collectors refused at once by a shared
+// gateway: d scaled by a factor in [0.75, 1.25).
+func jitter(d time.Duration) time.Duration {
+	return d*3/4 + time.Duration(rand.Int64N(int64(d)/2+1))
+}
+
+// record writes what the round covers and which signals accepted it.
+func (t *Tailer) record(ctx context.Context, r *round) error {
+	p := pendingRound{
+		Files: map[string]int64{}, Idle: r.idle, Done: []string{},
+		ReadStart: r.facts.ReadStart.UnixNano(), ReadEnd: r.facts.ReadEnd.UnixNano(),
+	}
 	for f := range r.files {
 		p.Files[f.path] = f.readPos
 	}
@@ -808,18 +939,23 @@ func (t *Tailer) savePending(ctx context.Context, r *round) {
 	}
 	slices.Sort(p.Done)
 	b, err := json.Marshal(p)
-	if err == nil {
-		err = t.store.Set(ctx, roundKey, b)
-	}
 	if err != nil {
-		t.log.Warn("Could not record delivery progress; after a crash, signals already delivered for this round could be sent again", zap.Error(err))
+		return err
 	}
+	if err := t.store.Set(context.WithoutCancel(ctx), roundKey, b); err != nil {
+		return err
+	}
+	r.recorded = true
+	return nil
 }
 
 func (t *Tailer) commit(ctx context.Context, r *round) {
 	ops := make([]*storage.Operation, 0, len(r.files)+1)
 	for f := range r.files {
 		cp := checkpoint{Version: checkpointVersion, FPLen: f.fp.Len, FPHash: f.fp.Hash[:], Offset: f.readPos}
+		if f.fp.TailLen > 0 && f.fp.TailAt == f.readPos {
+			cp.TailLen, cp.TailHash = f.fp.TailLen, f.fp.Tail[:]
+		}
 		if f.tracker != nil {
 			s, err := f.tracker.MarshalState()
 			if err != nil {
@@ -862,7 +998,7 @@ func (t *Tailer) commit(ctx context.Context, r *round) {
 	// that reading a backlog of finished sessions keeps only the current
 	// round's in memory.
 	for f := range r.files {
-		if f.tracker != nil && !f.needsIdle {
+		if f.tracker != nil && !f.needsIdle && f != r.reading {
 			f.tracker = nil
 			f.stats = session.Stats{}
 		}
@@ -883,6 +1019,13 @@ func (t *Tailer) recover(ctx context.Context) error {
 	for _, s := range p.Done {
 		r.done[s] = true
 	}
+	// The round is delivered again as it was: same files and offsets,
+	// same read window.
+	r.recorded = true
+	if p.ReadEnd != 0 {
+		r.facts.ReadStart, r.facts.ReadEnd = time.Unix(0, p.ReadStart), time.Unix(0, p.ReadEnd)
+		t.cfg.Clock.Advance(r.facts.ReadEnd)
+	}
 	paths := make([]string, 0, len(p.Files))
 	for path := range p.Files {
 		paths = append(paths, path)
@@ -897,6 +1040,7 @@ func (t *Tailer) recover(ctx context.Context) error {
 		if err := t.loadTracker(ctx, f); err != nil {
 			return err
 		}
+		r.touch(f)
 		if err := t.readRange(ctx, f, p.Files[path], r); err != nil {
 			t.log.Warn("Could not read a transcript of the recovered round again", zap.String("path", path), zap.Error(err))
 		}
@@ -954,5 +1098,8 @@ func (t *Tailer) readRange(ctx context.Context, f *file, end int64, r *round) er
 		f.readPos = it.End
 		r.touch(f)
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return f.fp.MarkTail(fh, f.readPos)
 }
