@@ -1,8 +1,11 @@
 package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -54,6 +57,7 @@ func (b *logsBuilder) build(f *session.Facts) plog.Logs {
 	if b.events.CopilotSessionSummary.Enabled {
 		for _, s := range f.Summaries {
 			lr := record(s.Ctx, eventSummary, s.Time, plog.SeverityNumberInfo, "INFO", session.LegSpanID(s.Ctx.SessionID, s.Leg))
+			putUID(lr, s.Ctx.SessionID, eventSummary, strconv.Itoa(s.Leg))
 			lr.Attributes().PutInt("copilot.session.leg", int64(s.Leg))
 			putIf(lr.Attributes(), "copilot.shutdown.type", s.ShutdownType)
 			summaryBody(lr.Body().SetEmptyMap(), s.Usage)
@@ -62,6 +66,7 @@ func (b *logsBuilder) build(f *session.Facts) plog.Logs {
 	if b.events.CopilotSessionError.Enabled {
 		for _, e := range f.Errors {
 			lr := record(e.Ctx, eventError, e.Time, plog.SeverityNumberError, "ERROR", e.Span)
+			putUID(lr, e.Ctx.SessionID, eventError, strconv.FormatInt(e.Time.UnixNano(), 10), hex.EncodeToString(e.Span[:]), e.Context, e.Type, e.Code, e.Message)
 			lr.Body().SetStr(e.Message)
 			a := lr.Attributes()
 			putIf(a, "error.type", e.Type)
@@ -76,6 +81,7 @@ func (b *logsBuilder) build(f *session.Facts) plog.Logs {
 	if b.events.CopilotSessionEnd.Enabled {
 		for _, e := range f.Ends {
 			lr := record(e.Ctx, eventEnd, e.Time, plog.SeverityNumberInfo, "INFO", [8]byte{})
+			putUID(lr, e.Ctx.SessionID, eventEnd, strconv.FormatInt(e.Time.UnixNano(), 10), e.Reason)
 			putIf(lr.Attributes(), "copilot.session.end_reason", e.Reason)
 			if e.Usage != nil {
 				summaryBody(lr.Body().SetEmptyMap(), *e.Usage)
@@ -83,6 +89,17 @@ func (b *logsBuilder) build(f *session.Facts) plog.Logs {
 		}
 	}
 	return ld
+}
+
+// putUID sets log.record.uid from what identifies the record: the same
+// event of the same session always gets the same id.
+func putUID(lr plog.LogRecord, parts ...string) {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	lr.Attributes().PutStr("log.record.uid", hex.EncodeToString(h.Sum(nil)[:16]))
 }
 
 // summaryBody writes the usage summary as a map, with the keys of its JSON

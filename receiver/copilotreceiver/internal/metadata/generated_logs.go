@@ -18,7 +18,7 @@ type eventCopilotSessionEnd struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventCopilotSessionEnd) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, copilotSessionEndReasonAttributeValue string) {
+func (e *eventCopilotSessionEnd) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, logRecordUIDAttributeValue string, copilotSessionEndReasonAttributeValue string) {
 	if !e.config.Enabled {
 		return
 	}
@@ -30,6 +30,7 @@ func (e *eventCopilotSessionEnd) recordEvent(ctx context.Context, timestamp pcom
 		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
 		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
 	}
+	dp.Attributes().PutStr("log.record.uid", logRecordUIDAttributeValue)
 	dp.Attributes().PutStr("copilot.session.end_reason", copilotSessionEndReasonAttributeValue)
 
 }
@@ -54,7 +55,7 @@ type eventCopilotSessionError struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventCopilotSessionError) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, errorTypeAttributeValue string, copilotErrorContextAttributeValue string, httpResponseStatusCodeAttributeValue int64) {
+func (e *eventCopilotSessionError) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, logRecordUIDAttributeValue string, errorTypeAttributeValue string, copilotErrorContextAttributeValue string, httpResponseStatusCodeAttributeValue int64) {
 	if !e.config.Enabled {
 		return
 	}
@@ -66,6 +67,7 @@ func (e *eventCopilotSessionError) recordEvent(ctx context.Context, timestamp pc
 		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
 		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
 	}
+	dp.Attributes().PutStr("log.record.uid", logRecordUIDAttributeValue)
 	dp.Attributes().PutStr("error.type", errorTypeAttributeValue)
 	dp.Attributes().PutStr("copilot.error.context", copilotErrorContextAttributeValue)
 	dp.Attributes().PutInt("http.response.status_code", httpResponseStatusCodeAttributeValue)
@@ -92,7 +94,7 @@ type eventCopilotSessionSummary struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventCopilotSessionSummary) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, copilotSessionLegAttributeValue int64, copilotShutdownTypeAttributeValue string) {
+func (e *eventCopilotSessionSummary) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, logRecordUIDAttributeValue string, copilotSessionLegAttributeValue int64, copilotShutdownTypeAttributeValue string) {
 	if !e.config.Enabled {
 		return
 	}
@@ -104,6 +106,7 @@ func (e *eventCopilotSessionSummary) recordEvent(ctx context.Context, timestamp 
 		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
 		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
 	}
+	dp.Attributes().PutStr("log.record.uid", logRecordUIDAttributeValue)
 	dp.Attributes().PutInt("copilot.session.leg", copilotSessionLegAttributeValue)
 	dp.Attributes().PutStr("copilot.shutdown.type", copilotShutdownTypeAttributeValue)
 
@@ -305,16 +308,16 @@ func (lb *LogsBuilder) Emit(options ...ResourceLogsOption) plog.Logs {
 }
 
 // RecordCopilotSessionEndEvent adds a log record of copilot.session.end event.
-func (lb *LogsBuilder) RecordCopilotSessionEndEvent(ctx context.Context, timestamp pcommon.Timestamp, copilotSessionEndReasonAttributeValue string) {
-	lb.eventCopilotSessionEnd.recordEvent(ctx, timestamp, copilotSessionEndReasonAttributeValue)
+func (lb *LogsBuilder) RecordCopilotSessionEndEvent(ctx context.Context, timestamp pcommon.Timestamp, logRecordUIDAttributeValue string, copilotSessionEndReasonAttributeValue string) {
+	lb.eventCopilotSessionEnd.recordEvent(ctx, timestamp, logRecordUIDAttributeValue, copilotSessionEndReasonAttributeValue)
 }
 
 // RecordCopilotSessionErrorEvent adds a log record of copilot.session.error event.
-func (lb *LogsBuilder) RecordCopilotSessionErrorEvent(ctx context.Context, timestamp pcommon.Timestamp, errorTypeAttributeValue string, copilotErrorContextAttributeValue string, httpResponseStatusCodeAttributeValue int64) {
-	lb.eventCopilotSessionError.recordEvent(ctx, timestamp, errorTypeAttributeValue, copilotErrorContextAttributeValue, httpResponseStatusCodeAttributeValue)
+func (lb *LogsBuilder) RecordCopilotSessionErrorEvent(ctx context.Context, timestamp pcommon.Timestamp, logRecordUIDAttributeValue string, errorTypeAttributeValue string, copilotErrorContextAttributeValue string, httpResponseStatusCodeAttributeValue int64) {
+	lb.eventCopilotSessionError.recordEvent(ctx, timestamp, logRecordUIDAttributeValue, errorTypeAttributeValue, copilotErrorContextAttributeValue, httpResponseStatusCodeAttributeValue)
 }
 
 // RecordCopilotSessionSummaryEvent adds a log record of copilot.session.summary event.
-func (lb *LogsBuilder) RecordCopilotSessionSummaryEvent(ctx context.Context, timestamp pcommon.Timestamp, copilotSessionLegAttributeValue int64, copilotShutdownTypeAttributeValue string) {
-	lb.eventCopilotSessionSummary.recordEvent(ctx, timestamp, copilotSessionLegAttributeValue, copilotShutdownTypeAttributeValue)
+func (lb *LogsBuilder) RecordCopilotSessionSummaryEvent(ctx context.Context, timestamp pcommon.Timestamp, logRecordUIDAttributeValue string, copilotSessionLegAttributeValue int64, copilotShutdownTypeAttributeValue string) {
+	lb.eventCopilotSessionSummary.recordEvent(ctx, timestamp, logRecordUIDAttributeValue, copilotSessionLegAttributeValue, copilotShutdownTypeAttributeValue)
 }

@@ -138,13 +138,13 @@ func TestLogsBuilder(t *testing.T) {
 			allEventsCount := 0
 			defaultEventsCount++
 			allEventsCount++
-			lb.RecordCopilotSessionEndEvent(ctx, timestamp, "copilot.session.end_reason-val")
+			lb.RecordCopilotSessionEndEvent(ctx, timestamp, "log.record.uid-val", "copilot.session.end_reason-val")
 			defaultEventsCount++
 			allEventsCount++
-			lb.RecordCopilotSessionErrorEvent(ctx, timestamp, "error.type-val", "copilot.error.context-val", 25)
+			lb.RecordCopilotSessionErrorEvent(ctx, timestamp, "log.record.uid-val", "error.type-val", "copilot.error.context-val", 25)
 			defaultEventsCount++
 			allEventsCount++
-			lb.RecordCopilotSessionSummaryEvent(ctx, timestamp, 19, "copilot.shutdown.type-val")
+			lb.RecordCopilotSessionSummaryEvent(ctx, timestamp, "log.record.uid-val", 19, "copilot.shutdown.type-val")
 
 			rb := lb.NewResourceBuilder()
 			rb.SetCopilotCliVersion("copilot.cli.version-val")
@@ -187,7 +187,10 @@ func TestLogsBuilder(t *testing.T) {
 					assert.Equal(t, timestamp, lr.Timestamp())
 					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
 					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
-					attrVal, ok := lr.Attributes().Get("copilot.session.end_reason")
+					attrVal, ok := lr.Attributes().Get("log.record.uid")
+					assert.True(t, ok)
+					assert.Equal(t, "log.record.uid-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("copilot.session.end_reason")
 					assert.True(t, ok)
 					assert.Equal(t, "copilot.session.end_reason-val", attrVal.Str())
 				case "copilot.session.error":
@@ -197,7 +200,10 @@ func TestLogsBuilder(t *testing.T) {
 					assert.Equal(t, timestamp, lr.Timestamp())
 					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
 					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
-					attrVal, ok := lr.Attributes().Get("error.type")
+					attrVal, ok := lr.Attributes().Get("log.record.uid")
+					assert.True(t, ok)
+					assert.Equal(t, "log.record.uid-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("error.type")
 					assert.True(t, ok)
 					assert.Equal(t, "error.type-val", attrVal.Str())
 					attrVal, ok = lr.Attributes().Get("copilot.error.context")
@@ -213,7 +219,10 @@ func TestLogsBuilder(t *testing.T) {
 					assert.Equal(t, timestamp, lr.Timestamp())
 					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
 					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
-					attrVal, ok := lr.Attributes().Get("copilot.session.leg")
+					attrVal, ok := lr.Attributes().Get("log.record.uid")
+					assert.True(t, ok)
+					assert.Equal(t, "log.record.uid-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("copilot.session.leg")
 					assert.True(t, ok)
 					assert.EqualValues(t, 19, attrVal.Int())
 					attrVal, ok = lr.Attributes().Get("copilot.shutdown.type")
