@@ -5,12 +5,18 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/otelcol/otelcoltest"
 
 	"github.com/otelcol-copilot/otelcol-copilot/confmap/provider/defaultconfigprovider"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
 )
 
 // TestExamples loads and validates every example configuration with the
@@ -45,4 +51,89 @@ func TestDefaultConfig(t *testing.T) {
 	require.NoError(t, err)
 	_, err = otelcoltest.LoadConfigAndValidate(path, factories)
 	require.NoError(t, err)
+}
+
+// TestShippedPipelinesCommitAfterExport holds every configuration the
+// repository ships to the shape that keeps the receiver's promise under
+// kill -9 (see the receiver README, "What a crash can cost"): no pipeline
+// the copilot receiver feeds has a batch processor (it acknowledges before
+// export, and the receiver commits its checkpoint on that
+// acknowledgement), and its exporters either answer only after the backend
+// did (no sending queue, or an exporter without one) or, for a collector
+// that only takes hook payloads, keep what they acknowledged on disk (a
+// persistent queue).
+func TestShippedPipelinesCommitAfterExport(t *testing.T) {
+	t.Setenv("DD_API_KEY", "test-key")
+	t.Setenv("DD_SITE", "datadoghq.com")
+	t.Setenv("HONEYCOMB_API_KEY", "test-key")
+	t.Setenv("OTELCOL_COPILOT_HOOK_TOKEN", "test-token")
+	t.Setenv(defaultconfigprovider.StateDirEnv, t.TempDir())
+	files, err := filepath.Glob("../../examples/*.yaml")
+	require.NoError(t, err)
+	b, err := defaultconfigprovider.Render()
+	require.NoError(t, err)
+	def := filepath.Join(t.TempDir(), "default.yaml")
+	require.NoError(t, os.WriteFile(def, b, 0o600))
+	files = append(files, def)
+	factories, err := components()
+	require.NoError(t, err)
+	copilotType := component.MustNewType("copilot")
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			cfg, err := otelcoltest.LoadConfigAndValidate(f, factories)
+			require.NoError(t, err)
+			for pid, p := range cfg.Service.Pipelines {
+				hooksOnly, fed := true, false
+				for _, r := range p.Receivers {
+					if r.Type() != copilotType {
+						continue
+					}
+					fed = true
+					rc := cfg.Receivers[r].(*copilotreceiver.Config)
+					if !rc.Hooks.HasValue() || rc.Hooks.Get().Accounting != copilotreceiver.AccountingHooks {
+						hooksOnly = false
+					}
+				}
+				if !fed {
+					continue
+				}
+				for _, id := range p.Processors {
+					assert.NotEqual(t, "batch", id.Type().String(), "pipeline %s: the batch processor acknowledges before export", pid)
+				}
+				for _, id := range p.Exporters {
+					queue, persistent, has := sendingQueue(cfg.Exporters[id])
+					if !has {
+						continue // exports before it returns
+					}
+					if hooksOnly {
+						assert.True(t, !queue || persistent, "pipeline %s, exporter %s: an in-memory queue loses what it acknowledged at a kill", pid, id)
+					} else {
+						assert.False(t, queue, "pipeline %s, exporter %s: the copilot receiver reads transcripts; set sending_queue.enabled: false (the transcripts are the queue)", pid, id)
+					}
+				}
+			}
+		})
+	}
+}
+
+// sendingQueue reports whether an exporter's configuration has an
+// exporterhelper sending queue (has), whether it is on, and whether it is
+// kept in a storage extension.
+func sendingQueue(cfg component.Config) (on, persistent, has bool) {
+	v := reflect.ValueOf(cfg)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	f := v.FieldByName("QueueConfig")
+	if !f.IsValid() || !f.CanAddr() {
+		return false, false, false
+	}
+	q, ok := f.Addr().Interface().(*configoptional.Optional[exporterhelper.QueueBatchConfig])
+	if !ok {
+		return false, false, false
+	}
+	if !q.HasValue() {
+		return false, false, true
+	}
+	return true, q.Get().StorageID != nil, true
 }
