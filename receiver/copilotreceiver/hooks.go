@@ -55,6 +55,7 @@ const (
 	rejectTooLarge    = "too_large"
 	rejectMethod      = "method"
 	rejectNotFound    = "not_found"
+	rejectTimeout     = "timeout"
 )
 
 // hookServer is the hook endpoint of one receiver.
@@ -201,6 +202,12 @@ func (h *hookServer) handleHook(w http.ResponseWriter, r *http.Request) {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			h.reject(w, http.StatusRequestEntityTooLarge, rejectTooLarge, fmt.Sprintf("the payload is larger than hooks.max_request_body_size (%d bytes)", tooLarge.Limit))
+			return
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// hooks.read_timeout passed: the server closes the
+			// connection after this answer.
+			h.reject(w, http.StatusRequestTimeout, rejectTimeout, fmt.Sprintf("the payload did not arrive within hooks.read_timeout (%v)", h.cfg.ReadTimeout))
 			return
 		}
 		h.reject(w, http.StatusBadRequest, rejectMalformed, "the payload could not be read: "+err.Error())

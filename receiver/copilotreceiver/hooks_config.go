@@ -48,10 +48,37 @@ type HooksConfig struct {
 	Accounting string `mapstructure:"accounting"`
 }
 
+// Default time limits of the hook endpoint. A forwarder on the same
+// machine sends a payload in well under a millisecond and gives up waiting
+// for the answer after 300 ms; a client that takes longer is slow or hostile
+// (a connection trickling a byte every few seconds, a "slowloris"), and
+// without limits it holds a connection and a goroutine for as long as it
+// likes: confighttp's own defaults bound neither the request body nor, for
+// a minute, the headers.
+const (
+	// DefaultHooksReadHeaderTimeout bounds the reading of a request's
+	// headers.
+	DefaultHooksReadHeaderTimeout = 5 * time.Second
+	// DefaultHooksReadTimeout bounds the reading of a whole request, body
+	// included: 8 MiB (max_request_body_size) at 2 Mbit/s, for a central
+	// collector reached over a slow link.
+	DefaultHooksReadTimeout = 30 * time.Second
+	// DefaultHooksWriteTimeout bounds the handling and answer of a request
+	// once its headers are read (the usage query reads transcripts).
+	DefaultHooksWriteTimeout = 30 * time.Second
+	// DefaultHooksIdleTimeout is how long a kept-alive connection waits
+	// for its next request.
+	DefaultHooksIdleTimeout = 30 * time.Second
+)
+
 func defaultHooksConfig() HooksConfig {
 	srv := confighttp.NewDefaultServerConfig()
 	srv.NetAddr.Endpoint = DefaultHooksEndpoint
 	srv.MaxRequestBodySize = 8 << 20
+	srv.ReadHeaderTimeout = DefaultHooksReadHeaderTimeout
+	srv.ReadTimeout = DefaultHooksReadTimeout
+	srv.WriteTimeout = DefaultHooksWriteTimeout
+	srv.IdleTimeout = DefaultHooksIdleTimeout
 	return HooksConfig{
 		ServerConfig: srv,
 		UsageQuery:   true,

@@ -133,7 +133,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverCopilotHooksRejected, err = builder.meter.Int64Counter(
 		"otelcol_receiver_copilot_hooks_rejected",
-		metric.WithDescription("Hook requests rejected, by reason (malformed, unknown_type, too_large, method, not_found). [Development]"),
+		metric.WithDescription("Hook requests rejected, by reason (malformed, unknown_type, too_large, method, not_found, timeout). [Development]"),
 		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)
