@@ -376,6 +376,10 @@ func newRecorder(t *testing.T, upstream string) *recorder {
 		body, _ := io.ReadAll(req.Body)
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		// Present the collector's own address, as the forwarder does
+		// without the recorder: the endpoint refuses a Host that does not
+		// name it (hooks.allowed_hosts).
+		req.Host = u.Host
 		proxy.ServeHTTP(sw, req)
 		if req.Method == http.MethodPost {
 			r.mu.Lock()

@@ -119,7 +119,8 @@ func TestForwardProcessDelivers(t *testing.T) {
 		mu.Lock()
 		bodies = append(bodies, b)
 		mu.Unlock()
-		if r.URL.Path != "/v1/hooks/agentStop" || r.Header.Get("Authorization") != "Bearer tok" || len(r.Header.Get("X-Copilot-Hook-Id")) != 32 {
+		if r.URL.Path != "/v1/hooks/agentStop" || r.Header.Get("Authorization") != "Bearer tok" || len(r.Header.Get("X-Copilot-Hook-Id")) != 32 ||
+			r.Header.Get("X-Copilot-Hook-Client") == "" || r.Header.Get("Content-Type") != "application/json" {
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}

@@ -58,7 +58,15 @@ const (
 	// DroppedTotalHeader is how many payloads this machine's spool has
 	// dropped over its bounds, ever; the collector counts the increase.
 	DroppedTotalHeader = "X-Copilot-Hook-Dropped-Total"
+	// ClientHeader names the sender. The collector refuses a POST without
+	// it: a web page cannot add it to a request to another site, so a
+	// payload that has it was not forged by a page in the developer's
+	// browser.
+	ClientHeader = "X-Copilot-Hook-Client"
 )
+
+// ClientName is what the forwarder sends in ClientHeader.
+const ClientName = "otelcol-copilot-hook"
 
 // HooksPath is the collector's path for hook payloads, followed by the type.
 const HooksPath = "/v1/hooks/"
@@ -116,6 +124,7 @@ func (c *Client) send(ctx context.Context, e Entry) Attempt {
 		return Attempt{Outcome: Failed, Message: err.Error()}
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(ClientHeader, ClientName)
 	req.Header.Set(HookIDHeader, e.ID)
 	if c.UserAgent != "" {
 		req.Header.Set("User-Agent", c.UserAgent)

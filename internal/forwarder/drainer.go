@@ -90,6 +90,7 @@ func (f *Forwarder) Healthy(ctx context.Context) bool {
 	if err != nil {
 		return false
 	}
+	req.Header.Set(ClientHeader, ClientName)
 	if f.Client.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+f.Client.Token)
 	}

@@ -27,7 +27,7 @@ func TestForwardDelivers(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 	got := c.requests()
-	if len(got) != 1 || got[0].Type != "preToolUse" || got[0].ID != res.ID || got[0].Auth != "Bearer s3cret" {
+	if len(got) != 1 || got[0].Type != "preToolUse" || got[0].ID != res.ID || got[0].Auth != "Bearer s3cret" || got[0].Client != ClientName {
 		t.Fatalf("collector saw %+v", got)
 	}
 	if !bytes.Equal(got[0].Body, []byte(testPayload)) {

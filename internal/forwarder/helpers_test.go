@@ -60,6 +60,7 @@ func fullUsage(t testing.TB, path, key string) session.UsageSummary {
 // received is one request the test collector saw.
 type received struct {
 	Type, ID, Auth     string
+	Client             string
 	Host, DroppedTotal string
 	Body               []byte
 	Status             int
@@ -100,12 +101,20 @@ func (c *collector) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
+	if r.Header.Get(ClientHeader) == "" || r.Header.Get("Content-Type") != "application/json" {
+		// As the copilot receiver: a POST a web page could have sent is
+		// refused.
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, `{"error":"send Content-Type: application/json and `+ClientHeader+`"}`)
+		return
+	}
 	rec := received{
-		Type: strings.TrimPrefix(r.URL.Path, HooksPath),
-		ID:   r.Header.Get(HookIDHeader),
-		Auth: r.Header.Get("Authorization"),
-		Host: r.Header.Get(HostHeader),
-		Body: body,
+		Type:   strings.TrimPrefix(r.URL.Path, HooksPath),
+		ID:     r.Header.Get(HookIDHeader),
+		Auth:   r.Header.Get("Authorization"),
+		Client: r.Header.Get(ClientHeader),
+		Host:   r.Header.Get(HostHeader),
+		Body:   body,
 
 		DroppedTotal: r.Header.Get(DroppedTotalHeader),
 	}

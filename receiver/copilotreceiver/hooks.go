@@ -133,7 +133,8 @@ func (h *hookServer) start(ctx context.Context, host component.Host) error {
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		h.reject(w, http.StatusNotFound, rejectNotFound, "no such path; hook payloads go to POST "+hooksPath+"/{hookType}")
 	})
-	h.srv, err = h.cfg.ToServer(ctx, host.GetExtensions(), h.r.set.TelemetrySettings, mux)
+	guard := newSiteGuard(h.cfg, ln.Addr().String())
+	h.srv, err = h.cfg.ToServer(ctx, host.GetExtensions(), h.r.set.TelemetrySettings, h.guard(guard, mux))
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("hooks: %w", err)

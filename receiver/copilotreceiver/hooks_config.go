@@ -27,6 +27,15 @@ type HooksConfig struct {
 	// UsageQuery serves GET /v1/sessions and /v1/sessions/{id}/usage.
 	UsageQuery bool `mapstructure:"usage_query"`
 
+	// AllowedHosts are the names, besides localhost, 127.0.0.1 and [::1]
+	// with the port the endpoint listens on, that requests may carry in
+	// their Host header: "name" (any port) or "name:port". A request for
+	// another name is refused, so that a web page whose name was made to
+	// resolve to this machine (DNS rebinding) can neither post payloads nor
+	// read the usage query. Empty, an endpoint beyond loopback (a central
+	// collector, which requires hooks.auth) answers to any name.
+	AllowedHosts []string `mapstructure:"allowed_hosts"`
+
 	// DedupEntries is how many payload ids are remembered, so that a
 	// payload a forwarder sends again (it timed out waiting for the answer)
 	// is counted once.
@@ -112,6 +121,11 @@ func (h *HooksConfig) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("hooks.accounting: %q is not %q, %q or %q", h.Accounting, AccountingAuto, AccountingTranscript, AccountingHooks))
 	}
+	for i, a := range h.AllowedHosts {
+		if _, err := parseHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("hooks.allowed_hosts[%d]: %w; write a host name or IP address, optionally with :port (copilot-hooks.example.com, copilot-hooks.example.com:443)", i, err))
+		}
+	}
 	if !h.Auth.HasValue() && !h.loopbackOnly() {
 		errs = append(errs, fmt.Errorf("hooks.auth: required because hooks.endpoint %q accepts connections from other machines; configure an authenticator extension (bearertokenauth) or listen on 127.0.0.1", h.NetAddr.Endpoint))
 	}
@@ -121,7 +135,7 @@ func (h *HooksConfig) Validate() error {
 // loopbackOnly reports whether the endpoint accepts connections from this
 // machine only: a loopback address, localhost, or a Unix socket.
 func (h *HooksConfig) loopbackOnly() bool {
-	if h.NetAddr.Transport == confignet.TransportTypeUnix || h.NetAddr.Transport == confignet.TransportTypeUnixgram || h.NetAddr.Transport == confignet.TransportTypeUnixPacket {
+	if h.unixSocket() {
 		return true
 	}
 	host, _, err := net.SplitHostPort(h.NetAddr.Endpoint)
@@ -133,4 +147,14 @@ func (h *HooksConfig) loopbackOnly() bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// unixSocket reports whether the endpoint is a Unix socket, which browsers
+// cannot reach.
+func (h *HooksConfig) unixSocket() bool {
+	switch h.NetAddr.Transport {
+	case confignet.TransportTypeUnix, confignet.TransportTypeUnixgram, confignet.TransportTypeUnixPacket:
+		return true
+	}
+	return false
 }

@@ -138,8 +138,8 @@ func TestHookSlowClientsAreCut(t *testing.T) {
 	t.Run("body", func(t *testing.T) {
 		c := dialSlow(t, url)
 		body := `{"sessionId":"s","timestamp":1795363646917,"toolName":"bash"}` + strings.Repeat(" ", 2000)
-		head := fmt.Sprintf("POST %s/preToolUse HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
-			hooksPath, host, len(body))
+		head := fmt.Sprintf("POST %s/preToolUse HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n%s: test\r\nContent-Length: %d\r\n\r\n",
+			hooksPath, host, HeaderHookClient, len(body))
 		_, err := c.Write([]byte(head))
 		require.NoError(t, err)
 		c.trickle(body, done) // 2 KB at 50 bytes/s: 40 s

@@ -111,6 +111,7 @@ func post(t *testing.T, url string, body []byte, header ...string) hookAnswer {
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HeaderHookClient, "test")
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -666,6 +667,8 @@ func TestHookAuth(t *testing.T) {
 	send := func(method, path, token string) int {
 		req, err := http.NewRequest(method, url+path, bytes.NewReader(body))
 		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(HeaderHookClient, "test")
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
@@ -723,6 +726,8 @@ func BenchmarkHookEndpoint(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				rh := hooks[i%len(hooks)]
 				req, _ := http.NewRequest(http.MethodPost, url+hooksPath+"/"+rh.Type, bytes.NewReader(bodies[i%len(hooks)]))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set(HeaderHookClient, "bench")
 				req.Header.Set(HeaderHookID, strconv.Itoa(i)) // each one new
 				resp, err := client.Do(req)
 				if err != nil {

@@ -135,7 +135,7 @@ func main() {
 	if curl, err := exec.LookPath("curl"); err == nil {
 		for _, c := range []struct{ name, url string }{{"curl POST, collector up", up}, {"curl POST, collector down", down}} {
 			variants = append(variants, variant{c.name,
-				[]string{curl, "-s", "-o", "/dev/null", "--max-time", "1", "-H", "Content-Type: application/json", "--data-binary", "@-", c.url + "/v1/hooks/postToolUse"}, env("curl"), body, nil, c.url == down})
+				[]string{curl, "-s", "--fail", "-o", "/dev/null", "--max-time", "1", "-H", "Content-Type: application/json", "-H", "X-Copilot-Hook-Client: curl", "--data-binary", "@-", c.url + "/v1/hooks/postToolUse"}, env("curl"), body, nil, c.url == down})
 		}
 	} else {
 		log.Printf("curl not found: skipping the curl variant")
@@ -192,7 +192,8 @@ func once(args, env []string, stdin []byte) (time.Duration, error) {
 	return d, nil
 }
 
-// serve answers hook payloads like the copilot receiver: 202 accepted.
+// serve answers hook payloads like the copilot receiver: 202 accepted, or
+// 403 for a POST without the headers it requires of every sender.
 func serve() (string, func()) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -201,6 +202,11 @@ func serve() (string, func()) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodPost && (r.Header.Get("Content-Type") != "application/json" || r.Header.Get("X-Copilot-Hook-Client") == "") {
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"error":"send Content-Type: application/json and X-Copilot-Hook-Client"}`))
+			return
+		}
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = w.Write([]byte(`{"status":"accepted"}`))
 	}), ReadHeaderTimeout: 5 * time.Second}

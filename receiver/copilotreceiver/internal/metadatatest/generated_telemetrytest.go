@@ -182,7 +182,7 @@ func AssertEqualReceiverCopilotHooksRefused(t *testing.T, tt *componenttest.Tele
 func AssertEqualReceiverCopilotHooksRejected(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_copilot_hooks_rejected",
-		Description: "Hook requests rejected, by reason (malformed, unknown_type, too_large, method, not_found, timeout). [Development]",
+		Description: "Hook requests rejected, by reason (malformed, unknown_type, too_large, method, not_found, timeout; and cross_site, content_type, client_header, host for requests a web page could have sent). [Development]",
 		Unit:        "{request}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
