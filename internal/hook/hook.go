@@ -10,11 +10,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
 )
 
 // Hook types, as the CLI's hook configuration names them.
@@ -169,6 +173,12 @@ type wire struct {
 	Usage          json.RawMessage `json:"usage"`
 }
 
+// ErrInvalidUsage is what errors.Is finds in Decode's error when a number
+// of the payload's usage object breaks the rule every usage number obeys
+// (transcript.CheckCount, transcript.CheckAmount): negative, not whole
+// where a count is expected, or above 2^53.
+var ErrInvalidUsage = transcript.ErrInvalidUsage
+
 // ErrUnknownType is what errors.Is finds in Decode's error when the
 // payload's hook type is missing or not one of Types.
 var ErrUnknownType = errors.New("unknown hook type")
@@ -266,12 +276,9 @@ func Decode(body []byte, typeHint string, opts Options) (Payload, error) {
 		return p, err
 	}
 	if len(w.Usage) > 0 && string(w.Usage) != "null" {
-		var u session.UsageSummary
-		if err := json.Unmarshal(w.Usage, &u); err != nil {
-			return p, fmt.Errorf("the usage object does not have the expected shape: %w", err)
-		}
-		if len(u.ModelMetrics) > MaxUsageModels {
-			return p, fmt.Errorf("the usage object names %d models; at most %d are accepted", len(u.ModelMetrics), MaxUsageModels)
+		u, err := decodeUsage(w.Usage)
+		if err != nil {
+			return p, err
 		}
 		p.Usage = &u
 	}
@@ -425,4 +432,117 @@ func (p *Payload) OwnerSessionID(lookup func(agentID string) (string, bool)) str
 		}
 	}
 	return p.ParentAgentID
+}
+
+// usageWire is the usage object as a payload writes it. Counts are read as
+// transcripts' counts are (13414, 0.0 and 4737390000.0 alike) and checked
+// by the same rule.
+type usageWire struct {
+	TotalPremiumRequestCost float64        `json:"totalPremiumRequestCost"`
+	TotalNanoAIU            transcript.Int `json:"totalNanoAiu"`
+	TotalUserRequests       transcript.Int `json:"totalUserRequests"`
+	TotalAPIDurationMs      transcript.Int `json:"totalApiDurationMs"`
+	TokenDetails            struct {
+		Input      transcript.Int `json:"input"`
+		Output     transcript.Int `json:"output"`
+		CacheRead  transcript.Int `json:"cacheRead"`
+		CacheWrite transcript.Int `json:"cacheWrite"`
+		Reasoning  transcript.Int `json:"reasoning"`
+	} `json:"tokenDetails"`
+	ModelMetrics map[string]struct {
+		Requests struct {
+			Count         transcript.Int `json:"count"`
+			UserInitiated transcript.Int `json:"userInitiated"`
+			PremiumCost   float64        `json:"premiumCost"`
+		} `json:"requests"`
+		Usage struct {
+			InputTokens      transcript.Int `json:"inputTokens"`
+			OutputTokens     transcript.Int `json:"outputTokens"`
+			CacheReadTokens  transcript.Int `json:"cacheReadTokens"`
+			CacheWriteTokens transcript.Int `json:"cacheWriteTokens"`
+			ReasoningTokens  transcript.Int `json:"reasoningTokens"`
+		} `json:"usage"`
+		TotalNanoAIU transcript.Int `json:"totalNanoAiu"`
+	} `json:"modelMetrics"`
+	CodeChanges struct {
+		LinesAdded    transcript.Int `json:"linesAdded"`
+		LinesRemoved  transcript.Int `json:"linesRemoved"`
+		FilesModified transcript.Int `json:"filesModified"`
+	} `json:"codeChanges"`
+}
+
+// usageChecker applies the usage rule to the numbers of a usage object and
+// keeps the first violation, named by its place in the object.
+type usageChecker struct{ err error }
+
+func (c *usageChecker) count(field string, n transcript.Int) int64 {
+	if err := transcript.CheckCount(n); err != nil && c.err == nil {
+		c.err = fmt.Errorf("usage.%s: %w", field, err)
+	}
+	return n.V
+}
+
+func (c *usageChecker) amount(field string, f float64) float64 {
+	if err := transcript.CheckAmount(f); err != nil && c.err == nil {
+		c.err = fmt.Errorf("usage.%s: %w", field, err)
+	}
+	return f
+}
+
+// decodeUsage reads a payload's usage object. An error names what is
+// wrong: its shape, or the first number that breaks the usage rule
+// (ErrInvalidUsage).
+func decodeUsage(raw json.RawMessage) (session.UsageSummary, error) {
+	var w usageWire
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return session.UsageSummary{}, fmt.Errorf("the usage object does not have the expected shape: %w", err)
+	}
+	if len(w.ModelMetrics) > MaxUsageModels {
+		return session.UsageSummary{}, fmt.Errorf("the usage object names %d models; at most %d are accepted", len(w.ModelMetrics), MaxUsageModels)
+	}
+	var c usageChecker
+	u := session.UsageSummary{
+		TotalPremiumRequestCost: c.amount("totalPremiumRequestCost", w.TotalPremiumRequestCost),
+		TotalNanoAIU:            c.count("totalNanoAiu", w.TotalNanoAIU),
+		TotalUserRequests:       c.count("totalUserRequests", w.TotalUserRequests),
+		TotalAPIDurationMs:      c.count("totalApiDurationMs", w.TotalAPIDurationMs),
+		TokenDetails: session.TokenDetails{
+			Input:      c.count("tokenDetails.input", w.TokenDetails.Input),
+			Output:     c.count("tokenDetails.output", w.TokenDetails.Output),
+			CacheRead:  c.count("tokenDetails.cacheRead", w.TokenDetails.CacheRead),
+			CacheWrite: c.count("tokenDetails.cacheWrite", w.TokenDetails.CacheWrite),
+			Reasoning:  c.count("tokenDetails.reasoning", w.TokenDetails.Reasoning),
+		},
+		CodeChanges: session.CodeSummary{
+			LinesAdded:    c.count("codeChanges.linesAdded", w.CodeChanges.LinesAdded),
+			LinesRemoved:  c.count("codeChanges.linesRemoved", w.CodeChanges.LinesRemoved),
+			FilesModified: c.count("codeChanges.filesModified", w.CodeChanges.FilesModified),
+		},
+	}
+	if w.ModelMetrics != nil {
+		u.ModelMetrics = make(map[string]session.ModelSummary, len(w.ModelMetrics))
+	}
+	for _, name := range slices.Sorted(maps.Keys(w.ModelMetrics)) {
+		m := w.ModelMetrics[name]
+		at := "modelMetrics[" + strconv.Quote(name) + "]."
+		u.ModelMetrics[name] = session.ModelSummary{
+			Requests: session.RequestSummary{
+				Count:         c.count(at+"requests.count", m.Requests.Count),
+				UserInitiated: c.count(at+"requests.userInitiated", m.Requests.UserInitiated),
+				PremiumCost:   c.amount(at+"requests.premiumCost", m.Requests.PremiumCost),
+			},
+			Usage: session.TokenSummary{
+				InputTokens:      c.count(at+"usage.inputTokens", m.Usage.InputTokens),
+				OutputTokens:     c.count(at+"usage.outputTokens", m.Usage.OutputTokens),
+				CacheReadTokens:  c.count(at+"usage.cacheReadTokens", m.Usage.CacheReadTokens),
+				CacheWriteTokens: c.count(at+"usage.cacheWriteTokens", m.Usage.CacheWriteTokens),
+				ReasoningTokens:  c.count(at+"usage.reasoningTokens", m.Usage.ReasoningTokens),
+			},
+			TotalNanoAIU: c.count(at+"totalNanoAiu", m.TotalNanoAIU),
+		}
+	}
+	if c.err != nil {
+		return session.UsageSummary{}, c.err
+	}
+	return u, nil
 }

@@ -255,3 +255,35 @@ func BenchmarkWithUsage(b *testing.B) {
 		}
 	}
 }
+
+// TestInvalidUsageObject: a usage object whose numbers break the usage
+// rule (negative, not whole where a count is expected, above 2^53) is an
+// error that names the number; the number forms transcripts use are read.
+func TestInvalidUsageObject(t *testing.T) {
+	for usage, field := range map[string]string{
+		`{"totalNanoAiu":-5}`:                                             "usage.totalNanoAiu",
+		`{"totalNanoAiu":9.3e18}`:                                         "usage.totalNanoAiu",
+		`{"totalNanoAiu":9000000000000000000}`:                            "usage.totalNanoAiu",
+		`{"totalUserRequests":1.5}`:                                       "usage.totalUserRequests",
+		`{"totalApiDurationMs":-1}`:                                       "usage.totalApiDurationMs",
+		`{"totalPremiumRequestCost":-50}`:                                 "usage.totalPremiumRequestCost",
+		`{"tokenDetails":{"input":-5}}`:                                   "usage.tokenDetails.input",
+		`{"codeChanges":{"linesAdded":-3}}`:                               "usage.codeChanges.linesAdded",
+		`{"modelMetrics":{"gpt-5":{"usage":{"inputTokens":-5}}}}`:         `usage.modelMetrics["gpt-5"].usage.inputTokens`,
+		`{"modelMetrics":{"gpt-5":{"usage":{"reasoningTokens":9.3e18}}}}`: `usage.modelMetrics["gpt-5"].usage.reasoningTokens`,
+		`{"modelMetrics":{"gpt-5":{"requests":{"count":2.5}}}}`:           `usage.modelMetrics["gpt-5"].requests.count`,
+		`{"modelMetrics":{"gpt-5":{"requests":{"premiumCost":-1}}}}`:      `usage.modelMetrics["gpt-5"].requests.premiumCost`,
+		`{"modelMetrics":{"gpt-5":{"totalNanoAiu":9007199254740993}}}`:    `usage.modelMetrics["gpt-5"].totalNanoAiu`,
+	} {
+		_, err := Decode([]byte(`{"sessionId":"s","timestamp":1795363647009,"usage":`+usage+`}`), SessionEnd, Options{})
+		require.ErrorIs(t, err, ErrInvalidUsage, usage)
+		assert.ErrorContains(t, err, field, usage)
+	}
+	p, err := Decode([]byte(`{"sessionId":"s","usage":{"totalNanoAiu":4737390000.0,"totalPremiumRequestCost":0.33,"modelMetrics":{"m":{"requests":{"count":4.0},"totalNanoAiu":4.73739e9}}}}`), SessionEnd, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(4737390000), p.Usage.TotalNanoAIU)
+	assert.Equal(t, int64(4737390000), p.Usage.ModelMetrics["m"].TotalNanoAIU)
+	assert.Equal(t, int64(4), p.Usage.ModelMetrics["m"].Requests.Count)
+	_, err = Decode([]byte(`{"sessionId":"s","usage":{"totalNanoAiu":"lots"}}`), SessionEnd, Options{})
+	assert.NotErrorIs(t, err, ErrInvalidUsage, "a usage object of the wrong shape is malformed")
+}

@@ -33,7 +33,11 @@
 //     never counts more in total than its own session total.
 //
 // A session that was killed (no shutdown) is counted from its usage records.
-// Counted usage never decreases: if the receiver had counted more than a
+// Usage numbers that break the usage rule (transcript.CheckCount: negative,
+// not whole, above 2^53) never reach a tracker: package transcript skips
+// their line. A skipped shutdown is like a missing one (its records still
+// count), and a skipped record like a lost one (the next shutdown's totals
+// make up for it). Counted usage never decreases: if the receiver had counted more than a
 // shutdown reports, nothing is taken back and the excess is reported by
 // Stats.
 package session

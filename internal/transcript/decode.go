@@ -19,6 +19,7 @@ const (
 	ReasonUnknownType      = "unknown_type"      // a type no schema we know lists
 	ReasonInvalidTimestamp = "invalid_timestamp" // a timestamp that is not RFC 3339
 	ReasonInvalidData      = "invalid_data"      // the data of a known type does not have its shape
+	ReasonInvalidUsage     = "invalid_usage"     // a usage number breaks the rule of CheckCount or CheckAmount
 )
 
 // DecodeError says why a line is not an event.
@@ -102,7 +103,11 @@ func Decode(line []byte, opts Options) (Event, error) {
 		data, dataErr = decodeData(ev.Type, dataRaw, opts)
 	}
 	if dataErr != nil {
-		return ev, &DecodeError{Reason: ReasonInvalidData, Type: ev.Type, Err: dataErr}
+		reason := ReasonInvalidData
+		if errors.Is(dataErr, ErrInvalidUsage) {
+			reason = ReasonInvalidUsage
+		}
+		return ev, &DecodeError{Reason: reason, Type: ev.Type, Err: dataErr}
 	}
 	ev.Data = data
 	return ev, nil
@@ -320,6 +325,24 @@ func num(m *members, dst *Int) error {
 	return dst.UnmarshalJSON(v)
 }
 
+// count decodes the current value, a usage count or null, and checks it
+// (CheckCount).
+func count(m *members, dst *Int) error {
+	if err := num(m, dst); err != nil {
+		return err
+	}
+	return CheckCount(*dst)
+}
+
+// amount decodes the current value, a usage amount or null, and checks it
+// (CheckAmount); has records whether it was a number.
+func amount(m *members, dst *float64, has *bool) error {
+	if err := optFloat(m, dst, has); err != nil {
+		return err
+	}
+	return CheckAmount(*dst)
+}
+
 // fnum decodes the current value, a number or null.
 func fnum(m *members, dst *float64) error {
 	var has bool
@@ -385,19 +408,20 @@ func usageMember(u *UsageData, key []byte, m *members) error {
 	case "model":
 		return intern(m, &u.Model)
 	case "inputTokens":
-		return num(m, &u.InputTokens)
+		return count(m, &u.InputTokens)
 	case "outputTokens":
-		return num(m, &u.OutputTokens)
+		return count(m, &u.OutputTokens)
 	case "cacheReadTokens":
-		return num(m, &u.CacheReadTokens)
+		return count(m, &u.CacheReadTokens)
 	case "cacheWriteTokens":
-		return num(m, &u.CacheWriteTokens)
+		return count(m, &u.CacheWriteTokens)
 	case "reasoningTokens":
-		return num(m, &u.ReasoningTokens)
+		return count(m, &u.ReasoningTokens)
 	case "cost":
-		return fnum(m, &u.Cost)
+		var has bool
+		return amount(m, &u.Cost, &has)
 	case "duration":
-		return num(m, &u.Duration)
+		return count(m, &u.Duration)
 	case "timeToFirstTokenMs":
 		return fnum(m, &u.TimeToFirstTokenMs)
 	case "initiator":
@@ -418,7 +442,7 @@ func usageMember(u *UsageData, key []byte, m *members) error {
 			u.CopilotUsage = cu
 			_, err := pick(c, cu, func(cu *CopilotUsage, key []byte, m *members) error {
 				if string(key) == "totalNanoAiu" {
-					return num(m, &cu.TotalNanoAIU)
+					return count(m, &cu.TotalNanoAIU)
 				}
 				return nil
 			})
@@ -433,7 +457,7 @@ func usageMember(u *UsageData, key []byte, m *members) error {
 				case "sourceSessionId":
 					return sval(m, &a.SourceSessionID)
 				case "sequence":
-					return num(m, &a.Sequence)
+					return count(m, &a.Sequence)
 				case "usageId":
 					return sval(m, &a.UsageID)
 				}

@@ -2,10 +2,68 @@ package transcript
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 )
+
+// MaxCount is the largest usage number accepted: 2^53 (9,007,199,254,740,992).
+// Beyond it a float64 no longer holds every integer, so sums of such numbers
+// (in a backend, or float metrics such as premium requests) lose
+// exactness; and no real session comes near it (2^53 nano-AIU is nine
+// million AI credits).
+const MaxCount = 1 << 53
+
+// ErrInvalidUsage is what errors.Is finds in the error about a usage number
+// that breaks the rule of CheckCount or CheckAmount.
+var ErrInvalidUsage = errors.New("invalid usage number")
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string        { return e.msg }
+func (e *usageError) Is(target error) bool { return target == ErrInvalidUsage }
+
+// CheckCount is the rule every usage count obeys, wherever it is read: a
+// transcript's usage records, shutdown and checkpoint totals, and the usage
+// object of a hook payload. A count (tokens, nano-AIU, requests,
+// milliseconds, lines, files) is a whole number from 0 to MaxCount, in any
+// JSON number form (13414, 0.0, 4737390000.0). A negative count would make
+// a negative point on a monotonic sum; a fraction or a number beyond
+// MaxCount is not a count the CLI wrote. A count that is absent or null is
+// valid: it is zero.
+func CheckCount(n Int) error {
+	switch {
+	case !n.Set:
+		return nil
+	case n.V == math.MinInt64 && n.Inexact:
+		return &usageError{"a negative number beyond the range of int64; a count is a whole number from 0 to 2^53"}
+	case n.V < 0:
+		return &usageError{fmt.Sprintf("%d is negative; a count is a whole number from 0 to 2^53", n.V)}
+	case n.V == math.MaxInt64 && n.Inexact:
+		return &usageError{fmt.Sprintf("a number beyond the range of int64, above 2^53 (%d), the largest count accepted", int64(MaxCount))}
+	case n.V > MaxCount:
+		return &usageError{fmt.Sprintf("%d is above 2^53 (%d), the largest count accepted", n.V, int64(MaxCount))}
+	case n.Inexact:
+		return &usageError{"not a whole number; a count is a whole number from 0 to 2^53"}
+	}
+	return nil
+}
+
+// CheckAmount is the rule of usage amounts that may have a fraction
+// (premium requests, the model multiplier of calls): a number from 0 to
+// MaxCount.
+func CheckAmount(f float64) error {
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		return &usageError{fmt.Sprintf("%v is not a number", f)}
+	case f < 0:
+		return &usageError{fmt.Sprintf("%v is negative; an amount is a number from 0 to 2^53", f)}
+	case f > MaxCount:
+		return &usageError{fmt.Sprintf("%v is above 2^53 (%d), the largest amount accepted", f, int64(MaxCount))}
+	}
+	return nil
+}
 
 // Int is an integer count (tokens, nano-AIU, milliseconds) as the CLI writes
 // it. The CLI writes the same field as 13414, as 0.0 or as 4737390000.0

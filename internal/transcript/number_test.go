@@ -190,12 +190,22 @@ func TestParseIntHugeExponent(t *testing.T) {
 	b.WriteString(`]}},"id":"i","timestamp":"2026-11-22T16:07:27.766Z"}`)
 	line := []byte(b.String())
 	start := time.Now()
-	ev, err := Decode(line, Options{})
-	require.NoError(t, err)
-	u := ev.Data.(*UsageRecordData).Usage
-	require.Equal(t, Int{V: math.MaxInt64, Set: true, Inexact: true}, u.InputTokens)
-	require.Equal(t, Int{V: math.MinInt64, Set: true, Inexact: true}, u.OutputTokens)
-	require.Equal(t, Int{V: 0, Set: true, Inexact: true}, u.CacheReadTokens)
+	// Such counts are no usage (see CheckCount): the line is skipped.
+	_, err := Decode(line, Options{})
+	var de *DecodeError
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, ReasonInvalidUsage, de.Reason)
+	for in, want := range map[string]Int{
+		"1e999999":  {V: math.MaxInt64, Set: true, Inexact: true},
+		"-1e999999": {V: math.MinInt64, Set: true, Inexact: true},
+		"1e-999999": {V: 0, Set: true, Inexact: true},
+	} {
+		for range 2000 {
+			var n Int
+			require.NoError(t, n.UnmarshalJSON([]byte(in)))
+			require.Equal(t, want, n)
+		}
+	}
 
 	// The same numbers where the accounting reads counts: 2000 model
 	// metrics in a shutdown.
@@ -208,11 +218,9 @@ func TestParseIntHugeExponent(t *testing.T) {
 		fmt.Fprintf(&s, `"m%d":{"requests":{"count":1e999999},"usage":{"inputTokens":1e-999999}}`, i)
 	}
 	s.WriteString(`}},"id":"i","timestamp":"2026-11-22T16:07:27.766Z"}`)
-	ev, err = Decode([]byte(s.String()), Options{})
-	require.NoError(t, err)
-	mm := ev.Data.(*ShutdownData).Totals().ModelMetrics
-	require.Len(t, mm, 2000)
-	require.Equal(t, int64(math.MaxInt64), mm["m7"].Requests.Count.V)
+	_, err = Decode([]byte(s.String()), Options{})
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, ReasonInvalidUsage, de.Reason)
 	require.Less(t, time.Since(start), 2*time.Second)
 }
 
@@ -253,5 +261,84 @@ func TestParseFloatMatchesStrconv(t *testing.T) {
 	for _, s := range []string{"1.", ".5", "-", "", "1.2.3", "0x10", "Infinity", "NaN", "+1"} {
 		_, err := parseFloat([]byte(s))
 		require.Error(t, err, s)
+	}
+}
+
+// TestUsageRule: the one rule every usage number obeys, from a transcript
+// or a hook payload.
+func TestUsageRule(t *testing.T) {
+	for in, ok := range map[string]bool{
+		"0": true, "0.0": true, "13414": true, "4737390000.0": true, "4.73739e9": true, "9007199254740992": true,
+		"-5": false, "-0.5": false, "2.5": false, "0.4": false, "9007199254740993": false, "9.3e18": false,
+		"9300000000000000000": false, "1e999999": false, "-1e999999": false, "1e-9": false,
+	} {
+		var n Int
+		require.NoError(t, json.Unmarshal([]byte(in), &n), in)
+		err := CheckCount(n)
+		if ok {
+			require.NoError(t, err, in)
+			continue
+		}
+		require.ErrorIs(t, err, ErrInvalidUsage, in)
+	}
+	require.NoError(t, CheckCount(Int{}), "absent is zero")
+	for f, ok := range map[float64]bool{0: true, 0.33: true, 50: true, MaxCount: true, -0.5: false, -5: false, 9.3e18: false, math.Inf(1): false, math.NaN(): false} {
+		if ok {
+			require.NoError(t, CheckAmount(f), "%v", f)
+		} else {
+			require.ErrorIs(t, CheckAmount(f), ErrInvalidUsage, "%v", f)
+		}
+	}
+}
+
+// TestInvalidUsageLines: a usage record, shutdown or checkpoint with a
+// usage number that breaks the rule is skipped for invalid_usage, naming
+// the member; the forms the CLI writes are read.
+func TestInvalidUsageLines(t *testing.T) {
+	const ts = `,"id":"i","timestamp":"2026-11-22T16:07:27.766Z"}`
+	record := func(usage string) string {
+		return `{"type":"session.usage_record","data":{"usage":{"model":"m",` + usage + `}}` + ts
+	}
+	shutdown := func(data string) string { return `{"type":"session.shutdown","data":{` + data + `}` + ts }
+	for line, member := range map[string]string{
+		record(`"inputTokens":-5`):                                                                  `"inputTokens"`,
+		record(`"outputTokens":9.3e18`):                                                             `"outputTokens"`,
+		record(`"cacheReadTokens":9007199254740993`):                                                `"cacheReadTokens"`,
+		record(`"cacheWriteTokens":2.5`):                                                            `"cacheWriteTokens"`,
+		record(`"reasoningTokens":-1`):                                                              `"reasoningTokens"`,
+		record(`"duration":-40`):                                                                    `"duration"`,
+		record(`"cost":-1`):                                                                         `"cost"`,
+		record(`"copilotUsage":{"totalNanoAiu":-5}`):                                                `"totalNanoAiu"`,
+		record(`"copilotUsage":{"totalNanoAiu":9.3e18}`):                                            `"totalNanoAiu"`,
+		record(`"accounting":{"sourceSessionId":"s","sequence":9.3e18}`):                            `"sequence"`,
+		shutdown(`"totalNanoAiu":9.3e18`):                                                           `"totalNanoAiu"`,
+		shutdown(`"totalPremiumRequests":-0.5`):                                                     `"totalPremiumRequests"`,
+		shutdown(`"totalApiDurationMs":-5`):                                                         `"totalApiDurationMs"`,
+		shutdown(`"codeChanges":{"linesAdded":-1}`):                                                 `"linesAdded"`,
+		shutdown(`"modelMetrics":{"m":{"requests":{"count":-5}}}`):                                  `"count"`,
+		shutdown(`"modelMetrics":{"m":{"requests":{"cost":-1}}}`):                                   `"cost"`,
+		shutdown(`"modelMetrics":{"m":{"usage":{"inputTokens":9.3e18}}}`):                           `"inputTokens"`,
+		shutdown(`"modelMetrics":{"m":{"totalNanoAiu":1.5}}`):                                       `"totalNanoAiu"`,
+		shutdown(`"accountingSnapshot":{"totalUserRequests":-1}`):                                   `"totalUserRequests"`,
+		shutdown(`"accountingSnapshot":{"totalPremiumRequestCost":-2}`):                             `"totalPremiumRequestCost"`,
+		shutdown(`"agentMetrics":{"main":{"totalNanoAiu":-5}}`):                                     `"totalNanoAiu"`,
+		shutdown(`"usageAccountingWatermarks":{"s":-3}`):                                            `"s"`,
+		`{"type":"session.usage_checkpoint","data":{"totalNanoAiu":-5}` + ts:                        `"totalNanoAiu"`,
+		`{"type":"session.usage_checkpoint","data":{"accountingSnapshot":{"totalNanoAiu":-5}}` + ts: `"totalNanoAiu"`,
+	} {
+		_, err := Decode([]byte(line), Options{})
+		var de *DecodeError
+		require.ErrorAs(t, err, &de, line)
+		require.Equal(t, ReasonInvalidUsage, de.Reason, line)
+		require.ErrorIs(t, err, ErrInvalidUsage, line)
+		require.Contains(t, err.Error(), member, line)
+	}
+	for _, line := range []string{
+		record(`"inputTokens":4737390000.0,"outputTokens":0.0,"cost":0.33,"duration":9007199254740992,"copilotUsage":{"totalNanoAiu":4.73739e9}`),
+		record(`"inputTokens":null,"timeToFirstTokenMs":-1`),
+		shutdown(`"totalNanoAiu":4737390000.0,"modelMetrics":{"m":{"requests":{"count":4,"cost":1.0}}}`),
+	} {
+		_, err := Decode([]byte(line), Options{})
+		require.NoError(t, err, line)
 	}
 }

@@ -1,6 +1,9 @@
 package transcript
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // Decoders of the CLI's accounting (shutdown, checkpoint), in the same
 // single pass as the envelope. Members they do not name (provider metrics,
@@ -33,7 +36,7 @@ func decodeCheckpoint(m *members, _ Options) (any, error) {
 	return pick(m, new(CheckpointData), func(d *CheckpointData, key []byte, m *members) error {
 		switch string(key) {
 		case "totalNanoAiu":
-			return num(m, &d.TotalNanoAIU)
+			return count(m, &d.TotalNanoAIU)
 		case "accountingSnapshot", "usageAccountingWatermarks":
 			return accountingMember(key, m, &d.Snapshot, &d.Watermarks)
 		}
@@ -61,11 +64,11 @@ func accountingMember(key []byte, m *members, snap **Totals, wm *map[string]int6
 func flatMember(t *Totals, key []byte, m *members) error {
 	switch string(key) {
 	case "totalPremiumRequests":
-		return optFloat(m, &t.PremiumRequestCost, &t.HasPremium)
+		return amount(m, &t.PremiumRequestCost, &t.HasPremium)
 	case "totalNanoAiu":
-		return num(m, &t.NanoAIU)
+		return count(m, &t.NanoAIU)
 	case "totalApiDurationMs":
-		return num(m, &t.APIDurationMs)
+		return count(m, &t.APIDurationMs)
 	case "codeChanges":
 		return object(m, func(c *members) error { return codeChanges(c, &t.CodeChanges) })
 	case "modelMetrics":
@@ -87,9 +90,9 @@ func snapshot(c *members, t *Totals) error {
 	_, err := pick(c, t, func(t *Totals, key []byte, m *members) error {
 		switch string(key) {
 		case "totalPremiumRequestCost":
-			return optFloat(m, &t.PremiumRequestCost, &t.HasPremium)
+			return amount(m, &t.PremiumRequestCost, &t.HasPremium)
 		case "totalUserRequests":
-			return num(m, &t.UserRequests)
+			return count(m, &t.UserRequests)
 		}
 		return flatMember(t, key, m)
 	})
@@ -100,11 +103,11 @@ func codeChanges(c *members, cc *CodeChanges) error {
 	_, err := pick(c, cc, func(cc *CodeChanges, key []byte, m *members) error {
 		switch string(key) {
 		case "linesAdded":
-			return num(m, &cc.LinesAdded)
+			return count(m, &cc.LinesAdded)
 		case "linesRemoved":
-			return num(m, &cc.LinesRemoved)
+			return count(m, &cc.LinesRemoved)
 		case "filesModifiedCount":
-			return num(m, &cc.FilesModifiedCount)
+			return count(m, &cc.FilesModifiedCount)
 		case "filesModified":
 			if v := m.value(); v != nil && string(v) != "null" {
 				return json.Unmarshal(v, &cc.FilesModified)
@@ -135,8 +138,8 @@ func counts(c *members, out map[string]int64) error {
 			return err
 		}
 		var n Int
-		if err := num(c, &n); err != nil {
-			return err
+		if err := count(c, &n); err != nil {
+			return fmt.Errorf("member %q: %w", key, err)
 		}
 		out[k] = n.V
 	}
@@ -166,9 +169,10 @@ func modelMetric(c *members, mm *ModelMetric) error {
 				_, err := pick(rc, mm, func(mm *ModelMetric, key []byte, m *members) error {
 					switch string(key) {
 					case "count":
-						return num(m, &mm.Requests.Count)
+						return count(m, &mm.Requests.Count)
 					case "cost":
-						return fnum(m, &mm.Requests.Cost)
+						var has bool
+						return amount(m, &mm.Requests.Cost, &has)
 					}
 					return nil
 				})
@@ -179,22 +183,22 @@ func modelMetric(c *members, mm *ModelMetric) error {
 				_, err := pick(uc, &mm.Usage, func(u *TokenUsage, key []byte, m *members) error {
 					switch string(key) {
 					case "inputTokens":
-						return num(m, &u.InputTokens)
+						return count(m, &u.InputTokens)
 					case "outputTokens":
-						return num(m, &u.OutputTokens)
+						return count(m, &u.OutputTokens)
 					case "cacheReadTokens":
-						return num(m, &u.CacheReadTokens)
+						return count(m, &u.CacheReadTokens)
 					case "cacheWriteTokens":
-						return num(m, &u.CacheWriteTokens)
+						return count(m, &u.CacheWriteTokens)
 					case "reasoningTokens":
-						return num(m, &u.ReasoningTokens)
+						return count(m, &u.ReasoningTokens)
 					}
 					return nil
 				})
 				return err
 			})
 		case "totalNanoAiu":
-			return num(m, &mm.TotalNanoAIU)
+			return count(m, &mm.TotalNanoAIU)
 		}
 		return nil
 	})
@@ -216,9 +220,9 @@ func agentMetrics(c *members, out map[string]AgentMetric) error {
 				case "agentDisplayName":
 					return sval(m, &am.AgentDisplayName)
 				case "totalApiDurationMs":
-					return num(m, &am.TotalAPIDuration)
+					return count(m, &am.TotalAPIDuration)
 				case "totalNanoAiu":
-					return num(m, &am.TotalNanoAIU)
+					return count(m, &am.TotalNanoAIU)
 				case "modelMetrics":
 					return object(m, func(mc *members) error {
 						am.ModelMetrics = map[string]ModelMetric{}

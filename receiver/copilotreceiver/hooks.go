@@ -56,6 +56,9 @@ const (
 	rejectMethod      = "method"
 	rejectNotFound    = "not_found"
 	rejectTimeout     = "timeout"
+	// A number of the payload's usage object breaks the usage rule
+	// (negative, not whole, above 2^53).
+	rejectInvalidUsage = "invalid_usage"
 )
 
 // hookServer is the hook endpoint of one receiver.
@@ -217,8 +220,11 @@ func (h *hookServer) handleHook(w http.ResponseWriter, r *http.Request) {
 	p, err := hook.Decode(body, typeHint, hook.Options{CaptureContent: h.r.cfg.CaptureContent})
 	if err != nil {
 		reason := rejectMalformed
-		if errors.Is(err, hook.ErrUnknownType) {
+		switch {
+		case errors.Is(err, hook.ErrUnknownType):
 			reason = rejectUnknownType
+		case errors.Is(err, hook.ErrInvalidUsage):
+			reason = rejectInvalidUsage
 		}
 		h.reject(w, http.StatusBadRequest, reason, err.Error())
 		return

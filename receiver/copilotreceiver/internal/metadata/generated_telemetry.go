@@ -133,7 +133,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverCopilotHooksRejected, err = builder.meter.Int64Counter(
 		"otelcol_receiver_copilot_hooks_rejected",
-		metric.WithDescription("Hook requests rejected, by reason (malformed, unknown_type, too_large, method, not_found, timeout; and cross_site, content_type, client_header, host for requests a web page could have sent). [Development]"),
+		metric.WithDescription("Hook requests rejected, by reason (malformed, invalid_usage, unknown_type, too_large, method, not_found, timeout; and cross_site, content_type, client_header, host for requests a web page could have sent). [Development]"),
 		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)
@@ -145,7 +145,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverCopilotLinesSkipped, err = builder.meter.Int64Counter(
 		"otelcol_receiver_copilot_lines_skipped",
-		metric.WithDescription("Transcript lines skipped, by reason (invalid_json, torn_line, nul_bytes, line_too_long, missing_type, unknown_type, invalid_timestamp, invalid_data). [Development]"),
+		metric.WithDescription("Transcript lines skipped, by reason (invalid_json, torn_line, nul_bytes, line_too_long, missing_type, unknown_type, invalid_timestamp, invalid_data, invalid_usage). [Development]"),
 		metric.WithUnit("{line}"),
 	)
 	errs = errors.Join(errs, err)

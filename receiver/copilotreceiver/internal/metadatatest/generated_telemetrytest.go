@@ -182,7 +182,7 @@ func AssertEqualReceiverCopilotHooksRefused(t *testing.T, tt *componenttest.Tele
 func AssertEqualReceiverCopilotHooksRejected(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_copilot_hooks_rejected",
-		Description: "Hook requests rejected, by reason (malformed, unknown_type, too_large, method, not_found, timeout; and cross_site, content_type, client_header, host for requests a web page could have sent). [Development]",
+		Description: "Hook requests rejected, by reason (malformed, invalid_usage, unknown_type, too_large, method, not_found, timeout; and cross_site, content_type, client_header, host for requests a web page could have sent). [Development]",
 		Unit:        "{request}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -214,7 +214,7 @@ func AssertEqualReceiverCopilotLinesRepaired(t *testing.T, tt *componenttest.Tel
 func AssertEqualReceiverCopilotLinesSkipped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_copilot_lines_skipped",
-		Description: "Transcript lines skipped, by reason (invalid_json, torn_line, nul_bytes, line_too_long, missing_type, unknown_type, invalid_timestamp, invalid_data). [Development]",
+		Description: "Transcript lines skipped, by reason (invalid_json, torn_line, nul_bytes, line_too_long, missing_type, unknown_type, invalid_timestamp, invalid_data, invalid_usage). [Development]",
 		Unit:        "{line}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
