@@ -534,6 +534,27 @@ func TestSessionStateCreatedWhileRunning(t *testing.T) {
 	require.Eventually(t, func() bool { return s.summaries() == 3 }, 10*time.Second, 10*time.Millisecond)
 }
 
+// TestSessionDirectoryWithoutTranscriptAtStart: a session's directory
+// existed, without its transcript, when the collector started; the
+// transcript written later is noticed by file notifications, not at the
+// next rescan.
+func TestSessionDirectoryWithoutTranscriptAtStart(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.SessionState.RescanInterval = time.Hour
+	pending := filepath.Join(h.root, "pending-session")
+	require.NoError(t, os.MkdirAll(pending, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(pending, "workspace.yaml"), []byte("id: pending-session\n"), 0o644))
+	h.write("finished-session", readTestdata(t, billedSubagent))
+	s := &sink{}
+	stop := h.run(s)
+	defer stop()
+	// The finished session's summary shows that the first rescan is over:
+	// only a notification can find what is written from now on.
+	require.Eventually(t, func() bool { return s.summaries() == 1 }, 10*time.Second, 10*time.Millisecond)
+	h.write("pending-session", readTestdata(t, resumedSession))
+	require.Eventually(t, func() bool { return s.summaries() == 3 }, 10*time.Second, 10*time.Millisecond)
+}
+
 // TestStartAtEnd: with start_at end, history is not exported, but what is
 // appended afterwards is, and accounted against the history (the second
 // shutdown of a resumed session is cumulative).

@@ -220,7 +220,7 @@ func (t *Tailer) Start(ctx context.Context) error {
 	t.cancel = cancel
 	t.deliverCtx, t.cancelDeliver = context.WithCancel(context.Background())
 	t.done = make(chan struct{})
-	w, err := newWatcher(t.roots)
+	w, err := newWatcher(t.roots, t.matches)
 	if err != nil {
 		t.log.Info("File change notifications are unavailable; relying on polling", zap.Error(err))
 	}

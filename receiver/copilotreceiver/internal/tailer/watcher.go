@@ -17,6 +17,8 @@ type watcher struct {
 	w      *fsnotify.Watcher
 	notify chan struct{}
 	bases  []string
+	// match reports whether a path is a transcript the tailer follows.
+	match func(path string) bool
 	// missing are the bases that did not exist yet; only the tailer's
 	// goroutine (ensureBases) uses it.
 	missing []string
@@ -29,8 +31,9 @@ type watcher struct {
 }
 
 // newWatcher watches bases, the include globs' fixed directories
-// (GlobRoot).
-func newWatcher(bases []string) (*watcher, error) {
+// (GlobRoot), and the session directories already in them that hold no
+// transcript yet. match reports whether a path is a transcript.
+func newWatcher(bases []string, match func(path string) bool) (*watcher, error) {
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
@@ -42,9 +45,12 @@ func newWatcher(bases []string) (*watcher, error) {
 		watched: map[string]bool{},
 		done:    make(chan struct{}),
 		bases:   bases,
+		match:   match,
 	}
 	for _, b := range bases {
-		if !w.add(b) {
+		if w.add(b) {
+			w.addPending(b)
+		} else {
 			w.missing = append(w.missing, b)
 		}
 	}
@@ -87,6 +93,42 @@ func (w *watcher) ensureBases() {
 		}
 	}
 	w.missing = still
+}
+
+// addPending watches the session directories in base that hold no
+// transcript yet: the CLI may create a session's directory before its
+// transcript, and a file created in a directory is notified only to a
+// watch on that directory, not on base. Directories that already hold a
+// transcript are left to the tailer, which watches them while their
+// session is live, so that finished sessions cost no watch.
+func (w *watcher) addPending(base string) {
+	ents, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(base, e.Name())
+		if !w.holdsTranscript(dir) {
+			w.add(dir)
+		}
+	}
+}
+
+// holdsTranscript reports whether dir has an entry that is a transcript.
+func (w *watcher) holdsTranscript(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if w.match(filepath.Join(dir, e.Name())) {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *watcher) isWatched(dir string) bool {
