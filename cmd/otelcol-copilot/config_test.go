@@ -20,13 +20,15 @@ import (
 )
 
 // TestExamples loads and validates every example configuration with the
-// distribution's own components.
+// distribution's own components, from the repository's root as the README
+// runs them (chargeback.yaml's mapping file is relative to it).
 func TestExamples(t *testing.T) {
+	t.Chdir("../..")
 	t.Setenv("DD_API_KEY", "test-key")
 	t.Setenv("DD_SITE", "datadoghq.com")
 	t.Setenv("HONEYCOMB_API_KEY", "test-key")
 	t.Setenv("OTELCOL_COPILOT_HOOK_TOKEN", "test-token")
-	files, err := filepath.Glob("../../examples/*.yaml")
+	files, err := filepath.Glob("examples/*.yaml")
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(files), 4)
 	factories, err := components()
@@ -62,13 +64,16 @@ func TestDefaultConfig(t *testing.T) {
 // did (no sending queue, or an exporter without one) or, for a collector
 // that only takes hook payloads, keep what they acknowledged on disk (a
 // persistent queue).
+//
+// It runs from the repository's root, as TestExamples does.
 func TestShippedPipelinesCommitAfterExport(t *testing.T) {
+	t.Chdir("../..")
 	t.Setenv("DD_API_KEY", "test-key")
 	t.Setenv("DD_SITE", "datadoghq.com")
 	t.Setenv("HONEYCOMB_API_KEY", "test-key")
 	t.Setenv("OTELCOL_COPILOT_HOOK_TOKEN", "test-token")
 	t.Setenv(defaultconfigprovider.StateDirEnv, t.TempDir())
-	files, err := filepath.Glob("../../examples/*.yaml")
+	files, err := filepath.Glob("examples/*.yaml")
 	require.NoError(t, err)
 	b, err := defaultconfigprovider.Render()
 	require.NoError(t, err)

@@ -114,7 +114,8 @@ type TicketConfig struct {
 
 // Validate checks the inline configuration: that every glob and regular
 // expression compiles, that every rule sets something, and that the mapping
-// file has a known extension. It does not read the mapping file; New does.
+// file has a known extension. It does not read the mapping file; New and
+// ValidateMappingFile do.
 // Errors name the key and the rule, e.g.
 // `attribution.rules[2] ("payments"): match.branch: regex "(": ...`.
 func (c Config) Validate() error {
@@ -178,12 +179,8 @@ func compileConfig(c Config) (*compiled, error) {
 	errs = append(errs, validateTickets(configKey+".ticket.mapping", c.Ticket.Mapping)...)
 	out.tickets = c.Ticket.Mapping
 
-	if c.MappingFile != "" {
-		switch strings.ToLower(filepath.Ext(c.MappingFile)) {
-		case ".yaml", ".yml", ".csv":
-		default:
-			errs = append(errs, fmt.Errorf("%s.mapping_file: %q: want a .yaml, .yml or .csv file", configKey, c.MappingFile))
-		}
+	if c.MappingFile != "" && !knownMappingExt(c.MappingFile) {
+		errs = append(errs, fmt.Errorf("%s.mapping_file: %q: want a .yaml, .yml or .csv file", configKey, c.MappingFile))
 	}
 	if c.ReloadInterval < 0 {
 		errs = append(errs, fmt.Errorf("%s.reload_interval: %v: must not be negative", configKey, c.ReloadInterval))
@@ -195,6 +192,16 @@ func compileConfig(c Config) (*compiled, error) {
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+// knownMappingExt reports whether a mapping file's extension is one it may
+// have.
+func knownMappingExt(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml", ".csv":
+		return true
+	}
+	return false
 }
 
 // validateTickets checks ticket mapping keys and values; each error names

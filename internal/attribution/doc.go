@@ -89,7 +89,8 @@
 //
 // # Mapping file
 //
-// mapping_file names a YAML (.yaml, .yml) or CSV (.csv) file read by [New]; a
+// mapping_file names a YAML (.yaml, .yml) or CSV (.csv) file read by [New]
+// (and [Config.ValidateMappingFile], for the collector's validation); a
 // relative path is relative to the collector's working directory. A missing,
 // empty or malformed file at startup is an error naming the file and the line.
 // The YAML form has the inline shape, plus tickets merged into ticket.mapping

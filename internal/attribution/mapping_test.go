@@ -127,6 +127,7 @@ func TestMappingFileErrorsNameFileAndLine(t *testing.T) {
 			}
 		}
 		assert.Equal(t, want, strings.Split(err.Error(), "\n"), tc.file)
+		assert.Equal(t, err, Config{MappingFile: path}.ValidateMappingFile(), "ValidateMappingFile refuses what New refuses")
 	}
 }
 
@@ -213,6 +214,19 @@ func TestNewMappingFileErrors(t *testing.T) {
 	_, err := New(Config{MappingFile: missing}, nil)
 	require.Error(t, err)
 	assert.Equal(t, "attribution.mapping_file: stat "+missing+": no such file or directory", err.Error())
+	assert.Equal(t, err, Config{MappingFile: missing}.ValidateMappingFile(), "ValidateMappingFile refuses what New refuses")
+}
+
+func TestValidateMappingFileAccepts(t *testing.T) {
+	for _, c := range []Config{
+		{},
+		{MappingFile: filepath.Join("testdata", "mapping.yaml")},
+		{MappingFile: filepath.Join("testdata", "mapping.csv")},
+		// Validate refuses the extension; reading it would only add noise.
+		{MappingFile: filepath.Join("testdata", "teams.json")},
+	} {
+		assert.NoError(t, c.ValidateMappingFile(), c.MappingFile)
+	}
 }
 
 func TestYAMLSecondDocumentRefused(t *testing.T) {

@@ -74,18 +74,42 @@ func New(c Config, logger *zap.Logger) (*Resolver, error) {
 	}
 	var m *mapping
 	if c.MappingFile != "" {
-		fi, err := os.Stat(c.MappingFile)
+		fi, mm, err := loadMappingFile(c.MappingFile)
 		if err != nil {
-			return nil, fmt.Errorf("%s.mapping_file: %w", configKey, err)
+			return nil, err
 		}
-		m, err = readMapping(c.MappingFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s.mapping_file: %w", configKey, err)
-		}
-		r.loaded = fi
+		m, r.loaded = mm, fi
 	}
 	r.snap.Store(r.build(m))
 	return r, nil
+}
+
+// ValidateMappingFile reads and parses the mapping file, if any, as New
+// does, and returns what New would refuse it for: a missing, unreadable,
+// empty or malformed file, named with its line
+// (`attribution.mapping_file: /etc/teams.csv:3: ...`). A mapping file
+// whose extension Validate refuses is left to Validate. Unlike Validate it
+// reads the file system, so a configuration can be checked before the
+// collector starts (`otelcol-copilot validate`).
+func (c Config) ValidateMappingFile() error {
+	if c.MappingFile == "" || !knownMappingExt(c.MappingFile) {
+		return nil
+	}
+	_, _, err := loadMappingFile(c.MappingFile)
+	return err
+}
+
+// loadMappingFile reads the mapping file at start; errors name the key.
+func loadMappingFile(path string) (os.FileInfo, *mapping, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s.mapping_file: %w", configKey, err)
+	}
+	m, err := readMapping(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s.mapping_file: %w", configKey, err)
+	}
+	return fi, m, nil
 }
 
 func readMapping(path string) (*mapping, error) {

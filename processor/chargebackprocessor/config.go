@@ -112,9 +112,14 @@ var _ component.Config = (*Config)(nil)
 
 // Validate checks the configuration; errors name the key at fault. The
 // attribution rules, the pricing and each budget are checked by their own
-// Validate, which the collector calls too (and New, at the latest).
+// Validate, which the collector calls too (and New, at the latest). The
+// mapping file is read and parsed here, so that `otelcol-copilot validate`
+// refuses a missing or broken one naming its line, as the start would.
 func (c *Config) Validate() error {
 	var errs []error
+	if err := c.Attribution.ValidateMappingFile(); err != nil {
+		errs = append(errs, err)
+	}
 	for k, name := range c.Attributes {
 		if !slices.Contains(attributionKeys, k) {
 			errs = append(errs, fmt.Errorf("attributes::%s: not one of %v", k, attributionKeys))

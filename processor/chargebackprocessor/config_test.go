@@ -64,6 +64,9 @@ func TestConfigErrors(t *testing.T) {
 		"bad_rule":   {`"broken"`, "match.branch"},
 		"bad_budget": {"budgets::0", `scope: "galaxy"`, `amount: "-3"`, `budgets::2: name "monthly" is already the name of budgets::1`},
 		"bad_join":   {"join.on_miss", "join.max_sessions", `metrics.attributes: "session"`, "attributes::squad"},
+		// The mapping file is read at validation, not only at start.
+		"missing_mapping": {"attribution.mapping_file: stat testdata/no-such-teams.csv: "},
+		"broken_mapping":  {`attribution.mapping_file: testdata/broken-teams.yaml:5: rules[0] ("ledger"): unknown key "matches"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := loadConfig(t, name)
