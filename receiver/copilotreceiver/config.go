@@ -67,12 +67,13 @@ type Config struct {
 
 // SessionStateConfig configures the transcript files read.
 type SessionStateConfig struct {
-	// Include lists the transcript files to read, as globs (** matches any
-	// number of directories). Default:
+	// Include lists the transcript files to read, as absolute globs (**
+	// matches any number of directories; ~ is not expanded). Default:
 	// $COPILOT_HOME/session-state/*/events.jsonl, COPILOT_HOME defaulting to
 	// ~/.copilot.
 	Include []string `mapstructure:"include"`
-	// Exclude lists globs of files not to read.
+	// Exclude lists globs of files not to read: absolute, or starting with
+	// **/ to match at any depth.
 	Exclude []string `mapstructure:"exclude"`
 	// StartAt says where to start in a transcript found without a
 	// checkpoint when the receiver starts: "beginning" exports its history
@@ -171,13 +172,21 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, errors.New("session_state.include: no transcript globs; set them, or set COPILOT_HOME or HOME so the default can be found"))
 	}
 	for i, p := range ss.Include {
-		if !doublestar.ValidatePattern(filepath.ToSlash(p)) {
+		switch {
+		case !doublestar.ValidatePattern(filepath.ToSlash(p)):
 			errs = append(errs, fmt.Errorf("session_state.include[%d]: %q is not a valid glob", i, p))
+		case !filepath.IsAbs(p):
+			errs = append(errs, fmt.Errorf("session_state.include[%d]: %q is not an absolute path, and would be looked for under the collector's working directory; %s", i, p, absoluteHint(p)))
 		}
 	}
 	for i, p := range ss.Exclude {
-		if !doublestar.ValidatePattern(filepath.ToSlash(p)) {
+		switch {
+		case !doublestar.ValidatePattern(filepath.ToSlash(p)):
 			errs = append(errs, fmt.Errorf("session_state.exclude[%d]: %q is not a valid glob", i, p))
+		case !filepath.IsAbs(p) && !strings.HasPrefix(filepath.ToSlash(p), "**/"):
+			// Transcript paths are absolute: a relative glob matches none,
+			// unless it starts with **/ (at any depth).
+			errs = append(errs, fmt.Errorf("session_state.exclude[%d]: %q is not an absolute path, and would match no transcript; %s, or start it with **/ to match at any depth", i, p, absoluteHint(p)))
 		}
 	}
 	if ss.StartAt != StartAtBeginning && ss.StartAt != StartAtEnd {
@@ -221,6 +230,17 @@ func (cfg *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// absoluteHint tells how to make a relative glob p absolute.
+func absoluteHint(p string) string {
+	if def := defaultInclude(); len(def) == 1 && def[0] == p {
+		return "it is the default, made from COPILOT_HOME: set COPILOT_HOME to an absolute path, or set session_state.include"
+	}
+	if p == "~" || strings.HasPrefix(filepath.ToSlash(p), "~/") {
+		return fmt.Sprintf("~ is not expanded: write %q", "${env:HOME}"+p[1:])
+	}
+	return "write an absolute glob (${env:HOME}/... for the home directory)"
 }
 
 // defaultInclude is the transcript glob under COPILOT_HOME, or ~/.copilot.

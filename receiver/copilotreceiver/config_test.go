@@ -63,6 +63,9 @@ func TestValidateNamesKeyAndValue(t *testing.T) {
 		{"no include", func(c *Config) { c.SessionState.Include = nil }, "session_state.include"},
 		{"bad include", func(c *Config) { c.SessionState.Include = []string{"/x/[a"} }, `session_state.include[0]: "/x/[a"`},
 		{"bad exclude", func(c *Config) { c.SessionState.Exclude = []string{"[z"} }, `session_state.exclude[0]: "[z"`},
+		{"relative include", func(c *Config) { c.SessionState.Include = []string{"/x/*/events.jsonl", "state/*/events.jsonl"} }, `session_state.include[1]: "state/*/events.jsonl" is not an absolute path`},
+		{"~ include", func(c *Config) { c.SessionState.Include = []string{"~/.copilot/session-state/*/events.jsonl"} }, `session_state.include[0]: "~/.copilot/session-state/*/events.jsonl" is not an absolute path, and would be looked for under the collector's working directory; ~ is not expanded: write "${env:HOME}/.copilot/session-state/*/events.jsonl"`},
+		{"relative exclude", func(c *Config) { c.SessionState.Exclude = []string{"bot/**"} }, `session_state.exclude[0]: "bot/**" is not an absolute path, and would match no transcript`},
 		{"start_at", func(c *Config) { c.SessionState.StartAt = "middle" }, `session_state.start_at: "middle"`},
 		{"poll", func(c *Config) { c.SessionState.PollInterval = time.Millisecond }, "session_state.poll_interval: 1ms"},
 		{"rescan", func(c *Config) { c.SessionState.RescanInterval = 10 * time.Millisecond }, "session_state.rescan_interval: 10ms"},
@@ -80,6 +83,20 @@ func TestValidateNamesKeyAndValue(t *testing.T) {
 			assert.ErrorContains(t, confmap.Validate(cfg), tc.want)
 		})
 	}
+}
+
+// TestValidateGlobsAbsolute: the default include is absolute wherever
+// COPILOT_HOME is, a relative COPILOT_HOME is named as the cause, and an
+// exclude starting with **/ (any depth) is accepted.
+func TestValidateGlobsAbsolute(t *testing.T) {
+	t.Setenv("COPILOT_HOME", t.TempDir())
+	cfg := createDefaultConfig().(*Config)
+	cfg.SessionState.Exclude = []string{"**/scratch-*/**"}
+	require.NoError(t, confmap.Validate(cfg))
+
+	t.Setenv("COPILOT_HOME", "relative-copilot")
+	cfg = createDefaultConfig().(*Config)
+	assert.ErrorContains(t, confmap.Validate(cfg), "it is the default, made from COPILOT_HOME: set COPILOT_HOME to an absolute path")
 }
 
 func TestByteSize(t *testing.T) {
