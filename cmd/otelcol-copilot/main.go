@@ -6,6 +6,7 @@ package main
 import (
 	"os"
 
+	storagecheckconverter "github.com/otelcol-copilot/otelcol-copilot/confmap/converter/storagecheckconverter"
 	defaultconfigprovider "github.com/otelcol-copilot/otelcol-copilot/confmap/provider/defaultconfigprovider"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
@@ -33,6 +34,9 @@ func main() {
 					yamlprovider.NewFactory(),
 					defaultconfigprovider.NewFactory(),
 				},
+				ConverterFactories: []confmap.ConverterFactory{
+					storagecheckconverter.NewFactory(),
+				},
 			},
 		},
 		ProviderModules: map[string]string{
@@ -41,7 +45,9 @@ func main() {
 			yamlprovider.NewFactory().Create(confmap.ProviderSettings{}).Scheme():          "go.opentelemetry.io/collector/confmap/provider/yamlprovider v1.65.0",
 			defaultconfigprovider.NewFactory().Create(confmap.ProviderSettings{}).Scheme(): "github.com/otelcol-copilot/otelcol-copilot v0.0.0",
 		},
-		ConverterModules: []string{},
+		ConverterModules: []string{
+			"github.com/otelcol-copilot/otelcol-copilot v0.0.0",
+		},
 	}
 
 	if err := run(set); err != nil {
