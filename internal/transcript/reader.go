@@ -43,6 +43,9 @@ type Reader struct {
 	src     io.Reader
 	opts    Options
 	maxLine int
+	// chunk is the free space a read is given (readChunk; tests make it
+	// small, so that a short input costs no large buffer).
+	chunk int
 
 	buf    []byte // unconsumed bytes are buf[start:]
 	start  int
@@ -62,7 +65,7 @@ func NewReader(src io.Reader, offset int64, maxLine int, opts Options) *Reader {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLineSize
 	}
-	return &Reader{src: src, offset: offset, maxLine: maxLine, opts: opts}
+	return &Reader{src: src, offset: offset, maxLine: maxLine, opts: opts, chunk: readChunk}
 }
 
 // Reset makes the reader read src from file offset offset, with Final
@@ -71,10 +74,10 @@ func NewReader(src io.Reader, offset int64, maxLine int, opts Options) *Reader {
 // let go.
 func (r *Reader) Reset(src io.Reader, offset int64) {
 	buf := r.buf[:0]
-	if cap(buf) > 4*readChunk {
+	if cap(buf) > 4*r.chunk {
 		buf = nil
 	}
-	*r = Reader{src: src, offset: offset, maxLine: r.maxLine, opts: r.opts, buf: buf, queue: r.queue[:0]}
+	*r = Reader{src: src, offset: offset, maxLine: r.maxLine, opts: r.opts, chunk: r.chunk, buf: buf, queue: r.queue[:0]}
 }
 
 // Offset is the file offset just after the last consumed line.
@@ -357,8 +360,8 @@ func (r *Reader) fill() error {
 		r.buf = r.buf[:n]
 		r.start = 0
 	}
-	if cap(r.buf)-len(r.buf) < readChunk {
-		nb := make([]byte, len(r.buf), 2*cap(r.buf)+readChunk)
+	if cap(r.buf)-len(r.buf) < r.chunk {
+		nb := make([]byte, len(r.buf), 2*cap(r.buf)+r.chunk)
 		copy(nb, r.buf)
 		r.buf = nb
 	}

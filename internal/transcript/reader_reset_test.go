@@ -31,3 +31,24 @@ func TestReaderReset(t *testing.T) {
 	_, err = r.Next()
 	require.Equal(t, io.EOF, err)
 }
+
+// TestReaderReadSize: a reader's buffer grows by its read size, so that
+// one given a small read size (as the fuzz target's are) reads a short
+// input without the default 256 KiB buffer; Reset keeps the read size.
+func TestReaderReadSize(t *testing.T) {
+	line := []byte(`{"type":"assistant.turn_end","data":{"turnId":"0"},"id":"a","timestamp":"2026-11-22T16:07:27.006Z","parentId":null}` + "\n")
+	input := bytes.Repeat(line, 8)
+
+	r := NewReader(bytes.NewReader(input), 0, 0, Options{})
+	require.Len(t, readAll(t, r, len(input)), 8)
+	require.GreaterOrEqual(t, cap(r.buf), readChunk, "the default read size")
+
+	r = NewReader(bytes.NewReader(input), 0, 0, Options{})
+	r.chunk = 64
+	require.Len(t, readAll(t, r, len(input)), 8)
+	require.Less(t, cap(r.buf), 4*len(input), "a small read size keeps the buffer small")
+
+	r.Reset(bytes.NewReader(input), 0)
+	require.Equal(t, 64, r.chunk)
+	require.Len(t, readAll(t, r, len(input)), 8)
+}
