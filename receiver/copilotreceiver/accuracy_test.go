@@ -1,7 +1,6 @@
 package copilotreceiver
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/cliaccounting"
 )
 
 // modelTotals is a session's accounting of one model.
@@ -25,117 +26,23 @@ type modelTotals struct {
 	NanoAIU                                    int64
 }
 
-// cliAccounting reads a transcript with plain encoding/json, independently
-// of package transcript, and returns the CLI's own final accounting by
-// model: the totals of the last shutdown that covers the whole session (the
-// accountingSnapshot when there is one), plus those of the per-leg
-// shutdowns after it, or the sum of all shutdowns when each covers its leg
-// only; with no shutdown, the sum of the usage records. perLeg says which
+// cliAccounting returns the CLI's own final accounting of the transcript
+// at path by model (package cliaccounting, which reads the file with plain
+// encoding/json, independently of package transcript). perLeg says which
 // shutdowns (by position) were written by a CLI before 1.0.66, which
 // reports per leg; for the shared 1.0.102 sessions there are none.
 func cliAccounting(t *testing.T, path string, perLeg func(i int) bool) map[string]modelTotals {
 	t.Helper()
-	fh, err := os.Open(path)
+	a, err := cliaccounting.File(path, perLeg)
 	require.NoError(t, err)
-	defer fh.Close()
-	sc := bufio.NewScanner(fh)
-	sc.Buffer(nil, 64<<20)
-	type metric struct {
-		Requests struct {
-			Count float64 `json:"count"`
-			Cost  float64 `json:"cost"`
-		} `json:"requests"`
-		Usage struct {
-			InputTokens      float64 `json:"inputTokens"`
-			OutputTokens     float64 `json:"outputTokens"`
-			CacheReadTokens  float64 `json:"cacheReadTokens"`
-			CacheWriteTokens float64 `json:"cacheWriteTokens"`
-			ReasoningTokens  float64 `json:"reasoningTokens"`
-		} `json:"usage"`
-		TotalNanoAiu float64 `json:"totalNanoAiu"`
-	}
-	var shutdowns []map[string]metric
-	records := map[string]modelTotals{}
-	for sc.Scan() {
-		var ev struct {
-			Type string          `json:"type"`
-			Data json.RawMessage `json:"data"`
-		}
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &ev))
-		switch ev.Type {
-		case "session.shutdown":
-			var d struct {
-				Snapshot *struct {
-					ModelMetrics map[string]metric `json:"modelMetrics"`
-				} `json:"accountingSnapshot"`
-				ModelMetrics map[string]metric `json:"modelMetrics"`
-			}
-			require.NoError(t, json.Unmarshal(ev.Data, &d))
-			if d.Snapshot != nil {
-				shutdowns = append(shutdowns, d.Snapshot.ModelMetrics)
-			} else {
-				shutdowns = append(shutdowns, d.ModelMetrics)
-			}
-		case "session.usage_record":
-			var d struct {
-				Usage struct {
-					Model            string  `json:"model"`
-					InputTokens      int64   `json:"inputTokens"`
-					OutputTokens     int64   `json:"outputTokens"`
-					CacheReadTokens  int64   `json:"cacheReadTokens"`
-					CacheWriteTokens int64   `json:"cacheWriteTokens"`
-					ReasoningTokens  int64   `json:"reasoningTokens"`
-					Cost             float64 `json:"cost"`
-					CopilotUsage     *struct {
-						TotalNanoAiu int64 `json:"totalNanoAiu"`
-					} `json:"copilotUsage"`
-				} `json:"usage"`
-			}
-			require.NoError(t, json.Unmarshal(ev.Data, &d))
-			m := records[d.Usage.Model]
-			m.Requests++
-			m.Cost += d.Usage.Cost
-			m.Input += d.Usage.InputTokens
-			m.Output += d.Usage.OutputTokens
-			m.CacheRead += d.Usage.CacheReadTokens
-			m.CacheWrite += d.Usage.CacheWriteTokens
-			m.Reas += d.Usage.ReasoningTokens
-			if d.Usage.CopilotUsage != nil {
-				m.NanoAIU += d.Usage.CopilotUsage.TotalNanoAiu
-			}
-			records[d.Usage.Model] = m
-		}
-	}
-	require.NoError(t, sc.Err())
-	if len(shutdowns) == 0 {
-		return records
-	}
 	out := map[string]modelTotals{}
-	add := func(mm map[string]metric) {
-		for name, m := range mm {
-			o := out[name]
-			o.Requests += int64(m.Requests.Count)
-			o.Cost += m.Requests.Cost
-			o.Input += int64(m.Usage.InputTokens)
-			o.Output += int64(m.Usage.OutputTokens)
-			o.CacheRead += int64(m.Usage.CacheReadTokens)
-			o.CacheWrite += int64(m.Usage.CacheWriteTokens)
-			o.Reas += int64(m.Usage.ReasoningTokens)
-			o.NanoAIU += int64(m.TotalNanoAiu)
-			out[name] = o
+	for name, m := range a.Models {
+		out[name] = modelTotals{
+			Requests: m.Requests, Cost: m.PremiumCost,
+			Input: m.InputTokens, Output: m.OutputTokens,
+			CacheRead: m.CacheReadTokens, CacheWrite: m.CacheWriteTokens, Reas: m.ReasoningTokens,
+			NanoAIU: m.NanoAIU,
 		}
-	}
-	// A cumulative shutdown covers everything before it; a per-leg one only
-	// its leg.
-	from := 0
-	for i := len(shutdowns) - 1; i >= 0; i-- {
-		if !perLeg(i) {
-			from = i
-			break
-		}
-	}
-	for _, s := range shutdowns[from:] {
-		add(s)
 	}
 	return out
 }
