@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -229,6 +230,9 @@ func runShape(ctx context.Context, o options, shape string) (res *result, err er
 	res.AgentLives = agent.lives
 	res.Wall = time.Since(began)
 
+	if b, err := json.MarshalIndent(res.Faults, "", "  "); err == nil {
+		_ = os.WriteFile(filepath.Join(work, "faults.json"), b, 0o644)
+	}
 	want, err := c.expected()
 	if err != nil {
 		return nil, fmt.Errorf("expected accounting: %w", err)
