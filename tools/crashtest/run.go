@@ -194,9 +194,10 @@ func runShape(ctx context.Context, o options, shape string) (res *result, err er
 			errs <- fmt.Errorf("writing the corpus: %w", err)
 		}
 	}()
+	gwSeed := r.Int64()
 	go func() {
 		defer wg.Done()
-		if err := h.gatewayOutages(runCtx, gwAt, r.Int64()); err != nil && runCtx.Err() == nil {
+		if err := h.gatewayOutages(runCtx, gwAt, gwSeed); err != nil && runCtx.Err() == nil {
 			errs <- err
 		}
 	}()

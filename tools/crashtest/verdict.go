@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -43,6 +44,7 @@ type request struct {
 	offset int64
 	raw    []byte
 	sum    [32]byte
+	line   int // 1-based position in its file, once read as unique
 }
 
 // readRequests reads a gateway file. Each line is one request; a line the
@@ -124,6 +126,10 @@ type verdict struct {
 	UnknownSessions           int      // in the output, not in the corpus
 	NoSessionID               int      // data points without session.id
 
+	// pointLines: by session, the lines of the metrics file in which each
+	// copilot.api.requests data point (by attributes and times) arrived.
+	pointLines map[string]map[string][]int
+
 	DupSpans                         int // span occurrences beyond the first of their id
 	Spans                            int // distinct span ids
 	ExtraSummaries, MissingSummaries int // copilot.session.summary records against shutdowns
@@ -135,7 +141,7 @@ const maxDetails = 8
 // judge reads the gateway's files in dir and compares them with want.
 func judge(dir string, want map[string]cliaccounting.Accounting, faults []fault) (*verdict, error) {
 	v := &verdict{Requests: map[string]int{}}
-	unique := map[string][][]byte{}
+	unique := map[string][]request{}
 	for _, sig := range signals {
 		reqs, bad, err := readRequests(filepath.Join(dir, sig+".jsonl"))
 		if err != nil {
@@ -148,7 +154,8 @@ func judge(dir string, want map[string]cliaccounting.Accounting, faults []fault)
 			j, seen := first[r.sum]
 			if !seen {
 				first[r.sum] = i
-				unique[sig] = append(unique[sig], r.raw)
+				r.line = i + 1
+				unique[sig] = append(unique[sig], r)
 				continue
 			}
 			v.Dups.Total++
@@ -156,16 +163,16 @@ func judge(dir string, want map[string]cliaccounting.Accounting, faults []fault)
 		}
 	}
 	got := map[string]map[string]cliaccounting.ModelTotals{}
-	for _, raw := range unique["metrics"] {
-		md, err := (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics(raw)
+	for _, r := range unique["metrics"] {
+		md, err := (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics(r.raw)
 		if err != nil {
 			return nil, fmt.Errorf("gateway metrics: %w", err)
 		}
-		v.addMetrics(md, got)
+		v.addMetrics(md, r.line, got)
 	}
 	spans := map[string]int{}
-	for _, raw := range unique["traces"] {
-		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(raw)
+	for _, r := range unique["traces"] {
+		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(r.raw)
 		if err != nil {
 			return nil, fmt.Errorf("gateway traces: %w", err)
 		}
@@ -182,8 +189,8 @@ func judge(dir string, want map[string]cliaccounting.Accounting, faults []fault)
 		v.DupSpans += n - 1
 	}
 	summaries := map[string]int{}
-	for _, raw := range unique["logs"] {
-		ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(raw)
+	for _, r := range unique["logs"] {
+		ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(r.raw)
 		if err != nil {
 			return nil, fmt.Errorf("gateway logs: %w", err)
 		}
@@ -240,8 +247,9 @@ var tokenTypes = map[string]func(*cliaccounting.ModelTotals) *int64{
 	"reasoning":   func(t *cliaccounting.ModelTotals) *int64 { return &t.ReasoningTokens },
 }
 
-// addMetrics adds the usage metrics of md to got, by session and model.
-func (v *verdict) addMetrics(md pmetric.Metrics, got map[string]map[string]cliaccounting.ModelTotals) {
+// addMetrics adds the usage metrics of md, the request at line of the
+// metrics file, to got, by session and model.
+func (v *verdict) addMetrics(md pmetric.Metrics, line int, got map[string]map[string]cliaccounting.ModelTotals) {
 	for _, rm := range md.ResourceMetrics().All() {
 		attr, ok := rm.Resource().Attributes().Get("session.id")
 		sid := attr.Str()
@@ -279,10 +287,43 @@ func (v *verdict) addMetrics(md pmetric.Metrics, got map[string]map[string]cliac
 						}
 					}
 					got[sid][model.Str()] = t
+					if m.Name() == "copilot.api.requests" {
+						v.notePoint(sid, dp, line)
+					}
 				}
 			}
 		}
 	}
+}
+
+func (v *verdict) notePoint(sid string, dp pmetric.NumberDataPoint, line int) {
+	if v.pointLines == nil {
+		v.pointLines = map[string]map[string][]int{}
+	}
+	if v.pointLines[sid] == nil {
+		v.pointLines[sid] = map[string][]int{}
+	}
+	k := fmt.Sprint(dp.Attributes().AsRaw(), dp.StartTimestamp(), dp.Timestamp())
+	v.pointLines[sid][k] = append(v.pointLines[sid][k], line)
+}
+
+// repeatedPoints says in which lines the session's data points that
+// arrived more than once are.
+func (v *verdict) repeatedPoints(sid string) string {
+	var out []string
+	for _, lines := range v.pointLines[sid] {
+		if len(lines) > 1 {
+			out = append(out, fmt.Sprint(lines))
+		}
+	}
+	sort.Strings(out)
+	if len(out) > 3 {
+		out = append(out[:3], "...")
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; data points in more than one request, by line of metrics.jsonl: " + strings.Join(out, " ")
 }
 
 // compare sets the loss and excess counts from the totals by session.
@@ -336,9 +377,9 @@ func (v *verdict) compare(want map[string]cliaccounting.Accounting, got map[stri
 				off = true
 			}
 			if !closeTotals(gm, wm) && len(v.Details) < maxDetails {
-				v.Details = append(v.Details, fmt.Sprintf("session %s model %s: want %d calls, %d in / %d out tokens, %d nano-AIU, %.2f premium; got %d, %d / %d, %d, %.2f",
+				v.Details = append(v.Details, fmt.Sprintf("session %s model %s: want %d calls, %d in / %d out tokens, %d nano-AIU, %.2f premium; got %d, %d / %d, %d, %.2f%s",
 					sid, model, wm.Requests, wm.InputTokens, wm.OutputTokens, wm.NanoAIU, wm.PremiumCost,
-					gm.Requests, gm.InputTokens, gm.OutputTokens, gm.NanoAIU, gm.PremiumCost))
+					gm.Requests, gm.InputTokens, gm.OutputTokens, gm.NanoAIU, gm.PremiumCost, v.repeatedPoints(sid)))
 			}
 		}
 		if off {
