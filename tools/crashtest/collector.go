@@ -155,6 +155,31 @@ func (p *process) logTail() string {
 	return string(b)
 }
 
+// waitLog waits until the current life's log contains s.
+func (p *process) waitLog(ctx context.Context, s string) error {
+	p.mu.Lock()
+	path := filepath.Join(p.logDir, fmt.Sprintf("%s-%03d.log", p.name, p.lives))
+	p.mu.Unlock()
+	for {
+		if b, err := os.ReadFile(path); err == nil && bytes.Contains(b, []byte(s)) {
+			return nil
+		}
+		if err := p.unexpectedExit(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not log %q: %w", p.name, s, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// readyLine is what the collector logs once every component has started;
+// it handles SIGTERM gracefully only from then on (before, SIGTERM ends
+// the process at once, as SIGKILL would).
+const readyLine = "Everything is ready"
+
 // signal sends sig to the current life (by its process id).
 func (p *process) signal(sig syscall.Signal) error {
 	p.mu.Lock()
@@ -165,13 +190,21 @@ func (p *process) signal(sig syscall.Signal) error {
 	return p.cmd.Process.Signal(sig)
 }
 
+// stopped says how a life ended.
+type stopped struct {
+	InTime bool // within the timeout; else it was killed
+	// Signaled: a graceful stop ended the process by the signal's default
+	// action, without a graceful shutdown.
+	Signaled bool
+}
+
 // stop sends sig and waits for the life to end, as long as timeout allows;
-// then it is killed. It reports whether the process ended within timeout.
-func (p *process) stop(sig syscall.Signal, timeout time.Duration) (bool, error) {
+// then it is killed.
+func (p *process) stop(sig syscall.Signal, timeout time.Duration) (stopped, error) {
 	p.mu.Lock()
 	if p.cmd == nil {
 		p.mu.Unlock()
-		return true, nil
+		return stopped{InTime: true}, nil
 	}
 	p.expected = true
 	cmd, exit := p.cmd, p.exit
@@ -191,11 +224,19 @@ func (p *process) stop(sig syscall.Signal, timeout time.Duration) (bool, error) 
 	err := p.err
 	p.cmd = nil
 	p.mu.Unlock()
+	st := stopped{InTime: inTime}
 	// Killed by a signal is what was asked; a graceful stop must exit 0.
 	if sig == syscall.SIGTERM && inTime && err != nil {
-		return inTime, fmt.Errorf("%s: graceful stop failed (%v); end of its log:\n%s", p.name, err, p.logTail())
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				st.Signaled = true
+				return st, nil
+			}
+		}
+		return st, fmt.Errorf("%s: graceful stop failed (%v); end of its log:\n%s", p.name, err, p.logTail())
 	}
-	return inTime, nil
+	return st, nil
 }
 
 // freePort asks the kernel for a free loopback port.

@@ -274,7 +274,7 @@ func (h *harness) record(f fault) {
 	f.Offsets = fileSizes(h.out)
 	h.res.Faults = append(h.res.Faults, f)
 	switch {
-	case f.Kind == faultKill || f.Timeout:
+	case f.Kind == faultKill || f.Timeout || f.Signaled:
 		h.res.Kills++
 	case f.Kind == faultTerm:
 		h.res.Terms++
@@ -320,6 +320,16 @@ func (h *harness) agentStops(ctx context.Context, stops []string, r *rand.Rand) 
 		if err := h.sleep(ctx, d-pause); err != nil {
 			return err
 		}
+		if kind == faultTerm {
+			// The collector handles SIGTERM only once it has started every
+			// component; before, SIGTERM is a kill.
+			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := h.agent.waitLog(rctx, readyLine)
+			cancel()
+			if err != nil {
+				return err
+			}
+		}
 		stalled := false
 		if stall {
 			h.gwMu.Lock()
@@ -336,21 +346,23 @@ func (h *harness) agentStops(ctx context.Context, stops []string, r *rand.Rand) 
 		if kind == faultTerm {
 			sig, timeout = syscall.SIGTERM, h.o.TermTimeout
 		}
-		inTime, err := h.agent.stop(sig, timeout)
+		st, err := h.agent.stop(sig, timeout)
+		f := fault{Kind: kind, Stalled: stalled, Timeout: !st.InTime, Signaled: st.Signaled}
+		h.record(f)
 		if stall {
-			h.record(fault{Kind: kind, Stalled: stalled, Timeout: !inTime})
 			if stalled {
 				_ = h.gw.signal(syscall.SIGCONT)
 			}
 			h.gwMu.Unlock()
-		} else {
-			h.record(fault{Kind: kind, Timeout: !inTime})
 		}
 		if err != nil {
 			return err
 		}
-		if !inTime {
+		switch {
+		case f.Timeout:
 			h.o.logf("[%s] stop %d: the graceful stop did not end within %s; killed", h.res.Shape, i+1, h.o.TermTimeout)
+		case f.Signaled:
+			h.o.logf("[%s] stop %d: SIGTERM ended the agent without a graceful shutdown (counted as a kill)", h.res.Shape, i+1)
 		}
 		if err := h.agent.start(); err != nil {
 			return err

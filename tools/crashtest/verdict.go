@@ -37,6 +37,8 @@ type fault struct {
 	// Timeout: a graceful stop that did not end in time, so that the agent
 	// was killed after all.
 	Timeout bool
+	// Signaled: SIGTERM ended the agent without a graceful shutdown.
+	Signaled bool
 }
 
 // request is one request the gateway accepted: one JSON value in its file.
@@ -225,7 +227,7 @@ func (d *dupCounts) attribute(sig string, reqs []request, j, i int, faults []fau
 	}
 	f := faults[at]
 	switch {
-	case f.Kind == faultKill || f.Timeout:
+	case f.Kind == faultKill || f.Timeout || f.Signaled:
 		d.Kill++
 	case f.Kind == faultTerm:
 		d.Term++
