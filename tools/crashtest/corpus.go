@@ -24,9 +24,9 @@ type corpusSession struct {
 	stats   transcriptgen.Stats
 	history bool // written whole before the agent first starts
 
-	// The live writer appends the session's lines from start to start+span
-	// after the writer begins.
-	start, span time.Duration
+	// The live writer appends the session's lines while the run's progress
+	// (0 to 1) goes from start to start+span.
+	start, span float64
 	written     int // lines written
 }
 
@@ -163,26 +163,26 @@ func (s *corpusSession) append(n int) error {
 	return err
 }
 
-// schedule spreads the live sessions over d: each starts within the first
-// 70% of it and writes its lines over 10-30% of it.
-func (c *corpus) schedule(d time.Duration, r *rand.Rand) {
+// schedule spreads the live sessions over the run's progress: each starts
+// within the first 70% of it and writes its lines over 10-30% of it.
+func (c *corpus) schedule(r *rand.Rand) {
 	for _, s := range c.sessions {
 		if s.history {
 			continue
 		}
-		s.start = time.Duration(r.Float64() * 0.7 * float64(d))
-		s.span = time.Duration((0.1 + 0.2*r.Float64()) * float64(d))
+		s.start = 0.7 * r.Float64()
+		s.span = 0.1 + 0.2*r.Float64()
 	}
 }
 
-// writeLive appends the live sessions' lines as scheduled, every tick, until
-// all are written or ctx ends.
-func (c *corpus) writeLive(ctx context.Context, tick time.Duration) error {
-	begin := time.Now()
+// writeLive appends the live sessions' lines as scheduled, every tick, as
+// progress (non-decreasing, 0 to 1) goes, until all are written or ctx
+// ends.
+func (c *corpus) writeLive(ctx context.Context, tick time.Duration, progress func() float64) error {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
-		el := time.Since(begin)
+		el := progress()
 		pending := false
 		for _, s := range c.sessions {
 			if s.written == len(s.lineEnd) {

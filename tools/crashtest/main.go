@@ -189,9 +189,13 @@ func printTable(w io.Writer, results []*result) {
 		fmt.Fprintf(w, "\n%s: %d sessions, %d usage records, %.1f MB; %d agent lives, %d stops with the gateway paused; requests: %d metrics, %d traces, %d logs (%d unreadable); %d spans, %d summaries\n",
 			r.Shape, r.Sessions, r.Records, float64(r.Bytes)/1e6, r.AgentLives, r.Stalled,
 			v.Requests["metrics"], v.Requests["traces"], v.Requests["logs"], v.Unreadable, v.Spans, v.Summaries)
-		fmt.Fprintf(w, "  identical requests by cause: %d after kills, %d after graceful stops, %d after gateway kills (%d the one it died on), %d with no fault before\n",
-			v.Dups.Kill, v.Dups.Term, v.Dups.Gateway+v.Dups.GatewayInFlight, v.Dups.GatewayInFlight, v.Dups.None)
+		fmt.Fprintf(w, "  identical requests by cause: %d after kills, %d after graceful stops, %d after gateway kills (%d the one it died on), %d with no fault before; by signal: %d metrics, %d traces, %d logs\n",
+			v.Dups.Kill, v.Dups.Term, v.Dups.Gateway+v.Dups.GatewayInFlight, v.Dups.GatewayInFlight, v.Dups.None,
+			v.DupsBySig["metrics"], v.DupsBySig["traces"], v.DupsBySig["logs"])
 		fmt.Fprintf(w, "  after dropping them: lost %d records, %d tokens, %d nano-AIU, %.2f premium requests; counted twice %d records, %d tokens, %d nano-AIU, %.2f premium requests\n",
 			v.LostRecords, v.LostTokens, v.LostNanoAIU, v.LostPremium, v.DupRecords, v.ExtraTokens, v.ExtraNanoAIU, v.ExtraPremium)
+		rc := v.RepeatedByCause
+		fmt.Fprintf(w, "  records re-sent in a different request, by cause: %d after kills, %d after graceful stops, %d after gateway kills, %d with no fault before\n",
+			rc.Kill, rc.Term, rc.Gateway, rc.None)
 	}
 }

@@ -155,7 +155,7 @@ func runShape(ctx context.Context, o options, shape string) (res *result, err er
 
 	r := rand.New(rand.NewPCG(o.Seed, 0xfa017))
 	res = &result{Shape: shape, Sessions: len(c.sessions), Records: c.records, Bytes: c.bytes, Dir: work}
-	h := &harness{o: o, res: res, gw: gw, agent: agent, out: out, gwPort: gwPort, began: began}
+	h := &harness{o: o, res: res, gw: gw, agent: agent, out: out, gwPort: gwPort, began: began, lifeBegan: began}
 
 	// The fault schedule: agent stops in random order, gateway kills spread
 	// over the time the stops are expected to take.
@@ -167,13 +167,18 @@ func runShape(ctx context.Context, o options, shape string) (res *result, err er
 		stops = append(stops, faultTerm)
 	}
 	r.Shuffle(len(stops), func(i, j int) { stops[i], stops[j] = stops[j], stops[i] })
-	perStop := (o.MinDelay+o.MaxDelay)/2 + 400*time.Millisecond
-	phase := time.Duration(len(stops)) * perStop
+	// The live sessions are written as the agent stops go, so that every
+	// life of the agent has new lines to read whatever the machine's speed:
+	// the progress is the share of stops done, and within a life the share
+	// of the mean delay that has passed. Without stops, or with
+	// -write-time, it is the share of the write time that has passed.
+	meanDelay := (o.MinDelay + o.MaxDelay) / 2
+	phase := time.Duration(len(stops)) * (meanDelay + 400*time.Millisecond)
 	write := o.WriteTime
 	if write <= 0 {
 		write = max(3*time.Second, phase*8/10)
 	}
-	c.schedule(write, r)
+	c.schedule(r)
 	var gwAt []time.Duration
 	for i := 0; i < o.GatewayKills; i++ {
 		gwAt = append(gwAt, time.Duration((0.1+0.8*r.Float64())*float64(max(phase, write))))
@@ -188,9 +193,17 @@ func runShape(ctx context.Context, o options, shape string) (res *result, err er
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
 	wg.Add(2)
+	writeBegan := time.Now()
+	progress := func() float64 {
+		if len(stops) == 0 || o.WriteTime > 0 {
+			return float64(time.Since(writeBegan)) / float64(write)
+		}
+		done, life := h.progress()
+		return (float64(done) + min(1, float64(life)/float64(meanDelay))) / float64(len(stops))
+	}
 	go func() {
 		defer wg.Done()
-		if err := c.writeLive(runCtx, 20*time.Millisecond); err != nil && runCtx.Err() == nil {
+		if err := c.writeLive(runCtx, 20*time.Millisecond, progress); err != nil && runCtx.Err() == nil {
 			errs <- fmt.Errorf("writing the corpus: %w", err)
 		}
 	}()
@@ -263,8 +276,18 @@ type harness struct {
 	gwPort int
 	began  time.Time
 
-	gwMu   sync.Mutex // held while the gateway is paused, killed or restarting
-	faults sync.Mutex // guards res.Faults and the counts
+	gwMu      sync.Mutex // held while the gateway is paused, killed or restarting
+	faults    sync.Mutex // guards res.Faults, the counts, stopsDone and lifeBegan
+	stopsDone int        // agent stops so far
+	lifeBegan time.Time  // when the agent's current life began
+}
+
+// progress returns the agent stops done and how long the current life has
+// lasted.
+func (h *harness) progress() (int, time.Duration) {
+	h.faults.Lock()
+	defer h.faults.Unlock()
+	return h.stopsDone, time.Since(h.lifeBegan)
 }
 
 func (h *harness) record(f fault) {
@@ -367,6 +390,10 @@ func (h *harness) agentStops(ctx context.Context, stops []string, r *rand.Rand) 
 		if err := h.agent.start(); err != nil {
 			return err
 		}
+		h.faults.Lock()
+		h.stopsDone++
+		h.lifeBegan = time.Now()
+		h.faults.Unlock()
 	}
 	return nil
 }

@@ -115,6 +115,7 @@ type verdict struct {
 	Requests   map[string]int // accepted requests by signal, copies included
 	Unreadable int            // JSON values in the gateway's files that could not be read
 	Dups       dupCounts
+	DupsBySig  map[string]int // identical copies by signal
 
 	// After dropping the exact duplicates, summed over sessions and models:
 	// usage records (API calls) missing and counted twice, and the same for
@@ -130,7 +131,10 @@ type verdict struct {
 
 	// pointLines: by session, the lines of the metrics file in which each
 	// copilot.api.requests data point (by attributes and times) arrived.
-	pointLines map[string]map[string][]int
+	pointLines map[string]map[string][]pointSeen
+	// RepeatedByCause: usage records (API calls) in a data point that
+	// arrived again in a different request, by the fault before the copy.
+	RepeatedByCause byCause
 
 	DupSpans                         int // span occurrences beyond the first of their id
 	Spans                            int // distinct span ids
@@ -142,7 +146,7 @@ const maxDetails = 8
 
 // judge reads the gateway's files in dir and compares them with want.
 func judge(dir string, want map[string]cliaccounting.Accounting, faults []fault) (*verdict, error) {
-	v := &verdict{Requests: map[string]int{}}
+	v := &verdict{Requests: map[string]int{}, DupsBySig: map[string]int{}}
 	unique := map[string][]request{}
 	for _, sig := range signals {
 		reqs, bad, err := readRequests(filepath.Join(dir, sig+".jsonl"))
@@ -161,16 +165,26 @@ func judge(dir string, want map[string]cliaccounting.Accounting, faults []fault)
 				continue
 			}
 			v.Dups.Total++
+			v.DupsBySig[sig]++
 			v.Dups.attribute(sig, reqs, j, i, faults)
 		}
 	}
 	got := map[string]map[string]cliaccounting.ModelTotals{}
+	lineOffsets := map[int]int64{}
 	for _, r := range unique["metrics"] {
 		md, err := (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics(r.raw)
 		if err != nil {
 			return nil, fmt.Errorf("gateway metrics: %w", err)
 		}
 		v.addMetrics(md, r.line, got)
+		lineOffsets[r.line] = r.offset
+	}
+	for _, points := range v.pointLines {
+		for _, ps := range points {
+			for _, p := range ps[1:] {
+				v.RepeatedByCause.add(faults, faultBefore("metrics", lineOffsets[p.line], faults), p.calls)
+			}
+		}
 	}
 	spans := map[string]int{}
 	for _, r := range unique["traces"] {
@@ -212,15 +226,38 @@ func judge(dir string, want map[string]cliaccounting.Accounting, faults []fault)
 	return v, nil
 }
 
-// attribute counts the copy reqs[i] of reqs[j] against the last fault
-// before it.
-func (d *dupCounts) attribute(sig string, reqs []request, j, i int, faults []fault) {
+// faultBefore returns the index of the last fault after which the gateway
+// wrote offset of the signal's file, or -1.
+func faultBefore(sig string, offset int64, faults []fault) int {
 	at := -1
 	for k, f := range faults {
-		if off, ok := f.Offsets[sig]; ok && off <= reqs[i].offset {
+		if off, ok := f.Offsets[sig]; ok && off <= offset {
 			at = k
 		}
 	}
+	return at
+}
+
+// byCause is a count by the kind of the fault before.
+type byCause struct{ Kill, Term, Gateway, None int64 }
+
+func (b *byCause) add(faults []fault, at int, n int64) {
+	switch {
+	case at < 0:
+		b.None += n
+	case faults[at].Kind == faultKill || faults[at].Timeout || faults[at].Signaled:
+		b.Kill += n
+	case faults[at].Kind == faultTerm:
+		b.Term += n
+	default:
+		b.Gateway += n
+	}
+}
+
+// attribute counts the copy reqs[i] of reqs[j] against the last fault
+// before it.
+func (d *dupCounts) attribute(sig string, reqs []request, j, i int, faults []fault) {
+	at := faultBefore(sig, reqs[i].offset, faults)
 	if at < 0 {
 		d.None++
 		return
@@ -298,23 +335,33 @@ func (v *verdict) addMetrics(md pmetric.Metrics, line int, got map[string]map[st
 	}
 }
 
+// pointSeen is a copilot.api.requests data point in one request.
+type pointSeen struct {
+	line  int
+	calls int64
+}
+
 func (v *verdict) notePoint(sid string, dp pmetric.NumberDataPoint, line int) {
 	if v.pointLines == nil {
-		v.pointLines = map[string]map[string][]int{}
+		v.pointLines = map[string]map[string][]pointSeen{}
 	}
 	if v.pointLines[sid] == nil {
-		v.pointLines[sid] = map[string][]int{}
+		v.pointLines[sid] = map[string][]pointSeen{}
 	}
 	k := fmt.Sprint(dp.Attributes().AsRaw(), dp.StartTimestamp(), dp.Timestamp())
-	v.pointLines[sid][k] = append(v.pointLines[sid][k], line)
+	v.pointLines[sid][k] = append(v.pointLines[sid][k], pointSeen{line, dp.IntValue()})
 }
 
 // repeatedPoints says in which lines the session's data points that
 // arrived more than once are.
 func (v *verdict) repeatedPoints(sid string) string {
 	var out []string
-	for _, lines := range v.pointLines[sid] {
-		if len(lines) > 1 {
+	for _, ps := range v.pointLines[sid] {
+		if len(ps) > 1 {
+			lines := make([]int, len(ps))
+			for i, p := range ps {
+				lines[i] = p.line
+			}
 			out = append(out, fmt.Sprint(lines))
 		}
 	}
@@ -415,8 +462,10 @@ func (v *verdict) exactFailures(kills int) []string {
 	}
 	add(v.LostRecords > 0 || v.LostTokens > 0 || v.LostNanoAIU > 0 || v.LostPremium > 1e-6,
 		"lost: %d usage records, %d tokens, %d nano-AIU, %.2f premium requests", v.LostRecords, v.LostTokens, v.LostNanoAIU, v.LostPremium)
+	rc := v.RepeatedByCause
 	add(v.DupRecords > 0 || v.ExtraTokens > 0 || v.ExtraNanoAIU > 0 || v.ExtraPremium > 1e-6,
-		"counted twice (beyond identical requests): %d usage records, %d tokens, %d nano-AIU, %.2f premium requests", v.DupRecords, v.ExtraTokens, v.ExtraNanoAIU, v.ExtraPremium)
+		"counted twice (beyond identical requests): %d usage records, %d tokens, %d nano-AIU, %.2f premium requests (records re-sent in a different request: %d after kills, %d after graceful stops, %d after gateway kills, %d with no fault before)",
+		v.DupRecords, v.ExtraTokens, v.ExtraNanoAIU, v.ExtraPremium, rc.Kill, rc.Term, rc.Gateway, rc.None)
 	add(v.DupSpans > 0, "%d span ids sent more than once in different requests", v.DupSpans)
 	add(v.ExtraSummaries > 0, "%d session summaries beyond one per shutdown", v.ExtraSummaries)
 	add(v.MissingSummaries > 0, "%d session summaries missing", v.MissingSummaries)

@@ -40,6 +40,19 @@ func usageRequest(t *testing.T, sid, model string, calls, tokens int64, ts int) 
 	return b
 }
 
+// merge returns one metrics request with the resources of both.
+func merge(t *testing.T, a, b []byte) []byte {
+	var u pmetric.JSONUnmarshaler
+	ma, err := u.UnmarshalMetrics(a)
+	require.NoError(t, err)
+	mb, err := u.UnmarshalMetrics(b)
+	require.NoError(t, err)
+	mb.ResourceMetrics().MoveAndAppendTo(ma.ResourceMetrics())
+	out, err := (&pmetric.JSONMarshaler{}).MarshalMetrics(ma)
+	require.NoError(t, err)
+	return out
+}
+
 func spanRequest(t *testing.T, sid string, spans ...byte) []byte {
 	td := ptrace.NewTraces()
 	rs := td.ResourceSpans().AppendEmpty()
@@ -86,17 +99,19 @@ func TestJudge(t *testing.T) {
 	// s1 made 3 calls; a request with 2 of them arrives, the third never
 	// does. The agent was killed after it and sent it again byte for byte:
 	// an idempotent sink drops the copy. s2 made 3 calls, which arrive
-	// twice, in requests that differ (as when a round is read again after a
-	// kill and holds more than before): counted twice.
+	// twice, the second time in a request that also holds s3's call (as when
+	// a round is read again after a kill and holds more than before): counted
+	// twice.
 	a1 := usageRequest(t, "s1", "m", 2, 100, 1)
 	b1 := usageRequest(t, "s2", "m", 3, 10, 3)
-	b1again := usageRequest(t, "s2", "m", 3, 10, 4)
+	b1again := merge(t, b1, usageRequest(t, "s3", "m", 1, 5, 5))
 	ends := gatewayFile(t, dir, "metrics", a1, a1, b1, b1again)
 	spanEnds := gatewayFile(t, dir, "traces", spanRequest(t, "s1", 1, 2), spanRequest(t, "s1", 2, 3))
 	gatewayFile(t, dir, "logs", summaryRequest(t, "s1", 2), summaryRequest(t, "s2", 1))
 	want := map[string]cliaccounting.Accounting{
 		"s1": {Shutdowns: 1, Models: map[string]cliaccounting.ModelTotals{"m": {Requests: 3, InputTokens: 300}}},
 		"s2": {Shutdowns: 2, Models: map[string]cliaccounting.ModelTotals{"m": {Requests: 3, InputTokens: 30}}},
+		"s3": {Models: map[string]cliaccounting.ModelTotals{"m": {Requests: 1, InputTokens: 5}}},
 	}
 	faults := []fault{
 		{Kind: faultKill, Offsets: map[string]int64{"metrics": ends[0], "traces": spanEnds[0], "logs": 0}},
@@ -110,6 +125,7 @@ func TestJudge(t *testing.T) {
 	assert.Equal(t, int64(100), v.LostTokens)
 	assert.Equal(t, int64(3), v.DupRecords, "b1's calls arrived twice in different requests")
 	assert.Equal(t, int64(30), v.ExtraTokens)
+	assert.Equal(t, byCause{Kill: 3}, v.RepeatedByCause)
 	assert.Equal(t, 2, v.SessionsOff)
 	assert.Equal(t, 1, v.DupSpans, "span 2 is in two requests")
 	assert.Equal(t, 3, v.Spans)
