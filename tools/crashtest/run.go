@@ -331,7 +331,9 @@ func (h *harness) sleep(ctx context.Context, d time.Duration) error {
 // agentStops stops the agent as stops say, each a random time after it
 // started, and starts it again. With probability Stall the gateway is
 // paused (SIGSTOP) shortly before, so that the stop lands while requests
-// are in flight, and continued once the agent is gone.
+// are in flight, and continued once the agent is gone (a kill) or as long
+// after the SIGTERM as it was paused before (a graceful stop, which waits
+// for its requests in flight).
 func (h *harness) agentStops(ctx context.Context, stops []string, r *rand.Rand) error {
 	for i, kind := range stops {
 		d := h.o.MinDelay + time.Duration(r.Float64()*float64(h.o.MaxDelay-h.o.MinDelay))
@@ -369,7 +371,16 @@ func (h *harness) agentStops(ctx context.Context, stops []string, r *rand.Rand) 
 		if kind == faultTerm {
 			sig, timeout = syscall.SIGTERM, h.o.TermTimeout
 		}
+		var resume *time.Timer
+		if stalled && kind == faultTerm {
+			// A graceful stop waits for the requests in flight: the gateway
+			// is slow, not gone, so it answers a moment after the SIGTERM.
+			resume = time.AfterFunc(pause, func() { _ = h.gw.signal(syscall.SIGCONT) })
+		}
 		st, err := h.agent.stop(sig, timeout)
+		if resume != nil {
+			resume.Stop()
+		}
 		f := fault{Kind: kind, Stalled: stalled, Timeout: !st.InTime, Signaled: st.Signaled}
 		h.record(f)
 		if stall {
