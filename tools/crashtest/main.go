@@ -13,7 +13,7 @@
 //	go run ./tools/crashtest -shape all -kills 10
 //
 // See tools/crashtest/README.md for the flags and how to read the table.
-// Linux only (signals, /proc-free but SIGSTOP/SIGCONT based).
+// Linux only: it pauses and continues the gateway with SIGSTOP and SIGCONT.
 package main
 
 import (
