@@ -114,7 +114,18 @@ func newHookServer(r *copilotReceiver, tel *metadata.TelemetryBuilder) (*hookSer
 	if err != nil {
 		return nil, err
 	}
-	h.hooks = &hookFacts{sessions: sessions, agents: agents, index: h.index, mode: cfg.Accounting, store: r.client, capture: r.cfg.CaptureContent, log: h.log}
+	h.hooks = &hookFacts{
+		sessions: sessions, agents: agents,
+		transcripts: indexedTranscripts{index: h.index},
+		mode:        cfg.Accounting,
+		opts: session.HookOptions{
+			Options: session.Options{CaptureContent: r.cfg.CaptureContent},
+			Store:   r.client,
+			Unreadable: func(id string, err error) {
+				h.log.Warn("Stored hook usage is not readable; counting the session's usage from its next payload on", zap.String("session", id), zap.Error(err))
+			},
+		},
+	}
 	h.hostname, _ = os.Hostname()
 	h.dropped = map[string]int64{}
 	return h, nil
@@ -290,7 +301,8 @@ func payloadID(header, typ string, body []byte) string {
 
 // process turns a payload into facts once and offers them to every
 // pipeline that has not accepted them yet. Usage is worked out again at
-// each attempt, from the usage accepted so far (see hookFacts.usage).
+// each attempt, from the usage accepted so far (see
+// session.HookTracker.Usage).
 func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload, local bool) (string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -301,11 +313,10 @@ func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload, lo
 		return "duplicate", nil
 	}
 	if !seen {
-		f, err := h.hooks.facts(p, local)
-		if err != nil {
-			return "", err
+		if p.Time.IsZero() {
+			p.Time = time.Now()
 		}
-		d = &delivery{facts: f, done: map[string]bool{}}
+		d = &delivery{facts: h.hooks.facts(p, local), done: map[string]bool{}}
 		h.dedup.Add(id, d)
 	}
 	uf, next, err := h.hooks.usage(p)
