@@ -307,15 +307,15 @@ func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload, lo
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.hooks.own(p)
+	if p.Time.IsZero() {
+		p.Time = time.Now() // on every attempt: usage is worked out at each
+	}
 	d, seen := h.dedup.Get(id)
 	if seen && d.complete(h.signals) {
 		h.tel.ReceiverCopilotHooksDuplicate.Add(bg, 1)
 		return "duplicate", nil
 	}
 	if !seen {
-		if p.Time.IsZero() {
-			p.Time = time.Now()
-		}
 		d = &delivery{facts: h.hooks.facts(p, local), done: map[string]bool{}}
 		h.dedup.Add(id, d)
 	}
