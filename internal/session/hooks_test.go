@@ -31,20 +31,6 @@ func report(apiMs int64, models ...any) *UsageSummary {
 	return u
 }
 
-// counted is the usage facts by model.
-func counted(f *Facts) map[string]Usage {
-	out := map[string]Usage{}
-	if f == nil {
-		return out
-	}
-	for _, u := range f.Usage {
-		x := out[u.Model]
-		x.Add(u.Usage)
-		out[u.Model] = x
-	}
-	return out
-}
-
 // TestHookUsage: a session's cumulative usage objects become differences
 // to what was accepted, per model and field: retries, payloads sent twice
 // and late ones count nothing twice; usage going backwards counts nothing.
@@ -108,7 +94,7 @@ func TestHookUsage(t *testing.T) {
 			for i, s := range steps {
 				f, next, err := tr.Usage(bg, &HookEvent{Kind: HookOther, Time: t0, Usage: s.usage})
 				require.NoError(t, err)
-				assert.Equal(t, s.want, counted(f), "step %d", i)
+				assert.Equal(t, s.want, byModel(f), "step %d", i)
 				if !s.refuse {
 					require.NoError(t, tr.Accept(bg, next))
 				}
@@ -213,7 +199,7 @@ func TestHookUsagePersisted(t *testing.T) {
 	require.NoError(t, b.Accept(bg, next))
 	f, _, err = b.Usage(bg, &HookEvent{Time: t0, Usage: report(400, "gpt-5", 3, 600, 0.99, "o3", 1, 100, 1.0)})
 	require.NoError(t, err)
-	assert.Equal(t, map[string]Usage{"gpt-5": {Requests: 1, InputTokens: 100, OutputTokens: 10, NanoAIU: 1000, PremiumCost: minus(0.99, 0.66), APIDurationMs: 150, UserRequests: 1}}, counted(f),
+	assert.Equal(t, map[string]Usage{"gpt-5": {Requests: 1, InputTokens: 100, OutputTokens: 10, NanoAIU: 1000, PremiumCost: minus(0.99, 0.66), APIDurationMs: 150, UserRequests: 1}}, byModel(f),
 		"API time beyond the 250 ms accepted before")
 
 	// A store that fails: an error, and the next attempt reads again.
@@ -238,7 +224,7 @@ func TestHookUsagePersisted(t *testing.T) {
 	f, _, err = d.Usage(bg, &HookEvent{Time: t0, Usage: report(0, "gpt-5", 1, 10, 0.0)})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"other"}, unreadable)
-	assert.Equal(t, map[string]Usage{"gpt-5": {Requests: 1, UserRequests: 1, InputTokens: 10, OutputTokens: 10, NanoAIU: 1000}}, counted(f))
+	assert.Equal(t, map[string]Usage{"gpt-5": {Requests: 1, UserRequests: 1, InputTokens: 10, OutputTokens: 10, NanoAIU: 1000}}, byModel(f))
 }
 
 // TestHookTools: tool calls pair first in, first out, per tool and agent,
@@ -395,6 +381,6 @@ func TestHookResumedSession(t *testing.T) {
 		require.NoError(t, tr.Accept(bg, next))
 	}
 	assert.Equal(t, []string{StateStarted, StateEnded, StateResumed, StateEnded}, []string{out.Lifecycle[0].State, out.Lifecycle[1].State, out.Lifecycle[2].State, out.Lifecycle[3].State})
-	assert.Equal(t, map[string]Usage{"gpt-5": {Requests: 3, UserRequests: 3, InputTokens: 300, OutputTokens: 30, NanoAIU: 3000, APIDurationMs: 180}}, counted(&out))
+	assert.Equal(t, map[string]Usage{"gpt-5": {Requests: 3, UserRequests: 3, InputTokens: 300, OutputTokens: 30, NanoAIU: 3000, APIDurationMs: 180}}, byModel(&out))
 	assert.Equal(t, []int64{200, 300}, totals, "each end summarizes the whole session")
 }
