@@ -16,6 +16,11 @@ const (
 // CLI's agentMetrics names it.
 const MainAgent = "main"
 
+// AgentUnknown is the agent key and name where hooks cannot tell the
+// agent: usage from a hook payload's usage object, which does not split it
+// by agent, and a subagent a payload does not name.
+const AgentUnknown = "unknown"
+
 // Where usage facts come from.
 const (
 	// SourceRecord is one session.usage_record: one model call.
@@ -26,6 +31,9 @@ const (
 	SourceShutdown = "shutdown"
 	// SourceCheckpoint is the same for a session.usage_checkpoint.
 	SourceCheckpoint = "checkpoint"
+	// SourceHook is usage a hook payload's usage object reported beyond
+	// the usage accepted before (HookTracker).
+	SourceHook = "hook"
 )
 
 // Tool call and subagent outcomes.

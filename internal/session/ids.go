@@ -28,6 +28,10 @@ const (
 	spanChat        = "chat"
 	spanTool        = "tool"
 	spanSubagent    = "subagent"
+	// Spans of sessions counted from their hooks, whose payloads carry no
+	// call ids: keyed by the tracker's own sequence.
+	spanHookTool     = "hook-tool"
+	spanHookSubagent = "hook-subagent"
 )
 
 // SpanID derives the id of a span from what identifies it in the session:

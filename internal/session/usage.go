@@ -68,6 +68,19 @@ func shortfall(target, have Usage) Usage {
 	return d
 }
 
+// raise lifts the usage of k to target where target is higher, field by
+// field as shortfall measures it, and returns by how much. A raised
+// premium cost becomes target's own rather than the float sum of the two:
+// a ledger of cumulative reports holds the figures reported.
+func (l ledger) raise(k Key, target Usage) Usage {
+	d := shortfall(target, l.get(k))
+	l.add(k, d)
+	if d.PremiumCost > 0 {
+		l[k].PremiumCost = target.PremiumCost
+	}
+	return d
+}
+
 // takeUpTo moves, field by field, as much of want as remaining still holds
 // out of remaining, and returns it.
 func takeUpTo(remaining *Usage, want Usage) Usage {
@@ -141,6 +154,22 @@ func metricUsage(m transcript.ModelMetric) Usage {
 	}
 }
 
+// modelUsage is the usage a model of a usage summary reports. A summary
+// has API time for the whole session only, not by model.
+func modelUsage(m ModelSummary) Usage {
+	return Usage{
+		InputTokens:      m.Usage.InputTokens,
+		OutputTokens:     m.Usage.OutputTokens,
+		CacheReadTokens:  m.Usage.CacheReadTokens,
+		CacheWriteTokens: m.Usage.CacheWriteTokens,
+		ReasoningTokens:  m.Usage.ReasoningTokens,
+		NanoAIU:          m.TotalNanoAIU,
+		PremiumCost:      m.Requests.PremiumCost,
+		Requests:         m.Requests.Count,
+		UserRequests:     m.Requests.UserInitiated,
+	}
+}
+
 // Key identifies what usage is attributed to: an agent ("main", or a
 // subagent instance id) and a model.
 type Key struct {
@@ -158,6 +187,14 @@ func (l ledger) add(k Key, u Usage) {
 	}
 	v := u
 	l[k] = &v
+}
+
+func (l ledger) clone() ledger {
+	c := make(ledger, len(l))
+	for k, u := range l {
+		c.add(k, *u)
+	}
+	return c
 }
 
 func (l ledger) get(k Key) Usage {

@@ -114,7 +114,18 @@ func newHookServer(r *copilotReceiver, tel *metadata.TelemetryBuilder) (*hookSer
 	if err != nil {
 		return nil, err
 	}
-	h.hooks = &hookFacts{sessions: sessions, agents: agents, index: h.index, mode: cfg.Accounting, store: r.client, capture: r.cfg.CaptureContent, log: h.log}
+	h.hooks = &hookFacts{
+		sessions: sessions, agents: agents,
+		transcripts: indexedTranscripts{index: h.index},
+		mode:        cfg.Accounting,
+		opts: session.HookOptions{
+			Options: session.Options{CaptureContent: r.cfg.CaptureContent},
+			Store:   r.client,
+			Unreadable: func(id string, err error) {
+				h.log.Warn("Stored hook usage is not readable; counting the session's usage from its next payload on", zap.String("session", id), zap.Error(err))
+			},
+		},
+	}
 	h.hostname, _ = os.Hostname()
 	h.dropped = map[string]int64{}
 	return h, nil
@@ -290,22 +301,22 @@ func payloadID(header, typ string, body []byte) string {
 
 // process turns a payload into facts once and offers them to every
 // pipeline that has not accepted them yet. Usage is worked out again at
-// each attempt, from the usage accepted so far (see hookFacts.usage).
+// each attempt, from the usage accepted so far (see
+// session.HookTracker.Usage).
 func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload, local bool) (string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.hooks.own(p)
+	if p.Time.IsZero() {
+		p.Time = time.Now() // on every attempt: usage is worked out at each
+	}
 	d, seen := h.dedup.Get(id)
 	if seen && d.complete(h.signals) {
 		h.tel.ReceiverCopilotHooksDuplicate.Add(bg, 1)
 		return "duplicate", nil
 	}
 	if !seen {
-		f, err := h.hooks.facts(p, local)
-		if err != nil {
-			return "", err
-		}
-		d = &delivery{facts: f, done: map[string]bool{}}
+		d = &delivery{facts: h.hooks.facts(p, local), done: map[string]bool{}}
 		h.dedup.Add(id, d)
 	}
 	uf, next, err := h.hooks.usage(p)
