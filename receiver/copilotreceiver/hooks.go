@@ -25,7 +25,7 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
-	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/tailer"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/pipeline"
 )
 
 // Paths of the hook endpoint.
@@ -79,7 +79,7 @@ type hookServer struct {
 	dedup    *lru.Cache[string, *delivery]
 	sessions *lru.Cache[string, *hookSession]
 	hooks    *hookFacts
-	signals  []tailer.Signal
+	signals  []pipeline.Signal
 	hostname string
 	dropped  map[string]int64 // drop totals forwarders reported, by host
 }
@@ -296,7 +296,7 @@ func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload, lo
 	defer h.mu.Unlock()
 	h.hooks.own(p)
 	d, seen := h.dedup.Get(id)
-	if seen && d.complete(h.signals) {
+	if seen && pipeline.Complete(h.signals, d.done) {
 		h.tel.ReceiverCopilotHooksDuplicate.Add(bg, 1)
 		return "duplicate", nil
 	}
@@ -358,13 +358,4 @@ func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload, lo
 		return "ignored", nil
 	}
 	return "accepted", nil
-}
-
-func (d *delivery) complete(signals []tailer.Signal) bool {
-	for _, s := range signals {
-		if !d.done[s.Name] {
-			return false
-		}
-	}
-	return true
 }

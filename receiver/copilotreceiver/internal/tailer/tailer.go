@@ -38,6 +38,7 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/usage"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/pipeline"
 )
 
 // Config configures a Tailer.
@@ -109,14 +110,6 @@ func (c *WindowClock) Advance(t time.Time) {
 	}
 }
 
-// Signal is one of the pipeline's signals. Consume converts and delivers
-// the facts of a round; it is called again with the same facts while it
-// returns a retryable error.
-type Signal struct {
-	Name    string
-	Consume func(ctx context.Context, f *session.Facts) error
-}
-
 // Observer is told what the tailer reads and drops, for the receiver's own
 // metrics. Its methods are called from the tailer's goroutine.
 type Observer interface {
@@ -134,7 +127,7 @@ type Observer interface {
 type Tailer struct {
 	cfg     Config
 	store   storage.Client
-	signals []Signal
+	signals []pipeline.Signal
 	obs     Observer
 	log     *zap.Logger
 	now     func() time.Time
@@ -177,7 +170,7 @@ type file struct {
 }
 
 // New returns a tailer. store may be nil: checkpoints then live in memory.
-func New(cfg Config, store storage.Client, signals []Signal, obs Observer, logger *zap.Logger) *Tailer {
+func New(cfg Config, store storage.Client, signals []pipeline.Signal, obs Observer, logger *zap.Logger) *Tailer {
 	if store == nil {
 		store = storageclient.NewMemory()
 	}
