@@ -203,10 +203,11 @@ type ReadOptions struct {
 	// Final decides an incomplete last line now: the file will not grow
 	// (its session went idle).
 	Final bool
-	// Until, when positive, reads up to that offset only, as a read that
-	// is done again (a recovered round): the file must be the one read
-	// before, at least that long.
-	Until int64
+	// Bounded reads up to Until only, as a read that is done again (a
+	// recovered round): the file must be the one read before, at least
+	// Until long.
+	Bounded bool
+	Until   int64
 	// Reader, when set, is reset and used, so that a caller reading many
 	// files keeps one buffer; it must have the cursor's options. Nil: a
 	// reader of the read's own.
@@ -244,7 +245,7 @@ func (c *Cursor) Open(opts ReadOptions) (*Read, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Read{c: c, fh: fh, until: opts.Until > 0}
+	r := &Read{c: c, fh: fh, until: opts.Bounded}
 	if err := r.open(opts); err != nil {
 		fh.Close()
 		c.reading = false
@@ -264,7 +265,7 @@ func (r *Read) open(opts ReadOptions) error {
 	}
 	size := st.Size()
 	c.size, c.modTime = size, st.ModTime()
-	truncated := size < c.offset
+	truncated, before := size < c.offset, c.offset
 	same, err := c.fp.Check(r.fh, size, c.offset)
 	if err != nil {
 		return err
@@ -284,7 +285,9 @@ func (r *Read) open(opts ReadOptions) error {
 		c.restarts++
 	}
 	if r.until {
-		if r.Restart != "" || opts.Until < c.offset || size < opts.Until {
+		// A file read again from its start is not the one read before,
+		// unless nothing of it had been read.
+		if (r.Restart != "" && before != 0) || opts.Until < c.offset || size < opts.Until {
 			return errors.New("the transcript changed since the round was read")
 		}
 	} else if size == c.offset && !(opts.Final && c.pendingTail) {

@@ -269,7 +269,7 @@ func TestCursorUntil(t *testing.T) {
 	half := int64(len(bytes.Join(lines[:len(lines)/2], nil)))
 	p := copyTo(t, t.TempDir(), "s", data)
 	c := NewCursor(p, CursorOptions{})
-	r, err := c.Open(ReadOptions{Until: half})
+	r, err := c.Open(ReadOptions{Bounded: true, Until: half})
 	require.NoError(t, err)
 	for {
 		if _, err := r.Next(nil); err == io.EOF {
@@ -278,7 +278,7 @@ func TestCursorUntil(t *testing.T) {
 	}
 	require.NoError(t, r.Done())
 	assert.Equal(t, half, c.Offset())
-	_, err = c.Open(ReadOptions{Until: int64(len(data)) + 1})
+	_, err = c.Open(ReadOptions{Bounded: true, Until: int64(len(data)) + 1})
 	assert.ErrorContains(t, err, "changed")
 }
 
