@@ -387,10 +387,14 @@ func (r *Read) Close() {
 }
 
 // Update reads what was appended to the transcript since the last call,
-// applying it to the tracker (attached new if none is), and calls
+// applying it to the tracker (a new one for a cursor at the start without
+// one; a cursor past the start must have been attached), and calls
 // onEvent, when set, with every event read. It reports whether anything
 // was read.
 func (c *Cursor) Update(onEvent func(*transcript.Event)) (bool, error) {
+	if c.tracker == nil && c.offset == 0 {
+		c.tracker = New(c.hint, c.opts.Track) // a session with nothing to read yet
+	}
 	r, err := c.Open(ReadOptions{})
 	if err != nil {
 		return false, err

@@ -367,3 +367,13 @@ func TestRegistry(t *testing.T) {
 	assert.False(t, ok)
 	assert.Equal(t, 1, r.Len())
 }
+
+// TestCursorEmptyTranscript: a transcript with nothing in it yet has a
+// session with no usage.
+func TestCursorEmptyTranscript(t *testing.T) {
+	c := NewCursor(copyTo(t, t.TempDir(), "s", nil), CursorOptions{})
+	read, err := c.Update(nil)
+	require.NoError(t, err)
+	assert.False(t, read)
+	assert.Zero(t, c.Snapshot().Summary.TotalNanoAIU)
+}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/usage"
 )
 
 // Names of what hooks report about agents and initiators they cannot tell.
@@ -132,12 +131,9 @@ func (h *hookFacts) facts(p *hook.Payload, local bool) (*session.Facts, error) {
 	}
 	if s.path != "" {
 		// The transcript's context: repository, branch, CLI version.
-		_ = h.index.read(s.path, func(uf *usage.File) {
-			if c := uf.Context(); c != nil && c.SessionID != "" {
-				cp := *c
-				ctx = &cp
-			}
-		})
+		if c := h.index.context(s.path); c != nil {
+			ctx = c
+		}
 	}
 	reason := ""
 	switch p.Type {

@@ -105,7 +105,7 @@ func newHookServer(r *copilotReceiver, tel *metadata.TelemetryBuilder) (*hookSer
 	}
 	h := &hookServer{
 		cfg: cfg, r: r, tel: tel, log: r.set.Logger,
-		index:    newTranscriptIndex(r.cfg.SessionState.Include, r.cfg.SessionState.Exclude, int(r.cfg.SessionState.MaxLineSize)),
+		index:    newTranscriptIndex(r.cfg.SessionState.Include, r.cfg.SessionState.Exclude, r.tail.Sessions()),
 		dedup:    dedup,
 		sessions: sessions,
 		signals:  r.signals(newMetricsBuilder(r.cfg, r.metricsB.resources, r.set.BuildInfo.Version, r.metricsB.clock)),
