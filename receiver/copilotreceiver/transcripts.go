@@ -2,7 +2,6 @@ package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/re
 
 import (
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -34,13 +33,17 @@ func newTranscriptIndex(include, exclude []string, sessions *tailer.Sessions) *t
 }
 
 // locate returns the transcript of a session the receiver follows, if
-// there is one: the transcript a payload names, or the session's directory
-// under a pattern such as <dir>/*/events.jsonl.
+// there is one: the transcript a payload names, the one the tailer read
+// for the session, or the session's directory in a directory the include
+// globs let the CLI create sessions in.
 func (x *transcriptIndex) locate(sessionID, transcriptPath string) (string, bool) {
 	if transcriptPath != "" {
 		if p, ok := x.admit(transcriptPath); ok {
 			return p, true
 		}
+	}
+	if p, ok := x.sessions.Path(sessionID); ok {
+		return p, true
 	}
 	for _, c := range x.candidates(sessionID) {
 		if p, ok := x.admit(c.path); ok {
@@ -55,45 +58,28 @@ func (x *transcriptIndex) locate(sessionID, transcriptPath string) (string, bool
 type candidate struct{ path, dir string }
 
 // candidates are where the CLI would write a session's transcript under
-// the include globs of the form <dir>/*/events.jsonl.
+// the include globs: in a directory named by the session id, in each
+// existing directory a glob lets session directories be in, whatever
+// wildcards lie above it (/home/*/.copilot/session-state/*/events.jsonl).
 func (x *transcriptIndex) candidates(sessionID string) []candidate {
 	if !usage.ValidSessionID(sessionID) {
 		return nil
 	}
 	var out []candidate
 	for _, pattern := range x.include {
-		segs := strings.Split(filepath.ToSlash(filepath.Clean(pattern)), "/")
-		at := -1
-		for i, s := range segs {
-			if strings.ContainsAny(s, `*?[{\`) {
-				if at >= 0 || s != "*" {
-					at = -2
-					break
-				}
-				at = i
-			}
-		}
-		if at < 0 {
-			continue
-		}
-		segs[at] = sessionID
-		out = append(out, candidate{
-			path: filepath.FromSlash(strings.Join(segs, "/")),
-			dir:  filepath.FromSlash(strings.Join(segs[:at], "/")),
+		tailer.SessionTranscripts(pattern, sessionID, func(path, dir string) {
+			out = append(out, candidate{path: path, dir: dir})
 		})
 	}
 	return out
 }
 
 // watches reports whether the receiver would read the session's transcript
-// once the CLI writes it: a candidate path matches the globs and the
-// directory the CLI creates it in exists.
+// once the CLI writes it: a candidate path matches the globs, in a
+// directory the CLI creates sessions in that exists.
 func (x *transcriptIndex) watches(sessionID string) bool {
 	for _, c := range x.candidates(sessionID) {
-		if !tailer.Match(x.include, x.exclude, c.path) {
-			continue
-		}
-		if fi, err := os.Stat(c.dir); err == nil && fi.IsDir() {
+		if tailer.Match(x.include, x.exclude, c.path) {
 			return true
 		}
 	}

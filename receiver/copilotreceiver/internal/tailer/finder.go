@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -166,5 +167,97 @@ func statFile(p string, d fs.DirEntry, fn func(string, fs.FileInfo)) {
 	}
 	if err == nil && info.Mode().IsRegular() {
 		fn(p, info)
+	}
+}
+
+// SessionTranscripts calls fn with the path the transcript of session
+// sessionID would have under pattern, in every existing directory in which
+// the pattern lets the CLI create the session's directory, and that
+// directory: for <root>/*/events.jsonl, in <root>; for
+// /home/*/.copilot/session-state/*/events.jsonl, in each user's
+// session-state directory. A pattern whose session directory segment does
+// not match sessionID, or whose file segment does not match the CLI's
+// transcript name, has none. The caller checks the paths against the
+// include and exclude globs. Wildcards above the session directory cost a
+// directory read each (** a walk, as a rescan does).
+func SessionTranscripts(pattern, sessionID string, fn func(path, parent string)) {
+	pattern = filepath.ToSlash(filepath.Clean(pattern))
+	name := path.Base(pattern)
+	sessionDir := path.Dir(pattern)
+	seg, parents := path.Base(sessionDir), path.Dir(sessionDir)
+	if ok, _ := doublestar.Match(seg, sessionID); !ok || sessionDir == pattern {
+		return
+	}
+	if hasWildcard(name) {
+		if ok, _ := doublestar.Match(name, usage.TranscriptName); !ok {
+			return
+		}
+		name = usage.TranscriptName
+	}
+	if seg == "**" {
+		parents = sessionDir // a session directory at any depth
+	}
+	globDirs(parents, func(dir string) {
+		fn(filepath.Join(dir, sessionID, name), dir)
+	})
+}
+
+func hasWildcard(seg string) bool { return strings.ContainsAny(seg, `*?[{\`) }
+
+// globDirs calls fn with every existing directory the pattern (in slash
+// form) matches.
+func globDirs(pattern string, fn func(dir string)) {
+	base, rest := doublestar.SplitPattern(pattern)
+	if base == "" {
+		base = "."
+	}
+	root := filepath.FromSlash(base)
+	if rest == "" || rest == "." {
+		if isDir(root) {
+			fn(root)
+		}
+		return
+	}
+	if strings.Contains(rest, "**") {
+		_ = doublestar.GlobWalk(os.DirFS(root), rest, func(p string, d fs.DirEntry) error {
+			if dir := filepath.Join(root, filepath.FromSlash(p)); d.IsDir() || isDir(dir) {
+				fn(dir)
+			}
+			return nil
+		})
+		return
+	}
+	walkDirs(root, strings.Split(rest, "/"), fn)
+}
+
+func walkDirs(dir string, segs []string, fn func(string)) {
+	seg, last := segs[0], len(segs) == 1
+	if !hasWildcard(seg) {
+		p := filepath.Join(dir, seg)
+		switch {
+		case !last:
+			walkDirs(p, segs[1:], fn)
+		case isDir(p):
+			fn(p)
+		}
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if ok, _ := doublestar.Match(seg, e.Name()); !ok {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if !e.IsDir() && (e.Type()&fs.ModeSymlink == 0 || !isDir(p)) {
+			continue
+		}
+		if last {
+			fn(p)
+		} else {
+			walkDirs(p, segs[1:], fn)
+		}
 	}
 }
