@@ -2,6 +2,7 @@ package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/re
 
 import (
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -79,7 +80,10 @@ func (x *transcriptIndex) candidates(sessionID string) []candidate {
 // directory the CLI creates sessions in that exists.
 func (x *transcriptIndex) watches(sessionID string) bool {
 	for _, c := range x.candidates(sessionID) {
-		if tailer.Match(x.include, x.exclude, c.path) {
+		if !tailer.Match(x.include, x.exclude, c.path) {
+			continue
+		}
+		if fi, err := os.Stat(c.dir); err == nil && fi.IsDir() {
 			return true
 		}
 	}

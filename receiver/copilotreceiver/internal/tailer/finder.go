@@ -171,9 +171,10 @@ func statFile(p string, d fs.DirEntry, fn func(string, fs.FileInfo)) {
 }
 
 // SessionTranscripts calls fn with the path the transcript of session
-// sessionID would have under pattern, in every existing directory in which
-// the pattern lets the CLI create the session's directory, and that
-// directory: for <root>/*/events.jsonl, in <root>; for
+// sessionID would have under pattern, in every directory in which the
+// pattern lets the CLI create the session's directory, and that directory
+// (which exists, unless the pattern names it without wildcards: it is not
+// looked at then): for <root>/*/events.jsonl, in <root>; for
 // /home/*/.copilot/session-state/*/events.jsonl, in each user's
 // session-state directory. A pattern whose session directory segment does
 // not match sessionID, or whose file segment does not match the CLI's
@@ -205,19 +206,18 @@ func SessionTranscripts(pattern, sessionID string, fn func(path, parent string))
 func hasWildcard(seg string) bool { return strings.ContainsAny(seg, `*?[{\`) }
 
 // globDirs calls fn with every existing directory the pattern (in slash
-// form) matches.
+// form) matches; a pattern without wildcards, with the directory it names,
+// which is not looked at.
 func globDirs(pattern string, fn func(dir string)) {
+	if !hasWildcard(pattern) {
+		fn(filepath.FromSlash(pattern))
+		return
+	}
 	base, rest := doublestar.SplitPattern(pattern)
 	if base == "" {
 		base = "."
 	}
 	root := filepath.FromSlash(base)
-	if rest == "" || rest == "." {
-		if isDir(root) {
-			fn(root)
-		}
-		return
-	}
 	if strings.Contains(rest, "**") {
 		_ = doublestar.GlobWalk(os.DirFS(root), rest, func(p string, d fs.DirEntry) error {
 			if dir := filepath.Join(root, filepath.FromSlash(p)); d.IsDir() || isDir(dir) {

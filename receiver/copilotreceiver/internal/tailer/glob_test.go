@@ -71,7 +71,8 @@ func TestSessionTranscripts(t *testing.T) {
 	require.Equal(t, []string{"ss/s1/other.jsonl"}, find("ss/*/other.jsonl", "s1"))
 	require.Empty(t, find("ss/*/*.txt", "s1"), "not the CLI's transcript name")
 	require.Empty(t, find("ss/x-*/events.jsonl", "s1"), "the session directory's segment does not match")
-	require.Empty(t, find("nowhere/*/events.jsonl", "s1"), "no such directory")
+	require.Equal(t, []string{"nowhere/s1/events.jsonl"}, find("nowhere/*/events.jsonl", "s1"), "named, not looked at")
+	require.Empty(t, find("no*/*/events.jsonl", "s1"), "no such directory")
 	require.Equal(t, []string{
 		"home/u1/.copilot/session-state/s1/events.jsonl",
 		"home/u2/.copilot/session-state/s1/events.jsonl",
