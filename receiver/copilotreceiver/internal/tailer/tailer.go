@@ -70,9 +70,9 @@ type Config struct {
 	// DrainTimeout is how long Stop waits for a delivery under way to be
 	// accepted so that it can be committed; 0 means 10s.
 	DrainTimeout time.Duration
-	// Sessions is how many sessions' context and usage the tailer
-	// publishes for Sessions; 0 means 1024.
-	Sessions int
+	// RegistrySize is how many sessions' context and usage the tailer
+	// keeps published for Sessions; 0 means 1024.
+	RegistrySize int
 }
 
 // Observer is told what the tailer reads and drops, for the receiver's own
@@ -127,8 +127,8 @@ func New(cfg Config, store storage.Client, signals []pipeline.Signal, obs Observ
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 10 * time.Second
 	}
-	if cfg.Sessions <= 0 {
-		cfg.Sessions = 1024
+	if cfg.RegistrySize <= 0 {
+		cfg.RegistrySize = 1024
 	}
 	now := cfg.Now
 	if now == nil {
@@ -139,7 +139,7 @@ func New(cfg Config, store storage.Client, signals []pipeline.Signal, obs Observ
 		delivery: newDeliverer(signals, cfg.RetryInitial, cfg.RetryMax, obs, logger),
 		files:    map[string]*file{}, find: newFinder(cfg.Include, cfg.Exclude, logger), firstScan: true,
 	}
-	t.sessions = newSessions(session.NewRegistry(cfg.Sessions), t.store, session.CursorOptions{MaxLineSize: cfg.MaxLineSize})
+	t.sessions = newSessions(session.NewRegistry(cfg.RegistrySize), t.store, session.CursorOptions{MaxLineSize: cfg.MaxLineSize})
 	return t
 }
 
