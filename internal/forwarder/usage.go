@@ -18,27 +18,61 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/usage"
 )
 
-// The usage cache keeps, per session, the state of its usage.File (how far
-// the transcript was read, its fingerprint, the session tracker's state) so
-// that each hook reads only the lines appended since the previous one, with
-// the receiver's own accounting. It is <dir>/<key>.json:
+// The usage cache keeps, per session, where reading its transcript
+// stands: the session.Cursor's checkpoint (offset, fingerprint) and its
+// tracker's state, so that each hook reads only the lines appended since
+// the previous one, with the receiver's own accounting. It is
+// <dir>/<key>.json:
 //
-//	{"v":1, "hooks":{"agentStop":1795363647009, …}, "file":<usage.File.MarshalState()>}
+//	{"v":2, "path":"…/events.jsonl", "hooks":{"agentStop":1795363647009, …},
+//	 "checkpoint":<session.Checkpoint>, "session":<Tracker.MarshalState()>}
 //
 // where hooks is the newest hook.start time (unix ms) seen per hook type
-// (see SyncPoint). A cache for another path, of another version, or
-// unreadable is ignored: the transcript is read from its start. A truncated
-// or replaced transcript is read again by usage.File as the receiver does:
-// what was counted stays counted and nothing is counted twice. The cache
-// is replaced atomically (temporary file and rename): concurrent hooks of
-// one session each write a whole, consistent state and the last rename
-// wins; a cache behind the file only costs a longer read next time.
-const usageCacheVersion = 1
+// (see SyncPoint). A version 1 cache (the state of the former usage.File,
+// under "file") is read as the same checkpoint, so an upgrade reads no
+// transcript again. A cache for another path, of another version, or
+// unreadable is ignored: the transcript is read from its start. A
+// truncated or replaced transcript is read again by the cursor as the
+// receiver does: what was counted stays counted and nothing is counted
+// twice. The cache is replaced atomically (temporary file and rename):
+// concurrent hooks of one session each write a whole, consistent state and
+// the last rename wins; a cache behind the file only costs a longer read
+// next time.
+const usageCacheVersion = 2
 
 type usageCache struct {
-	Version int              `json:"v"`
-	Hooks   map[string]int64 `json:"hooks,omitempty"`
-	File    json.RawMessage  `json:"file"`
+	Version    int                 `json:"v"`
+	Path       string              `json:"path,omitempty"`
+	Hooks      map[string]int64    `json:"hooks,omitempty"`
+	Checkpoint *session.Checkpoint `json:"checkpoint,omitempty"`
+	Session    json.RawMessage     `json:"session,omitempty"`
+	// File is where version 1 kept the state of its usage.File.
+	File json.RawMessage `json:"file,omitempty"`
+}
+
+// fileStateV1 is the state of a version 1 cache's usage.File.
+type fileStateV1 struct {
+	Version int             `json:"v"`
+	Path    string          `json:"path"`
+	Offset  int64           `json:"off"`
+	FPLen   int             `json:"fpLen"`
+	FPHash  []byte          `json:"fp"`
+	Session json.RawMessage `json:"session"`
+}
+
+// upgrade turns a version 1 cache into the current version.
+func (c *usageCache) upgrade() error {
+	var f fileStateV1
+	if err := json.Unmarshal(c.File, &f); err != nil {
+		return fmt.Errorf("version 1 state: %w", err)
+	}
+	if f.Version != 1 {
+		return fmt.Errorf("version 1 cache holds a state of version %d", f.Version)
+	}
+	c.Version, c.Path, c.File = usageCacheVersion, f.Path, nil
+	c.Checkpoint = &session.Checkpoint{Version: session.CheckpointVersion, FPLen: f.FPLen, FPHash: f.FPHash, Offset: f.Offset}
+	c.Session = f.Session
+	return nil
 }
 
 // UsageResult is a session's usage as read from its transcript.
@@ -74,7 +108,7 @@ type SyncPoint struct {
 }
 
 // UsageCounter computes sessions' usage with the receiver's accounting
-// (internal/usage), keeping each session's state on disk.
+// (session.Cursor), keeping each session's state on disk.
 type UsageCounter struct {
 	// CacheDir holds the per-session caches; empty disables caching.
 	CacheDir string
@@ -132,12 +166,12 @@ func (u *UsageCounter) Usage(path string, sync *SyncPoint) (UsageResult, error) 
 	c, f, why := u.load(cachePath, resolved)
 	if f == nil {
 		res.Restart = why
-		c = usageCache{Version: usageCacheVersion}
-		f = usage.New(resolved)
+		c = usageCache{Version: usageCacheVersion, Path: resolved}
+		f = session.NewCursor(resolved, session.CursorOptions{})
 	}
 	loaded := f.Offset()
 	// The hook.start lines read note when each hook type last ran.
-	f.OnEvent = func(ev *transcript.Event) {
+	onEvent := func(ev *transcript.Event) {
 		d, ok := ev.Data.(*transcript.HookStartData)
 		if !ok {
 			return
@@ -153,7 +187,7 @@ func (u *UsageCounter) Usage(path string, sync *SyncPoint) (UsageResult, error) 
 	// update reads what was appended.
 	update := func() error {
 		from, restarts := f.Offset(), f.Restarts()
-		if _, err := f.Update(); err != nil {
+		if _, err := f.Update(onEvent); err != nil {
 			return err
 		}
 		if f.Restarts() != restarts {
@@ -184,7 +218,7 @@ func (u *UsageCounter) Usage(path string, sync *SyncPoint) (UsageResult, error) 
 		res.Waited = time.Since(start)
 	}
 	res.Offset = f.Offset()
-	res.Summary = f.Summary()
+	res.Summary = f.Tracker().Summary()
 	if res.Restart == "file" {
 		u.Log.Infof("transcript %s was truncated or replaced since the last hook; read again from its start", resolved)
 	}
@@ -194,7 +228,9 @@ func (u *UsageCounter) Usage(path string, sync *SyncPoint) (UsageResult, error) 
 			// A session new to the cache: a good time to forget old ones.
 			u.prune(time.Now())
 		}
-		c.File, err = f.MarshalState()
+		cp := f.Checkpoint()
+		c.Checkpoint = &cp
+		c.Session, err = f.Tracker().MarshalState()
 		if err == nil {
 			err = u.save(cachePath, c)
 		}
@@ -241,9 +277,9 @@ func (u *UsageCounter) prune(now time.Time) {
 	}
 }
 
-// load reads a cache and restores its usage.File. A nil File means there
-// is no usable cache, for the reason returned.
-func (u *UsageCounter) load(cachePath, path string) (usageCache, *usage.File, string) {
+// load reads a cache and restores its cursor, with its tracker. A nil
+// cursor means there is no usable cache, for the reason returned.
+func (u *UsageCounter) load(cachePath, path string) (usageCache, *session.Cursor, string) {
 	var c usageCache
 	if cachePath == "" {
 		return c, nil, "new"
@@ -255,12 +291,26 @@ func (u *UsageCounter) load(cachePath, path string) (usageCache, *usage.File, st
 	if err == nil {
 		err = json.Unmarshal(b, &c)
 	}
+	if err == nil && c.Version == 1 {
+		err = c.upgrade()
+	}
 	if err == nil && c.Version != usageCacheVersion {
 		err = fmt.Errorf("version %d, this build reads %d", c.Version, usageCacheVersion)
 	}
-	var f *usage.File
+	if err == nil && c.Path != path {
+		err = fmt.Errorf("it is of %s, not of %s", c.Path, path)
+	}
+	if err == nil && (c.Checkpoint == nil || c.Session == nil) {
+		err = errors.New("it holds no checkpoint")
+	}
+	var f *session.Cursor
 	if err == nil {
-		f, err = usage.Restore(path, c.File)
+		f = session.NewCursor(path, session.CursorOptions{})
+		err = f.SetCheckpoint(*c.Checkpoint)
+	}
+	if err == nil {
+		// Past the start, a state that cannot be restored is refused.
+		err = f.Attach(c.Session)
 	}
 	if err != nil {
 		u.Log.Infof("ignoring the usage cache %s: %v", cachePath, err)

@@ -220,7 +220,7 @@ func TestUsageIncremental(t *testing.T) {
 }
 
 // TestUsageReadAgain checks that a truncated or replaced transcript is
-// read again as the receiver reads it (usage.File in memory: nothing
+// read again as the receiver reads it (a session.Cursor in memory: nothing
 // counted twice, nothing taken back), and that a broken cache means a
 // fresh read.
 func TestUsageReadAgain(t *testing.T) {
@@ -233,7 +233,7 @@ func TestUsageReadAgain(t *testing.T) {
 	path := filepath.Join(dir, "session-state", "s", "events.jsonl")
 	cache := filepath.Join(dir, "cache")
 	u := &UsageCounter{CacheDir: cache}
-	ref := usage.New(path) // the receiver's reading, in memory
+	ref := session.NewCursor(path, session.CursorOptions{}) // the receiver's reading, in memory
 	write := func(d []byte) {
 		t.Helper()
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -252,10 +252,10 @@ func TestUsageReadAgain(t *testing.T) {
 		if res.Restart != restart {
 			t.Errorf("%s: restart %q, want %q", name, res.Restart, restart)
 		}
-		if _, err := ref.Update(); err != nil {
+		if _, err := ref.Update(nil); err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(ref.Summary(), res.Summary); diff != "" {
+		if diff := cmp.Diff(ref.Tracker().Summary(), res.Summary); diff != "" {
 			t.Errorf("%s: usage differs from the receiver's reading (-want +got):\n%s", name, diff)
 		}
 		return res.Summary
@@ -284,7 +284,7 @@ func TestUsageReadAgain(t *testing.T) {
 		t.Errorf("usage after the file grew back differs from a full read:\n%s", cmp.Diff(whole, got))
 	}
 	write(large)
-	check("replaced", "file") // usage.File reads it again, and says so
+	check("replaced", "file") // the cursor reads it again, and says so
 	if err := os.WriteFile(filepath.Join(cache, "s.json"), []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -513,5 +513,61 @@ func TestForwardUsageTranscriptPathRefused(t *testing.T) {
 	want := fullUsage(t, filepath.Join(base, "session-state", id, "events.jsonl"), id)
 	if diff := cmp.Diff(want, *p.Usage); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestUsageCacheVersion1 reads a cache written by the version before the
+// session.Cursor (testdata/usage-cache-v1.json, the state of a usage.File
+// that read the first 1748 bytes of a real transcript, written by that
+// version): it is upgraded, not ignored, so that the next hook reads only
+// what follows, and the cache is then written in the current version.
+func TestUsageCacheVersion1(t *testing.T) {
+	src := filepath.Join(testdataRoot(t), "1.0.102", "session-state", "5fc41fe9-2cf0-4410-b210-6aeb460047e4", "events.jsonl")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "session-state", "s", "events.jsonl")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(filepath.Join("testdata", "usage-cache-v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	quoted, _ := json.Marshal(path)
+	old = bytes.ReplaceAll(old, []byte(`"@TRANSCRIPT@"`), quoted)
+	cache := filepath.Join(dir, "cache")
+	if err := os.MkdirAll(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cache, "s.json"), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u := &UsageCounter{CacheDir: cache}
+	res, err := u.Usage(path, &SyncPoint{HookType: hook.UserPromptSubmitted, Time: time.UnixMilli(1795363646855)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Restart != "" || res.Read != int64(len(data))-1748 {
+		t.Fatalf("the version 1 cache was not used: restart %q, read %d of %d bytes", res.Restart, res.Read, len(data))
+	}
+	if !res.Synced {
+		t.Error("the hook times of the version 1 cache were lost")
+	}
+	if diff := cmp.Diff(fullUsage(t, path, "s"), res.Summary); diff != "" {
+		t.Fatalf("usage differs from a full read (-want +got):\n%s", diff)
+	}
+	b, err := os.ReadFile(filepath.Join(cache, "s.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c usageCache
+	if err := json.Unmarshal(b, &c); err != nil || c.Version != usageCacheVersion || c.File != nil || c.Checkpoint == nil {
+		t.Fatalf("cache not rewritten in version %d: %v %s", usageCacheVersion, err, b[:min(len(b), 200)])
 	}
 }

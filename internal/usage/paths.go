@@ -1,3 +1,8 @@
+// Package usage locates session transcripts safely: the session ids that
+// can name a session's directory, where the CLI keeps a session's
+// transcript, and the confinement of any path a payload names to the
+// configured session directories. Reading transcripts is
+// session.Cursor's.
 package usage
 
 import (
@@ -7,6 +12,13 @@ import (
 	"path/filepath"
 	"strings"
 )
+
+// TranscriptName is the name of a session's transcript in its directory.
+const TranscriptName = "events.jsonl"
+
+// SessionIDOf is the session id of a transcript path: the name of the
+// directory holding it.
+func SessionIDOf(path string) string { return filepath.Base(filepath.Dir(path)) }
 
 // ValidSessionID reports whether id can name a session directory: a
 // non-empty name of letters, digits, '-' and '_' (the CLI uses UUIDs), so

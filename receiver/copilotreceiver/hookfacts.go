@@ -5,7 +5,6 @@ import (
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/usage"
 )
 
 // Values of hooks.accounting.
@@ -187,7 +186,8 @@ type transcriptSession struct {
 }
 
 // indexedTranscripts answers transcriptSessions from the transcript index:
-// it reads the transcript's context up to date at each lookup.
+// the context is what the tailer last read of the transcript (a transcript
+// it does not follow yet is read from where the tailer left it).
 type indexedTranscripts struct{ index *transcriptIndex }
 
 func (x indexedTranscripts) Lookup(sessionID, path string) (transcriptSession, bool) {
@@ -195,14 +195,7 @@ func (x indexedTranscripts) Lookup(sessionID, path string) (transcriptSession, b
 	if !ok {
 		return transcriptSession{}, false
 	}
-	ts := transcriptSession{Path: p}
-	_ = x.index.read(p, func(f *usage.File) {
-		if c := f.Context(); c != nil && c.SessionID != "" {
-			cp := *c
-			ts.Ctx = &cp
-		}
-	})
-	return ts, true
+	return transcriptSession{Path: p, Ctx: x.index.context(p)}, true
 }
 
 func (x indexedTranscripts) Watches(sessionID string) bool { return x.index.watches(sessionID) }

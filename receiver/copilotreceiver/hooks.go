@@ -25,7 +25,7 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
-	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/tailer"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/pipeline"
 )
 
 // Paths of the hook endpoint.
@@ -79,7 +79,7 @@ type hookServer struct {
 	dedup    *lru.Cache[string, *delivery]
 	sessions *lru.Cache[string, *hookSession]
 	hooks    *hookFacts
-	signals  []tailer.Signal
+	signals  []pipeline.Signal
 	hostname string
 	dropped  map[string]int64 // drop totals forwarders reported, by host
 }
@@ -105,7 +105,7 @@ func newHookServer(r *copilotReceiver, tel *metadata.TelemetryBuilder) (*hookSer
 	}
 	h := &hookServer{
 		cfg: cfg, r: r, tel: tel, log: r.set.Logger,
-		index:    newTranscriptIndex(r.cfg.SessionState.Include, r.cfg.SessionState.Exclude, int(r.cfg.SessionState.MaxLineSize)),
+		index:    newTranscriptIndex(r.cfg.SessionState.Include, r.cfg.SessionState.Exclude, r.tail.Sessions()),
 		dedup:    dedup,
 		sessions: sessions,
 		signals:  r.signals(newMetricsBuilder(r.cfg, r.metricsB.resources, r.set.BuildInfo.Version, r.metricsB.clock)),
@@ -311,7 +311,7 @@ func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload, lo
 		p.Time = time.Now() // on every attempt: usage is worked out at each
 	}
 	d, seen := h.dedup.Get(id)
-	if seen && d.complete(h.signals) {
+	if seen && pipeline.Complete(h.signals, d.done) {
 		h.tel.ReceiverCopilotHooksDuplicate.Add(bg, 1)
 		return "duplicate", nil
 	}
@@ -369,13 +369,4 @@ func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload, lo
 		return "ignored", nil
 	}
 	return "accepted", nil
-}
-
-func (d *delivery) complete(signals []tailer.Signal) bool {
-	for _, s := range signals {
-		if !d.done[s.Name] {
-			return false
-		}
-	}
-	return true
 }

@@ -269,10 +269,10 @@ func withUsage(t *testing.T, body []byte, transcript []byte, until int64) []byte
 	p := filepath.Join(dir, "s", usage.TranscriptName)
 	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 	require.NoError(t, os.WriteFile(p, cut, 0o644))
-	f := usage.New(p)
-	_, err := f.Update()
+	f := session.NewCursor(p, session.CursorOptions{})
+	_, err := f.Update(nil)
 	require.NoError(t, err)
-	out, _, err := hook.WithUsage(body, f.Summary())
+	out, _, err := hook.WithUsage(body, f.Tracker().Summary())
 	require.NoError(t, err)
 	return out
 }
@@ -294,10 +294,10 @@ func TestHooksOnlySessions(t *testing.T) {
 		p := filepath.Join(dir, id, usage.TranscriptName)
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		require.NoError(t, os.WriteFile(p, transcripts[id], 0o644))
-		f := usage.New(p)
-		_, err := f.Update()
+		f := session.NewCursor(p, session.CursorOptions{})
+		_, err := f.Update(nil)
 		require.NoError(t, err)
-		for m, ms := range f.Summary().ModelMetrics {
+		for m, ms := range f.Tracker().Summary().ModelMetrics {
 			o := want[m]
 			o.Requests += ms.Requests.Count
 			o.Cost += ms.Requests.PremiumCost
@@ -533,10 +533,10 @@ func TestUsageQuery(t *testing.T) {
 	id := "91298f1d-4404-4591-b87f-13b09d6dc9ce" // main agent and a subagent
 	var m session.UsageMetrics
 	require.Equal(t, http.StatusOK, get(t, url+sessionsPath+"/"+id+"/usage", &m))
-	f := usage.New(filepath.Join(h.root, id, "events.jsonl"))
-	_, err := f.Update()
+	f := session.NewCursor(filepath.Join(h.root, id, "events.jsonl"), session.CursorOptions{})
+	_, err := f.Update(nil)
 	require.NoError(t, err)
-	assert.Equal(t, f.Metrics(), m)
+	assert.Equal(t, f.Tracker().Metrics(), m)
 	assert.Len(t, m.AgentMetrics, 2)
 	assert.Equal(t, int64(4), m.ModelMetrics["gpt-4.1"].Requests.Count, "the shutdown's accountingSnapshot counts 4 calls")
 

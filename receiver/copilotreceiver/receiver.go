@@ -18,6 +18,7 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/pipeline"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/tailer"
 )
 
@@ -134,10 +135,10 @@ func (r *copilotReceiver) Start(ctx context.Context, host component.Host) error 
 // delivered: metrics first, the figures users are charged by. mb turns
 // facts into metrics; it is not safe for concurrent use, so the tailer and
 // the hook endpoint each have their own.
-func (r *copilotReceiver) signals(mb *metricsBuilder) []tailer.Signal {
-	var out []tailer.Signal
+func (r *copilotReceiver) signals(mb *metricsBuilder) []pipeline.Signal {
+	var out []pipeline.Signal
 	if r.metrics != nil {
-		out = append(out, tailer.Signal{Name: signalMetrics, Consume: func(ctx context.Context, f *session.Facts) error {
+		out = append(out, pipeline.Signal{Name: signalMetrics, Consume: func(ctx context.Context, f *session.Facts) error {
 			md := mb.build(f, time.Now())
 			n := md.DataPointCount()
 			if n == 0 {
@@ -150,7 +151,7 @@ func (r *copilotReceiver) signals(mb *metricsBuilder) []tailer.Signal {
 		}})
 	}
 	if r.logs != nil {
-		out = append(out, tailer.Signal{Name: "logs", Consume: func(ctx context.Context, f *session.Facts) error {
+		out = append(out, pipeline.Signal{Name: "logs", Consume: func(ctx context.Context, f *session.Facts) error {
 			ld := r.logsB.build(f)
 			n := ld.LogRecordCount()
 			if n == 0 {
@@ -163,7 +164,7 @@ func (r *copilotReceiver) signals(mb *metricsBuilder) []tailer.Signal {
 		}})
 	}
 	if r.traces != nil {
-		out = append(out, tailer.Signal{Name: "traces", Consume: func(ctx context.Context, f *session.Facts) error {
+		out = append(out, pipeline.Signal{Name: "traces", Consume: func(ctx context.Context, f *session.Facts) error {
 			td := r.tracesB.build(f)
 			n := td.SpanCount()
 			if n == 0 {

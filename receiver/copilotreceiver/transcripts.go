@@ -6,38 +6,27 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
-
+	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/usage"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/tailer"
 )
 
-// transcriptIndex finds the transcripts the receiver follows for the hook
-// endpoint and the usage query, and keeps the usage of recently asked ones
-// up to date. It only ever opens files under the static directories of
-// session_state.include (after resolving symbolic links) that match the
-// include and exclude globs. It is safe for concurrent use.
+// transcriptIndex locates the transcripts of sessions for the hook
+// endpoint and the usage query, and admits only those the receiver may
+// read: under the static directories of session_state.include once
+// symbolic links are resolved, and matched by the include and exclude
+// globs. What a transcript says comes from the tailer (tailer.Sessions),
+// which reads each transcript once. It is safe for concurrent use.
 type transcriptIndex struct {
 	include, exclude []string
 	roots            []string
-	maxLine          int
-	files            *lru.Cache[string, *indexedFile]
+	sessions         *tailer.Sessions
 }
 
-type indexedFile struct {
-	mu sync.Mutex
-	f  *usage.File
-}
-
-// indexedFiles is how many transcripts' usage the index keeps in memory.
-const indexedFiles = 256
-
-func newTranscriptIndex(include, exclude []string, maxLine int) *transcriptIndex {
-	files, _ := lru.New[string, *indexedFile](indexedFiles)
-	x := &transcriptIndex{include: include, exclude: exclude, maxLine: maxLine, files: files}
+func newTranscriptIndex(include, exclude []string, sessions *tailer.Sessions) *transcriptIndex {
+	x := &transcriptIndex{include: include, exclude: exclude, sessions: sessions}
 	for _, p := range include {
 		x.roots = append(x.roots, tailer.GlobRoot(p))
 	}
@@ -45,13 +34,17 @@ func newTranscriptIndex(include, exclude []string, maxLine int) *transcriptIndex
 }
 
 // locate returns the transcript of a session the receiver follows, if
-// there is one: the transcript a payload names, or the session's directory
-// under a pattern such as <dir>/*/events.jsonl.
+// there is one: the transcript a payload names, the one the tailer read
+// for the session, or the session's directory in a directory the include
+// globs let the CLI create sessions in.
 func (x *transcriptIndex) locate(sessionID, transcriptPath string) (string, bool) {
 	if transcriptPath != "" {
 		if p, ok := x.admit(transcriptPath); ok {
 			return p, true
 		}
+	}
+	if p, ok := x.sessions.Path(sessionID); ok {
+		return p, true
 	}
 	for _, c := range x.candidates(sessionID) {
 		if p, ok := x.admit(c.path); ok {
@@ -61,44 +54,30 @@ func (x *transcriptIndex) locate(sessionID, transcriptPath string) (string, bool
 	return "", false
 }
 
+// candidate is a session's transcript path under a glob, and the directory
+// in which the CLI creates the session's directory.
+type candidate struct{ path, dir string }
+
 // candidates are where the CLI would write a session's transcript under
-// the include globs of the form <dir>/*/events.jsonl.
+// the include globs: in a directory named by the session id, in each
+// existing directory a glob lets session directories be in, whatever
+// wildcards lie above it (/home/*/.copilot/session-state/*/events.jsonl).
 func (x *transcriptIndex) candidates(sessionID string) []candidate {
 	if !usage.ValidSessionID(sessionID) {
 		return nil
 	}
 	var out []candidate
 	for _, pattern := range x.include {
-		segs := strings.Split(filepath.ToSlash(filepath.Clean(pattern)), "/")
-		at := -1
-		for i, s := range segs {
-			if strings.ContainsAny(s, `*?[{\`) {
-				if at >= 0 || s != "*" {
-					at = -2
-					break
-				}
-				at = i
-			}
-		}
-		if at < 0 {
-			continue
-		}
-		segs[at] = sessionID
-		out = append(out, candidate{
-			path: filepath.FromSlash(strings.Join(segs, "/")),
-			dir:  filepath.FromSlash(strings.Join(segs[:at], "/")),
+		tailer.SessionTranscripts(pattern, sessionID, func(path, dir string) {
+			out = append(out, candidate{path: path, dir: dir})
 		})
 	}
 	return out
 }
 
-// candidate is a session's transcript path under a glob, and the directory
-// in which the CLI creates the session's directory.
-type candidate struct{ path, dir string }
-
 // watches reports whether the receiver would read the session's transcript
-// once the CLI writes it: a candidate path matches the globs and the
-// directory the CLI creates it in exists.
+// once the CLI writes it: a candidate path matches the globs, in a
+// directory the CLI creates sessions in that exists.
 func (x *transcriptIndex) watches(sessionID string) bool {
 	for _, c := range x.candidates(sessionID) {
 		if !tailer.Match(x.include, x.exclude, c.path) {
@@ -111,38 +90,33 @@ func (x *transcriptIndex) watches(sessionID string) bool {
 	return false
 }
 
-// admit returns the resolved path of a transcript the receiver may read:
-// under a root once links are resolved, and matched by the globs.
+// admit returns the path of a transcript the receiver may read: under a
+// root once links are resolved, and matched by the globs. It is the path
+// as the globs match it, which is the tailer's name for the transcript,
+// else the resolved path.
 func (x *transcriptIndex) admit(path string) (string, bool) {
 	clean := filepath.Clean(path)
 	resolved, err := usage.Confine(clean, x.roots)
 	if err != nil {
 		return "", false
 	}
-	if !tailer.Match(x.include, x.exclude, clean) && !tailer.Match(x.include, x.exclude, resolved) {
-		return "", false
+	switch {
+	case tailer.Match(x.include, x.exclude, clean):
+		return clean, true
+	case tailer.Match(x.include, x.exclude, resolved):
+		return resolved, true
 	}
-	return resolved, true
+	return "", false
 }
 
-// read brings the usage of the transcript at path (as locate returned it)
-// up to date and calls fn with it.
-func (x *transcriptIndex) read(path string, fn func(f *usage.File)) error {
-	e, ok := x.files.Get(path)
-	if !ok {
-		e = &indexedFile{f: usage.New(path)}
-		e.f.SetMaxLineSize(x.maxLine)
-		if prev, found, _ := x.files.PeekOrAdd(path, e); found {
-			e = prev
-		}
+// context is where the session of a transcript (as locate returned it)
+// runs, as the tailer read it; nil when the transcript cannot be read.
+func (x *transcriptIndex) context(path string) *session.Context {
+	c, err := x.sessions.Context(path)
+	if err != nil || c.SessionID == "" {
+		return nil
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if _, err := e.f.Update(); err != nil {
-		return err
-	}
-	fn(e.f)
-	return nil
+	return &c
 }
 
 type recentFile struct {

@@ -71,22 +71,19 @@ func (h *hookServer) handleSessions(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		e := sessionEntry{Source: "transcript", LastModified: rf.modTime.UTC().Format(time.RFC3339Nano)}
-		err := h.index.read(path, func(f *usage.File) {
-			e.SessionID = f.SessionID()
-			if c := f.Context(); c != nil {
-				e.SessionID = c.SessionID
-				e.CLIVersion, e.Repository, e.Branch, e.Cwd = c.CLIVersion, c.Repository, c.Branch, c.Cwd
-			}
-			if t := f.LastEvent(); !t.IsZero() {
-				e.LastEvent = t.UTC().Format(time.RFC3339Nano)
-			}
-			e.Ended = f.Ended()
-			e.Usage = f.Summary()
-		})
+		snap, err := h.index.sessions.Current(path)
 		if err != nil {
 			h.log.Debug("Could not read a transcript for the session list", zap.String("path", path), zap.Error(err))
 			continue
 		}
+		c := snap.Context
+		e.SessionID = c.SessionID
+		e.CLIVersion, e.Repository, e.Branch, e.Cwd = c.CLIVersion, c.Repository, c.Branch, c.Cwd
+		if !snap.LastEvent.IsZero() {
+			e.LastEvent = snap.LastEvent.UTC().Format(time.RFC3339Nano)
+		}
+		e.Ended = snap.Ended
+		e.Usage = snap.Summary
 		seen[e.SessionID] = true
 		out.Sessions = append(out.Sessions, e)
 	}
@@ -106,7 +103,8 @@ func (h *hookServer) handleSessions(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleUsage answers a session's usage so far in the shape of the CLI's
-// own usage.getMetrics result.
+// own usage.getMetrics result: as the tailer read it while the transcript
+// has not changed since, else read on from there.
 func (h *hookServer) handleUsage(w http.ResponseWriter, r *http.Request) {
 	if !h.queryMethod(w, r) {
 		return
@@ -117,11 +115,10 @@ func (h *hookServer) handleUsage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if path, ok := h.index.locate(id, ""); ok {
-		var m session.UsageMetrics
-		err := h.index.read(path, func(f *usage.File) { m = f.Metrics() })
+		snap, err := h.index.sessions.Current(path)
 		switch {
 		case err == nil:
-			writeJSON(w, http.StatusOK, m)
+			writeJSON(w, http.StatusOK, snap.Metrics)
 			return
 		case !errors.Is(err, os.ErrNotExist):
 			writeJSON(w, http.StatusInternalServerError, response{Error: "the session's transcript could not be read: " + err.Error()})

@@ -43,3 +43,43 @@ func TestGlobFiles(t *testing.T) {
 	require.Equal(t, []string{"ss/a/events.jsonl", "ss/b/events.jsonl"}, glob("ss/{a,b}/events.jsonl"))
 	require.Empty(t, glob("nowhere/*/events.jsonl"))
 }
+
+// TestSessionTranscripts: where a session's transcript would be under a
+// glob, whatever wildcards lie above its directory.
+func TestSessionTranscripts(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{
+		"ss", "home/u1/.copilot/session-state", "home/u2/.copilot/session-state", "home/u3",
+		"deep/a/b/session-state", "deep/c/session-state",
+	} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(root, "home", "file"), nil, 0o644))
+	find := func(pattern, id string) []string {
+		var out []string
+		SessionTranscripts(filepath.Join(root, pattern), id, func(p, parent string) {
+			rel, err := filepath.Rel(root, p)
+			require.NoError(t, err)
+			require.Equal(t, filepath.Dir(filepath.Dir(p)), parent)
+			out = append(out, filepath.ToSlash(rel))
+		})
+		slices.Sort(out)
+		return out
+	}
+	require.Equal(t, []string{"ss/s1/events.jsonl"}, find("ss/*/events.jsonl", "s1"))
+	require.Equal(t, []string{"ss/s1/events.jsonl"}, find("ss/*/*.jsonl", "s1"))
+	require.Equal(t, []string{"ss/s1/other.jsonl"}, find("ss/*/other.jsonl", "s1"))
+	require.Empty(t, find("ss/*/*.txt", "s1"), "not the CLI's transcript name")
+	require.Empty(t, find("ss/x-*/events.jsonl", "s1"), "the session directory's segment does not match")
+	require.Equal(t, []string{"nowhere/s1/events.jsonl"}, find("nowhere/*/events.jsonl", "s1"), "named, not looked at")
+	require.Empty(t, find("no*/*/events.jsonl", "s1"), "no such directory")
+	require.Equal(t, []string{
+		"home/u1/.copilot/session-state/s1/events.jsonl",
+		"home/u2/.copilot/session-state/s1/events.jsonl",
+	}, find("home/*/.copilot/session-state/*/events.jsonl", "s1"))
+	require.Equal(t, []string{
+		"deep/a/b/session-state/s1/events.jsonl",
+		"deep/c/session-state/s1/events.jsonl",
+	}, find("deep/**/session-state/*/events.jsonl", "s1"))
+	require.Contains(t, find("deep/**/events.jsonl", "s1"), "deep/c/session-state/s1/events.jsonl")
+}

@@ -1,31 +1,95 @@
 package tailer
 
-// Storage keys. A transcript's checkpoint is under its path; the round being
-// delivered, when a signal was accepted and another is still to go, under
-// roundKey.
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
+)
+
+// Storage keys. A transcript's checkpoint (a session.Checkpoint) is under
+// checkpointPrefix and its path, its session's state (Tracker.MarshalState)
+// under sessionPrefix and its path; the round being delivered, under
+// roundKey. These keys and formats are those of every earlier version.
 const (
 	checkpointPrefix = "transcript:"
 	sessionPrefix    = "session:"
 	roundKey         = "round"
 )
 
-const checkpointVersion = 1
+// checkpoints keeps what the tailer commits in a storage client: each
+// transcript's checkpoint, read once per transcript, and its session's
+// state beside it, read only when the transcript grows, so that a rescan
+// of thousands of finished sessions reads no session state; and the round
+// under delivery. It is safe for concurrent use, as the client is: the
+// tailer writes, and Sessions reads what was committed.
+type checkpoints struct{ client storage.Client }
 
-// checkpoint is what is stored for one transcript: where reading resumes,
-// the fingerprint that tells whether the file at the path is still the same
-// file, and whether its session has spans to end when it goes idle. The
-// session's accounting state at that offset is stored beside it, under
-// sessionPrefix, and read only when the transcript grows.
-type checkpoint struct {
-	Version int    `json:"v"`
-	FPLen   int    `json:"fpLen"`
-	FPHash  []byte `json:"fp"`
-	Offset  int64  `json:"off"`
-	Open    bool   `json:"open,omitempty"`
-	// TailLen bytes before Offset hash to TailHash: a file rewritten in
-	// place before Offset is read again from its start.
-	TailLen  int    `json:"tailLen,omitempty"`
-	TailHash []byte `json:"tail,omitempty"`
+// load reads a transcript's checkpoint; false when there is none.
+func (s checkpoints) load(ctx context.Context, path string) (session.Checkpoint, bool, error) {
+	var cp session.Checkpoint
+	found, err := storageclient.LoadJSON(ctx, s.client, checkpointPrefix+path, &cp)
+	if err != nil {
+		return cp, false, fmt.Errorf("reading checkpoint: %w", err)
+	}
+	return cp, found, nil
+}
+
+// state reads the state of a transcript's session; nil when there is none.
+func (s checkpoints) state(ctx context.Context, path string) ([]byte, error) {
+	return s.client.Get(ctx, sessionPrefix+path)
+}
+
+// committed reads a transcript's checkpoint and its session's state as one
+// commit left them. The checkpoint is nil when there is none, or when it
+// is not readable.
+func (s checkpoints) committed(ctx context.Context, path string) (*session.Checkpoint, []byte, error) {
+	cp, st := storage.GetOperation(checkpointPrefix+path), storage.GetOperation(sessionPrefix+path)
+	if err := s.client.Batch(ctx, cp, st); err != nil {
+		return nil, nil, err
+	}
+	if cp.Value == nil {
+		return nil, nil, nil
+	}
+	var c session.Checkpoint
+	if err := json.Unmarshal(cp.Value, &c); err != nil {
+		return nil, nil, nil
+	}
+	return &c, st.Value, nil
+}
+
+// saved is what a commit stores for one transcript; state nil is not
+// stored.
+type saved struct {
+	path  string
+	cp    session.Checkpoint
+	state []byte
+}
+
+// commit stores the checkpoints of a round and clears the round, at once.
+func (s checkpoints) commit(ctx context.Context, files []saved) error {
+	ops := make([]*storage.Operation, 0, 2*len(files)+1)
+	for _, f := range files {
+		b, err := json.Marshal(f.cp)
+		if err != nil {
+			continue
+		}
+		if f.state != nil {
+			ops = append(ops, storage.SetOperation(sessionPrefix+f.path, f.state))
+		}
+		ops = append(ops, storage.SetOperation(checkpointPrefix+f.path, b))
+	}
+	ops = append(ops, storage.DeleteOperation(roundKey))
+	return s.client.Batch(ctx, ops...)
+}
+
+// forget deletes what is stored for a transcript that is gone.
+func (s checkpoints) forget(ctx context.Context, path string) error {
+	return s.client.Batch(ctx, storage.DeleteOperation(checkpointPrefix+path), storage.DeleteOperation(sessionPrefix+path))
 }
 
 // pendingRound records a round before its delivery begins: the files it
@@ -40,4 +104,20 @@ type pendingRound struct {
 	Done      []string         `json:"done"`
 	ReadStart int64            `json:"readStart,omitempty"` // unix ns
 	ReadEnd   int64            `json:"readEnd,omitempty"`
+}
+
+// record stores the round under delivery.
+func (s checkpoints) record(ctx context.Context, p pendingRound) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return s.client.Set(ctx, roundKey, b)
+}
+
+// pending reads the round that was under delivery; false when none was.
+func (s checkpoints) pending(ctx context.Context) (pendingRound, bool, error) {
+	var p pendingRound
+	found, err := storageclient.LoadJSON(ctx, s.client, roundKey, &p)
+	return p, found, err
 }

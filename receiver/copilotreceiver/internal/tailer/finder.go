@@ -1,0 +1,263 @@
+package tailer
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/bmatcuk/doublestar/v4"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/usage"
+)
+
+// finder finds the transcripts the include globs match and the exclude
+// globs do not, and decides whether a newly matched one may be read. Only
+// the tailer's goroutine uses it.
+type finder struct {
+	include, exclude []string
+	roots            []string        // the include globs' directories
+	refused          map[string]bool // matched, but resolved outside the roots
+	log              *zap.Logger
+}
+
+func newFinder(include, exclude []string, log *zap.Logger) *finder {
+	f := &finder{include: include, exclude: exclude, refused: map[string]bool{}, log: log}
+	for _, p := range include {
+		f.roots = append(f.roots, GlobRoot(p))
+	}
+	return f
+}
+
+func (f *finder) matches(path string) bool { return Match(f.include, f.exclude, path) }
+
+// scan calls fn once with every transcript the globs match now.
+func (f *finder) scan(fn func(path string, info fs.FileInfo)) {
+	seen := map[string]bool{}
+	for _, pattern := range f.include {
+		err := GlobFiles(pattern, func(p string, info fs.FileInfo) {
+			if seen[p] || !f.matches(p) {
+				return
+			}
+			seen[p] = true
+			fn(p, info)
+		})
+		if err != nil {
+			f.log.Debug("Glob matched with errors", zap.String("pattern", pattern), zap.Error(err))
+		}
+	}
+}
+
+// admit reports whether a newly matched file may be read: once symbolic
+// links are resolved it must still lie under the directory of an include
+// glob, so that a link cannot lead the receiver (or a hook payload naming
+// the file) to read files elsewhere. Refusals are logged once.
+func (f *finder) admit(path string) bool {
+	if f.refused[path] {
+		return false
+	}
+	if _, err := usage.Confine(path, f.roots); err != nil {
+		if errors.Is(err, usage.ErrOutsideRoots) {
+			f.refused[path] = true
+			f.log.Warn("Transcript leads outside the session directories through a symbolic link; it is not read. Add its real location to session_state.include to read it", zap.String("path", path))
+		}
+		return false
+	}
+	return true
+}
+
+// Match reports whether path matches one of the include globs and none of
+// the exclude globs.
+func Match(include, exclude []string, path string) bool {
+	matched := false
+	for _, p := range include {
+		if ok, _ := doublestar.PathMatch(p, path); ok {
+			matched = true
+			break
+		}
+	}
+	if !matched {
+		return false
+	}
+	for _, p := range exclude {
+		if ok, _ := doublestar.PathMatch(p, path); ok {
+			return false
+		}
+	}
+	return true
+}
+
+// GlobRoot is the directory part of a glob, before its first wildcard.
+func GlobRoot(pattern string) string {
+	base, _ := doublestar.SplitPattern(filepath.ToSlash(filepath.Clean(pattern)))
+	if base == "" {
+		base = "."
+	}
+	return filepath.FromSlash(base)
+}
+
+// GlobFiles calls fn with every regular file the pattern matches and its
+// file information. Segments without wildcards are joined, not listed, and
+// a wildcard segment costs one directory read: for the usual
+// <root>/*/events.jsonl a rescan of thousands of finished sessions is one
+// read of the root and one stat per session. Patterns with ** are walked
+// by doublestar.
+func GlobFiles(pattern string, fn func(path string, info fs.FileInfo)) error {
+	pattern = filepath.ToSlash(filepath.Clean(pattern))
+	base, rest := doublestar.SplitPattern(pattern)
+	if base == "" {
+		base = "."
+	}
+	root := filepath.FromSlash(base)
+	if rest == "" || rest == "." {
+		statFile(filepath.FromSlash(pattern), nil, fn)
+		return nil
+	}
+	if strings.Contains(rest, "**") {
+		return doublestar.GlobWalk(os.DirFS(root), rest, func(p string, d fs.DirEntry) error {
+			statFile(filepath.Join(root, filepath.FromSlash(p)), d, fn)
+			return nil
+		}, doublestar.WithFilesOnly())
+	}
+	walkSegments(root, strings.Split(rest, "/"), fn)
+	return nil
+}
+
+func walkSegments(dir string, segs []string, fn func(string, fs.FileInfo)) {
+	seg, last := segs[0], len(segs) == 1
+	if !strings.ContainsAny(seg, `*?[{\`) {
+		p := filepath.Join(dir, seg)
+		if last {
+			statFile(p, nil, fn)
+		} else {
+			walkSegments(p, segs[1:], fn)
+		}
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return // unreadable or gone: the next rescan tries again
+	}
+	for _, e := range entries {
+		if ok, _ := doublestar.Match(seg, e.Name()); !ok {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		switch {
+		case last:
+			statFile(p, e, fn)
+		case e.IsDir() || e.Type()&fs.ModeSymlink != 0:
+			walkSegments(p, segs[1:], fn)
+		}
+	}
+}
+
+// statFile calls fn with p's file information if p is a regular file (or
+// a link to one). d, when known, saves a stat.
+func statFile(p string, d fs.DirEntry, fn func(string, fs.FileInfo)) {
+	var info fs.FileInfo
+	var err error
+	if d != nil && d.Type()&fs.ModeSymlink == 0 {
+		info, err = d.Info()
+	} else {
+		info, err = os.Stat(p)
+	}
+	if err == nil && info.Mode().IsRegular() {
+		fn(p, info)
+	}
+}
+
+// SessionTranscripts calls fn with the path the transcript of session
+// sessionID would have under pattern, in every directory in which the
+// pattern lets the CLI create the session's directory, and that directory
+// (which exists, unless the pattern names it without wildcards: it is not
+// looked at then): for <root>/*/events.jsonl, in <root>; for
+// /home/*/.copilot/session-state/*/events.jsonl, in each user's
+// session-state directory. A pattern whose session directory segment does
+// not match sessionID, or whose file segment does not match the CLI's
+// transcript name, has none. The caller checks the paths against the
+// include and exclude globs. Wildcards above the session directory cost a
+// directory read each (** a walk, as a rescan does).
+func SessionTranscripts(pattern, sessionID string, fn func(path, parent string)) {
+	pattern = filepath.ToSlash(filepath.Clean(pattern))
+	name := path.Base(pattern)
+	sessionDir := path.Dir(pattern)
+	seg, parents := path.Base(sessionDir), path.Dir(sessionDir)
+	if ok, _ := doublestar.Match(seg, sessionID); !ok || sessionDir == pattern {
+		return
+	}
+	if hasWildcard(name) {
+		if ok, _ := doublestar.Match(name, usage.TranscriptName); !ok {
+			return
+		}
+		name = usage.TranscriptName
+	}
+	if seg == "**" {
+		parents = sessionDir // a session directory at any depth
+	}
+	globDirs(parents, func(dir string) {
+		fn(filepath.Join(dir, sessionID, name), dir)
+	})
+}
+
+func hasWildcard(seg string) bool { return strings.ContainsAny(seg, `*?[{\`) }
+
+// globDirs calls fn with every existing directory the pattern (in slash
+// form) matches; a pattern without wildcards, with the directory it names,
+// which is not looked at.
+func globDirs(pattern string, fn func(dir string)) {
+	if !hasWildcard(pattern) {
+		fn(filepath.FromSlash(pattern))
+		return
+	}
+	base, rest := doublestar.SplitPattern(pattern)
+	if base == "" {
+		base = "."
+	}
+	root := filepath.FromSlash(base)
+	if strings.Contains(rest, "**") {
+		_ = doublestar.GlobWalk(os.DirFS(root), rest, func(p string, d fs.DirEntry) error {
+			if dir := filepath.Join(root, filepath.FromSlash(p)); d.IsDir() || isDir(dir) {
+				fn(dir)
+			}
+			return nil
+		})
+		return
+	}
+	walkDirs(root, strings.Split(rest, "/"), fn)
+}
+
+func walkDirs(dir string, segs []string, fn func(string)) {
+	seg, last := segs[0], len(segs) == 1
+	if !hasWildcard(seg) {
+		p := filepath.Join(dir, seg)
+		switch {
+		case !last:
+			walkDirs(p, segs[1:], fn)
+		case isDir(p):
+			fn(p)
+		}
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if ok, _ := doublestar.Match(seg, e.Name()); !ok {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if !e.IsDir() && (e.Type()&fs.ModeSymlink == 0 || !isDir(p)) {
+			continue
+		}
+		if last {
+			fn(p)
+		} else {
+			walkDirs(p, segs[1:], fn)
+		}
+	}
+}
