@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 
@@ -12,7 +13,12 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/goleak"
 	"go.uber.org/zap"
+
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
 )
 
 // statusHost is a host that keeps the status events components report.
@@ -62,4 +68,32 @@ func TestHookServeErrorIsFatal(t *testing.T) {
 	require.NoError(t, h.srv.Close())
 	h.serve(host, brokenListener{gone})
 	assert.Empty(t, host.reported())
+}
+
+// TestFailedStartStopsWhatItStarted: when the hook endpoint cannot listen,
+// the tailer already started is stopped and the storage client closed by
+// Start itself, as the otlp receiver shuts down the server it had started;
+// nothing is left running for a Shutdown that may never come.
+func TestFailedStartStopsWhatItStarted(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	h := newHarness(t)
+	h.write("s", readTestdata(t, billedSubagent))
+	hc := defaultHooksConfig()
+	hc.NetAddr.Endpoint = taken.Addr().String()
+	h.cfg.Hooks = configoptional.Some(hc)
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.ID = component.NewIDWithName(metadata.Type, "test")
+	r, err := NewFactory().CreateMetrics(t.Context(), set, h.cfg, (&sink{}).metricsConsumer())
+	require.NoError(t, err)
+
+	running := goleak.IgnoreCurrent()
+	err = r.Start(t.Context(), h.storageHost())
+	require.ErrorContains(t, err, "cannot listen")
+	goleak.VerifyNone(t, running)
+	saved, err := os.ReadDir(h.storage)
+	require.NoError(t, err)
+	assert.Len(t, saved, 1, "the storage client was closed (the test storage writes its file on Close)")
+	require.NoError(t, r.Shutdown(t.Context()))
 }

@@ -77,6 +77,8 @@ func (r *copilotReceiver) setTraces(c consumer.Traces)   { r.mu.Lock(); r.traces
 func (r *copilotReceiver) setLogs(c consumer.Logs)       { r.mu.Lock(); r.logs = c; r.mu.Unlock() }
 
 // Start starts the shared tailer once, whichever pipeline starts first.
+// A start that fails part way stops what it had started (the tailer, the
+// storage client), as the otlp receiver does with its servers.
 func (r *copilotReceiver) Start(ctx context.Context, host component.Host) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -84,6 +86,13 @@ func (r *copilotReceiver) Start(ctx context.Context, host component.Host) error 
 		return nil
 	}
 	r.started = true
+	if err := r.start(ctx, host); err != nil {
+		return errors.Join(err, r.shutdown(ctx))
+	}
+	return nil
+}
+
+func (r *copilotReceiver) start(ctx context.Context, host component.Host) error {
 	tel, err := metadata.NewTelemetryBuilder(r.set.TelemetrySettings)
 	if err != nil {
 		return err
@@ -183,6 +192,11 @@ func (r *copilotReceiver) signals(mb *metricsBuilder) []tailer.Signal {
 func (r *copilotReceiver) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.shutdown(ctx)
+}
+
+// shutdown is Shutdown with r.mu held.
+func (r *copilotReceiver) shutdown(ctx context.Context) error {
 	if r.stopped {
 		return nil
 	}
