@@ -90,7 +90,10 @@ func (p *chargeback) setLogs(c consumer.Logs) {
 	}
 }
 
-// start starts the shared parts once, whichever pipeline starts first.
+// start starts the shared parts once, whichever pipeline starts first. A
+// start that fails part way stops the parts it had started (the mapping
+// file's reloads, the storage client, the telemetry), so that nothing is
+// left running whether or not Shutdown follows.
 func (p *chargeback) start(ctx context.Context, host component.Host) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -99,6 +102,17 @@ func (p *chargeback) start(ctx context.Context, host component.Host) error {
 		return nil
 	}
 	p.started = true
+	if err := p.startParts(ctx, host); err != nil {
+		err = errors.Join(err, p.stopParts(ctx))
+		p.tel, p.resolver, p.client, p.budgets, p.join = nil, nil, nil, nil, nil
+		p.running--
+		p.started = false
+		return err
+	}
+	return nil
+}
+
+func (p *chargeback) startParts(ctx context.Context, host component.Host) error {
 	tel, err := metadata.NewTelemetryBuilder(p.set.TelemetrySettings)
 	if err != nil {
 		return err
@@ -145,8 +159,7 @@ func (p *chargeback) start(ctx context.Context, host component.Host) error {
 	return nil
 }
 
-// shutdown stops the shared parts when the last pipeline stops: held spans
-// are passed on unattributed first.
+// shutdown stops the shared parts when the last pipeline stops.
 func (p *chargeback) shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if p.running > 0 {
@@ -157,6 +170,16 @@ func (p *chargeback) shutdown(ctx context.Context) error {
 	if !last {
 		return nil
 	}
+	err := p.stopParts(ctx)
+	if p.onClose != nil {
+		p.onClose()
+	}
+	return err
+}
+
+// stopParts stops the shared parts that were started: held spans are
+// passed on unattributed first.
+func (p *chargeback) stopParts(ctx context.Context) error {
 	var errs []error
 	if p.join != nil {
 		p.join.stop(ctx)
@@ -172,9 +195,6 @@ func (p *chargeback) shutdown(ctx context.Context) error {
 	}
 	if p.tel != nil {
 		p.tel.Shutdown()
-	}
-	if p.onClose != nil {
-		p.onClose()
 	}
 	return errors.Join(errs...)
 }
