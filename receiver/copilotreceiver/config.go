@@ -3,9 +3,11 @@ package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/re
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configoptional"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/statedir"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
 )
@@ -128,6 +131,15 @@ type HistogramsConfig struct {
 	TimeToFirstToken HistogramConfig `mapstructure:"copilot.api.time_to_first_token"`
 }
 
+// byName returns the histograms' configurations by metric name, the key
+// of each.
+func (h *HistogramsConfig) byName() map[string]HistogramConfig {
+	return map[string]HistogramConfig{
+		semconv.MetricCopilotAPIDuration:         h.APIDuration,
+		semconv.MetricCopilotAPITimeToFirstToken: h.TimeToFirstToken,
+	}
+}
+
 // HistogramConfig configures one histogram.
 type HistogramConfig struct {
 	Enabled bool `mapstructure:"enabled"`
@@ -213,10 +225,9 @@ func (cfg *Config) Validate() error {
 	if cfg.MetricTimestamps != TimestampsEvent && cfg.MetricTimestamps != TimestampsReceived {
 		errs = append(errs, fmt.Errorf("metric_timestamps: %q is not %q or %q", cfg.MetricTimestamps, TimestampsEvent, TimestampsReceived))
 	}
-	for name, h := range map[string]HistogramConfig{
-		"copilot.api.duration":            cfg.Histograms.APIDuration,
-		"copilot.api.time_to_first_token": cfg.Histograms.TimeToFirstToken,
-	} {
+	hists := cfg.Histograms.byName()
+	for _, name := range slices.Sorted(maps.Keys(hists)) {
+		h := hists[name]
 		for i := 1; i < len(h.Buckets); i++ {
 			if !(h.Buckets[i] > h.Buckets[i-1]) {
 				errs = append(errs, fmt.Errorf("histograms::%s::buckets: boundaries must increase, but %v follows %v", name, h.Buckets[i], h.Buckets[i-1]))
@@ -224,9 +235,10 @@ func (cfg *Config) Validate() error {
 			}
 		}
 	}
-	for _, m := range metricSpecs {
-		if s := m.config(&cfg.Metrics).AggregationStrategy; s != metadata.AggregationStrategySum {
-			errs = append(errs, fmt.Errorf("metrics::%s::aggregation_strategy: %q would misstate usage; only %q is supported", m.name, s, metadata.AggregationStrategySum))
+	metrics := metricConfigs(&cfg.Metrics)
+	for _, name := range slices.Sorted(maps.Keys(metrics)) {
+		if s := metrics[name].AggregationStrategy; s != metadata.AggregationStrategySum {
+			errs = append(errs, fmt.Errorf("metrics::%s::aggregation_strategy: %q would misstate usage; only %q is supported", name, s, metadata.AggregationStrategySum))
 		}
 	}
 	return errors.Join(errs...)

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
@@ -226,7 +227,7 @@ type observer struct{ tel *metadata.TelemetryBuilder }
 var bg = context.Background()
 
 func (o *observer) LineSkipped(reason string) {
-	o.tel.ReceiverCopilotLinesSkipped.Add(bg, 1, metric.WithAttributes(attribute.String("reason", reason)))
+	o.tel.ReceiverCopilotLinesSkipped.Add(bg, 1, metric.WithAttributes(attribute.String(semconv.AttrReason, reason)))
 }
 func (o *observer) LineRepaired() { o.tel.ReceiverCopilotLinesRepaired.Add(bg, 1) }
 func (o *observer) Read(events int, bytes int64) {
@@ -244,9 +245,9 @@ func (o *observer) AccountingExcess(n int64) {
 	}
 }
 func (o *observer) Retry(signal string) {
-	o.tel.ReceiverCopilotConsumeRetries.Add(bg, 1, metric.WithAttributes(attribute.String("signal", signal)))
+	o.tel.ReceiverCopilotConsumeRetries.Add(bg, 1, metric.WithAttributes(attribute.String(semconv.AttrSignal, signal)))
 }
 func (o *observer) Dropped(signal string) {
-	o.tel.ReceiverCopilotBatchesDropped.Add(bg, 1, metric.WithAttributes(attribute.String("signal", signal)))
+	o.tel.ReceiverCopilotBatchesDropped.Add(bg, 1, metric.WithAttributes(attribute.String(semconv.AttrSignal, signal)))
 }
 func (o *observer) FilesTracked(n int) { o.tel.ReceiverCopilotFilesTracked.Record(bg, int64(n)) }
