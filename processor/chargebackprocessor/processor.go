@@ -16,33 +16,25 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	conventions "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/attribution"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/budget"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/pricing"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/metadata"
 )
 
-// Attributes the copilot receiver puts on its resources, and the CLI's own
-// telemetry on its spans.
-const (
-	attrSessionID    = "session.id"
-	attrUser         = "user.name"
-	attrGitRoot      = "copilot.git_root"
-	attrOwner        = "vcs.owner.name"
-	attrRepo         = "vcs.repository.name"
-	attrRepoURL      = "vcs.repository.url.full"
-	attrBranch       = "vcs.ref.head.name"
-	attrRevision     = "vcs.ref.head.revision"
-	attrAgent        = "gen_ai.agent.name"
-	attrConversation = "gen_ai.conversation.id"
-)
+// attrConversation is the session id on the spans of the CLI's own
+// telemetry (and the copilot receiver's), in the GenAI conventions of the
+// semantic conventions version the receiver declares.
+const attrConversation = string(conventions.GenAIConversationIDKey)
 
 // contextAttrs are the resource attributes of a session that the CLI's own
 // spans get when they are joined to it.
-var contextAttrs = []string{attrUser, attrGitRoot, attrOwner, attrRepo, attrRepoURL, attrBranch, attrRevision}
+var contextAttrs = []string{semconv.AttrUserName, semconv.AttrCopilotGitRoot, semconv.AttrVCSOwnerName, semconv.AttrVCSRepositoryName, semconv.AttrVCSRepositoryURLFull, semconv.AttrVCSRefHeadName, semconv.AttrVCSRefHeadRevision}
 
 var bg = context.Background()
 
@@ -215,8 +207,8 @@ func infoOf(attrs pcommon.Map) sessionInfo {
 		}
 		return ""
 	}
-	in := attribution.Input{Branch: get(attrBranch), GitRoot: get(attrGitRoot), User: get(attrUser)}
-	switch owner, repo := get(attrOwner), get(attrRepo); {
+	in := attribution.Input{Branch: get(semconv.AttrVCSRefHeadName), GitRoot: get(semconv.AttrCopilotGitRoot), User: get(semconv.AttrUserName)}
+	switch owner, repo := get(semconv.AttrVCSOwnerName), get(semconv.AttrVCSRepositoryName); {
 	case owner != "" && repo != "":
 		in.Repository = owner + "/" + repo
 	default:
@@ -286,21 +278,17 @@ func strAttr(m pcommon.Map, k string) string {
 	return ""
 }
 
-// receiverScope is the instrumentation scope of everything the copilot
-// receiver makes.
-const receiverScope = "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
-
 // isCopilot reports whether a resource is Copilot's: the receiver's
 // sessions and the CLI's own telemetry are both service github-copilot.
 func isCopilot(attrs pcommon.Map) bool {
-	return strings.HasPrefix(strAttr(attrs, "service.name"), "github-copilot")
+	return strings.HasPrefix(strAttr(attrs, semconv.AttrServiceName), semconv.ServiceName)
 }
 
 // isReceiverResource reports whether a resource of spans or logs is one of
 // the copilot receiver's sessions: the receiver always puts session.id on
 // them, the CLI never does.
 func isReceiverResource(attrs pcommon.Map) (string, bool) {
-	sid := strAttr(attrs, attrSessionID)
+	sid := strAttr(attrs, semconv.AttrSessionID)
 	return sid, sid != "" && isCopilot(attrs)
 }
 
