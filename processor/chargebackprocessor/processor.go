@@ -66,7 +66,7 @@ type chargeback struct {
 func newChargeback(set processor.Settings, cfg *Config, now func() time.Time, onClose func()) (*chargeback, error) {
 	pr, err := pricing.New(cfg.Pricing)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pricing: %w", err)
 	}
 	return &chargeback{cfg: cfg, set: set, now: now, onClose: onClose, pricer: pr, limiter: newLimiter(cfg.Metrics.MaxValues)}, nil
 }

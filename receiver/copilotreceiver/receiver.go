@@ -100,13 +100,13 @@ func (r *copilotReceiver) start(ctx context.Context, host component.Host) error 
 	}
 	r.tel = tel
 	if r.cfg.SessionState.Storage != nil {
-		c, err := storageclient.Get(ctx, host, "session_state.storage", *r.cfg.SessionState.Storage, component.KindReceiver, r.set.ID)
+		c, err := storageclient.Get(ctx, host, "session_state::storage", *r.cfg.SessionState.Storage, component.KindReceiver, r.set.ID)
 		if err != nil {
 			return err
 		}
 		r.client = c
 	} else {
-		r.set.Logger.Warn("session_state.storage is not set: checkpoints are kept in memory only, so after a restart every transcript is read and exported again")
+		r.set.Logger.Warn("session_state::storage is not set: checkpoints are kept in memory only, so after a restart every transcript is read and exported again")
 	}
 	ss := r.cfg.SessionState
 	r.tail = tailer.New(tailer.Config{
