@@ -113,15 +113,59 @@ service:
 			new:  "    directory: " + filepath.Join(aFile, "storage") + "\n    create_directory: true\n  file_storage/spare",
 			want: `extensions::file_storage::directory: "` + filepath.Join(aFile, "storage") + `" cannot be created: "` + aFile + `" is not a directory`,
 		},
+		// Every component's errors name the key and the value at fault as
+		// the collector names keys: joined with "::", a list element by its
+		// index. A nested part's Validate names keys below it, after the
+		// path the collector puts first, without repeating it.
 		{
 			name: "mapping file missing",
 			old:  "  chargeback:\n", new: "  chargeback:\n    attribution:\n      mapping_file: " + filepath.Join(missing, "teams.csv") + "\n",
-			want: `processors::chargeback: attribution.mapping_file: stat ` + filepath.Join(missing, "teams.csv"),
+			want: `processors::chargeback: attribution: mapping_file: stat ` + filepath.Join(missing, "teams.csv"),
 		},
 		{
 			name: "relative include",
 			old:  "    session_state:\n", new: "    session_state:\n      include: [session-state/*/events.jsonl]\n",
-			want: `receivers::copilot: session_state.include[0]: "session-state/*/events.jsonl" is not an absolute path`,
+			want: `receivers::copilot: session_state::include::0: "session-state/*/events.jsonl" is not an absolute path`,
+		},
+		{
+			name: "histogram buckets",
+			old:  "    session_state:\n", new: "    histograms:\n      copilot.api.duration:\n        buckets: [1, 1]\n    session_state:\n",
+			want: `receivers::copilot: histograms::copilot.api.duration::buckets: boundaries must increase, but 1 follows 1`,
+		},
+		{
+			name: "hooks allowed host",
+			old:  "    session_state:\n", new: "    hooks:\n      allowed_hosts: [ok.example, \"*.example\"]\n    session_state:\n",
+			want: `receivers::copilot::hooks: allowed_hosts::1: "*.example" is not a host name or IP address`,
+		},
+		{
+			name: "attribution rule",
+			old:  "  chargeback:\n", new: "  chargeback:\n    attribution:\n      rules:\n        - {name: broken, match: {branch: \"regex:feature/([\"}, set: {team: x}}\n",
+			want: `processors::chargeback::attribution: rules::0 ("broken"): match::branch: regex "feature/([": error parsing regexp`,
+		},
+		{
+			name: "ticket mapping",
+			old:  "  chargeback:\n", new: "  chargeback:\n    attribution:\n      ticket:\n        mapping: {main: \"\"}\n",
+			want: `processors::chargeback::attribution: ticket::mapping::"main": empty ticket`,
+		},
+		{
+			name: "pricing",
+			old:  "  chargeback:\n", new: "  chargeback:\n    pricing:\n      currency: usd\n",
+			want: `processors::chargeback::pricing: currency: "usd" is not an ISO 4217 code such as USD`,
+		},
+		{
+			name: "budget",
+			old:  "  chargeback:\n", new: "  chargeback:\n    budgets:\n      - {name: b, scope: team, amount: \"-3\", period: day}\n",
+			want: `processors::chargeback::budgets::0: amount: "-3": not a decimal amount`,
+		},
+		{
+			name: "budget names",
+			old:  "  chargeback:\n", new: "  chargeback:\n    budgets:\n      - {name: b, scope: team, amount: \"3\", period: day}\n      - {name: b, scope: user, amount: \"3\", period: day}\n",
+			want: `processors::chargeback: budgets::1 ("b"): name: also the name of budgets::0`,
+		},
+		{
+			name: "join",
+			old:  "  chargeback:\n", new: "  chargeback:\n    join:\n      max_sessions: 0\n",
+			want: `processors::chargeback: join::max_sessions: 0 must be at least 1`,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

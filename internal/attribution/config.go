@@ -21,9 +21,6 @@ const (
 	// RegexPrefix marks a match value or ticket mapping key as a regular
 	// expression rather than a glob.
 	RegexPrefix = "regex:"
-
-	// configKey prefixes configuration errors.
-	configKey = "attribution"
 )
 
 // Ticket sources reported in [Result.TicketSource].
@@ -116,8 +113,10 @@ type TicketConfig struct {
 // expression compiles, that every rule sets something, and that the mapping
 // file has a known extension. It does not read the mapping file; New and
 // ValidateMappingFile do.
-// Errors name the key and the rule, e.g.
-// `attribution.rules[2] ("payments"): match.branch: regex "(": ...`.
+// Errors name the key below attribution, as the collector's own
+// validation names keys, and the rule, e.g.
+// `rules::2 ("payments"): match::branch: regex "(": ...`; the collector puts
+// the path to attribution before it.
 func (c Config) Validate() error {
 	_, err := compileConfig(c)
 	return err
@@ -150,7 +149,7 @@ func compileConfig(c Config) (*compiled, error) {
 
 	names := make(map[string]int, len(c.Rules))
 	for i, r := range c.Rules {
-		where := fmt.Sprintf("%s.rules[%d]", configKey, i)
+		where := fmt.Sprintf("rules::%d", i)
 		if r.Name != "" {
 			where += fmt.Sprintf(" (%q)", r.Name)
 		}
@@ -158,7 +157,7 @@ func compileConfig(c Config) (*compiled, error) {
 		if name == "" {
 			name = fmt.Sprintf("rules[%d]", i)
 		} else if j, dup := names[name]; dup {
-			errs = append(errs, fmt.Errorf("%s: name: also the name of rules[%d]", where, j))
+			errs = append(errs, fmt.Errorf("%s: name: also the name of rules::%d", where, j))
 		} else {
 			names[name] = i
 		}
@@ -172,21 +171,21 @@ func compileConfig(c Config) (*compiled, error) {
 
 	p, err := compilePattern(c.Ticket.Pattern)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("%s.ticket.pattern: %w", configKey, err))
+		errs = append(errs, fmt.Errorf("ticket::pattern: %w", err))
 	}
 	out.pattern = p
 
-	errs = append(errs, validateTickets(configKey+".ticket.mapping", c.Ticket.Mapping)...)
+	errs = append(errs, validateTickets("ticket::mapping", c.Ticket.Mapping)...)
 	out.tickets = c.Ticket.Mapping
 
 	if c.MappingFile != "" && !knownMappingExt(c.MappingFile) {
-		errs = append(errs, fmt.Errorf("%s.mapping_file: %q: want a .yaml, .yml or .csv file", configKey, c.MappingFile))
+		errs = append(errs, fmt.Errorf("mapping_file: %q: want a .yaml, .yml or .csv file", c.MappingFile))
 	}
 	if c.ReloadInterval < 0 {
-		errs = append(errs, fmt.Errorf("%s.reload_interval: %v: must not be negative", configKey, c.ReloadInterval))
+		errs = append(errs, fmt.Errorf("reload_interval: %v: must not be negative", c.ReloadInterval))
 	}
 	if strings.TrimSpace(c.Unattributed) == "" && c.Unattributed != "" {
-		errs = append(errs, fmt.Errorf("%s.unattributed: %q: must not be blank", configKey, c.Unattributed))
+		errs = append(errs, fmt.Errorf("unattributed: %q: must not be blank", c.Unattributed))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -210,14 +209,14 @@ func validateTickets(where string, m map[string]string) []error {
 	var errs []error
 	for _, k := range sortedKeys(m) {
 		if k == "" {
-			errs = append(errs, fmt.Errorf(`%s[""]: empty branch key`, where))
+			errs = append(errs, fmt.Errorf(`%s::"": empty branch key`, where))
 			continue
 		}
 		if m[k] == "" {
-			errs = append(errs, fmt.Errorf("%s[%q]: empty ticket", where, k))
+			errs = append(errs, fmt.Errorf("%s::%q: empty ticket", where, k))
 		}
 		if _, err := compileMatcher(k); err != nil {
-			errs = append(errs, fmt.Errorf("%s[%q]: %w", where, k, err))
+			errs = append(errs, fmt.Errorf("%s::%q: %w", where, k, err))
 		}
 	}
 	return errs

@@ -24,39 +24,39 @@ func TestValidateErrorsNameRuleAndKey(t *testing.T) {
 			cfg: Config{Rules: []Rule{payments, {
 				Match: Match{Repository: "acme/[a-"}, Set: Set{Team: "x"},
 			}}},
-			want: `attribution.rules[1]: match.repository: glob "acme/[a-": syntax error in pattern`,
+			want: `rules::1: match::repository: glob "acme/[a-": syntax error in pattern`,
 		},
 		{
 			name: "bad regex, named rule",
 			cfg: Config{Rules: []Rule{{
 				Name: "releases", Match: Match{Branch: "regex:release/(v[0-9]+"}, Set: Set{Team: "release-eng"},
 			}}},
-			want: `attribution.rules[0] ("releases"): match.branch: regex "release/(v[0-9]+": error parsing regexp: missing closing ): ` + "`release/(v[0-9]+`",
+			want: `rules::0 ("releases"): match::branch: regex "release/(v[0-9]+": error parsing regexp: missing closing ): ` + "`release/(v[0-9]+`",
 		},
 		{
 			name: "bad git_root, user and agent globs each name their key",
 			cfg: Config{Rules: []Rule{payments, payments, {
 				Name: "ops", Match: Match{GitRoot: "/home/*/src/[docs", User: "{alice", Agent: "regex:*"}, Set: Set{CostCenter: "CC-1"},
 			}}},
-			want: `attribution.rules[1] ("payments"): name: also the name of rules[0]` + "\n" +
-				`attribution.rules[2] ("ops"): match.git_root: glob "/home/*/src/[docs": syntax error in pattern; ` +
-				`match.user: glob "{alice": syntax error in pattern; ` +
-				`match.agent: regex "*": error parsing regexp: missing argument to repetition operator: ` + "`*`",
+			want: `rules::1 ("payments"): name: also the name of rules::0` + "\n" +
+				`rules::2 ("ops"): match::git_root: glob "/home/*/src/[docs": syntax error in pattern; ` +
+				`match::user: glob "{alice": syntax error in pattern; ` +
+				`match::agent: regex "*": error parsing regexp: missing argument to repetition operator: ` + "`*`",
 		},
 		{
 			name: "rule that sets nothing",
 			cfg:  Config{Rules: []Rule{payments, {Name: "docs", Match: Match{Repository: "acme/docs-site"}}}},
-			want: `attribution.rules[1] ("docs"): ` + setsNothing,
+			want: `rules::1 ("docs"): ` + setsNothing,
 		},
 		{
 			name: "rule with neither match nor set",
 			cfg:  Config{Rules: []Rule{{}}},
-			want: `attribution.rules[0]: ` + setsNothing,
+			want: `rules::0: ` + setsNothing,
 		},
 		{
 			name: "bad ticket pattern",
 			cfg:  Config{Ticket: TicketConfig{Pattern: `(PAY-[0-9]+`}},
-			want: "attribution.ticket.pattern: error parsing regexp: missing closing ): `(PAY-[0-9]+`",
+			want: "ticket::pattern: error parsing regexp: missing closing ): `(PAY-[0-9]+`",
 		},
 		{
 			name: "bad ticket mapping entries, in key order",
@@ -67,25 +67,25 @@ func TestValidateErrorsNameRuleAndKey(t *testing.T) {
 				"release/[0-":      "REL-1",
 				"release/**":       "REL-100",
 			}}},
-			want: `attribution.ticket.mapping[""]: empty branch key` + "\n" +
-				`attribution.ticket.mapping["main"]: empty ticket` + "\n" +
-				`attribution.ticket.mapping["regex:hotfix/(.*"]: regex "hotfix/(.*": error parsing regexp: missing closing ): ` + "`hotfix/(.*`" + "\n" +
-				`attribution.ticket.mapping["release/[0-"]: glob "release/[0-": syntax error in pattern`,
+			want: `ticket::mapping::"": empty branch key` + "\n" +
+				`ticket::mapping::"main": empty ticket` + "\n" +
+				`ticket::mapping::"regex:hotfix/(.*": regex "hotfix/(.*": error parsing regexp: missing closing ): ` + "`hotfix/(.*`" + "\n" +
+				`ticket::mapping::"release/[0-": glob "release/[0-": syntax error in pattern`,
 		},
 		{
 			name: "mapping file extension",
 			cfg:  Config{MappingFile: "/etc/otelcol/teams.json"},
-			want: `attribution.mapping_file: "/etc/otelcol/teams.json": want a .yaml, .yml or .csv file`,
+			want: `mapping_file: "/etc/otelcol/teams.json": want a .yaml, .yml or .csv file`,
 		},
 		{
 			name: "negative reload interval",
 			cfg:  Config{ReloadInterval: -time.Second},
-			want: "attribution.reload_interval: -1s: must not be negative",
+			want: "reload_interval: -1s: must not be negative",
 		},
 		{
 			name: "blank unattributed",
 			cfg:  Config{Unattributed: "  "},
-			want: `attribution.unattributed: "  ": must not be blank`,
+			want: `unattributed: "  ": must not be blank`,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,10 +109,10 @@ func TestValidateReportsEveryError(t *testing.T) {
 	require.Error(t, err)
 	lines := strings.Split(err.Error(), "\n")
 	require.Len(t, lines, 4, err.Error())
-	assert.Equal(t, `attribution.rules[0] ("a"): match.branch: regex "(": error parsing regexp: missing closing ): `+"`(`; "+setsNothing, lines[0])
-	assert.Equal(t, `attribution.rules[2]: match.repository: glob "acme/[x": syntax error in pattern`, lines[1])
-	assert.True(t, strings.HasPrefix(lines[2], "attribution.ticket.pattern: "), lines[2])
-	assert.Equal(t, "attribution.reload_interval: -1ns: must not be negative", lines[3])
+	assert.Equal(t, `rules::0 ("a"): match::branch: regex "(": error parsing regexp: missing closing ): `+"`(`; "+setsNothing, lines[0])
+	assert.Equal(t, `rules::2: match::repository: glob "acme/[x": syntax error in pattern`, lines[1])
+	assert.True(t, strings.HasPrefix(lines[2], "ticket::pattern: "), lines[2])
+	assert.Equal(t, "reload_interval: -1ns: must not be negative", lines[3])
 }
 
 func TestValidateAccepts(t *testing.T) {

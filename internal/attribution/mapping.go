@@ -183,7 +183,7 @@ func yamlFields(fe *fileErrors, where string, n *yaml.Node, want map[string]*str
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
 		if first, dup := seen[k.Value]; dup {
-			fe.add(k.Line, "%s.%s: also given on line %d", where, k.Value, first)
+			fe.add(k.Line, "%s::%s: also given on line %d", where, k.Value, first)
 			ok = false
 			continue
 		}
@@ -194,7 +194,7 @@ func yamlFields(fe *fileErrors, where string, n *yaml.Node, want map[string]*str
 			ok = false
 			continue
 		}
-		s, good := yamlString(fe, where+"."+k.Value, n.Content[i+1])
+		s, good := yamlString(fe, where+"::"+k.Value, n.Content[i+1])
 		ok = ok && good
 		*p = s
 	}
@@ -213,7 +213,10 @@ func yamlRules(fe *fileErrors, path string, n *yaml.Node) []compiledRule {
 	seen := names{}
 	for i, item := range n.Content {
 		item = deref(item)
-		where := fmt.Sprintf("rules[%d]", i)
+		// key is the rule's path, for its keys; where adds its name, for
+		// what is wrong with the rule as a whole.
+		key := fmt.Sprintf("rules::%d", i)
+		where := key
 		if item.Kind != yaml.MappingNode {
 			fe.add(item.Line, "%s: want a mapping with the keys name, match, set", where)
 			continue
@@ -222,7 +225,7 @@ func yamlRules(fe *fileErrors, path string, n *yaml.Node) []compiledRule {
 		ok := true
 		for j := 0; j+1 < len(item.Content); j += 2 {
 			if item.Content[j].Value == "name" {
-				r.Name, ok = yamlString(fe, where+".name", item.Content[j+1])
+				r.Name, ok = yamlString(fe, key+"::name", item.Content[j+1])
 			}
 		}
 		if r.Name != "" {
@@ -232,7 +235,7 @@ func yamlRules(fe *fileErrors, path string, n *yaml.Node) []compiledRule {
 		for j := 0; j+1 < len(item.Content); j += 2 {
 			k, v := item.Content[j], item.Content[j+1]
 			if first, dup := keys[k.Value]; dup {
-				fe.add(k.Line, "%s.%s: also given on line %d", where, k.Value, first)
+				fe.add(k.Line, "%s::%s: also given on line %d", key, k.Value, first)
 				ok = false
 				continue
 			}
@@ -240,7 +243,7 @@ func yamlRules(fe *fileErrors, path string, n *yaml.Node) []compiledRule {
 			switch k.Value {
 			case "name":
 			case "match":
-				ok = yamlFields(fe, where+".match", v, map[string]*string{
+				ok = yamlFields(fe, key+"::match", v, map[string]*string{
 					"repository": &r.Match.Repository,
 					"branch":     &r.Match.Branch,
 					"git_root":   &r.Match.GitRoot,
@@ -248,7 +251,7 @@ func yamlRules(fe *fileErrors, path string, n *yaml.Node) []compiledRule {
 					"agent":      &r.Match.Agent,
 				}, "repository, branch, git_root, user, agent") && ok
 			case "set":
-				ok = yamlFields(fe, where+".set", v, map[string]*string{
+				ok = yamlFields(fe, key+"::set", v, map[string]*string{
 					"team":        &r.Set.Team,
 					"project":     &r.Set.Project,
 					"cost_center": &r.Set.CostCenter,
@@ -290,7 +293,7 @@ func yamlTickets(fe *fileErrors, n *yaml.Node) map[string]string {
 			continue
 		}
 		if first, dup := lines[key]; dup {
-			fe.add(k.Line, "tickets[%q]: also given on line %d", key, first)
+			fe.add(k.Line, "tickets::%q: also given on line %d", key, first)
 			continue
 		}
 		lines[key] = k.Line

@@ -106,13 +106,13 @@ func TestMappingFileErrorsNameFileAndLine(t *testing.T) {
 		want []string
 	}{
 		{"bad.yaml", []string{
-			`testdata/bad.yaml:5: rules[1] ("releases"): match.branch: regex "release/(v[0-9]+": error parsing regexp: missing closing ): ` + "`release/(v[0-9]+`",
-			`testdata/bad.yaml:8: rules[2].match: unknown key "repo" (want repository, branch, git_root, user, agent)`,
-			`testdata/bad.yaml:10: rules[3]: ` + setsNothing,
-			`testdata/bad.yaml:13: tickets["main"]: empty ticket`,
+			`testdata/bad.yaml:5: rules::1 ("releases"): match::branch: regex "release/(v[0-9]+": error parsing regexp: missing closing ): ` + "`release/(v[0-9]+`",
+			`testdata/bad.yaml:8: rules::2::match: unknown key "repo" (want repository, branch, git_root, user, agent)`,
+			`testdata/bad.yaml:10: rules::3: ` + setsNothing,
+			`testdata/bad.yaml:13: tickets::"main": empty ticket`,
 		}},
 		{"bad.csv", []string{
-			`testdata/bad.csv:3: row: match.branch: glob "feature/[a-": syntax error in pattern`,
+			`testdata/bad.csv:3: row: match::branch: glob "feature/[a-": syntax error in pattern`,
 			`testdata/bad.csv:4: row: ` + setsNothing,
 		}},
 	} {
@@ -121,7 +121,7 @@ func TestMappingFileErrorsNameFileAndLine(t *testing.T) {
 		require.Error(t, err, tc.file)
 		want := make([]string, len(tc.want))
 		for i, w := range tc.want {
-			want[i] = "attribution.mapping_file: " + w
+			want[i] = "mapping_file: " + w
 			if i > 0 {
 				want[i] = w
 			}
@@ -142,14 +142,14 @@ func TestParseMappingErrors(t *testing.T) {
 		{"unknown top-level key", "teams.yaml", "rules: []\nteams: []\n", `teams.yaml:2: unknown key "teams" (want rules, tickets)`},
 		{"repeated top-level key", "teams.yaml", "rules: []\ntickets: {}\nrules: []\n", `teams.yaml:3: rules: also given on line 1`},
 		{"rules not a list", "teams.yaml", "rules:\n  name: a\n", `teams.yaml:2: rules: want a list of rules`},
-		{"rule not a mapping", "teams.yaml", "rules:\n  - payments\n", `teams.yaml:2: rules[0]: want a mapping with the keys name, match, set`},
-		{"unknown rule key", "teams.yaml", "rules:\n  - name: a\n    sets: {team: a}\n", `teams.yaml:3: rules[0] ("a"): unknown key "sets" (want name, match, set)`},
-		{"unknown set key", "teams.yaml", "rules:\n  - set: {team: a, owner: b}\n", `teams.yaml:2: rules[0].set: unknown key "owner" (want team, project, cost_center, ticket)`},
-		{"list value", "teams.yaml", "rules:\n  - match:\n      repository: [acme/a, acme/b]\n    set: {team: a}\n", `teams.yaml:3: rules[0].match.repository: want a string`},
-		{"repeated match key", "teams.yaml", "rules:\n  - match:\n      user: a\n      user: b\n    set: {team: a}\n", `teams.yaml:4: rules[0].match.user: also given on line 3`},
-		{"repeated name", "teams.yaml", "rules:\n  - name: a\n    set: {team: a}\n  - name: a\n    set: {team: b}\n", `teams.yaml:4: rules[1] ("a"): name: also the name of the rule on line 2`},
-		{"repeated ticket key", "teams.yaml", "tickets:\n  main: OPS-1\n  main: OPS-2\n", `teams.yaml:3: tickets["main"]: also given on line 2`},
-		{"bad ticket key", "teams.yaml", "tickets:\n  main: OPS-1\n  \"release/[0-\": REL-1\n", `teams.yaml:3: tickets["release/[0-"]: glob "release/[0-": syntax error in pattern`},
+		{"rule not a mapping", "teams.yaml", "rules:\n  - payments\n", `teams.yaml:2: rules::0: want a mapping with the keys name, match, set`},
+		{"unknown rule key", "teams.yaml", "rules:\n  - name: a\n    sets: {team: a}\n", `teams.yaml:3: rules::0 ("a"): unknown key "sets" (want name, match, set)`},
+		{"unknown set key", "teams.yaml", "rules:\n  - set: {team: a, owner: b}\n", `teams.yaml:2: rules::0::set: unknown key "owner" (want team, project, cost_center, ticket)`},
+		{"list value", "teams.yaml", "rules:\n  - match:\n      repository: [acme/a, acme/b]\n    set: {team: a}\n", `teams.yaml:3: rules::0::match::repository: want a string`},
+		{"repeated match key", "teams.yaml", "rules:\n  - match:\n      user: a\n      user: b\n    set: {team: a}\n", `teams.yaml:4: rules::0::match::user: also given on line 3`},
+		{"repeated name", "teams.yaml", "rules:\n  - name: a\n    set: {team: a}\n  - name: a\n    set: {team: b}\n", `teams.yaml:4: rules::1 ("a"): name: also the name of the rule on line 2`},
+		{"repeated ticket key", "teams.yaml", "tickets:\n  main: OPS-1\n  main: OPS-2\n", `teams.yaml:3: tickets::"main": also given on line 2`},
+		{"bad ticket key", "teams.yaml", "tickets:\n  main: OPS-1\n  \"release/[0-\": REL-1\n", `teams.yaml:3: tickets::"release/[0-": glob "release/[0-": syntax error in pattern`},
 		{"tickets not a mapping", "teams.yaml", "tickets: [main]\n", `teams.yaml:1: tickets: want a mapping of branch (or glob, or regex:) to ticket`},
 		// CSV.
 		{"empty csv", "teams.csv", "\n", `teams.csv: empty mapping file (an empty mapping is "rules: []" or a CSV header)`},
@@ -159,7 +159,7 @@ func TestParseMappingErrors(t *testing.T) {
 		{"short row", "teams.csv", "repository,team\nacme/a,a\nacme/b\n", `teams.csv:3: wrong number of fields`},
 		{"bad quote", "teams.csv", "repository,team\nacme/a,a\nacme/\"b,b\n", `teams.csv:3: bare " in non-quoted-field`},
 		{"repeated name csv", "teams.csv", "name,team\na,x\n# b\na,y\n", `teams.csv:4: row "a": name: also the name of the rule on line 2`},
-		{"bad row after a bad row", "teams.csv", "repository,team\nacme/[,a\nacme/b,b,c\n", `teams.csv:2: row: match.repository: glob "acme/[": syntax error in pattern` + "\n" + `teams.csv:3: wrong number of fields`},
+		{"bad row after a bad row", "teams.csv", "repository,team\nacme/[,a\nacme/b,b,c\n", `teams.csv:2: row: match::repository: glob "acme/[": syntax error in pattern` + "\n" + `teams.csv:3: wrong number of fields`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseMapping(tc.file, []byte(tc.data))
@@ -205,7 +205,7 @@ func TestParseMappingCapsErrors(t *testing.T) {
 	require.Error(t, err)
 	lines := strings.Split(err.Error(), "\n")
 	require.Len(t, lines, maxFileErrors+1)
-	assert.Equal(t, `teams.csv:2: row: match.repository: glob "acme/[": syntax error in pattern`, lines[0])
+	assert.Equal(t, `teams.csv:2: row: match::repository: glob "acme/[": syntax error in pattern`, lines[0])
 	assert.Equal(t, "teams.csv: and 3 more errors", lines[maxFileErrors])
 }
 
@@ -213,7 +213,7 @@ func TestNewMappingFileErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "teams.yaml")
 	_, err := New(Config{MappingFile: missing}, nil)
 	require.Error(t, err)
-	assert.Equal(t, "attribution.mapping_file: stat "+missing+": no such file or directory", err.Error())
+	assert.Equal(t, "mapping_file: stat "+missing+": no such file or directory", err.Error())
 	assert.Equal(t, err, Config{MappingFile: missing}.ValidateMappingFile(), "ValidateMappingFile refuses what New refuses")
 }
 

@@ -187,7 +187,7 @@ type compiledRule struct {
 }
 
 // compileRule compiles r; errors name the key within the rule
-// ("match.branch: ...").
+// ("match::branch: ...").
 func compileRule(r Rule, name string) (compiledRule, error) {
 	cr := compiledRule{
 		name: name,
@@ -210,7 +210,7 @@ func compileRule(r Rule, name string) (compiledRule, error) {
 		}
 		m, err := compileMatcher(f.value)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("match.%s: %w", f.key, err))
+			errs = append(errs, fmt.Errorf("match::%s: %w", f.key, err))
 			continue
 		}
 		cr.conds = append(cr.conds, cond{field: f.field, m: m})

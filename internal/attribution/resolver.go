@@ -87,7 +87,7 @@ func New(c Config, logger *zap.Logger) (*Resolver, error) {
 // ValidateMappingFile reads and parses the mapping file, if any, as New
 // does, and returns what New would refuse it for: a missing, unreadable,
 // empty or malformed file, named with its line
-// (`attribution.mapping_file: /etc/teams.csv:3: ...`). A mapping file
+// (`mapping_file: /etc/teams.csv:3: ...`). A mapping file
 // whose extension Validate refuses is left to Validate. Unlike Validate it
 // reads the file system, so a configuration can be checked before the
 // collector starts (`otelcol-copilot validate`).
@@ -103,11 +103,11 @@ func (c Config) ValidateMappingFile() error {
 func loadMappingFile(path string) (os.FileInfo, *mapping, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s.mapping_file: %w", configKey, err)
+		return nil, nil, fmt.Errorf("mapping_file: %w", err)
 	}
 	m, err := readMapping(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s.mapping_file: %w", configKey, err)
+		return nil, nil, fmt.Errorf("mapping_file: %w", err)
 	}
 	return fi, m, nil
 }

@@ -146,7 +146,7 @@ func TestReload(t *testing.T) {
 	assert.Equal(t, zapcore.ErrorLevel, refused[0].Level)
 	fields := refused[0].ContextMap()
 	assert.Equal(t, path, fields["file"])
-	assert.Equal(t, path+`:2: rules[0] ("gamma"): match.branch: regex "(": error parsing regexp: missing closing ): `+"`(`", fields["error"])
+	assert.Equal(t, path+`:2: rules::0 ("gamma"): match::branch: regex "(": error parsing regexp: missing closing ): `+"`(`", fields["error"])
 
 	// Another broken version is another error.
 	writeVersion(t, path, 4, "")

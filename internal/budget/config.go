@@ -111,7 +111,7 @@ func (c Config) Validate() error {
 }
 
 // ValidateAll checks every budget and that their names are unique. Each
-// error names the budget: `budgets[2] ("team-daily"): amount: must be
+// error names the budget: `budgets::2 ("team-daily"): amount: must be
 // greater than 0`.
 func ValidateAll(budgets []Config) error {
 	var errs []error
@@ -124,7 +124,7 @@ func ValidateAll(budgets []Config) error {
 			continue
 		}
 		if j, dup := seen[c.Name]; dup {
-			errs = append(errs, budgetError(i, c.Name, fmt.Errorf("name: duplicate of budgets[%d]", j)))
+			errs = append(errs, budgetError(i, c.Name, fmt.Errorf("name: also the name of budgets::%d", j)))
 			continue
 		}
 		seen[c.Name] = i
@@ -143,7 +143,7 @@ func budgetError(i int, name string, err error) error {
 	}
 	out := make([]error, len(errs))
 	for k, e := range errs {
-		out[k] = fmt.Errorf("budgets[%d] (%q): %w", i, name, e)
+		out[k] = fmt.Errorf("budgets::%d (%q): %w", i, name, e)
 	}
 	return errors.Join(out...)
 }

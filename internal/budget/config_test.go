@@ -78,15 +78,15 @@ func TestValidateAll(t *testing.T) {
 	require.Error(t, err)
 	lines := strings.Split(err.Error(), "\n")
 	assert.Equal(t, []string{
-		`budgets[1] ("broken"): amount: must be greater than 0`,
-		`budgets[1] ("broken"): period: "year" is not one of day, week, month, fixed`,
-		`budgets[2] ("team-daily"): name: duplicate of budgets[0]`,
+		`budgets::1 ("broken"): amount: must be greater than 0`,
+		`budgets::1 ("broken"): period: "year" is not one of day, week, month, fixed`,
+		`budgets::2 ("team-daily"): name: also the name of budgets::0`,
 	}, lines)
 
 	assert.NoError(t, ValidateAll([]Config{a}))
 	assert.NoError(t, ValidateAll(nil))
 	_, err = New([]Config{a, c}, nil, nil)
-	assert.ErrorContains(t, err, "duplicate")
+	assert.ErrorContains(t, err, `budgets::1 ("team-daily"): name: also the name of budgets::0`)
 }
 
 func TestDefaultThresholds(t *testing.T) {

@@ -112,23 +112,23 @@ func New(c Config) (*Pricer, error) {
 	var errs []error
 	p := &Pricer{cfg: c, tokens: map[string]tokenPrices{}}
 	if len(c.Currency) != 3 || strings.ToUpper(c.Currency) != c.Currency {
-		errs = append(errs, fmt.Errorf("pricing.currency: %q is not an ISO 4217 code such as USD", c.Currency))
+		errs = append(errs, fmt.Errorf("currency: %q is not an ISO 4217 code such as USD", c.Currency))
 	}
 	switch c.Billing {
 	case BillingAICredits, BillingPremiumRequests:
 	default:
-		errs = append(errs, fmt.Errorf("pricing.billing: %q is not %q or %q", c.Billing, BillingAICredits, BillingPremiumRequests))
+		errs = append(errs, fmt.Errorf("billing: %q is not %q or %q", c.Billing, BillingAICredits, BillingPremiumRequests))
 	}
 	switch c.TokenPricing {
 	case TokenPricingFallback, TokenPricingAlways:
 	default:
-		errs = append(errs, fmt.Errorf("pricing.token_pricing: %q is not %q or %q", c.TokenPricing, TokenPricingFallback, TokenPricingAlways))
+		errs = append(errs, fmt.Errorf("token_pricing: %q is not %q or %q", c.TokenPricing, TokenPricingFallback, TokenPricingAlways))
 	}
 	var err error
-	if p.perCredit, err = parsePrice("pricing.per_credit", c.PerCredit); err != nil {
+	if p.perCredit, err = parsePrice("per_credit", c.PerCredit); err != nil {
 		errs = append(errs, err)
 	}
-	if p.perPremium, err = parsePrice("pricing.per_premium_request", c.PerPremiumRequest); err != nil {
+	if p.perPremium, err = parsePrice("per_premium_request", c.PerPremiumRequest); err != nil {
 		errs = append(errs, err)
 	}
 	models := make([]string, 0, len(c.TokenPrices))
@@ -138,7 +138,7 @@ func New(c Config) (*Pricer, error) {
 	slices.Sort(models)
 	for _, m := range models {
 		tp := c.TokenPrices[m]
-		key := "pricing.token_prices::" + m
+		key := "token_prices::" + m
 		var t tokenPrices
 		if t.input, err = parsePrice(key+"::input", tp.Input); err != nil {
 			errs = append(errs, err)

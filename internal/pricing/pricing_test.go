@@ -73,8 +73,12 @@ func TestValidate(t *testing.T) {
 	c.PerPremiumRequest = "-1"
 	c.TokenPrices = map[string]TokenPrices{"m": {Input: "x", Output: "1"}}
 	err := c.Validate()
-	for _, key := range []string{"pricing.currency", "pricing.billing", "pricing.token_pricing", "pricing.per_credit", "pricing.per_premium_request", "pricing.token_prices::m::input"} {
-		assert.ErrorContains(t, err, key)
-	}
+	// Keys are below pricing, which the collector names before them.
+	assert.Equal(t, `currency: "dollars" is not an ISO 4217 code such as USD`+"\n"+
+		`billing: "monthly" is not "ai_credits" or "premium_requests"`+"\n"+
+		`token_pricing: "sometimes" is not "fallback" or "always"`+"\n"+
+		`per_credit: "0.0000000001" has more than 9 decimals`+"\n"+
+		`per_premium_request: "-1": not a decimal amount such as 0.01 or 12.50`+"\n"+
+		`token_prices::m::input: "x": not a decimal amount such as 0.01 or 12.50`, err.Error())
 	assert.NoError(t, Default().Validate())
 }

@@ -37,9 +37,11 @@
 // not whole, above 2^53) never reach a tracker: package transcript skips
 // their line. A skipped shutdown is like a missing one (its records still
 // count), and a skipped record like a lost one (the next shutdown's totals
-// make up for it). Counted usage never decreases: if the receiver had counted more than a
-// shutdown reports, nothing is taken back and the excess is reported by
-// Stats.
+// make up for it). An event that carries usage but no valid timestamp is
+// not skipped (package transcript keeps it as repaired): it counts at the
+// time of the event before it. Counted usage never decreases: if the
+// receiver had counted more than a shutdown reports, nothing is taken back
+// and the excess is reported by Stats.
 package session
 
 import (
@@ -215,6 +217,16 @@ func (t *Tracker) BeginReplay() { t.st.ReplayUntil = t.st.LastEvent }
 func (t *Tracker) Apply(ev *transcript.Event, out *Facts) {
 	if out == nil {
 		out = &Facts{}
+	}
+	if ev.Timestamp.IsZero() {
+		// An event that carries usage but whose line had no valid
+		// timestamp (the reader keeps it as repaired): its usage counts at
+		// the time of the event before it rather than not at all. While
+		// a file is read again this is at most ReplayUntil, so an event
+		// of the part already applied stays applied once.
+		at := *ev
+		at.Timestamp = t.st.LastEvent
+		ev = &at
 	}
 	if !t.st.ReplayUntil.IsZero() {
 		if !ev.Timestamp.After(t.st.ReplayUntil) {

@@ -414,3 +414,28 @@ func TestDurationSpreadOverModels(t *testing.T) {
 	assert.Equal(t, int64(250), got["b"].APIDurationMs)
 	assert.Equal(t, int64(1001), total(f).APIDurationMs)
 }
+
+// An event that carries usage but no timestamp (the reader keeps it as
+// repaired) counts at the time of the event before it: its usage is not
+// lost, and not placed at the zero time. Read again, it stays counted once.
+func TestTimelessUsageCountsAtTheEventBefore(t *testing.T) {
+	s := (&script{}).start("1.0.60").
+		add(transcript.TypeTurnStart, "", &transcript.TurnStartData{}).
+		shutdown(false, map[string]transcript.ModelMetric{"m": metric(3, 3000, 30, 0, 0)}, 50, 0)
+	before := s.evs[1].Timestamp
+	s.evs[2].Timestamp = time.Time{}
+	tr := New(sid, Options{})
+	f := s.run(tr)
+	assert.Equal(t, int64(3000), total(f).InputTokens)
+	require.NotEmpty(t, f.Usage)
+	for _, u := range f.Usage {
+		assert.Equal(t, before, u.Time)
+	}
+	require.Len(t, f.Summaries, 1)
+	assert.Equal(t, before, f.Summaries[0].Time)
+	assert.True(t, s.evs[2].Timestamp.IsZero(), "the caller's event is not changed")
+
+	tr.BeginReplay()
+	again := s.run(tr)
+	assert.Equal(t, 0, again.Len(), "read again, the shutdown is not counted twice")
+}

@@ -12,11 +12,11 @@ import (
 
 // Get returns the client the storage extension id gives the component
 // owner of kind. key is the configuration key naming the extension
-// ("session_state.storage"); errors start with it.
+// ("session_state::storage"); errors start with it.
 func Get(ctx context.Context, host component.Host, key string, id component.ID, kind component.Kind, owner component.ID) (storage.Client, error) {
 	ext, ok := host.GetExtensions()[id]
 	if !ok {
-		return nil, fmt.Errorf("%s: extension %q is not configured; add it under extensions and to service.extensions", key, id)
+		return nil, fmt.Errorf("%s: extension %q is not configured; add it under extensions and to service::extensions", key, id)
 	}
 	se, ok := ext.(storage.Extension)
 	if !ok {

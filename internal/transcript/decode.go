@@ -17,7 +17,7 @@ const (
 	ReasonLineTooLong      = "line_too_long"     // longer than the configured limit
 	ReasonMissingType      = "missing_type"      // an object without a type
 	ReasonUnknownType      = "unknown_type"      // a type no schema we know lists
-	ReasonInvalidTimestamp = "invalid_timestamp" // a timestamp that is not RFC 3339
+	ReasonInvalidTimestamp = "invalid_timestamp" // a missing timestamp or one that is not RFC 3339, on an event that carries no usage
 	ReasonInvalidData      = "invalid_data"      // the data of a known type does not have its shape
 	ReasonInvalidUsage     = "invalid_usage"     // a usage number breaks the rule of CheckCount or CheckAmount
 )
@@ -46,6 +46,12 @@ type Options struct {
 }
 
 // Decode decodes one transcript line (without its line terminator).
+//
+// An event that carries usage (a usage record, a shutdown, a checkpoint)
+// whose timestamp is missing or not RFC 3339 is decoded whole all the
+// same: Decode returns it, with a zero Timestamp, together with the
+// invalid_timestamp error. Reader keeps such an event as a repaired one;
+// package session counts it at the time of the event before it.
 func Decode(line []byte, opts Options) (Event, error) {
 	var (
 		ev       Event
@@ -92,10 +98,11 @@ func Decode(line []byte, opts Options) (Event, error) {
 	if !knownTypes[ev.Type] {
 		return ev, &DecodeError{Reason: ReasonUnknownType, Type: ev.Type, Err: fmt.Errorf("event type %q is not in the session-events schema", ev.Type)}
 	}
-	var err error
-	if ev.Timestamp, err = parseTimestamp(tsRaw); err != nil {
-		return ev, &DecodeError{Reason: ReasonInvalidTimestamp, Type: ev.Type, Err: err}
+	ts, tsErr := parseTimestamp(tsRaw)
+	if tsErr != nil && !carriesUsage(ev.Type) {
+		return ev, &DecodeError{Reason: ReasonInvalidTimestamp, Type: ev.Type, Err: tsErr}
 	}
+	ev.Timestamp = ts
 	if !streamed {
 		if dataRaw == nil || string(dataRaw) == "null" {
 			dataRaw = []byte("{}")
@@ -110,7 +117,32 @@ func Decode(line []byte, opts Options) (Event, error) {
 		return ev, &DecodeError{Reason: reason, Type: ev.Type, Err: dataErr}
 	}
 	ev.Data = data
+	if tsErr != nil {
+		// The usage must not be lost to the time: the event is returned
+		// whole, without a Timestamp, for the reader to repair.
+		return ev, &DecodeError{Reason: ReasonInvalidTimestamp, Type: ev.Type, Err: tsErr}
+	}
 	return ev, nil
+}
+
+// carriesUsage reports whether events of a type carry usage that no other
+// event repeats in full: a usage record, or the totals of a shutdown or a
+// checkpoint (an older CLI writes no records, so its shutdown holds all of
+// its usage).
+func carriesUsage(typ string) bool {
+	switch typ {
+	case TypeUsageRecord, TypeSessionShutdown, TypeUsageCheckpoint:
+		return true
+	}
+	return false
+}
+
+// timeless reports whether Decode returned an event that is whole but for
+// its timestamp: one that carries usage (see carriesUsage), whose
+// timestamp was missing or not RFC 3339.
+func timeless(ev *Event, err error) bool {
+	var de *DecodeError
+	return errors.As(err, &de) && de.Reason == ReasonInvalidTimestamp && ev.Data != nil
 }
 
 // typeName returns the event type of a raw JSON string: for a known type

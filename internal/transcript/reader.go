@@ -12,8 +12,11 @@ type Item struct {
 	Event *Event
 	Skip  *DecodeError
 	// Repaired is set on an event that was read from a damaged line: a
-	// line split by a raw newline inside a string, or the intact event
-	// after a torn fragment.
+	// line split by a raw newline inside a string, the intact event after
+	// a torn fragment, or an event that carries usage but no valid
+	// timestamp. Such an event has a zero Timestamp; package session
+	// counts it at the time of the event before it, so that its usage is
+	// not lost to a missing time.
 	Repaired bool
 	// End is the file offset from which reading resumes after this item.
 	// When one line yields several items, only the last one moves End past
@@ -141,9 +144,9 @@ func (r *Reader) decodeLine(line []byte, n int) (bool, error) {
 		return false, nil
 	}
 	ev, err := Decode(body, r.opts)
-	if err == nil {
+	if err == nil || timeless(&ev, err) {
 		r.consume(n)
-		r.queue = append(r.queue, Item{Event: &ev, End: r.offset})
+		r.queue = append(r.queue, Item{Event: &ev, Repaired: err != nil, End: r.offset})
 		return false, nil
 	}
 	var de *DecodeError
@@ -204,7 +207,7 @@ func (r *Reader) decodeLine(line []byte, n int) (bool, error) {
 // which is then counted once under that reason rather than as a damaged
 // line. End is left to the caller.
 func whole(ev Event, err error) (Item, bool) {
-	if err == nil {
+	if err == nil || timeless(&ev, err) {
 		return Item{Event: &ev, Repaired: true}, true
 	}
 	var de *DecodeError

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/budget"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/metadata"
 )
 
@@ -28,14 +29,14 @@ func benchBatch(sessions, calls int, at time.Time) (pmetric.Metrics, int) {
 		rm := md.ResourceMetrics().AppendEmpty()
 		res := rm.Resource().Attributes()
 		res.PutStr("service.name", "github-copilot")
-		res.PutStr(attrSessionID, fmt.Sprintf("session-%04d", s))
-		res.PutStr(attrOwner, "acme")
-		res.PutStr(attrRepo, fmt.Sprintf("repo-%02d", s%40))
-		res.PutStr(attrBranch, fmt.Sprintf("feature/PAY-%d-work", 1000+s%300))
-		res.PutStr(attrUser, fmt.Sprintf("dev%03d", s%200))
-		res.PutStr(attrGitRoot, fmt.Sprintf("/home/dev%03d/src/repo-%02d", s%200, s%40))
+		res.PutStr(semconv.AttrSessionID, fmt.Sprintf("session-%04d", s))
+		res.PutStr(semconv.AttrVCSOwnerName, "acme")
+		res.PutStr(semconv.AttrVCSRepositoryName, fmt.Sprintf("repo-%02d", s%40))
+		res.PutStr(semconv.AttrVCSRefHeadName, fmt.Sprintf("feature/PAY-%d-work", 1000+s%300))
+		res.PutStr(semconv.AttrUserName, fmt.Sprintf("dev%03d", s%200))
+		res.PutStr(semconv.AttrCopilotGitRoot, fmt.Sprintf("/home/dev%03d/src/repo-%02d", s%200, s%40))
 		sm := rm.ScopeMetrics().AppendEmpty()
-		sm.Scope().SetName(receiverScope)
+		sm.Scope().SetName(semconv.ReceiverScope)
 		sum := func(name string) pmetric.NumberDataPointSlice {
 			m := sm.Metrics().AppendEmpty()
 			m.SetName(name)
@@ -44,7 +45,7 @@ func benchBatch(sessions, calls int, at time.Time) (pmetric.Metrics, int) {
 			sm.SetIsMonotonic(true)
 			return sm.DataPoints()
 		}
-		nano, prem, tok, reqs := sum(mNanoAIU), sum(mPremium), sum(mTokens), sum("copilot.api.requests")
+		nano, prem, tok, reqs := sum(semconv.MetricCopilotUsageNanoAIU), sum(semconv.MetricCopilotUsagePremiumRequests), sum(semconv.MetricCopilotUsageTokens), sum("copilot.api.requests")
 		for c := range calls {
 			ts := pcommon.NewTimestampFromTime(at.Add(time.Duration(c) * time.Second))
 			attrs := func(dp pmetric.NumberDataPoint) pmetric.NumberDataPoint {
@@ -52,7 +53,7 @@ func benchBatch(sessions, calls int, at time.Time) (pmetric.Metrics, int) {
 				dp.SetTimestamp(ts)
 				dp.Attributes().PutStr("gen_ai.request.model", "claude-sonnet-4.6")
 				dp.Attributes().PutStr("copilot.initiator", "user")
-				dp.Attributes().PutStr(attrAgent, []string{"main", "explore"}[c%2])
+				dp.Attributes().PutStr(semconv.AttrGenAIAgentName, []string{"main", "explore"}[c%2])
 				return dp
 			}
 			attrs(nano.AppendEmpty()).SetIntValue(4_635_767_500)
@@ -60,7 +61,7 @@ func benchBatch(sessions, calls int, at time.Time) (pmetric.Metrics, int) {
 			attrs(reqs.AppendEmpty()).SetIntValue(1)
 			for i, tt := range []string{"input", "output", "cache_read", "cache_write"} {
 				dp := attrs(tok.AppendEmpty())
-				dp.Attributes().PutStr(attrTokenType, tt)
+				dp.Attributes().PutStr(semconv.AttrGenAITokenType, tt)
 				dp.SetIntValue(int64(1000 * (i + 1)))
 			}
 			points += 7

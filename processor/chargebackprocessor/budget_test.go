@@ -15,6 +15,7 @@ import (
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/budget"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/fakeclock"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 )
 
 // session is the context of a made-up session, as the copilot receiver
@@ -32,13 +33,13 @@ func usage(s session, at time.Time, nanoAIU int64, inputTokens int64) pmetric.Me
 	rm := md.ResourceMetrics().AppendEmpty()
 	res := rm.Resource().Attributes()
 	res.PutStr("service.name", "github-copilot")
-	res.PutStr(attrSessionID, s.id)
-	res.PutStr(attrOwner, s.owner)
-	res.PutStr(attrRepo, s.repo)
-	res.PutStr(attrBranch, s.branch)
-	res.PutStr(attrUser, s.user)
+	res.PutStr(semconv.AttrSessionID, s.id)
+	res.PutStr(semconv.AttrVCSOwnerName, s.owner)
+	res.PutStr(semconv.AttrVCSRepositoryName, s.repo)
+	res.PutStr(semconv.AttrVCSRefHeadName, s.branch)
+	res.PutStr(semconv.AttrUserName, s.user)
 	sm := rm.ScopeMetrics().AppendEmpty()
-	sm.Scope().SetName(receiverScope)
+	sm.Scope().SetName(semconv.ReceiverScope)
 	ts := pcommon.NewTimestampFromTime(at)
 	point := func(name string) pmetric.NumberDataPoint {
 		m := sm.Metrics().AppendEmpty()
@@ -51,12 +52,12 @@ func usage(s session, at time.Time, nanoAIU int64, inputTokens int64) pmetric.Me
 		dp.SetTimestamp(ts)
 		dp.Attributes().PutStr("gen_ai.request.model", "claude-sonnet-4.6")
 		dp.Attributes().PutStr("copilot.initiator", "user")
-		dp.Attributes().PutStr(attrAgent, "main")
+		dp.Attributes().PutStr(semconv.AttrGenAIAgentName, "main")
 		return dp
 	}
-	point(mNanoAIU).SetIntValue(nanoAIU)
-	tok := point(mTokens)
-	tok.Attributes().PutStr(attrTokenType, "input")
+	point(semconv.MetricCopilotUsageNanoAIU).SetIntValue(nanoAIU)
+	tok := point(semconv.MetricCopilotUsageTokens)
+	tok.Attributes().PutStr(semconv.AttrGenAITokenType, "input")
 	tok.SetIntValue(inputTokens)
 	return md
 }

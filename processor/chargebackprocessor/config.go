@@ -118,7 +118,7 @@ var _ component.Config = (*Config)(nil)
 func (c *Config) Validate() error {
 	var errs []error
 	if err := c.Attribution.ValidateMappingFile(); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, fmt.Errorf("attribution: %w", err))
 	}
 	for k, name := range c.Attributes {
 		if !slices.Contains(attributionKeys, k) {
@@ -130,37 +130,37 @@ func (c *Config) Validate() error {
 	}
 	j := c.Join
 	if j.MaxSessions < 1 {
-		errs = append(errs, fmt.Errorf("join.max_sessions: %d must be at least 1", j.MaxSessions))
+		errs = append(errs, fmt.Errorf("join::max_sessions: %d must be at least 1", j.MaxSessions))
 	}
 	if j.TTL <= 0 {
-		errs = append(errs, fmt.Errorf("join.ttl: %v must be positive", j.TTL))
+		errs = append(errs, fmt.Errorf("join::ttl: %v must be positive", j.TTL))
 	}
 	switch j.OnMiss {
 	case OnMissHold, OnMissPass:
 	default:
-		errs = append(errs, fmt.Errorf("join.on_miss: %q is not %q or %q", j.OnMiss, OnMissHold, OnMissPass))
+		errs = append(errs, fmt.Errorf("join::on_miss: %q is not %q or %q", j.OnMiss, OnMissHold, OnMissPass))
 	}
 	if j.OnMiss == OnMissHold && (j.HoldTime <= 0 || j.MaxHeld < 1) {
-		errs = append(errs, fmt.Errorf("join.hold_time (%v) and join.max_held (%d) must be positive when join.on_miss is hold", j.HoldTime, j.MaxHeld))
+		errs = append(errs, fmt.Errorf("join::hold_time (%v) and join::max_held (%d) must be positive when join::on_miss is hold", j.HoldTime, j.MaxHeld))
 	}
 	names := map[string]int{}
 	for i, b := range c.Budgets {
 		if j, dup := names[b.Name]; dup && b.Name != "" {
-			errs = append(errs, fmt.Errorf("budgets::%d: name %q is already the name of budgets::%d", i, b.Name, j))
+			errs = append(errs, fmt.Errorf("budgets::%d (%q): name: also the name of budgets::%d", i, b.Name, j))
 		}
 		names[b.Name] = i
 	}
-	for _, k := range c.Metrics.Attributes {
+	for i, k := range c.Metrics.Attributes {
 		if !slices.Contains(attributionKeys, k) {
-			errs = append(errs, fmt.Errorf("metrics.attributes: %q is not one of %v", k, attributionKeys))
+			errs = append(errs, fmt.Errorf("metrics::attributes::%d: %q is not one of %v", i, k, attributionKeys))
 		}
 	}
 	for k, n := range c.Metrics.MaxValues {
 		if !slices.Contains(attributionKeys, k) {
-			errs = append(errs, fmt.Errorf("metrics.max_values::%s: not one of %v", k, attributionKeys))
+			errs = append(errs, fmt.Errorf("metrics::max_values::%s: not one of %v", k, attributionKeys))
 		}
 		if n < 1 {
-			errs = append(errs, fmt.Errorf("metrics.max_values::%s: %d must be at least 1", k, n))
+			errs = append(errs, fmt.Errorf("metrics::max_values::%s: %d must be at least 1", k, n))
 		}
 	}
 	return errors.Join(errs...)

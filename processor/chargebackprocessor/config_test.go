@@ -57,16 +57,22 @@ func TestConfigFull(t *testing.T) {
 	assert.Equal(t, 10000, cfg.Metrics.MaxValues[keyTicket], "the other defaults stay")
 }
 
-// TestConfigErrors: each error names the key at fault, and a bad rule its
-// name.
+// TestConfigErrors: errors name the key and the value at fault, keys
+// joined with "::" and list elements as their index, as the collector
+// names them; the attribution, the pricing and each budget name keys below
+// themselves, after the path the collector's validation puts first.
 func TestConfigErrors(t *testing.T) {
 	for name, want := range map[string][]string{
-		"bad_rule":   {`"broken"`, "match.branch"},
-		"bad_budget": {"budgets::0", `scope: "galaxy"`, `amount: "-3"`, `budgets::2: name "monthly" is already the name of budgets::1`},
-		"bad_join":   {"join.on_miss", "join.max_sessions", `metrics.attributes: "session"`, "attributes::squad"},
+		"bad_rule":   {`attribution: rules::0 ("broken"): match::branch: regex "feature/([": error parsing regexp`},
+		"bad_budget": {`budgets::0: scope: "galaxy" is not one of`, `amount: "-3": not a decimal amount`, `budgets::2 ("monthly"): name: also the name of budgets::1`},
+		"bad_join": {
+			`join::on_miss: "wait" is not "hold" or "pass"`, "join::max_sessions: 0 must be at least 1",
+			`metrics::attributes::1: "session" is not one of`, "attributes::squad: not one of",
+		},
+		"bad_pricing": {`pricing: currency: "usd" is not an ISO 4217 code`, `token_prices::gpt-4.1::output: "two": not a decimal amount`},
 		// The mapping file is read at validation, not only at start.
-		"missing_mapping": {"attribution.mapping_file: stat testdata/no-such-teams.csv: "},
-		"broken_mapping":  {`attribution.mapping_file: testdata/broken-teams.yaml:5: rules[0] ("ledger"): unknown key "matches"`},
+		"missing_mapping": {"attribution: mapping_file: stat testdata/no-such-teams.csv: "},
+		"broken_mapping":  {`attribution: mapping_file: testdata/broken-teams.yaml:5: rules::0 ("ledger"): unknown key "matches"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := loadConfig(t, name)

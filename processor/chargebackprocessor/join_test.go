@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/fakeclock"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 )
 
 // attribution of a span: team and ticket.
@@ -57,7 +58,7 @@ func nativeOut(p *pipeline) []ptrace.Span {
 	for _, td := range p.ts.AllTraces() {
 		for _, rs := range td.ResourceSpans().All() {
 			for _, ss := range rs.ScopeSpans().All() {
-				if ss.Scope().Name() == receiverScope {
+				if ss.Scope().Name() == semconv.ReceiverScope {
 					continue
 				}
 				for _, s := range ss.Spans().All() {
@@ -116,8 +117,8 @@ func TestNativeChatSpansJoined(t *testing.T) {
 			require.True(t, ok, "native spans of session %s, which the receiver did not report", sid)
 			for _, s := range spans {
 				assert.Equal(t, want, teamTicket{strAttr(s.Attributes(), "team"), strAttr(s.Attributes(), "ticket")}, sid)
-				assert.NotEmpty(t, strAttr(s.Attributes(), attrRepo), "the session's context is lent to the span")
-				assert.NotEmpty(t, strAttr(s.Attributes(), attrBranch))
+				assert.NotEmpty(t, strAttr(s.Attributes(), semconv.AttrVCSRepositoryName), "the session's context is lent to the span")
+				assert.NotEmpty(t, strAttr(s.Attributes(), semconv.AttrVCSRefHeadName))
 				got[want] = true
 				n++
 			}
@@ -175,7 +176,7 @@ func TestNativeChatSpansJoined(t *testing.T) {
 		for _, spans := range chat {
 			for _, s := range spans {
 				assert.Equal(t, teamTicket{"unattributed", "unattributed"}, teamTicket{strAttr(s.Attributes(), "team"), strAttr(s.Attributes(), "ticket")})
-				assert.Empty(t, strAttr(s.Attributes(), attrRepo))
+				assert.Empty(t, strAttr(s.Attributes(), semconv.AttrVCSRepositoryName))
 			}
 		}
 		p.stop(t)

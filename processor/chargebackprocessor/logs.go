@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/budget"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/metadata"
 )
 
@@ -47,7 +48,7 @@ func (l *logsProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 		for _, sl := range rl.ScopeLogs().All() {
 			for _, lr := range sl.LogRecords().All() {
 				attrs := lr.Attributes()
-				agent := strAttr(attrs, attrAgent)
+				agent := strAttr(attrs, semconv.AttrGenAIAgentName)
 				if fromReceiver {
 					p.putAttribution(attrs, r.resolve(agent), false)
 					continue
@@ -99,7 +100,7 @@ func (p *chargeback) deliverCrossings(ctx context.Context, crossings []budget.Cr
 func (p *chargeback) crossingLogs(crossings []budget.Crossing) plog.Logs {
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
-	rl.Resource().Attributes().PutStr("service.name", "github-copilot")
+	rl.Resource().Attributes().PutStr(semconv.AttrServiceName, semconv.ServiceName)
 	sl := rl.ScopeLogs().AppendEmpty()
 	sl.Scope().SetName(metadata.ScopeName)
 	cur := p.pricer.Currency()
@@ -150,9 +151,9 @@ func (p *chargeback) scopeAttr(scope string) string {
 	case budget.ScopeTicket:
 		return p.cfg.attrName(keyTicket)
 	case budget.ScopeUser:
-		return attrUser
+		return semconv.AttrUserName
 	case budget.ScopeSession:
-		return attrSessionID
+		return semconv.AttrSessionID
 	}
 	return ""
 }

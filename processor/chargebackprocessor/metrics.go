@@ -16,20 +16,17 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/attribution"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/budget"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/pricing"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/metadata"
 )
 
-// The copilot receiver's usage metrics, which are priced, and the metrics
-// the processor adds.
+// The metrics the processor adds. It prices the copilot receiver's usage
+// metrics (semconv.MetricCopilotUsage*).
 const (
-	mNanoAIU     = "copilot.usage.nano_aiu"
-	mPremium     = "copilot.usage.premium_requests"
-	mTokens      = "copilot.usage.tokens"
 	mCost        = "copilot.cost"
 	mUtilization = "copilot.budget.utilization"
 	mBudgetSpend = "copilot.budget.spend"
 
-	attrTokenType  = "gen_ai.token.type"
 	attrCostMethod = "copilot.cost.method"
 	attrBudget     = "copilot.budget.name"
 	attrScope      = "copilot.budget.scope"
@@ -91,7 +88,7 @@ func (p *chargeback) processMetrics(md pmetric.Metrics) []budget.Spend {
 		if !isCopilot(res) {
 			continue
 		}
-		sid := strAttr(res, attrSessionID)
+		sid := strAttr(res, semconv.AttrSessionID)
 		fromReceiver := hasReceiverScope(rm)
 		var info sessionInfo
 		switch {
@@ -112,10 +109,10 @@ func (p *chargeback) processMetrics(md pmetric.Metrics) []budget.Spend {
 					p.collectUsage(m, groups, &order, r.resolve)
 				}
 				forEachPoint(m, func(attrs pcommon.Map) {
-					res := r.resolve(strAttr(attrs, attrAgent))
+					res := r.resolve(strAttr(attrs, semconv.AttrGenAIAgentName))
 					if conv := strAttr(attrs, attrConversation); conv != "" && !fromReceiver && sid == "" {
 						in, _ := p.joined(conv, 1)
-						res = p.resolve(in.input, strAttr(attrs, attrAgent))
+						res = p.resolve(in.input, strAttr(attrs, semconv.AttrGenAIAgentName))
 					}
 					if !p.cfg.Metrics.SessionID {
 						attrs.Remove(attrConversation)
@@ -128,7 +125,7 @@ func (p *chargeback) processMetrics(md pmetric.Metrics) []budget.Spend {
 			spends = append(spends, p.price(rm, groups, order, sid, info)...)
 		}
 		if !p.cfg.Metrics.SessionID {
-			res.Remove(attrSessionID)
+			res.Remove(semconv.AttrSessionID)
 		}
 	}
 	return spends
@@ -137,7 +134,7 @@ func (p *chargeback) processMetrics(md pmetric.Metrics) []budget.Spend {
 // hasReceiverScope reports whether metrics come from the copilot receiver.
 func hasReceiverScope(rm pmetric.ResourceMetrics) bool {
 	for _, sm := range rm.ScopeMetrics().All() {
-		if sm.Scope().Name() == receiverScope {
+		if sm.Scope().Name() == semconv.ReceiverScope {
 			return true
 		}
 	}
@@ -176,7 +173,7 @@ func groupKey(buf []byte, attrs pcommon.Map, start, ts pcommon.Timestamp) []byte
 	var kb [16]string
 	keys := kb[:0]
 	for k := range attrs.All() {
-		if k != attrTokenType {
+		if k != semconv.AttrGenAITokenType {
 			keys = append(keys, k)
 		}
 	}
@@ -200,7 +197,7 @@ func groupKey(buf []byte, attrs pcommon.Map, start, ts pcommon.Timestamp) []byte
 // attribution is put on them.
 func (p *chargeback) collectUsage(m pmetric.Metric, groups map[string]*usageGroup, order *[]string, resolve func(string) attribution.Result) {
 	name := m.Name()
-	if (name != mNanoAIU && name != mPremium && name != mTokens) || m.Type() != pmetric.MetricTypeSum {
+	if (name != semconv.MetricCopilotUsageNanoAIU && name != semconv.MetricCopilotUsagePremiumRequests && name != semconv.MetricCopilotUsageTokens) || m.Type() != pmetric.MetricTypeSum {
 		return
 	}
 	sum := m.Sum()
@@ -216,32 +213,32 @@ func (p *chargeback) collectUsage(m pmetric.Metric, groups map[string]*usageGrou
 			key := string(buf)
 			g = &usageGroup{attrs: pcommon.NewMap(), start: dp.StartTimestamp(), time: dp.Timestamp()}
 			for k, v := range dp.Attributes().All() {
-				if k != attrTokenType {
+				if k != semconv.AttrGenAITokenType {
 					v.CopyTo(g.attrs.PutEmpty(k))
 				}
 			}
-			g.usage.Model = strAttr(dp.Attributes(), "gen_ai.request.model")
-			g.result = resolve(strAttr(dp.Attributes(), attrAgent))
+			g.usage.Model = strAttr(dp.Attributes(), semconv.AttrGenAIRequestModel)
+			g.result = resolve(strAttr(dp.Attributes(), semconv.AttrGenAIAgentName))
 			groups[key] = g
 			*order = append(*order, key)
 		}
 		switch name {
-		case mNanoAIU:
+		case semconv.MetricCopilotUsageNanoAIU:
 			g.usage.NanoAIU += dp.IntValue()
 			g.usage.HasNanoAIU = true
-		case mPremium:
+		case semconv.MetricCopilotUsagePremiumRequests:
 			g.usage.PremiumRequests += dp.DoubleValue()
 			g.usage.HasPremium = true
-		case mTokens:
+		case semconv.MetricCopilotUsageTokens:
 			g.usage.HasTokens = true
-			switch strAttr(dp.Attributes(), attrTokenType) {
-			case "input":
+			switch strAttr(dp.Attributes(), semconv.AttrGenAITokenType) {
+			case semconv.GenAITokenTypeInput:
 				g.usage.Input += dp.IntValue()
-			case "output":
+			case semconv.GenAITokenTypeOutput:
 				g.usage.Output += dp.IntValue()
-			case "cache_read":
+			case semconv.GenAITokenTypeCacheRead:
 				g.usage.CacheRead += dp.IntValue()
-			case "cache_write":
+			case semconv.GenAITokenTypeCacheWrite:
 				g.usage.CacheWrite += dp.IntValue()
 			}
 		}
@@ -354,7 +351,7 @@ func spentOn(util []budget.Utilization, spends []budget.Spend) []budget.Utilizat
 func (p *chargeback) utilizationMetrics(util []budget.Utilization) pmetric.Metrics {
 	md := pmetric.NewMetrics()
 	rm := md.ResourceMetrics().AppendEmpty()
-	rm.Resource().Attributes().PutStr("service.name", "github-copilot")
+	rm.Resource().Attributes().PutStr(semconv.AttrServiceName, semconv.ServiceName)
 	sm := rm.ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName(metadata.ScopeName)
 	um := sm.Metrics().AppendEmpty()

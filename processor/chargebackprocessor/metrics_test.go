@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/pricing"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/metadata"
 )
 
@@ -56,9 +57,9 @@ func TestMetricsCardinality(t *testing.T) {
 		_, hasProject := a.Get("project")
 		_, hasCostCenter := a.Get("cost_center")
 		assert.False(t, hasProject || hasCostCenter, "not on the allow-list")
-		_, hasSession := res[i].Get(attrSessionID)
+		_, hasSession := res[i].Get(semconv.AttrSessionID)
 		assert.False(t, hasSession, "session.id is off metrics")
-		assert.Equal(t, "payments-api", strAttr(res[i], attrRepo), "the rest of the resource stays")
+		assert.Equal(t, "payments-api", strAttr(res[i], semconv.AttrVCSRepositoryName), "the rest of the resource stays")
 	}
 	assert.Equal(t, []string{"PAY-1", "PAY-2", "other", "PAY-1"}, tickets)
 	// Two points of the third session (cost, nano-AIU, tokens: three
@@ -73,7 +74,7 @@ func TestMetricsCardinality(t *testing.T) {
 	p.stop(t)
 	res, _ = points(p, mCost)
 	require.Len(t, res, 1)
-	assert.Equal(t, paymentsSession.id, strAttr(res[0], attrSessionID))
+	assert.Equal(t, paymentsSession.id, strAttr(res[0], semconv.AttrSessionID))
 }
 
 // TestMetricsOfOthers: the CLI's own metrics (no session id in 1.0.102)

@@ -16,33 +16,25 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	conventions "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/attribution"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/budget"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/pricing"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/metadata"
 )
 
-// Attributes the copilot receiver puts on its resources, and the CLI's own
-// telemetry on its spans.
-const (
-	attrSessionID    = "session.id"
-	attrUser         = "user.name"
-	attrGitRoot      = "copilot.git_root"
-	attrOwner        = "vcs.owner.name"
-	attrRepo         = "vcs.repository.name"
-	attrRepoURL      = "vcs.repository.url.full"
-	attrBranch       = "vcs.ref.head.name"
-	attrRevision     = "vcs.ref.head.revision"
-	attrAgent        = "gen_ai.agent.name"
-	attrConversation = "gen_ai.conversation.id"
-)
+// attrConversation is the session id on the spans of the CLI's own
+// telemetry (and the copilot receiver's), in the GenAI conventions of the
+// semantic conventions version the receiver declares.
+const attrConversation = string(conventions.GenAIConversationIDKey)
 
 // contextAttrs are the resource attributes of a session that the CLI's own
 // spans get when they are joined to it.
-var contextAttrs = []string{attrUser, attrGitRoot, attrOwner, attrRepo, attrRepoURL, attrBranch, attrRevision}
+var contextAttrs = []string{semconv.AttrUserName, semconv.AttrCopilotGitRoot, semconv.AttrVCSOwnerName, semconv.AttrVCSRepositoryName, semconv.AttrVCSRepositoryURLFull, semconv.AttrVCSRefHeadName, semconv.AttrVCSRefHeadRevision}
 
 var bg = context.Background()
 
@@ -74,7 +66,7 @@ type chargeback struct {
 func newChargeback(set processor.Settings, cfg *Config, now func() time.Time, onClose func()) (*chargeback, error) {
 	pr, err := pricing.New(cfg.Pricing)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pricing: %w", err)
 	}
 	return &chargeback{cfg: cfg, set: set, now: now, onClose: onClose, pricer: pr, limiter: newLimiter(cfg.Metrics.MaxValues)}, nil
 }
@@ -90,7 +82,10 @@ func (p *chargeback) setLogs(c consumer.Logs) {
 	}
 }
 
-// start starts the shared parts once, whichever pipeline starts first.
+// start starts the shared parts once, whichever pipeline starts first. A
+// start that fails part way stops the parts it had started (the mapping
+// file's reloads, the storage client, the telemetry), so that nothing is
+// left running whether or not Shutdown follows.
 func (p *chargeback) start(ctx context.Context, host component.Host) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -99,6 +94,17 @@ func (p *chargeback) start(ctx context.Context, host component.Host) error {
 		return nil
 	}
 	p.started = true
+	if err := p.startParts(ctx, host); err != nil {
+		err = errors.Join(err, p.stopParts(ctx))
+		p.tel, p.resolver, p.client, p.budgets, p.join = nil, nil, nil, nil, nil
+		p.running--
+		p.started = false
+		return err
+	}
+	return nil
+}
+
+func (p *chargeback) startParts(ctx context.Context, host component.Host) error {
 	tel, err := metadata.NewTelemetryBuilder(p.set.TelemetrySettings)
 	if err != nil {
 		return err
@@ -145,8 +151,7 @@ func (p *chargeback) start(ctx context.Context, host component.Host) error {
 	return nil
 }
 
-// shutdown stops the shared parts when the last pipeline stops: held spans
-// are passed on unattributed first.
+// shutdown stops the shared parts when the last pipeline stops.
 func (p *chargeback) shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if p.running > 0 {
@@ -157,6 +162,16 @@ func (p *chargeback) shutdown(ctx context.Context) error {
 	if !last {
 		return nil
 	}
+	err := p.stopParts(ctx)
+	if p.onClose != nil {
+		p.onClose()
+	}
+	return err
+}
+
+// stopParts stops the shared parts that were started: held spans are
+// passed on unattributed first.
+func (p *chargeback) stopParts(ctx context.Context) error {
 	var errs []error
 	if p.join != nil {
 		p.join.stop(ctx)
@@ -172,9 +187,6 @@ func (p *chargeback) shutdown(ctx context.Context) error {
 	}
 	if p.tel != nil {
 		p.tel.Shutdown()
-	}
-	if p.onClose != nil {
-		p.onClose()
 	}
 	return errors.Join(errs...)
 }
@@ -195,8 +207,8 @@ func infoOf(attrs pcommon.Map) sessionInfo {
 		}
 		return ""
 	}
-	in := attribution.Input{Branch: get(attrBranch), GitRoot: get(attrGitRoot), User: get(attrUser)}
-	switch owner, repo := get(attrOwner), get(attrRepo); {
+	in := attribution.Input{Branch: get(semconv.AttrVCSRefHeadName), GitRoot: get(semconv.AttrCopilotGitRoot), User: get(semconv.AttrUserName)}
+	switch owner, repo := get(semconv.AttrVCSOwnerName), get(semconv.AttrVCSRepositoryName); {
 	case owner != "" && repo != "":
 		in.Repository = owner + "/" + repo
 	default:
@@ -266,21 +278,17 @@ func strAttr(m pcommon.Map, k string) string {
 	return ""
 }
 
-// receiverScope is the instrumentation scope of everything the copilot
-// receiver makes.
-const receiverScope = "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
-
 // isCopilot reports whether a resource is Copilot's: the receiver's
 // sessions and the CLI's own telemetry are both service github-copilot.
 func isCopilot(attrs pcommon.Map) bool {
-	return strings.HasPrefix(strAttr(attrs, "service.name"), "github-copilot")
+	return strings.HasPrefix(strAttr(attrs, semconv.AttrServiceName), semconv.ServiceName)
 }
 
 // isReceiverResource reports whether a resource of spans or logs is one of
 // the copilot receiver's sessions: the receiver always puts session.id on
 // them, the CLI never does.
 func isReceiverResource(attrs pcommon.Map) (string, bool) {
-	sid := strAttr(attrs, attrSessionID)
+	sid := strAttr(attrs, semconv.AttrSessionID)
 	return sid, sid != "" && isCopilot(attrs)
 }
 

@@ -7,6 +7,8 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 )
 
 type tracesProcessor struct {
@@ -39,7 +41,7 @@ func (t *tracesProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) e
 			r := resolver{p: p, info: &info}
 			for _, ss := range rs.ScopeSpans().All() {
 				for _, s := range ss.Spans().All() {
-					p.putAttribution(s.Attributes(), r.resolve(strAttr(s.Attributes(), attrAgent)), false)
+					p.putAttribution(s.Attributes(), r.resolve(strAttr(s.Attributes(), semconv.AttrGenAIAgentName)), false)
 				}
 			}
 			return false
@@ -105,7 +107,7 @@ func (p *chargeback) attributeNative(s ptrace.Span, info *sessionInfo) {
 		in = *info
 		putContext(s.Attributes(), in)
 	}
-	p.putAttribution(s.Attributes(), p.resolve(in.input, strAttr(s.Attributes(), attrAgent)), false)
+	p.putAttribution(s.Attributes(), p.resolve(in.input, strAttr(s.Attributes(), semconv.AttrGenAIAgentName)), false)
 }
 
 func (p *chargeback) attributeAll(td ptrace.Traces, info *sessionInfo) {

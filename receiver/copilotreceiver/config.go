@@ -3,9 +3,11 @@ package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/re
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configoptional"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/statedir"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
 )
@@ -128,6 +131,15 @@ type HistogramsConfig struct {
 	TimeToFirstToken HistogramConfig `mapstructure:"copilot.api.time_to_first_token"`
 }
 
+// byName returns the histograms' configurations by metric name, the key
+// of each.
+func (h *HistogramsConfig) byName() map[string]HistogramConfig {
+	return map[string]HistogramConfig{
+		semconv.MetricCopilotAPIDuration:         h.APIDuration,
+		semconv.MetricCopilotAPITimeToFirstToken: h.TimeToFirstToken,
+	}
+}
+
 // HistogramConfig configures one histogram.
 type HistogramConfig struct {
 	Enabled bool `mapstructure:"enabled"`
@@ -169,54 +181,53 @@ func (cfg *Config) Validate() error {
 	var errs []error
 	ss := &cfg.SessionState
 	if len(ss.Include) == 0 {
-		errs = append(errs, errors.New("session_state.include: no transcript globs; set them, or set COPILOT_HOME or HOME so the default can be found"))
+		errs = append(errs, errors.New("session_state::include: no transcript globs; set them, or set COPILOT_HOME or HOME so the default can be found"))
 	}
 	for i, p := range ss.Include {
 		switch {
 		case !doublestar.ValidatePattern(filepath.ToSlash(p)):
-			errs = append(errs, fmt.Errorf("session_state.include[%d]: %q is not a valid glob", i, p))
+			errs = append(errs, fmt.Errorf("session_state::include::%d: %q is not a valid glob", i, p))
 		case !filepath.IsAbs(p):
-			errs = append(errs, fmt.Errorf("session_state.include[%d]: %q is not an absolute path, and would be looked for under the collector's working directory; %s", i, p, absoluteHint(p)))
+			errs = append(errs, fmt.Errorf("session_state::include::%d: %q is not an absolute path, and would be looked for under the collector's working directory; %s", i, p, absoluteHint(p)))
 		}
 	}
 	for i, p := range ss.Exclude {
 		switch {
 		case !doublestar.ValidatePattern(filepath.ToSlash(p)):
-			errs = append(errs, fmt.Errorf("session_state.exclude[%d]: %q is not a valid glob", i, p))
+			errs = append(errs, fmt.Errorf("session_state::exclude::%d: %q is not a valid glob", i, p))
 		case !filepath.IsAbs(p) && !strings.HasPrefix(filepath.ToSlash(p), "**/"):
 			// Transcript paths are absolute: a relative glob matches none,
 			// unless it starts with **/ (at any depth).
-			errs = append(errs, fmt.Errorf("session_state.exclude[%d]: %q is not an absolute path, and would match no transcript; %s, or start it with **/ to match at any depth", i, p, absoluteHint(p)))
+			errs = append(errs, fmt.Errorf("session_state::exclude::%d: %q is not an absolute path, and would match no transcript; %s, or start it with **/ to match at any depth", i, p, absoluteHint(p)))
 		}
 	}
 	if ss.StartAt != StartAtBeginning && ss.StartAt != StartAtEnd {
-		errs = append(errs, fmt.Errorf("session_state.start_at: %q is not %q or %q", ss.StartAt, StartAtBeginning, StartAtEnd))
+		errs = append(errs, fmt.Errorf("session_state::start_at: %q is not %q or %q", ss.StartAt, StartAtBeginning, StartAtEnd))
 	}
 	if ss.PollInterval < 10*time.Millisecond {
-		errs = append(errs, fmt.Errorf("session_state.poll_interval: %v is below the minimum of 10ms", ss.PollInterval))
+		errs = append(errs, fmt.Errorf("session_state::poll_interval: %v is below the minimum of 10ms", ss.PollInterval))
 	}
 	if ss.RescanInterval < ss.PollInterval {
-		errs = append(errs, fmt.Errorf("session_state.rescan_interval: %v is shorter than session_state.poll_interval (%v)", ss.RescanInterval, ss.PollInterval))
+		errs = append(errs, fmt.Errorf("session_state::rescan_interval: %v is shorter than session_state::poll_interval (%v)", ss.RescanInterval, ss.PollInterval))
 	}
 	if ss.MaxLineSize < 64<<10 || ss.MaxLineSize > 1<<30 {
-		errs = append(errs, fmt.Errorf("session_state.max_line_size: %d bytes is outside 64KiB to 1GiB", ss.MaxLineSize))
+		errs = append(errs, fmt.Errorf("session_state::max_line_size: %d bytes is outside 64KiB to 1GiB", ss.MaxLineSize))
 	}
 	if ss.DrainTimeout < 0 {
-		errs = append(errs, fmt.Errorf("session_state.drain_timeout: %v must not be negative", ss.DrainTimeout))
+		errs = append(errs, fmt.Errorf("session_state::drain_timeout: %v must not be negative", ss.DrainTimeout))
 	}
 	if ss.IdleTimeout < time.Second {
-		errs = append(errs, fmt.Errorf("session_state.idle_timeout: %v is below the minimum of 1s", ss.IdleTimeout))
+		errs = append(errs, fmt.Errorf("session_state::idle_timeout: %v is below the minimum of 1s", ss.IdleTimeout))
 	}
 	if r := ss.RetryOnRefused; r.InitialInterval <= 0 || r.MaxInterval < r.InitialInterval {
-		errs = append(errs, fmt.Errorf("session_state.retry_on_refused: initial_interval (%v) must be positive and max_interval (%v) at least as long", r.InitialInterval, r.MaxInterval))
+		errs = append(errs, fmt.Errorf("session_state::retry_on_refused: initial_interval (%v) must be positive and max_interval (%v) at least as long", r.InitialInterval, r.MaxInterval))
 	}
 	if cfg.MetricTimestamps != TimestampsEvent && cfg.MetricTimestamps != TimestampsReceived {
 		errs = append(errs, fmt.Errorf("metric_timestamps: %q is not %q or %q", cfg.MetricTimestamps, TimestampsEvent, TimestampsReceived))
 	}
-	for name, h := range map[string]HistogramConfig{
-		"copilot.api.duration":            cfg.Histograms.APIDuration,
-		"copilot.api.time_to_first_token": cfg.Histograms.TimeToFirstToken,
-	} {
+	hists := cfg.Histograms.byName()
+	for _, name := range slices.Sorted(maps.Keys(hists)) {
+		h := hists[name]
 		for i := 1; i < len(h.Buckets); i++ {
 			if !(h.Buckets[i] > h.Buckets[i-1]) {
 				errs = append(errs, fmt.Errorf("histograms::%s::buckets: boundaries must increase, but %v follows %v", name, h.Buckets[i], h.Buckets[i-1]))
@@ -224,9 +235,10 @@ func (cfg *Config) Validate() error {
 			}
 		}
 	}
-	for _, m := range metricSpecs {
-		if s := m.config(&cfg.Metrics).AggregationStrategy; s != metadata.AggregationStrategySum {
-			errs = append(errs, fmt.Errorf("metrics::%s::aggregation_strategy: %q would misstate usage; only %q is supported", m.name, s, metadata.AggregationStrategySum))
+	metrics := metricConfigs(&cfg.Metrics)
+	for _, name := range slices.Sorted(maps.Keys(metrics)) {
+		if s := metrics[name].AggregationStrategy; s != metadata.AggregationStrategySum {
+			errs = append(errs, fmt.Errorf("metrics::%s::aggregation_strategy: %q would misstate usage; only %q is supported", name, s, metadata.AggregationStrategySum))
 		}
 	}
 	return errors.Join(errs...)
@@ -235,7 +247,7 @@ func (cfg *Config) Validate() error {
 // absoluteHint tells how to make a relative glob p absolute.
 func absoluteHint(p string) string {
 	if def := defaultInclude(); len(def) == 1 && def[0] == p {
-		return "it is the default, made from COPILOT_HOME: set COPILOT_HOME to an absolute path, or set session_state.include"
+		return "it is the default, made from COPILOT_HOME: set COPILOT_HOME to an absolute path, or set session_state::include"
 	}
 	if p == "~" || strings.HasPrefix(filepath.ToSlash(p), "~/") {
 		return fmt.Sprintf("~ is not expanded: write %q", "${env:HOME}"+p[1:])

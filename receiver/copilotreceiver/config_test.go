@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
@@ -60,21 +61,28 @@ func TestValidateNamesKeyAndValue(t *testing.T) {
 		mutate func(*Config)
 		want   string
 	}{
-		{"no include", func(c *Config) { c.SessionState.Include = nil }, "session_state.include"},
-		{"bad include", func(c *Config) { c.SessionState.Include = []string{"/x/[a"} }, `session_state.include[0]: "/x/[a"`},
-		{"bad exclude", func(c *Config) { c.SessionState.Exclude = []string{"[z"} }, `session_state.exclude[0]: "[z"`},
-		{"relative include", func(c *Config) { c.SessionState.Include = []string{"/x/*/events.jsonl", "state/*/events.jsonl"} }, `session_state.include[1]: "state/*/events.jsonl" is not an absolute path`},
-		{"~ include", func(c *Config) { c.SessionState.Include = []string{"~/.copilot/session-state/*/events.jsonl"} }, `session_state.include[0]: "~/.copilot/session-state/*/events.jsonl" is not an absolute path, and would be looked for under the collector's working directory; ~ is not expanded: write "${env:HOME}/.copilot/session-state/*/events.jsonl"`},
-		{"relative exclude", func(c *Config) { c.SessionState.Exclude = []string{"bot/**"} }, `session_state.exclude[0]: "bot/**" is not an absolute path, and would match no transcript`},
-		{"start_at", func(c *Config) { c.SessionState.StartAt = "middle" }, `session_state.start_at: "middle"`},
-		{"poll", func(c *Config) { c.SessionState.PollInterval = time.Millisecond }, "session_state.poll_interval: 1ms"},
-		{"rescan", func(c *Config) { c.SessionState.RescanInterval = 10 * time.Millisecond }, "session_state.rescan_interval: 10ms"},
-		{"line size", func(c *Config) { c.SessionState.MaxLineSize = 10 }, "session_state.max_line_size: 10 bytes"},
-		{"idle", func(c *Config) { c.SessionState.IdleTimeout = 0 }, "session_state.idle_timeout: 0s"},
-		{"retry", func(c *Config) { c.SessionState.RetryOnRefused.MaxInterval = time.Millisecond }, "session_state.retry_on_refused"},
+		{"no include", func(c *Config) { c.SessionState.Include = nil }, "session_state::include: no transcript globs"},
+		{"bad include", func(c *Config) { c.SessionState.Include = []string{"/x/[a"} }, `session_state::include::0: "/x/[a"`},
+		{"bad exclude", func(c *Config) { c.SessionState.Exclude = []string{"[z"} }, `session_state::exclude::0: "[z"`},
+		{"relative include", func(c *Config) { c.SessionState.Include = []string{"/x/*/events.jsonl", "state/*/events.jsonl"} }, `session_state::include::1: "state/*/events.jsonl" is not an absolute path`},
+		{"~ include", func(c *Config) { c.SessionState.Include = []string{"~/.copilot/session-state/*/events.jsonl"} }, `session_state::include::0: "~/.copilot/session-state/*/events.jsonl" is not an absolute path, and would be looked for under the collector's working directory; ~ is not expanded: write "${env:HOME}/.copilot/session-state/*/events.jsonl"`},
+		{"relative exclude", func(c *Config) { c.SessionState.Exclude = []string{"bot/**"} }, `session_state::exclude::0: "bot/**" is not an absolute path, and would match no transcript`},
+		{"start_at", func(c *Config) { c.SessionState.StartAt = "middle" }, `session_state::start_at: "middle"`},
+		{"poll", func(c *Config) { c.SessionState.PollInterval = time.Millisecond }, "session_state::poll_interval: 1ms"},
+		{"rescan", func(c *Config) { c.SessionState.RescanInterval = 10 * time.Millisecond }, "session_state::rescan_interval: 10ms is shorter than session_state::poll_interval"},
+		{"line size", func(c *Config) { c.SessionState.MaxLineSize = 10 }, "session_state::max_line_size: 10 bytes"},
+		{"idle", func(c *Config) { c.SessionState.IdleTimeout = 0 }, "session_state::idle_timeout: 0s"},
+		{"retry", func(c *Config) { c.SessionState.RetryOnRefused.MaxInterval = time.Millisecond }, "session_state::retry_on_refused: initial_interval"},
 		{"timestamps", func(c *Config) { c.MetricTimestamps = "wall" }, `metric_timestamps: "wall"`},
 		{"buckets", func(c *Config) { c.Histograms.APIDuration.Buckets = []float64{1, 1} }, "histograms::copilot.api.duration::buckets"},
 		{"strategy", func(c *Config) { c.Metrics.CopilotUsageTokens.AggregationStrategy = metadata.AggregationStrategyAvg }, `metrics::copilot.usage.tokens::aggregation_strategy: "avg"`},
+		// The hooks' own Validate names keys below hooks; the collector's
+		// validation puts the path to them first, without repeating it.
+		{"hooks endpoint", func(c *Config) { c.Hooks = hooks(func(h *HooksConfig) { h.NetAddr.Endpoint = "" }) }, "hooks: endpoint: empty"},
+		{"hooks allowed host", func(c *Config) {
+			c.Hooks = hooks(func(h *HooksConfig) { h.AllowedHosts = []string{"ok.example", "*.example"} })
+		}, `hooks: allowed_hosts::1: "*.example" is not a host name`},
+		{"hooks auth", func(c *Config) { c.Hooks = hooks(func(h *HooksConfig) { h.NetAddr.Endpoint = "0.0.0.0:4320" }) }, `hooks: auth: required because endpoint "0.0.0.0:4320" accepts connections from other machines`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := createDefaultConfig().(*Config)
@@ -83,6 +91,13 @@ func TestValidateNamesKeyAndValue(t *testing.T) {
 			assert.ErrorContains(t, confmap.Validate(cfg), tc.want)
 		})
 	}
+}
+
+// hooks is the default hooks configuration, edited.
+func hooks(edit func(*HooksConfig)) configoptional.Optional[HooksConfig] {
+	h := defaultHooksConfig()
+	edit(&h)
+	return configoptional.Some(h)
 }
 
 // TestValidateGlobsAbsolute: the default include is absolute wherever

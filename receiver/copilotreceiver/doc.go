@@ -4,3 +4,4 @@
 package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
 
 //go:generate go tool mdatagen metadata.yaml
+//go:generate go run ../../internal/semconv/gen

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -155,14 +157,20 @@ func (h *hookServer) start(ctx context.Context, host component.Host) error {
 	}
 	h.addr = ln.Addr().String()
 	h.done = make(chan struct{})
-	go func() {
-		defer close(h.done)
-		if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			h.log.Error("Hook endpoint stopped", zap.Error(err))
-		}
-	}()
+	go h.serve(host, ln)
 	h.log.Info("Hook endpoint listening", zap.String("endpoint", ln.Addr().String()))
 	return nil
+}
+
+// serve serves ln until shutdown. An endpoint that stops serving for any
+// other reason is a fatal error of the component, reported to the host as
+// the otlp receiver reports its own: hooks would otherwise go unanswered
+// while the collector looks healthy.
+func (h *hookServer) serve(host component.Host, ln net.Listener) {
+	defer close(h.done)
+	if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(fmt.Errorf("hook endpoint %s: %w", h.addr, err)))
+	}
 }
 
 func (h *hookServer) shutdown(ctx context.Context) error {

@@ -102,32 +102,32 @@ func defaultHooksConfig() HooksConfig {
 func (h *HooksConfig) Validate() error {
 	var errs []error
 	if h.NetAddr.Endpoint == "" {
-		errs = append(errs, errors.New("hooks.endpoint: empty; set a host:port such as "+DefaultHooksEndpoint))
+		errs = append(errs, errors.New("endpoint: empty; set a host:port such as "+DefaultHooksEndpoint))
 	}
 	if h.MaxRequestBodySize <= 0 {
-		errs = append(errs, fmt.Errorf("hooks.max_request_body_size: %d must be positive (hook payloads with tool output reach a few MB)", h.MaxRequestBodySize))
+		errs = append(errs, fmt.Errorf("max_request_body_size: %d must be positive (hook payloads with tool output reach a few MB)", h.MaxRequestBodySize))
 	}
 	if h.DedupEntries < 1 {
-		errs = append(errs, fmt.Errorf("hooks.dedup_entries: %d must be at least 1", h.DedupEntries))
+		errs = append(errs, fmt.Errorf("dedup_entries: %d must be at least 1", h.DedupEntries))
 	}
 	if h.MaxSessions < 1 {
-		errs = append(errs, fmt.Errorf("hooks.max_sessions: %d must be at least 1", h.MaxSessions))
+		errs = append(errs, fmt.Errorf("max_sessions: %d must be at least 1", h.MaxSessions))
 	}
 	if h.RetryAfter < time.Second {
-		errs = append(errs, fmt.Errorf("hooks.retry_after: %v is below the minimum of 1s", h.RetryAfter))
+		errs = append(errs, fmt.Errorf("retry_after: %v is below the minimum of 1s", h.RetryAfter))
 	}
 	switch h.Accounting {
 	case AccountingAuto, AccountingTranscript, AccountingHooks:
 	default:
-		errs = append(errs, fmt.Errorf("hooks.accounting: %q is not %q, %q or %q", h.Accounting, AccountingAuto, AccountingTranscript, AccountingHooks))
+		errs = append(errs, fmt.Errorf("accounting: %q is not %q, %q or %q", h.Accounting, AccountingAuto, AccountingTranscript, AccountingHooks))
 	}
 	for i, a := range h.AllowedHosts {
 		if _, err := parseHostPort(a); err != nil {
-			errs = append(errs, fmt.Errorf("hooks.allowed_hosts[%d]: %w; write a host name or IP address, optionally with :port (copilot-hooks.example.com, copilot-hooks.example.com:443)", i, err))
+			errs = append(errs, fmt.Errorf("allowed_hosts::%d: %w; write a host name or IP address, optionally with :port (copilot-hooks.example.com, copilot-hooks.example.com:443)", i, err))
 		}
 	}
 	if !h.Auth.HasValue() && !h.loopbackOnly() {
-		errs = append(errs, fmt.Errorf("hooks.auth: required because hooks.endpoint %q accepts connections from other machines; configure an authenticator extension (bearertokenauth) or listen on 127.0.0.1", h.NetAddr.Endpoint))
+		errs = append(errs, fmt.Errorf("auth: required because endpoint %q accepts connections from other machines; configure an authenticator extension (bearertokenauth) or listen on 127.0.0.1", h.NetAddr.Endpoint))
 	}
 	return errors.Join(errs...)
 }

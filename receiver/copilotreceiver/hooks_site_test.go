@@ -259,9 +259,9 @@ func TestAllowedHostsValidate(t *testing.T) {
 	err := c.Validate()
 	require.Error(t, err)
 	for i := 0; i < 5; i++ {
-		assert.NotContains(t, err.Error(), "hooks.allowed_hosts["+string(rune('0'+i))+"]")
+		assert.NotContains(t, err.Error(), "allowed_hosts::"+string(rune('0'+i)))
 	}
 	for i := 5; i < 10; i++ {
-		assert.ErrorContains(t, err, "hooks.allowed_hosts["+string(rune('0'+i))+"]")
+		assert.ErrorContains(t, err, "allowed_hosts::"+string(rune('0'+i)))
 	}
 }

@@ -578,13 +578,13 @@ func TestHooksConfigValidate(t *testing.T) {
 		if ok {
 			assert.NoError(t, err, endpoint)
 		} else {
-			assert.ErrorContains(t, err, "hooks.auth: required", endpoint)
+			assert.ErrorContains(t, err, "auth: required", endpoint)
 		}
 	}
 	c := defaultHooksConfig()
 	c.MaxRequestBodySize, c.DedupEntries, c.MaxSessions, c.RetryAfter = -1, 0, 0, 0
 	err := c.Validate()
-	for _, key := range []string{"hooks.max_request_body_size", "hooks.dedup_entries", "hooks.max_sessions", "hooks.retry_after"} {
+	for _, key := range []string{"max_request_body_size", "dedup_entries", "max_sessions", "retry_after"} {
 		assert.ErrorContains(t, err, key)
 	}
 }

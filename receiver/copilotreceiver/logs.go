@@ -11,14 +11,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
-)
-
-const (
-	eventSummary = "copilot.session.summary"
-	eventError   = "copilot.session.error"
-	eventEnd     = "copilot.session.end"
 )
 
 // logsBuilder turns facts into log records: a session summary at each
@@ -56,33 +51,33 @@ func (b *logsBuilder) build(f *session.Facts) plog.Logs {
 	}
 	if b.events.CopilotSessionSummary.Enabled {
 		for _, s := range f.Summaries {
-			lr := record(s.Ctx, eventSummary, s.Time, plog.SeverityNumberInfo, "INFO", session.LegSpanID(s.Ctx.SessionID, s.Leg))
-			putUID(lr, s.Ctx.SessionID, eventSummary, strconv.Itoa(s.Leg))
-			lr.Attributes().PutInt("copilot.session.leg", int64(s.Leg))
-			putIf(lr.Attributes(), "copilot.shutdown.type", s.ShutdownType)
+			lr := record(s.Ctx, semconv.EventCopilotSessionSummary, s.Time, plog.SeverityNumberInfo, "INFO", session.LegSpanID(s.Ctx.SessionID, s.Leg))
+			putUID(lr, s.Ctx.SessionID, semconv.EventCopilotSessionSummary, strconv.Itoa(s.Leg))
+			lr.Attributes().PutInt(semconv.AttrCopilotSessionLeg, int64(s.Leg))
+			putIf(lr.Attributes(), semconv.AttrCopilotShutdownType, s.ShutdownType)
 			summaryBody(lr.Body().SetEmptyMap(), s.Usage)
 		}
 	}
 	if b.events.CopilotSessionError.Enabled {
 		for _, e := range f.Errors {
-			lr := record(e.Ctx, eventError, e.Time, plog.SeverityNumberError, "ERROR", e.Span)
-			putUID(lr, e.Ctx.SessionID, eventError, strconv.FormatInt(e.Time.UnixNano(), 10), hex.EncodeToString(e.Span[:]), e.Context, e.Type, e.Code, e.Message)
+			lr := record(e.Ctx, semconv.EventCopilotSessionError, e.Time, plog.SeverityNumberError, "ERROR", e.Span)
+			putUID(lr, e.Ctx.SessionID, semconv.EventCopilotSessionError, strconv.FormatInt(e.Time.UnixNano(), 10), hex.EncodeToString(e.Span[:]), e.Context, e.Type, e.Code, e.Message)
 			lr.Body().SetStr(e.Message)
 			a := lr.Attributes()
-			putIf(a, "error.type", e.Type)
-			putIf(a, "copilot.error.code", e.Code)
-			putIf(a, "copilot.error.context", e.Context)
+			putIf(a, semconv.AttrErrorType, e.Type)
+			putIf(a, semconv.AttrCopilotErrorCode, e.Code)
+			putIf(a, semconv.AttrCopilotErrorContext, e.Context)
 			if e.StatusCode != 0 {
-				a.PutInt("http.response.status_code", e.StatusCode)
+				a.PutInt(semconv.AttrHTTPResponseStatusCode, e.StatusCode)
 			}
-			a.PutStr("gen_ai.agent.name", e.Agent.Name)
+			a.PutStr(semconv.AttrGenAIAgentName, e.Agent.Name)
 		}
 	}
 	if b.events.CopilotSessionEnd.Enabled {
 		for _, e := range f.Ends {
-			lr := record(e.Ctx, eventEnd, e.Time, plog.SeverityNumberInfo, "INFO", [8]byte{})
-			putUID(lr, e.Ctx.SessionID, eventEnd, strconv.FormatInt(e.Time.UnixNano(), 10), e.Reason)
-			putIf(lr.Attributes(), "copilot.session.end_reason", e.Reason)
+			lr := record(e.Ctx, semconv.EventCopilotSessionEnd, e.Time, plog.SeverityNumberInfo, "INFO", [8]byte{})
+			putUID(lr, e.Ctx.SessionID, semconv.EventCopilotSessionEnd, strconv.FormatInt(e.Time.UnixNano(), 10), e.Reason)
+			putIf(lr.Attributes(), semconv.AttrCopilotSessionEndReason, e.Reason)
 			if e.Usage != nil {
 				summaryBody(lr.Body().SetEmptyMap(), *e.Usage)
 			}
@@ -99,7 +94,7 @@ func putUID(lr plog.LogRecord, parts ...string) {
 		h.Write([]byte(p))
 		h.Write([]byte{0})
 	}
-	lr.Attributes().PutStr("log.record.uid", hex.EncodeToString(h.Sum(nil)[:16]))
+	lr.Attributes().PutStr(semconv.AttrLogRecordUID, hex.EncodeToString(h.Sum(nil)[:16]))
 }
 
 // summaryBody writes the usage summary as a map, with the keys of its JSON

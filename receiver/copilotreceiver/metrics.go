@@ -1,6 +1,7 @@
 package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
 
 import (
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,48 +13,10 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/tailer"
-)
-
-// Metric and attribute names. The metrics are declared in metadata.yaml;
-// the names are repeated here only to route facts to them, and a test
-// checks that every one of them exists there.
-const (
-	mTokens       = "copilot.usage.tokens"
-	mNanoAIU      = "copilot.usage.nano_aiu"
-	mPremium      = "copilot.usage.premium_requests"
-	mAPIRequests  = "copilot.api.requests"
-	mUserRequests = "copilot.user.requests"
-	mLinesAdded   = "copilot.code.lines_added"
-	mLinesRemoved = "copilot.code.lines_removed"
-	mFiles        = "copilot.code.files_modified"
-	mSessions     = "copilot.sessions"
-	mToolCalls    = "copilot.tool.calls"
-	mSubagentRuns = "copilot.subagent.runs"
-	mErrors       = "copilot.errors"
-	mCompactions  = "copilot.compactions"
-	mHooks        = "copilot.hook.invocations"
-
-	// The histograms, documented in the README: the metadata generator of
-	// collector v0.159.0 writes histogram code that does not compile.
-	mAPIDuration = "copilot.api.duration"
-	mTTFT        = "copilot.api.time_to_first_token"
-
-	aModel      = "gen_ai.request.model"
-	aTokenType  = "gen_ai.token.type"
-	aInitiator  = "copilot.initiator"
-	aAgentName  = "gen_ai.agent.name"
-	aToolName   = "gen_ai.tool.name"
-	aToolOut    = "copilot.tool.outcome"
-	aSubOut     = "copilot.subagent.outcome"
-	aState      = "copilot.session.state"
-	aErrorType  = "error.type"
-	aCompaction = "copilot.compaction.outcome"
-	aErrorCtx   = "copilot.error.context"
-	aHookType   = "copilot.hook.type"
-	aHookReason = "copilot.hook.reason"
 )
 
 // metricConfig is what the generated configuration says of one metric.
@@ -63,77 +26,29 @@ type metricConfig struct {
 	Attributes          []string
 }
 
-func keys[T ~string](in []T) []string {
-	out := make([]string, len(in))
-	for i, v := range in {
-		out[i] = string(v)
+// metricConfigs reads the generated configuration of every metric of
+// metadata.yaml, by the metric's name (the key of its configuration, and
+// of its field in metadata.MetricsConfig). A metric without attributes
+// has no aggregation strategy or attribute list of its own.
+func metricConfigs(m *metadata.MetricsConfig) map[string]metricConfig {
+	v := reflect.ValueOf(m).Elem()
+	out := make(map[string]metricConfig, v.NumField())
+	for i := range v.NumField() {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("mapstructure"), ",")
+		f := v.Field(i)
+		c := metricConfig{Enabled: f.FieldByName("Enabled").Bool(), AggregationStrategy: metadata.AggregationStrategySum}
+		if s := f.FieldByName("AggregationStrategy"); s.IsValid() {
+			c.AggregationStrategy = s.String()
+		}
+		if a := f.FieldByName("EnabledAttributes"); a.IsValid() {
+			c.Attributes = make([]string, a.Len())
+			for j := range a.Len() {
+				c.Attributes[j] = a.Index(j).String()
+			}
+		}
+		out[name] = c
 	}
 	return out
-}
-
-// metricSpec ties a metric name to its generated configuration.
-type metricSpec struct {
-	name   string
-	config func(*metadata.MetricsConfig) metricConfig
-}
-
-var metricSpecs = []metricSpec{
-	{mAPIRequests, func(m *metadata.MetricsConfig) metricConfig {
-		c := m.CopilotAPIRequests
-		return metricConfig{c.Enabled, c.AggregationStrategy, keys(c.EnabledAttributes)}
-	}},
-	{mFiles, func(m *metadata.MetricsConfig) metricConfig {
-		c := m.CopilotCodeFilesModified
-		return metricConfig{c.Enabled, metadata.AggregationStrategySum, nil}
-	}},
-	{mLinesAdded, func(m *metadata.MetricsConfig) metricConfig {
-		c := m.CopilotCodeLinesAdded
-		return metricConfig{c.Enabled, metadata.AggregationStrategySum, nil}
-	}},
-	{mLinesRemoved, func(m *metadata.MetricsConfig) metricConfig {
-		c := m.CopilotCodeLinesRemoved
-		return metricConfig{c.Enabled, metadata.AggregationStrategySum, nil}
-	}},
-	{mCompactions, func(m *metadata.MetricsConfig) metricConfig {
-		c := m.CopilotCompactions
-		return metricConfig{c.Enabled, c.AggregationStrategy, keys(c.EnabledAttributes)}
-	}},
-	{mErrors, func(m *metadata.MetricsConfig) metricConfig {
-		c := m.CopilotErrors
-		return metricConfig{c.Enabled, c.AggregationStrategy, keys(c.EnabledAttributes)}
-	}},
-	{mHooks, func(m *metadata.MetricsConfig) metricConfig {
-		c := m.CopilotHookInvocations
-		return metricConfig{c.Enabled, c.AggregationStrategy, keys(c.EnabledAttributes)}
-	}},
-	{mSessions, func(m *metadata.MetricsConfig) metricConfig {
-		c := m.CopilotSessions
-		return metricConfig{c.Enabled, c.AggregationStrategy, keys(c.EnabledAttributes)}
-	}},
-	{mSubagentRuns, func(m *metadata.MetricsConfig) metricConfig {
-		c := m.CopilotSubagentRuns
-		return metricConfig{c.Enabled, c.AggregationStrategy, keys(c.EnabledAttributes)}
-	}},
-	{mToolCalls, func(m *metadata.MetricsConfig) metricConfig {
-		c := m.CopilotToolCalls
-		return metricConfig{c.Enabled, c.AggregationStrategy, keys(c.EnabledAttributes)}
-	}},
-	{mNanoAIU, func(m *metadata.MetricsConfig) metricConfig {
-		c := m.CopilotUsageNanoAiu
-		return metricConfig{c.Enabled, c.AggregationStrategy, keys(c.EnabledAttributes)}
-	}},
-	{mPremium, func(m *metadata.MetricsConfig) metricConfig {
-		c := m.CopilotUsagePremiumRequests
-		return metricConfig{c.Enabled, c.AggregationStrategy, keys(c.EnabledAttributes)}
-	}},
-	{mTokens, func(m *metadata.MetricsConfig) metricConfig {
-		c := m.CopilotUsageTokens
-		return metricConfig{c.Enabled, c.AggregationStrategy, keys(c.EnabledAttributes)}
-	}},
-	{mUserRequests, func(m *metadata.MetricsConfig) metricConfig {
-		c := m.CopilotUserRequests
-		return metricConfig{c.Enabled, c.AggregationStrategy, keys(c.EnabledAttributes)}
-	}},
 }
 
 // metricShells returns every metric of metadata.yaml without data points:
@@ -180,8 +95,8 @@ var (
 )
 
 type histSpec struct {
-	name, description string
-	cfg               HistogramConfig
+	semconv.Histogram
+	cfg HistogramConfig
 }
 
 // metricsBuilder turns facts into metrics. It is not safe for concurrent
@@ -210,21 +125,19 @@ func newMetricsBuilder(cfg *Config, res *resourceBuilder, version string, clock 
 		received:  cfg.MetricTimestamps == TimestampsReceived,
 		resources: res,
 		version:   version,
-		hists: map[string]histSpec{
-			mAPIDuration: {mAPIDuration, "Duration of model API calls, as the CLI measured them.", cfg.Histograms.APIDuration},
-			mTTFT:        {mTTFT, "Time from sending a model API call to its first token.", cfg.Histograms.TimeToFirstToken},
-		},
+		hists:     map[string]histSpec{},
 	}
-	for _, s := range metricSpecs {
-		c := s.config(&cfg.Metrics)
-		b.enabled[s.name] = c.Enabled
-		b.attrs[s.name] = map[string]bool{}
+	for name, c := range metricConfigs(&cfg.Metrics) {
+		b.enabled[name] = c.Enabled
+		b.attrs[name] = map[string]bool{}
 		for _, a := range c.Attributes {
-			b.attrs[s.name][a] = true
+			b.attrs[name][a] = true
 		}
 	}
-	for name, h := range b.hists {
-		b.enabled[name] = h.cfg.Enabled
+	hists := cfg.Histograms.byName()
+	for _, h := range semconv.Histograms() {
+		b.hists[h.Name] = histSpec{h, hists[h.Name]}
+		b.enabled[h.Name] = hists[h.Name].Enabled
 	}
 	return b
 }
@@ -275,62 +188,62 @@ func (b *metricsBuilder) build(f *session.Facts, now time.Time) pmetric.Metrics 
 		mb.usage(&f.Usage[i])
 	}
 	for _, l := range f.Lifecycle {
-		mb.sum(l.Ctx, mSessions, l.Time, l.Time, 1, aState, l.State)
+		mb.sum(l.Ctx, semconv.MetricCopilotSessions, l.Time, l.Time, 1, semconv.AttrCopilotSessionState, l.State)
 	}
 	for _, t := range f.Tools {
-		mb.sum(t.Ctx, mToolCalls, t.Start, t.End, 1, aToolName, t.Name, aToolOut, t.Outcome, aAgentName, t.Agent.Name)
+		mb.sum(t.Ctx, semconv.MetricCopilotToolCalls, t.Start, t.End, 1, semconv.AttrGenAIToolName, t.Name, semconv.AttrCopilotToolOutcome, t.Outcome, semconv.AttrGenAIAgentName, t.Agent.Name)
 	}
 	for _, s := range f.Subagents {
-		mb.sum(s.Ctx, mSubagentRuns, s.Start, s.End, 1, aAgentName, s.Agent.Name, aSubOut, s.Outcome)
+		mb.sum(s.Ctx, semconv.MetricCopilotSubagentRuns, s.Start, s.End, 1, semconv.AttrGenAIAgentName, s.Agent.Name, semconv.AttrCopilotSubagentOutcome, s.Outcome)
 	}
 	for _, e := range f.Errors {
-		mb.sum(e.Ctx, mErrors, e.Time, e.Time, 1, aErrorType, e.Type, aErrorCtx, e.Context)
+		mb.sum(e.Ctx, semconv.MetricCopilotErrors, e.Time, e.Time, 1, semconv.AttrErrorType, e.Type, semconv.AttrCopilotErrorContext, e.Context)
 	}
 	for _, h := range f.Hooks {
-		mb.sum(h.Ctx, mHooks, h.Time, h.Time, 1, aHookType, h.Type, aHookReason, h.Reason)
+		mb.sum(h.Ctx, semconv.MetricCopilotHookInvocations, h.Time, h.Time, 1, semconv.AttrCopilotHookType, h.Type, semconv.AttrCopilotHookReason, h.Reason)
 	}
 	for _, c := range f.CodeChanges {
-		mb.sum(c.Ctx, mLinesAdded, c.Start, c.Time, c.LinesAdded)
-		mb.sum(c.Ctx, mLinesRemoved, c.Start, c.Time, c.LinesRemoved)
-		mb.sum(c.Ctx, mFiles, c.Start, c.Time, c.FilesModified)
+		mb.sum(c.Ctx, semconv.MetricCopilotCodeLinesAdded, c.Start, c.Time, c.LinesAdded)
+		mb.sum(c.Ctx, semconv.MetricCopilotCodeLinesRemoved, c.Start, c.Time, c.LinesRemoved)
+		mb.sum(c.Ctx, semconv.MetricCopilotCodeFilesModified, c.Start, c.Time, c.FilesModified)
 	}
 	for _, c := range f.Compactions {
-		outcome := "success"
+		outcome := semconv.CopilotCompactionOutcomeSuccess
 		if !c.Success {
-			outcome = "failure"
+			outcome = semconv.CopilotCompactionOutcomeFailure
 		}
-		mb.sum(c.Ctx, mCompactions, c.Time, c.Time, 1, aCompaction, outcome)
+		mb.sum(c.Ctx, semconv.MetricCopilotCompactions, c.Time, c.Time, 1, semconv.AttrCopilotCompactionOutcome, outcome)
 	}
 	return mb.emit()
 }
 
 func (mb *metricsBatch) usage(u *session.UsageFact) {
-	attrs := []string{aModel, u.Model, aInitiator, u.Initiator, aAgentName, u.Agent.Name}
+	attrs := []string{semconv.AttrGenAIRequestModel, u.Model, semconv.AttrCopilotInitiator, u.Initiator, semconv.AttrGenAIAgentName, u.Agent.Name}
 	for _, tt := range []struct {
 		typ string
 		v   int64
 	}{
-		{"input", u.Usage.InputTokens},
-		{"output", u.Usage.OutputTokens},
-		{"cache_read", u.Usage.CacheReadTokens},
-		{"cache_write", u.Usage.CacheWriteTokens},
-		{"reasoning", u.Usage.ReasoningTokens},
+		{semconv.GenAITokenTypeInput, u.Usage.InputTokens},
+		{semconv.GenAITokenTypeOutput, u.Usage.OutputTokens},
+		{semconv.GenAITokenTypeCacheRead, u.Usage.CacheReadTokens},
+		{semconv.GenAITokenTypeCacheWrite, u.Usage.CacheWriteTokens},
+		{semconv.GenAITokenTypeReasoning, u.Usage.ReasoningTokens},
 	} {
-		mb.sum(u.Ctx, mTokens, u.Start, u.Time, tt.v, aModel, u.Model, aTokenType, tt.typ, aInitiator, u.Initiator, aAgentName, u.Agent.Name)
+		mb.sum(u.Ctx, semconv.MetricCopilotUsageTokens, u.Start, u.Time, tt.v, semconv.AttrGenAIRequestModel, u.Model, semconv.AttrGenAITokenType, tt.typ, semconv.AttrCopilotInitiator, u.Initiator, semconv.AttrGenAIAgentName, u.Agent.Name)
 	}
-	mb.sum(u.Ctx, mNanoAIU, u.Start, u.Time, u.Usage.NanoAIU, attrs...)
-	mb.sumDouble(u.Ctx, mPremium, u.Start, u.Time, u.Usage.PremiumCost, attrs...)
-	mb.sum(u.Ctx, mAPIRequests, u.Start, u.Time, u.Usage.Requests, attrs...)
-	mb.sum(u.Ctx, mUserRequests, u.Start, u.Time, u.Usage.UserRequests, aModel, u.Model)
+	mb.sum(u.Ctx, semconv.MetricCopilotUsageNanoAIU, u.Start, u.Time, u.Usage.NanoAIU, attrs...)
+	mb.sumDouble(u.Ctx, semconv.MetricCopilotUsagePremiumRequests, u.Start, u.Time, u.Usage.PremiumCost, attrs...)
+	mb.sum(u.Ctx, semconv.MetricCopilotAPIRequests, u.Start, u.Time, u.Usage.Requests, attrs...)
+	mb.sum(u.Ctx, semconv.MetricCopilotUserRequests, u.Start, u.Time, u.Usage.UserRequests, semconv.AttrGenAIRequestModel, u.Model)
 	// A histogram observation per call; usage known only from totals is
 	// spread over its calls at their mean duration, so that count and sum
 	// stay exact.
 	if u.Usage.Requests > 0 && u.Usage.APIDurationMs > 0 {
 		mean := float64(u.Usage.APIDurationMs) / 1000 / float64(u.Usage.Requests)
-		mb.hist(u.Ctx, mAPIDuration, u.Start, u.Time, mean, u.Usage.Requests, attrs...)
+		mb.hist(u.Ctx, semconv.MetricCopilotAPIDuration, u.Start, u.Time, mean, u.Usage.Requests, attrs...)
 	}
 	if u.HasTTFT {
-		mb.hist(u.Ctx, mTTFT, u.Start, u.Time, u.TTFTMs/1000, 1, aModel, u.Model, aAgentName, u.Agent.Name)
+		mb.hist(u.Ctx, semconv.MetricCopilotAPITimeToFirstToken, u.Start, u.Time, u.TTFTMs/1000, 1, semconv.AttrGenAIRequestModel, u.Model, semconv.AttrGenAIAgentName, u.Agent.Name)
 	}
 }
 
@@ -439,9 +352,9 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 func (mb *metricsBatch) emitMetric(ms pmetric.MetricSlice, name string, acc *metricAcc) {
 	if h, ok := mb.b.hists[name]; ok {
 		m := ms.AppendEmpty()
-		m.SetName(h.name)
-		m.SetDescription(h.description)
-		m.SetUnit("s")
+		m.SetName(h.Name)
+		m.SetDescription(h.Description)
+		m.SetUnit(h.Unit)
 		hist := m.SetEmptyHistogram()
 		hist.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
 		for _, p := range acc.order {
@@ -458,7 +371,7 @@ func (mb *metricsBatch) emitMetric(ms pmetric.MetricSlice, name string, acc *met
 	}
 	m := ms.AppendEmpty()
 	mb.b.shells[name].CopyTo(m)
-	double := name == mPremium
+	double := name == semconv.MetricCopilotUsagePremiumRequests
 	dps := m.Sum().DataPoints()
 	dps.EnsureCapacity(len(acc.order))
 	for _, p := range acc.order {
@@ -491,7 +404,7 @@ type resourceBuilder struct {
 // always carry session.id (alwaysSessionID); metrics only when configured.
 func (b *resourceBuilder) fill(res pcommon.Resource, c *session.Context, alwaysSessionID bool) {
 	rb := metadata.NewResourceBuilder(b.cfg)
-	rb.SetServiceName("github-copilot")
+	rb.SetServiceName(semconv.ServiceName)
 	rb.SetSessionID(c.SessionID)
 	if b.user != "" {
 		rb.SetUserName(b.user)
@@ -522,6 +435,6 @@ func (b *resourceBuilder) fill(res pcommon.Resource, c *session.Context, alwaysS
 	}
 	rb.Emit().MoveTo(res)
 	if alwaysSessionID && c.SessionID != "" {
-		res.Attributes().PutStr("session.id", c.SessionID)
+		res.Attributes().PutStr(semconv.AttrSessionID, c.SessionID)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
@@ -78,6 +79,8 @@ func (r *copilotReceiver) setTraces(c consumer.Traces)   { r.mu.Lock(); r.traces
 func (r *copilotReceiver) setLogs(c consumer.Logs)       { r.mu.Lock(); r.logs = c; r.mu.Unlock() }
 
 // Start starts the shared tailer once, whichever pipeline starts first.
+// A start that fails part way stops what it had started (the tailer, the
+// storage client), as the otlp receiver does with its servers.
 func (r *copilotReceiver) Start(ctx context.Context, host component.Host) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -85,19 +88,26 @@ func (r *copilotReceiver) Start(ctx context.Context, host component.Host) error 
 		return nil
 	}
 	r.started = true
+	if err := r.start(ctx, host); err != nil {
+		return errors.Join(err, r.shutdown(ctx))
+	}
+	return nil
+}
+
+func (r *copilotReceiver) start(ctx context.Context, host component.Host) error {
 	tel, err := metadata.NewTelemetryBuilder(r.set.TelemetrySettings)
 	if err != nil {
 		return err
 	}
 	r.tel = tel
 	if r.cfg.SessionState.Storage != nil {
-		c, err := storageclient.Get(ctx, host, "session_state.storage", *r.cfg.SessionState.Storage, component.KindReceiver, r.set.ID)
+		c, err := storageclient.Get(ctx, host, "session_state::storage", *r.cfg.SessionState.Storage, component.KindReceiver, r.set.ID)
 		if err != nil {
 			return err
 		}
 		r.client = c
 	} else {
-		r.set.Logger.Warn("session_state.storage is not set: checkpoints are kept in memory only, so after a restart every transcript is read and exported again")
+		r.set.Logger.Warn("session_state::storage is not set: checkpoints are kept in memory only, so after a restart every transcript is read and exported again")
 	}
 	ss := r.cfg.SessionState
 	r.tail = tailer.New(tailer.Config{
@@ -184,6 +194,11 @@ func (r *copilotReceiver) signals(mb *metricsBuilder) []pipeline.Signal {
 func (r *copilotReceiver) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.shutdown(ctx)
+}
+
+// shutdown is Shutdown with r.mu held.
+func (r *copilotReceiver) shutdown(ctx context.Context) error {
 	if r.stopped {
 		return nil
 	}
@@ -213,7 +228,7 @@ type observer struct{ tel *metadata.TelemetryBuilder }
 var bg = context.Background()
 
 func (o *observer) LineSkipped(reason string) {
-	o.tel.ReceiverCopilotLinesSkipped.Add(bg, 1, metric.WithAttributes(attribute.String("reason", reason)))
+	o.tel.ReceiverCopilotLinesSkipped.Add(bg, 1, metric.WithAttributes(attribute.String(semconv.AttrReason, reason)))
 }
 func (o *observer) LineRepaired() { o.tel.ReceiverCopilotLinesRepaired.Add(bg, 1) }
 func (o *observer) Read(events int, bytes int64) {
@@ -231,9 +246,9 @@ func (o *observer) AccountingExcess(n int64) {
 	}
 }
 func (o *observer) Retry(signal string) {
-	o.tel.ReceiverCopilotConsumeRetries.Add(bg, 1, metric.WithAttributes(attribute.String("signal", signal)))
+	o.tel.ReceiverCopilotConsumeRetries.Add(bg, 1, metric.WithAttributes(attribute.String(semconv.AttrSignal, signal)))
 }
 func (o *observer) Dropped(signal string) {
-	o.tel.ReceiverCopilotBatchesDropped.Add(bg, 1, metric.WithAttributes(attribute.String("signal", signal)))
+	o.tel.ReceiverCopilotBatchesDropped.Add(bg, 1, metric.WithAttributes(attribute.String(semconv.AttrSignal, signal)))
 }
 func (o *observer) FilesTracked(n int) { o.tel.ReceiverCopilotFilesTracked.Record(bg, int64(n)) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -668,6 +669,59 @@ func TestDamagedLinesAreCounted(t *testing.T) {
 		"unknown_type": int64(turnEnds),
 		"invalid_json": int64(turnEnds),
 	}, skipped)
+}
+
+// TestTimelessShutdownIsCounted: the shutdowns of an old CLI (all of its
+// usage, it writes no usage records), one without a timestamp and one with
+// a timestamp that is not RFC 3339, are counted at the time of the event
+// before each, as repaired lines, not skipped: the totals are the CLI's.
+func TestTimelessShutdownIsCounted(t *testing.T) {
+	const rel = "recorded/1.0.60-resumed/session-state/6150275d-2d26-4b92-ad9c-3a8bdb2b0568/events.jsonl"
+	lines := bytes.SplitAfter(readTestdata(t, rel), []byte("\n"))
+	timestamp := regexp.MustCompile(`,"timestamp":"[^"]*"`)
+	var content []byte
+	var before []time.Time // the time of the event before each shutdown
+	var last time.Time
+	for _, l := range lines {
+		if m := timestamp.Find(l); m != nil {
+			ts, err := time.Parse(time.RFC3339Nano, string(m[len(`,"timestamp":"`):len(m)-1]))
+			require.NoError(t, err)
+			if bytes.Contains(l, []byte(`"type":"session.shutdown"`)) {
+				before = append(before, last)
+				if len(before) == 1 {
+					l = timestamp.ReplaceAll(l, nil)
+				} else {
+					l = timestamp.ReplaceAll(l, []byte(`,"timestamp":"`+ts.Format("2006-01-02 15:04:05.000")+`"`))
+				}
+			}
+			last = ts
+		}
+		content = append(content, l...)
+	}
+	require.Len(t, before, 2)
+
+	h := newHarness(t)
+	h.write("s", content)
+	s := &sink{}
+	stop := h.run(s)
+	defer stop()
+	require.Eventually(t, func() bool { return s.summaries() == 2 }, 5*time.Second, 10*time.Millisecond)
+	want := cliAccounting(t, filepath.Join("../../testdata/copilot-cli", rel), recordedLegs(t)["1.0.60-resumed/6150275d-2d26-4b92-ad9c-3a8bdb2b0568"].perLeg)
+	require.NotEmpty(t, want)
+	assert.Equal(t, want, totalsOf(s))
+	for i, lr := range s.logRecords(eventSummary) {
+		assert.Equal(t, before[i], lr.Timestamp().AsTime(), "summary %d", i)
+	}
+
+	rm, err := h.tel.GetMetric("otelcol_receiver_copilot_lines_repaired")
+	require.NoError(t, err)
+	var repaired int64
+	for _, dp := range rm.Data.(metricdata.Sum[int64]).DataPoints {
+		repaired += dp.Value
+	}
+	assert.Equal(t, int64(2), repaired)
+	_, err = h.tel.GetMetric("otelcol_receiver_copilot_lines_skipped")
+	assert.Error(t, err, "no line was skipped")
 }
 
 // TestDeletedTranscriptIsForgotten: a transcript that disappears is

@@ -5,13 +5,24 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	conventions "go.opentelemetry.io/otel/semconv/v1.37.0"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
 )
 
 // providerName is gen_ai.provider.name, as the CLI's own spans set it.
 const providerName = "github"
+
+// attrConversation is the session id on every span, as the CLI's own spans
+// carry it, in the GenAI conventions of the semantic conventions version
+// metadata.yaml declares.
+//
+// Span attributes that metadata.yaml declares (for metrics and logs) come
+// from package semconv; those only spans have, which metadata.yaml cannot
+// describe, are named where they are set, below.
+const attrConversation = string(conventions.GenAIConversationIDKey)
 
 // tracesBuilder turns facts into spans: one trace per session, with ids
 // derived from the session id, so that reading a transcript twice yields the
@@ -33,14 +44,14 @@ func (b *tracesBuilder) build(f *session.Facts) ptrace.Traces {
 	for _, l := range f.Legs {
 		s := sb.span(l.Ctx, l.Span, "copilot.session", ptrace.SpanKindInternal, l.Start, l.End)
 		a := s.Attributes()
-		a.PutStr("gen_ai.conversation.id", l.Ctx.SessionID)
-		a.PutInt("copilot.session.leg", int64(l.Leg))
+		a.PutStr(attrConversation, l.Ctx.SessionID)
+		a.PutInt(semconv.AttrCopilotSessionLeg, int64(l.Leg))
 		a.PutStr("copilot.session.end", l.EndReason)
 		if l.ShutdownType != "" {
-			a.PutStr("copilot.shutdown.type", l.ShutdownType)
+			a.PutStr(semconv.AttrCopilotShutdownType, l.ShutdownType)
 		}
 		if l.Model != "" {
-			a.PutStr("gen_ai.request.model", l.Model)
+			a.PutStr(semconv.AttrGenAIRequestModel, l.Model)
 		}
 		if l.ShutdownType == "error" {
 			s.Status().SetCode(ptrace.StatusCodeError)
@@ -51,8 +62,8 @@ func (b *tracesBuilder) build(f *session.Facts) ptrace.Traces {
 		a := s.Attributes()
 		a.PutStr("gen_ai.operation.name", "invoke_agent")
 		a.PutStr("gen_ai.provider.name", providerName)
-		a.PutStr("gen_ai.agent.name", session.MainAgent)
-		a.PutStr("gen_ai.conversation.id", in.Ctx.SessionID)
+		a.PutStr(semconv.AttrGenAIAgentName, session.MainAgent)
+		a.PutStr(attrConversation, in.Ctx.SessionID)
 		a.PutStr("copilot.interaction.id", in.ID)
 		a.PutInt("copilot.turns", int64(in.Turns))
 		if in.AbortReason != "" {
@@ -69,12 +80,12 @@ func (b *tracesBuilder) build(f *session.Facts) ptrace.Traces {
 		a := s.Attributes()
 		a.PutStr("gen_ai.operation.name", "invoke_agent")
 		a.PutStr("gen_ai.provider.name", providerName)
-		a.PutStr("gen_ai.agent.name", sa.Agent.Name)
+		a.PutStr(semconv.AttrGenAIAgentName, sa.Agent.Name)
 		a.PutStr("gen_ai.agent.id", sa.Agent.ID)
-		a.PutStr("gen_ai.conversation.id", sa.Ctx.SessionID)
+		a.PutStr(attrConversation, sa.Ctx.SessionID)
 		a.PutStr("gen_ai.tool.call.id", sa.ToolCallID)
-		a.PutStr("copilot.subagent.outcome", sa.Outcome)
-		putIf(a, "gen_ai.request.model", sa.Model)
+		a.PutStr(semconv.AttrCopilotSubagentOutcome, sa.Outcome)
+		putIf(a, semconv.AttrGenAIRequestModel, sa.Model)
 		if sa.TotalTokens > 0 {
 			a.PutInt("copilot.subagent.total_tokens", sa.TotalTokens)
 		}
@@ -92,9 +103,9 @@ func (b *tracesBuilder) build(f *session.Facts) ptrace.Traces {
 		a := s.Attributes()
 		a.PutStr("gen_ai.operation.name", "chat")
 		a.PutStr("gen_ai.provider.name", providerName)
-		a.PutStr("gen_ai.request.model", u.Model)
-		a.PutStr("gen_ai.conversation.id", u.Ctx.SessionID)
-		a.PutStr("gen_ai.agent.name", u.Agent.Name)
+		a.PutStr(semconv.AttrGenAIRequestModel, u.Model)
+		a.PutStr(attrConversation, u.Ctx.SessionID)
+		a.PutStr(semconv.AttrGenAIAgentName, u.Agent.Name)
 		putIf(a, "gen_ai.response.id", u.APICallID)
 		if u.FinishReason != "" {
 			a.PutEmptySlice("gen_ai.response.finish_reasons").AppendEmpty().SetStr(u.FinishReason)
@@ -106,7 +117,7 @@ func (b *tracesBuilder) build(f *session.Facts) ptrace.Traces {
 		a.PutInt("gen_ai.usage.reasoning.output_tokens", u.Usage.ReasoningTokens)
 		a.PutInt("copilot.usage.nano_aiu", u.Usage.NanoAIU)
 		a.PutDouble("copilot.usage.premium_requests", u.Usage.PremiumCost)
-		a.PutStr("copilot.initiator", u.Initiator)
+		a.PutStr(semconv.AttrCopilotInitiator, u.Initiator)
 		a.PutBool("copilot.byok", u.IsByok)
 		putIf(a, "copilot.interaction.id", u.InteractionID)
 		putIf(a, "copilot.accounting.source_session_id", u.SourceSessionID)
@@ -122,12 +133,12 @@ func (b *tracesBuilder) build(f *session.Facts) ptrace.Traces {
 		a := s.Attributes()
 		a.PutStr("gen_ai.operation.name", "execute_tool")
 		a.PutStr("gen_ai.provider.name", providerName)
-		a.PutStr("gen_ai.tool.name", t.Name)
+		a.PutStr(semconv.AttrGenAIToolName, t.Name)
 		a.PutStr("gen_ai.tool.call.id", t.CallID)
 		a.PutStr("gen_ai.tool.type", "function")
-		a.PutStr("gen_ai.conversation.id", t.Ctx.SessionID)
-		a.PutStr("gen_ai.agent.name", t.Agent.Name)
-		a.PutStr("copilot.tool.outcome", t.Outcome)
+		a.PutStr(attrConversation, t.Ctx.SessionID)
+		a.PutStr(semconv.AttrGenAIAgentName, t.Agent.Name)
+		a.PutStr(semconv.AttrCopilotToolOutcome, t.Outcome)
 		putIf(a, "copilot.mcp.server", t.MCPServer)
 		if t.ExitCode != nil {
 			a.PutInt("process.exit.code", *t.ExitCode)
@@ -135,7 +146,7 @@ func (b *tracesBuilder) build(f *session.Facts) ptrace.Traces {
 		if t.Outcome == session.OutcomeFailure {
 			s.Status().SetCode(ptrace.StatusCodeError)
 			if t.ErrorCode != "" {
-				a.PutStr("error.type", t.ErrorCode)
+				a.PutStr(semconv.AttrErrorType, t.ErrorCode)
 			}
 		}
 		putLinks(s, t.Links)

@@ -55,7 +55,7 @@ type eventCopilotSessionError struct {
 	config EventConfig         // event config provided by user.
 }
 
-func (e *eventCopilotSessionError) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, logRecordUIDAttributeValue string, errorTypeAttributeValue string, copilotErrorContextAttributeValue string, httpResponseStatusCodeAttributeValue int64) {
+func (e *eventCopilotSessionError) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, logRecordUIDAttributeValue string, errorTypeAttributeValue string, copilotErrorCodeAttributeValue string, copilotErrorContextAttributeValue string, httpResponseStatusCodeAttributeValue int64, genAiAgentNameAttributeValue string) {
 	if !e.config.Enabled {
 		return
 	}
@@ -69,8 +69,10 @@ func (e *eventCopilotSessionError) recordEvent(ctx context.Context, timestamp pc
 	}
 	dp.Attributes().PutStr("log.record.uid", logRecordUIDAttributeValue)
 	dp.Attributes().PutStr("error.type", errorTypeAttributeValue)
+	dp.Attributes().PutStr("copilot.error.code", copilotErrorCodeAttributeValue)
 	dp.Attributes().PutStr("copilot.error.context", copilotErrorContextAttributeValue)
 	dp.Attributes().PutInt("http.response.status_code", httpResponseStatusCodeAttributeValue)
+	dp.Attributes().PutStr("gen_ai.agent.name", genAiAgentNameAttributeValue)
 
 }
 
@@ -313,8 +315,8 @@ func (lb *LogsBuilder) RecordCopilotSessionEndEvent(ctx context.Context, timesta
 }
 
 // RecordCopilotSessionErrorEvent adds a log record of copilot.session.error event.
-func (lb *LogsBuilder) RecordCopilotSessionErrorEvent(ctx context.Context, timestamp pcommon.Timestamp, logRecordUIDAttributeValue string, errorTypeAttributeValue string, copilotErrorContextAttributeValue string, httpResponseStatusCodeAttributeValue int64) {
-	lb.eventCopilotSessionError.recordEvent(ctx, timestamp, logRecordUIDAttributeValue, errorTypeAttributeValue, copilotErrorContextAttributeValue, httpResponseStatusCodeAttributeValue)
+func (lb *LogsBuilder) RecordCopilotSessionErrorEvent(ctx context.Context, timestamp pcommon.Timestamp, logRecordUIDAttributeValue string, errorTypeAttributeValue string, copilotErrorCodeAttributeValue string, copilotErrorContextAttributeValue string, httpResponseStatusCodeAttributeValue int64, genAiAgentNameAttributeValue string) {
+	lb.eventCopilotSessionError.recordEvent(ctx, timestamp, logRecordUIDAttributeValue, errorTypeAttributeValue, copilotErrorCodeAttributeValue, copilotErrorContextAttributeValue, httpResponseStatusCodeAttributeValue, genAiAgentNameAttributeValue)
 }
 
 // RecordCopilotSessionSummaryEvent adds a log record of copilot.session.summary event.

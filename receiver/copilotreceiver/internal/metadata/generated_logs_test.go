@@ -141,7 +141,7 @@ func TestLogsBuilder(t *testing.T) {
 			lb.RecordCopilotSessionEndEvent(ctx, timestamp, "log.record.uid-val", "copilot.session.end_reason-val")
 			defaultEventsCount++
 			allEventsCount++
-			lb.RecordCopilotSessionErrorEvent(ctx, timestamp, "log.record.uid-val", "error.type-val", "copilot.error.context-val", 25)
+			lb.RecordCopilotSessionErrorEvent(ctx, timestamp, "log.record.uid-val", "error.type-val", "copilot.error.code-val", "copilot.error.context-val", 25, "gen_ai.agent.name-val")
 			defaultEventsCount++
 			allEventsCount++
 			lb.RecordCopilotSessionSummaryEvent(ctx, timestamp, "log.record.uid-val", 19, "copilot.shutdown.type-val")
@@ -206,12 +206,18 @@ func TestLogsBuilder(t *testing.T) {
 					attrVal, ok = lr.Attributes().Get("error.type")
 					assert.True(t, ok)
 					assert.Equal(t, "error.type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("copilot.error.code")
+					assert.True(t, ok)
+					assert.Equal(t, "copilot.error.code-val", attrVal.Str())
 					attrVal, ok = lr.Attributes().Get("copilot.error.context")
 					assert.True(t, ok)
 					assert.Equal(t, "copilot.error.context-val", attrVal.Str())
 					attrVal, ok = lr.Attributes().Get("http.response.status_code")
 					assert.True(t, ok)
 					assert.EqualValues(t, 25, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("gen_ai.agent.name")
+					assert.True(t, ok)
+					assert.Equal(t, "gen_ai.agent.name-val", attrVal.Str())
 				case "copilot.session.summary":
 					assert.False(t, validatedEvents["copilot.session.summary"], "Found a duplicate in the events slice: copilot.session.summary")
 					validatedEvents["copilot.session.summary"] = true

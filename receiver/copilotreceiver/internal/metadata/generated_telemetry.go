@@ -139,7 +139,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverCopilotLinesRepaired, err = builder.meter.Int64Counter(
 		"otelcol_receiver_copilot_lines_repaired",
-		metric.WithDescription("Events recovered from damaged lines (a raw newline inside a string; the intact event behind a torn fragment). [Development]"),
+		metric.WithDescription("Events recovered from damaged lines (a raw newline inside a string; the intact event behind a torn fragment; a usage record, shutdown or checkpoint without a valid timestamp, counted at the time of the event before it). [Development]"),
 		metric.WithUnit("{line}"),
 	)
 	errs = errors.Join(errs, err)

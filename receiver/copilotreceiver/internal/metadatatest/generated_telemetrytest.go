@@ -198,7 +198,7 @@ func AssertEqualReceiverCopilotHooksRejected(t *testing.T, tt *componenttest.Tel
 func AssertEqualReceiverCopilotLinesRepaired(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_copilot_lines_repaired",
-		Description: "Events recovered from damaged lines (a raw newline inside a string; the intact event behind a torn fragment). [Development]",
+		Description: "Events recovered from damaged lines (a raw newline inside a string; the intact event behind a torn fragment; a usage record, shutdown or checkpoint without a valid timestamp, counted at the time of the event before it). [Development]",
 		Unit:        "{line}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
