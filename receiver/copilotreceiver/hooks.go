@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/pipeline"
@@ -136,7 +137,7 @@ func newHookServer(r *copilotReceiver, tel *metadata.TelemetryBuilder) (*hookSer
 func (h *hookServer) start(ctx context.Context, host component.Host) error {
 	ln, err := h.cfg.ToListener(ctx)
 	if err != nil {
-		return fmt.Errorf("hooks.endpoint: cannot listen on %q: %w", h.cfg.NetAddr.Endpoint, err)
+		return fmt.Errorf("hooks::endpoint: cannot listen on %q: %w", h.cfg.NetAddr.Endpoint, err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc(hooksPath, h.handleHook)
@@ -153,7 +154,7 @@ func (h *hookServer) start(ctx context.Context, host component.Host) error {
 	h.srv, err = h.cfg.ToServer(ctx, host.GetExtensions(), h.r.set.TelemetrySettings, h.guard(guard, mux))
 	if err != nil {
 		_ = ln.Close()
-		return fmt.Errorf("hooks: %w", err)
+		return fmt.Errorf("hooks::endpoint: %w", err)
 	}
 	h.addr = ln.Addr().String()
 	h.done = make(chan struct{})
@@ -196,7 +197,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (h *hookServer) reject(w http.ResponseWriter, status int, reason, msg string) {
-	h.tel.ReceiverCopilotHooksRejected.Add(bg, 1, metric.WithAttributes(attribute.String("reason", reason)))
+	h.tel.ReceiverCopilotHooksRejected.Add(bg, 1, metric.WithAttributes(attribute.String(semconv.AttrReason, reason)))
 	writeJSON(w, status, response{Error: msg})
 }
 
@@ -257,7 +258,7 @@ func (h *hookServer) handleHook(w http.ResponseWriter, r *http.Request) {
 	status, err := h.process(r.Context(), id, &p, host != "" && host == h.hostname)
 	switch {
 	case err == nil:
-		h.tel.ReceiverCopilotHooksAccepted.Add(bg, 1, metric.WithAttributes(attribute.String("copilot.hook.type", p.Type)))
+		h.tel.ReceiverCopilotHooksAccepted.Add(bg, 1, metric.WithAttributes(attribute.String(semconv.AttrCopilotHookType, p.Type)))
 		writeJSON(w, http.StatusAccepted, response{Status: status})
 	default:
 		w.Header().Set("Retry-After", strconv.Itoa(int(h.cfg.RetryAfter/time.Second)))
@@ -354,11 +355,11 @@ func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload, lo
 		}
 		if err := s.Consume(ctx, facts); err != nil {
 			if !consumererror.IsPermanent(err) {
-				h.tel.ReceiverCopilotHooksRefused.Add(bg, 1, metric.WithAttributes(attribute.String("signal", s.Name)))
+				h.tel.ReceiverCopilotHooksRefused.Add(bg, 1, metric.WithAttributes(attribute.String(semconv.AttrSignal, s.Name)))
 				return "", err
 			}
 			h.log.Error("The pipeline rejected hook data for good; it is dropped", zap.String("signal", s.Name), zap.String("hook", p.Type), zap.Error(err))
-			h.tel.ReceiverCopilotBatchesDropped.Add(bg, 1, metric.WithAttributes(attribute.String("signal", s.Name)))
+			h.tel.ReceiverCopilotBatchesDropped.Add(bg, 1, metric.WithAttributes(attribute.String(semconv.AttrSignal, s.Name)))
 		}
 		d.done[s.Name] = true
 		if s.Name == signalMetrics {
