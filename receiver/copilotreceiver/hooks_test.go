@@ -601,7 +601,7 @@ func TestHookEndpointInUse(t *testing.T) {
 	r, err := NewFactory().CreateMetrics(t.Context(), receivertest.NewNopSettings(metadata.Type), h2.cfg, (&sink{}).metricsConsumer())
 	require.NoError(t, err)
 	err = r.Start(t.Context(), componenttest.NewNopHost())
-	require.ErrorContains(t, err, "hooks.endpoint: cannot listen")
+	require.ErrorContains(t, err, "hooks::endpoint: cannot listen")
 	require.NoError(t, r.Shutdown(t.Context()))
 }
 
