@@ -347,14 +347,17 @@ func TestCursorSnapshot(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	r := NewRegistry(2)
+	evicted := 0
+	r := NewRegistry(2, func() { evicted++ })
 	r.Publish(Snapshot{Path: "/a/s1/events.jsonl", SessionID: "s1", Offset: 1})
 	r.Publish(Snapshot{Path: "/a/s2/events.jsonl", SessionID: "s2"})
 	r.Publish(Snapshot{Path: "/a/s1/events.jsonl", SessionID: "s1", Offset: 2})
 	s, ok := r.Get("/a/s1/events.jsonl")
 	require.True(t, ok)
 	assert.Equal(t, int64(2), s.Offset)
+	assert.Zero(t, evicted)
 	r.Publish(Snapshot{Path: "/b/s3/events.jsonl", SessionID: "s3"}) // s2 is the oldest
+	assert.Equal(t, 1, evicted)
 	_, ok = r.Get("/a/s2/events.jsonl")
 	assert.False(t, ok)
 	_, ok = r.Path("s2")
@@ -366,6 +369,7 @@ func TestRegistry(t *testing.T) {
 	_, ok = r.Path("s3")
 	assert.False(t, ok)
 	assert.Equal(t, 1, r.Len())
+	assert.Equal(t, 1, evicted, "a session forgotten on purpose is not an eviction")
 }
 
 // TestCursorEmptyTranscript: a transcript with nothing in it yet has a

@@ -49,16 +49,20 @@ type Registry struct {
 	mu        sync.Mutex
 	byPath    *simplelru.LRU[string, *Snapshot]
 	bySession map[string]string
+	onEvict   func()
 }
 
 // NewRegistry returns a registry of at most size sessions (at least 1).
-func NewRegistry(size int) *Registry {
+// onEvict, if not nil, is called (with the registry locked) for each
+// session forgotten over the bound.
+func NewRegistry(size int, onEvict func()) *Registry {
 	r := &Registry{bySession: map[string]string{}}
 	r.byPath, _ = simplelru.NewLRU(max(size, 1), func(path string, s *Snapshot) {
 		if r.bySession[s.SessionID] == path {
 			delete(r.bySession, s.SessionID)
 		}
 	})
+	r.onEvict = onEvict
 	return r
 }
 
@@ -66,7 +70,9 @@ func NewRegistry(size int) *Registry {
 func (r *Registry) Publish(s Snapshot) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.byPath.Add(s.Path, &s)
+	if r.byPath.Add(s.Path, &s) && r.onEvict != nil {
+		r.onEvict()
+	}
 	r.bySession[s.SessionID] = s.Path
 }
 

@@ -252,3 +252,4 @@ func (o *observer) Dropped(signal string) {
 	o.tel.ReceiverCopilotBatchesDropped.Add(bg, 1, metric.WithAttributes(attribute.String(semconv.AttrSignal, signal)))
 }
 func (o *observer) FilesTracked(n int) { o.tel.ReceiverCopilotFilesTracked.Record(bg, int64(n)) }
+func (o *observer) SnapshotEvicted()   { o.tel.ReceiverCopilotSessionSnapshotsEvicted.Add(bg, 1) }

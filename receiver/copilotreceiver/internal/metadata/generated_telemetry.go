@@ -23,23 +23,24 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                                metric.Meter
-	mu                                   sync.Mutex
-	registrations                        []metric.Registration
-	ReceiverCopilotAccountingExcess      metric.Int64Counter
-	ReceiverCopilotBatchesDropped        metric.Int64Counter
-	ReceiverCopilotBytesRead             metric.Int64Counter
-	ReceiverCopilotConsumeRetries        metric.Int64Counter
-	ReceiverCopilotEventsRead            metric.Int64Counter
-	ReceiverCopilotFilesTracked          metric.Int64Gauge
-	ReceiverCopilotHooksAccepted         metric.Int64Counter
-	ReceiverCopilotHooksDuplicate        metric.Int64Counter
-	ReceiverCopilotHooksForwarderDropped metric.Int64Counter
-	ReceiverCopilotHooksRefused          metric.Int64Counter
-	ReceiverCopilotHooksRejected         metric.Int64Counter
-	ReceiverCopilotLinesRepaired         metric.Int64Counter
-	ReceiverCopilotLinesSkipped          metric.Int64Counter
-	ReceiverCopilotUsageRecordsDuplicate metric.Int64Counter
+	meter                                  metric.Meter
+	mu                                     sync.Mutex
+	registrations                          []metric.Registration
+	ReceiverCopilotAccountingExcess        metric.Int64Counter
+	ReceiverCopilotBatchesDropped          metric.Int64Counter
+	ReceiverCopilotBytesRead               metric.Int64Counter
+	ReceiverCopilotConsumeRetries          metric.Int64Counter
+	ReceiverCopilotEventsRead              metric.Int64Counter
+	ReceiverCopilotFilesTracked            metric.Int64Gauge
+	ReceiverCopilotHooksAccepted           metric.Int64Counter
+	ReceiverCopilotHooksDuplicate          metric.Int64Counter
+	ReceiverCopilotHooksForwarderDropped   metric.Int64Counter
+	ReceiverCopilotHooksRefused            metric.Int64Counter
+	ReceiverCopilotHooksRejected           metric.Int64Counter
+	ReceiverCopilotLinesRepaired           metric.Int64Counter
+	ReceiverCopilotLinesSkipped            metric.Int64Counter
+	ReceiverCopilotSessionSnapshotsEvicted metric.Int64Counter
+	ReceiverCopilotUsageRecordsDuplicate   metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -147,6 +148,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_copilot_lines_skipped",
 		metric.WithDescription("Transcript lines skipped, by reason (invalid_json, torn_line, nul_bytes, line_too_long, missing_type, unknown_type, invalid_timestamp, invalid_data, invalid_usage). [Development]"),
 		metric.WithUnit("{line}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverCopilotSessionSnapshotsEvicted, err = builder.meter.Int64Counter(
+		"otelcol_receiver_copilot_session_snapshots_evicted",
+		metric.WithDescription("Sessions whose latest context and usage the receiver stopped keeping in memory for the hook endpoint and the usage query (over session_state's bound of recently read sessions, least recently read first); they are read again from storage and the transcript when asked for. [Development]"),
+		metric.WithUnit("{session}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverCopilotUsageRecordsDuplicate, err = builder.meter.Int64Counter(

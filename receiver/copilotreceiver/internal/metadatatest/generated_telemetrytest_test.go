@@ -32,6 +32,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverCopilotHooksRejected.Add(context.Background(), 1)
 	tb.ReceiverCopilotLinesRepaired.Add(context.Background(), 1)
 	tb.ReceiverCopilotLinesSkipped.Add(context.Background(), 1)
+	tb.ReceiverCopilotSessionSnapshotsEvicted.Add(context.Background(), 1)
 	tb.ReceiverCopilotUsageRecordsDuplicate.Add(context.Background(), 1)
 	AssertEqualReceiverCopilotAccountingExcess(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
@@ -70,6 +71,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverCopilotLinesSkipped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverCopilotSessionSnapshotsEvicted(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverCopilotUsageRecordsDuplicate(t, testTel,

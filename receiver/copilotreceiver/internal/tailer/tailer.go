@@ -86,6 +86,9 @@ type Observer interface {
 	Retry(signal string)
 	Dropped(signal string)
 	FilesTracked(n int)
+	// SnapshotEvicted is called when a session's snapshot is forgotten
+	// over RegistrySize; it may be called from other goroutines.
+	SnapshotEvicted()
 }
 
 // Tailer follows transcripts. Start it once; Stop it once.
@@ -139,7 +142,7 @@ func New(cfg Config, store storage.Client, signals []pipeline.Signal, obs Observ
 		delivery: newDeliverer(signals, cfg.RetryInitial, cfg.RetryMax, obs, logger),
 		files:    map[string]*file{}, find: newFinder(cfg.Include, cfg.Exclude, logger), firstScan: true,
 	}
-	t.sessions = newSessions(session.NewRegistry(cfg.RegistrySize), t.store, session.CursorOptions{MaxLineSize: cfg.MaxLineSize})
+	t.sessions = newSessions(session.NewRegistry(cfg.RegistrySize, obs.SnapshotEvicted), t.store, session.CursorOptions{MaxLineSize: cfg.MaxLineSize})
 	return t
 }
 

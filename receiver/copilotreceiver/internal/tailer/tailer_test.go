@@ -29,6 +29,7 @@ func (nopObserver) AccountingExcess(int64) {}
 func (nopObserver) Retry(string)           {}
 func (nopObserver) Dropped(string)         {}
 func (nopObserver) FilesTracked(int)       {}
+func (nopObserver) SnapshotEvicted()       {}
 
 // readObserver counts the bytes read.
 type readObserver struct {
@@ -179,7 +180,7 @@ func TestSessionsResumeFromTheCommit(t *testing.T) {
 	require.NotEqual(t, string(state), b)
 	require.NoError(t, checkpoints{store}.commit(context.Background(), []saved{{path: path, cp: cp, state: []byte(b)}}))
 
-	s := newSessions(session.NewRegistry(4), checkpoints{store}, session.CursorOptions{})
+	s := newSessions(session.NewRegistry(4, nil), checkpoints{store}, session.CursorOptions{})
 	snap, err := s.Current(path)
 	require.NoError(t, err)
 	assert.Equal(t, "only-in-the-state", snap.Context.Branch, "read from the start")
