@@ -20,8 +20,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/otelcol-copilot/otelcol-copilot/internal/fakeprovider"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/money"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/fakeprovider"
 )
 
 // chargebackConfig adds to the base configuration the chargeback
@@ -154,7 +153,7 @@ func TestChargebackRealCLI(t *testing.T) {
 			want[o].Add(want[o], c)
 		}
 	}
-	got := map[owner]money.Amount{}
+	got := map[owner]*big.Rat{}
 	md := e.readMetrics()
 	for _, rm := range md.ResourceMetrics().All() {
 		_, hasSession := rm.Resource().Attributes().Get("session.id")
@@ -166,17 +165,21 @@ func TestChargebackRealCLI(t *testing.T) {
 				}
 				for _, dp := range m.Sum().DataPoints().All() {
 					assert.Equal(t, "token_price", str(dp.Attributes(), "copilot.cost.method"))
-					a, err := money.ParseDecimal(strconv.FormatFloat(dp.DoubleValue(), 'f', -1, 64))
-					require.NoError(t, err)
+					a, ok := new(big.Rat).SetString(strconv.FormatFloat(dp.DoubleValue(), 'f', -1, 64))
+					require.True(t, ok)
 					o := ownerOf(dp.Attributes())
-					got[o] = got[o].Add(a)
+					if got[o] == nil {
+						got[o] = new(big.Rat)
+					}
+					got[o].Add(got[o], a)
 				}
 			}
 		}
 	}
 	require.Len(t, got, 2, "two owners: %v", got)
 	for o, w := range want {
-		assert.Equal(t, w.FloatString(18), got[o].Rat().FloatString(18), "cost of %v", o)
+		require.NotNil(t, got[o], "no cost for %v", o)
+		assert.Equal(t, w.FloatString(18), got[o].FloatString(18), "cost of %v", o)
 	}
 
 	// The receiver's spans and the CLI's own spans of each session carry

@@ -3,7 +3,7 @@
 // Package e2e runs the real GitHub Copilot CLI against the distribution:
 // the CLI (npm @github/copilot, installed by .ci/run, named by
 // COPILOT_CLI) runs offline in bring-your-own-key mode against the fake
-// provider of internal/fakeprovider on loopback, with the hook forwarder
+// provider of internal/testsupport/fakeprovider on loopback, with the hook forwarder
 // installed by its own install command, and the collector built from
 // cmd/otelcol-copilot exporting to files.
 //
@@ -42,8 +42,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
-	"github.com/otelcol-copilot/otelcol-copilot/internal/fakeprovider"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/fakeprovider"
 )
 
 const (

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/otelcol-copilot/otelcol-copilot/internal/transcriptgen"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/transcriptgen"
 )
 
 // bigTranscript writes a generated transcript of about mb megabytes.

@@ -13,9 +13,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
-	"github.com/otelcol-copilot/otelcol-copilot/internal/budget"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/fakeclock"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/fakeclock"
+	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/budget"
 )
 
 // session is the context of a made-up session, as the copilot receiver

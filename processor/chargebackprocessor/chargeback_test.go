@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
-	"github.com/otelcol-copilot/otelcol-copilot/internal/attribution"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/money"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/pricing"
+	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/attribution"
+	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/money"
+	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/pricing"
 )
 
 // testConfig attributes the repositories of the recordings to teams, and

@@ -15,7 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/otelcol-copilot/otelcol-copilot/internal/cliaccounting"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/cliaccounting"
 )
 
 // modelTotals is a session's accounting of one model.

@@ -15,8 +15,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/transcriptgen"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/transcriptgen"
 )
 
 var (

@@ -28,7 +28,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/otelcol-copilot/otelcol-copilot/internal/transcriptgen"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/transcriptgen"
 )
 
 func main() {

@@ -34,7 +34,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/otelcol-copilot/otelcol-copilot/internal/transcriptgen"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/transcriptgen"
 )
 
 func main() {

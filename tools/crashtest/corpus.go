@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/otelcol-copilot/otelcol-copilot/internal/cliaccounting"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/transcriptgen"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/cliaccounting"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/transcriptgen"
 )
 
 // corpusSession is one generated session: its bytes, where its lines end,

@@ -1,13 +1,13 @@
 // Command crashtest measures whether the otelcol-copilot collector loses or
 // repeats usage when it is killed, stopped or cut off from its gateway.
 //
-// It generates a corpus of Copilot CLI transcripts (internal/transcriptgen),
+// It generates a corpus of Copilot CLI transcripts (internal/testsupport/transcriptgen),
 // runs two collectors of the distribution on loopback, an agent that reads
 // the corpus through one of the pipeline shapes under shapes/ and a gateway
 // that writes every request it accepts as one JSON line, kills and restarts
 // them on a seeded schedule while transcripts are being appended, and
 // compares what the gateway received with the CLI's own accounting of each
-// session (internal/cliaccounting).
+// session (internal/testsupport/cliaccounting).
 //
 //	go run ./tools/crashtest -shape direct -kills 20 -sigterm 3 -gateway-kills 1
 //	go run ./tools/crashtest -shape all -kills 10

@@ -17,7 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/otelcol-copilot/otelcol-copilot/internal/cliaccounting"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/cliaccounting"
 )
 
 // Fault kinds.

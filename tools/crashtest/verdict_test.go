@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/otelcol-copilot/otelcol-copilot/internal/cliaccounting"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/cliaccounting"
 )
 
 // usageRequest is a metrics request of one session's usage, as the agent

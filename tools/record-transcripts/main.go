@@ -1,7 +1,7 @@
 // Command record-transcripts records real GitHub Copilot CLI session
 // transcripts for tests. It runs several installed versions of the CLI
 // (npm package @github/copilot) fully offline, in bring-your-own-key mode
-// against the scripted OpenAI-compatible server of internal/fakeprovider on
+// against the scripted OpenAI-compatible server of internal/testsupport/fakeprovider on
 // 127.0.0.1, and copies each session's events.jsonl and workspace.yaml into
 // <out>/<case>/session-state/<sessionId>/. The only change made to what the
 // CLI wrote is that the system prompt text of system.message events is

@@ -307,7 +307,7 @@ Every ` + "`events.jsonl`" + ` and ` + "`workspace.yaml`" + ` under ` + "`<case>
 written by a real GitHub Copilot CLI (npm package ` + "`@github/copilot`" + `, the version named
 per case) running fully offline in bring-your-own-key mode: ` + "`COPILOT_OFFLINE=true`" + `,
 ` + "`COPILOT_PROVIDER_BASE_URL`" + ` pointing at the scripted OpenAI-compatible server of
-` + "`internal/fakeprovider`" + ` on 127.0.0.1, model ` + "`gpt-4.1`" + `, ` + "`HOME=/home/dev`" + ` (the ` + "`-home`" + ` below), in a git
+` + "`internal/testsupport/fakeprovider`" + ` on 127.0.0.1, model ` + "`gpt-4.1`" + `, ` + "`HOME=/home/dev`" + ` (the ` + "`-home`" + ` below), in a git
 repository ` + "`/home/dev/src/payments-api`" + ` on branch ` + "`feature/PAY-4411-refund-retries`" + `
 (one empty commit with fixed author and dates, so the same head commit every time).
 Each case ran with a fresh ` + "`~/.copilot`" + `.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/otelcol-copilot/otelcol-copilot/internal/fakeprovider"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/fakeprovider"
 )
 
 // stop says how a leg ends.

@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/otelcol-copilot/otelcol-copilot/internal/fakeprovider"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/fakeprovider"
 )
 
 const (

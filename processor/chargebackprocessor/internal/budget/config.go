@@ -29,7 +29,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/otelcol-copilot/otelcol-copilot/internal/money"
+	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/money"
 )
 
 // Scopes a budget applies to; values come from the spend's attribution.
