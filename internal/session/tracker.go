@@ -230,8 +230,8 @@ func (t *Tracker) Apply(ev *transcript.Event, out *Facts) {
 	}
 	if !t.st.ReplayUntil.IsZero() {
 		if !ev.Timestamp.After(t.st.ReplayUntil) {
-			if ev.Type == transcript.TypeUsageRecord {
-				t.usageRecord(ev, ev.Data.(*transcript.UsageRecordData), out)
+			if c, ok := ev.Data.(transcript.CallsReporter); ok {
+				t.calls(ev, c, out)
 			}
 			return
 		}
@@ -266,8 +266,6 @@ func (t *Tracker) Apply(ev *transcript.Event, out *Facts) {
 		if ev.AgentID == "" && t.st.Interaction != nil && t.opts.CaptureContent && d.Content != "" {
 			t.st.Interaction.Response = d.Content
 		}
-	case *transcript.UsageRecordData:
-		t.usageRecord(ev, d, out)
 	case *transcript.CheckpointData:
 		t.checkpoint(ev, d, out)
 	case *transcript.ShutdownData:
@@ -293,6 +291,16 @@ func (t *Tracker) Apply(ev *transcript.Event, out *Facts) {
 		out.Compactions = append(out.Compactions, CompactionFact{Ctx: t.ctx, Time: ev.Timestamp, Success: d.Success, Trigger: d.Trigger})
 	case *transcript.HookStartData:
 		t.hookStart(d)
+	case transcript.CallsReporter:
+		t.calls(ev, d, out)
+	case transcript.TotalsReporter:
+		tot, wm := d.SessionTotals()
+		if tot != nil {
+			t.reconcile(tot, true, SourceCheckpoint, ev.Timestamp, out)
+			t.reconcileCode(tot.CodeChanges, true, ev.Timestamp, out)
+		}
+		t.raiseWatermarks(wm)
+		t.st.LastCheckpoint = ev.Timestamp
 	}
 }
 
@@ -470,8 +478,16 @@ func (t *Tracker) currentParent(agentID string) spanKey {
 
 func (t *Tracker) spanID(k spanKey) [8]byte { return SpanID(t.st.SessionID, k.Kind, k.Key) }
 
-func (t *Tracker) usageRecord(ev *transcript.Event, d *transcript.UsageRecordData, out *Facts) {
-	u := &d.Usage
+// calls counts the model calls an event reports (a usage record: one).
+func (t *Tracker) calls(ev *transcript.Event, c transcript.CallsReporter, out *Facts) {
+	n := c.Calls()
+	for i := range n {
+		t.call(ev, c.Call(i), i, n, out)
+	}
+}
+
+// call counts the i-th of the n model calls an event reports, once.
+func (t *Tracker) call(ev *transcript.Event, u *transcript.UsageData, i, n int, out *Facts) {
 	var callKey string
 	switch {
 	case u.Accounting != nil && u.Accounting.SourceSessionID != "" && u.Accounting.Sequence.Set:
@@ -499,6 +515,9 @@ func (t *Tracker) usageRecord(ev *transcript.Event, d *transcript.UsageRecordDat
 	default:
 		// Nothing identifies the call; it is counted as it comes.
 		callKey = "event/" + ev.ID
+		if n > 1 {
+			callKey += "/" + strconv.Itoa(i)
+		}
 	}
 	usage := recordUsage(u)
 	agent := t.agent(ev.AgentID)

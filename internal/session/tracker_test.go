@@ -439,3 +439,53 @@ func TestTimelessUsageCountsAtTheEventBefore(t *testing.T) {
 	again := s.run(tr)
 	assert.Equal(t, 0, again.Len(), "read again, the shutdown is not counted twice")
 }
+
+// usageBatch stands for an event type the CLI does not write today: data
+// that reports several model calls at once. It needs nothing of package
+// session but the two methods of transcript.CallsReporter.
+type usageBatch struct{ calls []transcript.UsageData }
+
+func (b *usageBatch) Calls() int                       { return len(b.calls) }
+func (b *usageBatch) Call(i int) *transcript.UsageData { return &b.calls[i] }
+
+// usageTotals stands for a new event type that reports the session's
+// running totals (transcript.TotalsReporter).
+type usageTotals struct{ totals *transcript.Totals }
+
+func (u *usageTotals) SessionTotals() (*transcript.Totals, map[string]int64) {
+	return u.totals, map[string]int64{sid: 3}
+}
+
+// TestNewUsageEventTypes: an event type that reports model calls, or the
+// session's totals, is accounted by what it implements, not by its name:
+// calls once each (also against usage records and while the transcript is
+// read again), totals reconciled like a checkpoint's snapshot.
+func TestNewUsageEventTypes(t *testing.T) {
+	call := func(seq, in int64) transcript.UsageData {
+		return transcript.UsageData{
+			Model: "m", InputTokens: n(in), OutputTokens: n(10), Duration: n(100), Initiator: "agent",
+			Accounting: &transcript.AccountingID{SourceSessionID: sid, Sequence: n(seq)},
+		}
+	}
+	s := (&script{}).start("1.0.102").
+		record("", "m", "user", sid, 1, 1000, 10, 0, 0).
+		add("session.usage_batch", "", &usageBatch{calls: []transcript.UsageData{call(1, 1000), call(2, 200), call(3, 300)}})
+	tr := New(sid, Options{})
+	f := s.run(tr)
+	require.Len(t, f.Usage, 3, "sequence 1 is counted from its record, 2 and 3 from the batch, which repeats 1")
+	assert.Equal(t, int64(1500), total(f).InputTokens)
+
+	tr.BeginReplay()
+	assert.Zero(t, s.run(tr).Len(), "read again, the batch counts nothing again")
+
+	// Totals that report more than was counted: the shortfall is counted
+	// once, as of a checkpoint.
+	mm := map[string]transcript.ModelMetric{"m": metric(4, 1900, 40, 0, 0)}
+	s.add("session.usage_totals", "", &usageTotals{totals: &transcript.Totals{ModelMetrics: mm}})
+	more := &Facts{}
+	tr.Apply(s.evs[len(s.evs)-1], more)
+	require.Len(t, more.Usage, 1)
+	assert.Equal(t, SourceCheckpoint, more.Usage[0].Source)
+	assert.Equal(t, int64(400), more.Usage[0].Usage.InputTokens)
+	assert.Equal(t, int64(1), more.Usage[0].Usage.Requests)
+}

@@ -125,6 +125,31 @@ type UsageRecordData struct {
 	Usage UsageData `json:"usage"`
 }
 
+// CallsReporter is the data of an event that reports model calls. Package
+// session counts each call once (by its accounting id, else its API call
+// id), also while a transcript is read again, and attributes it to the
+// event's agent. A new event type of this kind needs only its type, its
+// decoder (dataDecoders), carriesUsage, and these two methods.
+type CallsReporter interface {
+	Calls() int
+	Call(i int) *UsageData
+}
+
+// TotalsReporter is the data of an event that reports the session's
+// running totals, cumulative for the whole session, and the last sequence
+// counted per accounting source: package session reconciles them as it
+// does a usage checkpoint's accountingSnapshot. A new event type of this
+// kind needs only its type, its decoder, carriesUsage, and this method.
+type TotalsReporter interface {
+	SessionTotals() (totals *Totals, watermarks map[string]int64)
+}
+
+// Calls implements CallsReporter: a usage record is one call.
+func (d *UsageRecordData) Calls() int { return 1 }
+
+// Call implements CallsReporter.
+func (d *UsageRecordData) Call(int) *UsageData { return &d.Usage }
+
 // TokenUsage is the token part of a model metric.
 type TokenUsage struct {
 	InputTokens      Int `json:"inputTokens"`
