@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
-	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/attribution"
-	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/money"
-	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/pricing"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/attribution"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/pricing"
 )
 
 // testConfig attributes the repositories of the recordings to teams, and

@@ -8,9 +8,9 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 
-	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/attribution"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/attribution"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/pricing"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/budget"
-	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/pricing"
 )
 
 // The attributions the processor sets, by their keys in attributes:.

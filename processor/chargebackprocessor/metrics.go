@@ -13,11 +13,11 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/attribution"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/pricing"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
-	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/attribution"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/budget"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/metadata"
-	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/pricing"
 )
 
 // The metrics the processor adds. It prices the copilot receiver's usage

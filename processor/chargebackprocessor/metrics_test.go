@@ -13,9 +13,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/pricing"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/metadata"
-	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/pricing"
 )
 
 // points returns the attributes of every point of a metric that came out,

@@ -19,12 +19,12 @@ import (
 	conventions "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/attribution"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/pricing"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
-	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/attribution"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/budget"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/metadata"
-	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/pricing"
 )
 
 // attrConversation is the session id on the spans of the CLI's own

@@ -29,7 +29,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/money"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 )
 
 // Scopes a budget applies to; values come from the spend's attribution.

@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/fakeclock"
-	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/money"
 )
 
 // clock is a fake clock.

@@ -12,8 +12,8 @@ import (
 
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
-	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/money"
 )
 
 // Store is the subset of the collector's storage.Client the tracker needs;

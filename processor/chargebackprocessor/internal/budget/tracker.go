@@ -16,8 +16,8 @@ import (
 
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
-	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/money"
 )
 
 // Spend is an amount spent at a time, attributed to scope values.

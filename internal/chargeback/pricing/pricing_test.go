@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/money"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 )
 
 func TestAICreditsExact(t *testing.T) {

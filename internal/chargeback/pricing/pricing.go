@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/money"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 )
 
 // Methods a price was made by.
