@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 
+	shared "github.com/otelcol-copilot/otelcol-copilot/internal/chargeback"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/attribution"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/pricing"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/budget"
@@ -87,13 +88,11 @@ type MetricsConfig struct {
 }
 
 func createDefaultConfig() component.Config {
+	defaults := shared.Default() // the report command's defaults too
 	return &Config{
-		Attributes: map[string]string{keyTeam: "team", keyProject: "project", keyCostCenter: "cost_center", keyTicket: "ticket"},
-		Attribution: attribution.Config{
-			ReloadInterval: 10 * time.Second,
-			Unattributed:   "unattributed",
-		},
-		Pricing: pricing.Default(),
+		Attributes:  map[string]string{keyTeam: "team", keyProject: "project", keyCostCenter: "cost_center", keyTicket: "ticket"},
+		Attribution: defaults.Attribution,
+		Pricing:     defaults.Pricing,
 		Join: JoinConfig{
 			MaxSessions: 100000,
 			TTL:         24 * time.Hour,

@@ -13,9 +13,10 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	shared "github.com/otelcol-copilot/otelcol-copilot/internal/chargeback"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/attribution"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/pricing"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
+	sessions "github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/budget"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/metadata"
 )
@@ -67,7 +68,8 @@ func (m *metricsProcessor) ConsumeMetrics(ctx context.Context, md pmetric.Metric
 type usageGroup struct {
 	attrs       pcommon.Map
 	start, time pcommon.Timestamp
-	usage       pricing.Usage
+	model       string
+	usage       sessions.Usage // as the receiver counted it; priced as the report prices it
 	result      attribution.Result
 }
 
@@ -217,7 +219,7 @@ func (p *chargeback) collectUsage(m pmetric.Metric, groups map[string]*usageGrou
 					v.CopyTo(g.attrs.PutEmpty(k))
 				}
 			}
-			g.usage.Model = strAttr(dp.Attributes(), semconv.AttrGenAIRequestModel)
+			g.model = strAttr(dp.Attributes(), semconv.AttrGenAIRequestModel)
 			g.result = resolve(strAttr(dp.Attributes(), semconv.AttrGenAIAgentName))
 			groups[key] = g
 			*order = append(*order, key)
@@ -225,21 +227,20 @@ func (p *chargeback) collectUsage(m pmetric.Metric, groups map[string]*usageGrou
 		switch name {
 		case semconv.MetricCopilotUsageNanoAIU:
 			g.usage.NanoAIU += dp.IntValue()
-			g.usage.HasNanoAIU = true
 		case semconv.MetricCopilotUsagePremiumRequests:
-			g.usage.PremiumRequests += dp.DoubleValue()
-			g.usage.HasPremium = true
+			g.usage.PremiumCost += dp.DoubleValue()
 		case semconv.MetricCopilotUsageTokens:
-			g.usage.HasTokens = true
 			switch strAttr(dp.Attributes(), semconv.AttrGenAITokenType) {
 			case semconv.GenAITokenTypeInput:
-				g.usage.Input += dp.IntValue()
+				g.usage.InputTokens += dp.IntValue()
 			case semconv.GenAITokenTypeOutput:
-				g.usage.Output += dp.IntValue()
+				g.usage.OutputTokens += dp.IntValue()
 			case semconv.GenAITokenTypeCacheRead:
-				g.usage.CacheRead += dp.IntValue()
+				g.usage.CacheReadTokens += dp.IntValue()
 			case semconv.GenAITokenTypeCacheWrite:
-				g.usage.CacheWrite += dp.IntValue()
+				g.usage.CacheWriteTokens += dp.IntValue()
+			case semconv.GenAITokenTypeReasoning:
+				g.usage.ReasoningTokens += dp.IntValue()
 			}
 		}
 	}
@@ -252,9 +253,9 @@ func (p *chargeback) price(rm pmetric.ResourceMetrics, groups map[string]*usageG
 	var spends []budget.Spend
 	for _, key := range order {
 		g := groups[key]
-		costs := p.pricer.Price(g.usage)
+		costs := p.pricer.Price(shared.PricingUsage(g.model, g.usage))
 		if len(costs) == 0 {
-			if g.usage.NanoAIU > 0 || g.usage.PremiumRequests > 0 || g.usage.Input > 0 {
+			if g.usage.NanoAIU > 0 || g.usage.PremiumCost > 0 || g.usage.InputTokens > 0 {
 				p.tel.ProcessorChargebackUnpriced.Add(bg, 1, metric.WithAttributes(attribute.String("reason", "no_price")))
 			}
 			continue
