@@ -10,6 +10,7 @@
 //	otelcol-copilot-hook install [--endpoint URL] [--token-file F] [--timeout-sec N] [--copilot-home D] [--force]
 //	otelcol-copilot-hook uninstall [--copilot-home D] [--force]
 //	otelcol-copilot-hook usage --session ID [--transcript PATH] [--format env|json] [--copilot-home D]
+//	otelcol-copilot-hook report [--by KEYS] [--filter K=V]... [--since T] [--until T] [--sprint A..B] [--format F] [--config F [--processor NAME]] [glob ...]
 package main
 
 import (
@@ -39,6 +40,8 @@ Commands:
   install [flags]              write $COPILOT_HOME/hooks/otelcol-copilot.json, running forward for every hook type
   uninstall [flags]            remove that file
   usage --session ID [flags]   print a session's usage as COPILOT_SESSION_* variables (--format env) or JSON
+  report [flags] [glob ...]    what Copilot cost, for whom, for what: spend by ticket, team, model, day, ...
+                               as a table, CSV, JSON, Markdown or an HTML page with charts
   version                      print the version
 
 Run "otelcol-copilot-hook <command> -h" for a command's flags.
@@ -68,6 +71,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return uninstall(rest, stdout, stderr)
 	case "usage":
 		return usage(rest, stdout, stderr)
+	case "report":
+		return reportCmd(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "otelcol-copilot-hook", version)
 		return 0

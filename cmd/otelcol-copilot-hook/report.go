@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/attribution"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/pricing"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/report"
+)
+
+// filterFlags collects repeated --filter key=value[,value] flags.
+type filterFlags []report.Filter
+
+func (f *filterFlags) String() string { return "" }
+
+func (f *filterFlags) Set(s string) error {
+	v, err := report.ParseFilter(s)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, v)
+	return nil
+}
+
+// reportCmd is `report`: what Copilot cost, for whom, for what.
+func reportCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	by := fs.String("by", "ticket", "group by these keys, comma-separated: "+strings.Join(report.Keys, ", ")+` ("" for one total)`)
+	var filters filterFlags
+	fs.Var(&filters, "filter", "keep records whose key matches a value or glob: key=value[,value...] (repeatable; all must hold)")
+	since := fs.String("since", "", "from this date (2026-11-17, midnight) or RFC 3339 time")
+	until := fs.String("until", "", "up to this date (exclusive: until 2026-12-01 ends with November 30) or RFC 3339 time")
+	sprint := fs.String("sprint", "", "first..last day, both included: 2026-11-17..2026-11-30")
+	tz := fs.String("timezone", "UTC", "where days, weeks and dates begin (an IANA name such as Europe/Berlin, or Local)")
+	format := fs.String("format", "table", "table, csv, json, markdown or html")
+	output := fs.String("o", "", "write to this file instead of stdout")
+	config := fs.String("config", "", "a collector configuration (its processors::chargeback) or a file holding just that block; default: tickets from branches, AI credits at US$0.01")
+	proc := fs.String("processor", "", "with --config, take processors::chargeback/<name>")
+	home := fs.String("copilot-home", "", "read $COPILOT_HOME/session-state/*/events.jsonl (default $COPILOT_HOME, else ~/.copilot) when no transcripts are given")
+	userName := fs.String("user", "", "the user the spend is attributed to, as the receiver's session_state.user (default: the account running the report)")
+	progress := fs.String("progress", "auto", "progress on stderr: auto (when stderr is a terminal), always or never")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: otelcol-copilot-hook report [flags] [transcript glob ...]\n\n")
+		fs.PrintDefaults()
+	}
+	var globs []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return usageError(stderr, "report", err, "")
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		globs = append(globs, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	bad := func(err error) int { return usageError(stderr, "report", err, "") }
+
+	loc, err := time.LoadLocation(*tz)
+	if err != nil {
+		return bad(fmt.Errorf("--timezone: %w", err))
+	}
+	q := report.Query{Filters: filters, Location: loc}
+	if q.By, err = report.ParseKeys(*by); err != nil {
+		return bad(fmt.Errorf("--by: %w", err))
+	}
+	if *sprint != "" {
+		if *since != "" || *until != "" {
+			return bad(errors.New("--sprint replaces --since and --until"))
+		}
+		if q.Since, q.Until, err = report.ParseSprint(*sprint, loc); err != nil {
+			return bad(fmt.Errorf("--sprint: %w", err))
+		}
+	}
+	if *since != "" {
+		if q.Since, err = report.ParseTime(*since, loc); err != nil {
+			return bad(fmt.Errorf("--since: %w", err))
+		}
+	}
+	if *until != "" {
+		if q.Until, err = report.ParseTime(*until, loc); err != nil {
+			return bad(fmt.Errorf("--until: %w", err))
+		}
+	}
+	if !slices.Contains(report.Formats, *format) {
+		return bad(fmt.Errorf("--format %q: must be one of %s", *format, strings.Join(report.Formats, ", ")))
+	}
+	if *progress != "auto" && *progress != "always" && *progress != "never" {
+		return bad(fmt.Errorf("--progress %q: must be auto, always or never", *progress))
+	}
+	if *proc != "" && *config == "" {
+		return bad(errors.New("--processor needs --config"))
+	}
+
+	cfg := chargeback.Default()
+	if *config != "" {
+		if cfg, err = report.LoadConfig(*config, *proc); err != nil {
+			return fail(stderr, "report", fmt.Errorf("--config: %w", err))
+		}
+	}
+	resolver, err := attribution.New(cfg.Attribution, nil)
+	if err != nil {
+		return fail(stderr, "report", fmt.Errorf("attribution: %w", err))
+	}
+	pricer, err := pricing.New(cfg.Pricing)
+	if err != nil {
+		return fail(stderr, "report", fmt.Errorf("pricing: %w", err))
+	}
+	q.Unattributed = cfg.Attribution.Unattributed
+	if q.Unattributed == "" {
+		q.Unattributed = attribution.DefaultUnattributed
+	}
+
+	if len(globs) == 0 {
+		h, err := copilotHomeDir(*home)
+		if err != nil {
+			return fail(stderr, "report", err)
+		}
+		globs = []string{filepath.Join(h, "session-state", "*", "events.jsonl")}
+	}
+	u := *userName
+	if u == "" {
+		u = currentUser()
+	}
+	src := &report.Transcripts{Globs: globs, User: u, Resolver: resolver, Pricer: pricer}
+	var done func()
+	if *progress == "always" || *progress == "auto" && isTerminal(os.Stderr) {
+		src.Progress, done = report.ProgressPrinter(stderr, time.Now)
+	}
+	rep, err := report.Run(context.Background(), src, q, pricer.Currency())
+	if done != nil {
+		done()
+	}
+	if err != nil {
+		return fail(stderr, "report", err)
+	}
+	w := stdout
+	var fh *os.File
+	if *output != "" {
+		if fh, err = os.Create(*output); err != nil {
+			return fail(stderr, "report", err)
+		}
+		w = fh
+	}
+	err = report.Write(w, rep, *format)
+	if fh != nil {
+		err = errors.Join(err, fh.Close())
+	}
+	if err != nil {
+		return fail(stderr, "report", err)
+	}
+	return 0
+}
+
+// currentUser is the account running the command, as the receiver's
+// default session_state.user.
+func currentUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const billed = "../../testdata/copilot-cli/1.0.102-billed/session-state/*/events.jsonl"
+
+func TestReport(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"report", "--by", "model", "--format", "json", "--user", "dev", billed}, nil, &out, &errb)
+	require.Equal(t, 0, code, errb.String())
+	assert.Empty(t, errb.String(), "no progress when stderr is not a terminal")
+	var rep struct {
+		Rows []struct {
+			Group map[string]string
+			Cost  string
+		}
+		Total struct {
+			Cost     string
+			Sessions int
+		}
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+	assert.Equal(t, "0.150870075", rep.Total.Cost)
+	assert.Equal(t, 3, rep.Total.Sessions)
+	require.Len(t, rep.Rows, 3)
+	assert.Equal(t, "claude-opus-4.6", rep.Rows[0].Group["model"])
+
+	// The COPILOT_HOME default, a block-only configuration, a filter, a
+	// sprint and a file.
+	home := t.TempDir()
+	dir := filepath.Join(home, "session-state", "0b1e1ed0-5a1e-4c0d-9b11-000000000002")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	b, err := os.ReadFile(filepath.Join("../../testdata/copilot-cli/1.0.102-billed/session-state", filepath.Base(dir), "events.jsonl"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "events.jsonl"), b, 0o644))
+	cfg := filepath.Join(home, "chargeback.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("pricing: {billing: premium_requests, per_premium_request: \"0.04\"}\n"), 0o644))
+	file := filepath.Join(home, "r.csv")
+	out.Reset()
+	code = run([]string{"report", "--copilot-home", home, "--config", cfg, "--by", "ticket", "--filter", "model=gpt-*",
+		"--sprint", "2026-11-17..2026-11-30", "--format", "csv", "-o", file}, nil, &out, &errb)
+	require.Equal(t, 0, code, errb.String())
+	got, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Contains(t, string(got), "\nPAY-4411,1,")
+	assert.Contains(t, string(got), ",0.08,", "2 premium requests at 0.04")
+	assert.Contains(t, string(got), "\nunattributed,0,")
+}
+
+func TestReportFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"--by", "colour"}, 2, `--by: "colour" is not one of`},
+		{[]string{"--filter", "ticket"}, 2, "want key=value"},
+		{[]string{"--sprint", "2026-11-30..2026-11-17"}, 2, "--sprint"},
+		{[]string{"--sprint", "2026-11-17..2026-11-30", "--since", "2026-11-01"}, 2, "--sprint replaces"},
+		{[]string{"--since", "last week"}, 2, "--since"},
+		{[]string{"--format", "pdf"}, 2, "--format"},
+		{[]string{"--processor", "x"}, 2, "--processor needs --config"},
+		{[]string{"--config", "/nonexistent.yaml"}, 1, "--config"},
+		{[]string{"--timezone", "Mars/Olympus"}, 2, "--timezone"},
+		{[]string{"--progress", "sometimes"}, 2, "--progress"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(append([]string{"report", billed}, c.args...), nil, &out, &errb)
+		assert.Equal(t, c.code, code, strings.Join(c.args, " "))
+		assert.Contains(t, errb.String(), c.err)
+	}
+}
