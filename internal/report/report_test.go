@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -29,13 +30,14 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 
 const cliData = "../../testdata/copilot-cli"
 
-// realGlobs are the real transcripts of CLI 1.0.102: the billed copies,
-// the sessions in several repositories and branches, and the recorded
-// ones (killed, resumed, subagents, ...).
+// realGlobs are real transcripts: of CLI 1.0.102 the billed copies and
+// the sessions in several repositories and branches, and those recorded
+// with CLI 1.0.20 to 1.0.102 (killed, resumed by another version,
+// subagents, ...).
 var realGlobs = []string{
 	cliData + "/1.0.102-billed/session-state/*/events.jsonl",
 	cliData + "/1.0.102-repos/session-state/*/events.jsonl",
-	cliData + "/recorded/1.0.102-*/session-state/*/events.jsonl",
+	cliData + "/recorded/*/session-state/*/events.jsonl",
 }
 
 // chargebackGlobs are the transcripts the chargeback processor's README
@@ -145,9 +147,13 @@ func TestTotalsAreTheCLIs(t *testing.T) {
 	branchTicket := regexp.MustCompile(attribution.DefaultTicketPattern)
 	byModel := map[string]cliaccounting.ModelTotals{}
 	byTicket := map[string]cliaccounting.ModelTotals{}
+	sessions := map[string]bool{} // with usage: a session that used no model has no record
 	for _, f := range files {
-		a, err := cliaccounting.File(f, nil)
+		a, err := cliaccounting.File(f, perLeg(t, f))
 		require.NoError(t, err, f)
+		if len(a.Models) > 0 {
+			sessions[filepath.Base(filepath.Dir(f))] = true
+		}
 		ticket := "unattributed"
 		if m := branchTicket.FindStringSubmatch(branchOf(t, f)); m != nil {
 			ticket = m[1]
@@ -173,7 +179,8 @@ func TestTotalsAreTheCLIs(t *testing.T) {
 		}
 		assertTotals(t, total, &rep.Total, key+" total")
 		assert.Len(t, rep.Rows, len(want), key)
-		assert.Equal(t, len(files), rep.Total.Sessions)
+		assert.Equal(t, len(sessions), rep.Total.Sessions)
+		assert.Zero(t, rep.Duplicates)
 	}
 }
 
@@ -187,6 +194,38 @@ func assertTotals(t *testing.T, want cliaccounting.ModelTotals, got *Totals, wha
 	assert.Equal(t, want.ReasoningTokens, got.ReasoningTokens, what)
 	assert.Equal(t, want.NanoAIU, got.NanoAIU, what)
 	assert.InDelta(t, want.PremiumCost, got.PremiumRequests, 1e-9, what)
+}
+
+// perLeg says which shutdowns of a recorded session were written by a CLI
+// that reports its leg only (before 1.0.66), from the recording.json the
+// recording program wrote: the versions of the legs not killed, in order.
+func perLeg(t *testing.T, transcript string) func(int) bool {
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(transcript), "..", "..", "recording.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	require.NoError(t, err)
+	var rec struct {
+		Legs []struct{ Version, Exit string }
+	}
+	require.NoError(t, json.Unmarshal(b, &rec))
+	var versions []string
+	for _, l := range rec.Legs {
+		if !strings.Contains(l.Exit, "SIGKILL") { // a killed leg writes no shutdown
+			versions = append(versions, l.Version)
+		}
+	}
+	return func(i int) bool {
+		if i >= len(versions) {
+			return false
+		}
+		// "1.0.66-2" is a pre-release, before 1.0.66.
+		var major, minor, patch int
+		_, err := fmt.Sscanf(versions[i], "%d.%d.%d", &major, &minor, &patch)
+		require.NoError(t, err, versions[i])
+		pre := strings.Contains(versions[i], "-")
+		return major == 1 && minor == 0 && (patch < 66 || patch == 66 && pre)
+	}
 }
 
 // branchOf reads the branch of a transcript's session.start, with plain
