@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 )
@@ -92,7 +93,12 @@ func shorten(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+// page is parsed when first used, not when the hook forwarder starts.
+var page = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Parse(pageText))
+})
+
+const pageText = `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -126,7 +132,7 @@ tfoot td{font-weight:bold}
 </table>
 </body>
 </html>
-`))
+`
 
 func writeHTML(w io.Writer, rep *Report) error {
 	head, body, foot := grid(rep, true)
@@ -157,7 +163,7 @@ func writeHTML(w io.Writer, rep *Report) error {
 		}
 		sb = append(sb, bar{Label: label + " " + s.Values[1] + " " + s.Values[2], Total: s.Cost})
 	}
-	return page.Execute(w, map[string]any{
+	return page().Execute(w, map[string]any{
 		"Title": title(rep), "Records": rep.Records, "Currency": rep.Currency,
 		"Total": rep.Total.Cost.String(), "Unattributed": rep.Unattributed.Cost.String(),
 		"Tickets": hbars(tb, rep.Currency), "Days": vstack(days, models, rep.Currency),
