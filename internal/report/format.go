@@ -110,6 +110,9 @@ func grid(rep *Report, human bool) (head []string, body, foot [][]string) {
 		return out
 	}
 	for i := range rep.Rows {
+		if len(rep.By) == 0 {
+			break // one group: the total says it
+		}
 		vals := slices.Clone(rep.Rows[i].Values)
 		for j := range vals {
 			if human && vals[j] == "" {

@@ -94,6 +94,7 @@ func TestGolden(t *testing.T) {
 		{"ticket-model.json", "json", Query{By: []string{KeyTicket, KeyModel}}},
 		{"ticket-model.md", "markdown", Query{By: []string{KeyTicket, KeyModel}}},
 		{"ticket.html", "html", Query{By: []string{KeyTicket}}},
+		{"total.csv", "csv", Query{}},
 		{"sprint-PAY-4411-by-session.md", "markdown", Query{
 			By: []string{KeySession, KeyUser}, Filters: []Filter{{KeyTicket, []string{"PAY-*"}}},
 			Since: time.Date(2026, 11, 17, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
