@@ -115,7 +115,7 @@ tfoot td{font-weight:bold}
 </head>
 <body>
 <h1>{{.Title}}</h1>
-<p class="note">{{.Records}} records. Total {{.Total}} {{.Currency}}; unattributed (no ticket, no team) {{.Unattributed}} {{.Currency}}.</p>
+<p class="note">{{.Records}} records. Total {{.Total}} {{.Currency}}; without a ticket {{.NoTicket}} {{.Currency}}; with neither a ticket nor a team {{.Unattributed}} {{.Currency}}.</p>
 <h2>Spend per ticket</h2>
 {{.Tickets}}
 <h2>Spend per day, by model</h2>
@@ -138,8 +138,12 @@ func writeHTML(w io.Writer, rep *Report) error {
 	head, body, foot := grid(rep, true)
 	// Spend per ticket, whatever the report is grouped by.
 	var tb []bar
+	var noTicket money.Amount
 	for _, t := range rep.Tickets {
 		tb = append(tb, bar{Label: t.Values[0], Total: t.Cost})
+		if t.Values[0] == rep.UnattributedValue {
+			noTicket = t.Cost
+		}
 	}
 	var days []bar
 	var models []string
@@ -166,7 +170,8 @@ func writeHTML(w io.Writer, rep *Report) error {
 	return page().Execute(w, map[string]any{
 		"Title": title(rep), "Records": rep.Records, "Currency": rep.Currency,
 		"Total": rep.Total.Cost.String(), "Unattributed": rep.Unattributed.Cost.String(),
-		"Tickets": hbars(tb, rep.Currency), "Days": vstack(days, models, rep.Currency),
+		"NoTicket": noTicket.String(),
+		"Tickets":  hbars(tb, rep.Currency), "Days": vstack(days, models, rep.Currency),
 		"Sessions": hbars(sb, rep.Currency),
 		"Head":     head, "Body": body, "Foot": foot, "Keys": max(len(rep.By), 1),
 	})
