@@ -44,7 +44,7 @@ var realGlobs = []string{
 // prices.
 var chargebackGlobs = realGlobs[:2]
 
-func transcripts(t *testing.T, cfg chargeback.Config, globs []string) *Transcripts {
+func transcripts(t testing.TB, cfg chargeback.Config, globs []string) *Transcripts {
 	t.Helper()
 	res, err := attribution.New(cfg.Attribution, nil)
 	require.NoError(t, err)
@@ -53,7 +53,7 @@ func transcripts(t *testing.T, cfg chargeback.Config, globs []string) *Transcrip
 	return &Transcripts{Globs: globs, User: "dev", Resolver: res, Pricer: pr}
 }
 
-func loadTestConfig(t *testing.T, name string) chargeback.Config {
+func loadTestConfig(t testing.TB, name string) chargeback.Config {
 	t.Helper()
 	cfg, err := LoadConfig(filepath.Join("testdata", "collector.yaml"), name)
 	require.NoError(t, err)

@@ -36,7 +36,8 @@ type Transcripts struct {
 	User     string
 	Resolver *attribution.Resolver
 	Pricer   *pricing.Pricer
-	// Progress, when set, is called after each file.
+	// Progress, when set, is called after each file, and within a long
+	// one every 4096 lines.
 	Progress func(Progress)
 }
 
@@ -72,7 +73,14 @@ func (t *Transcripts) Records(ctx context.Context, yield func(Record) error) err
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := t.file(f, yield); err != nil {
+		inFile := func(off int64) {
+			if t.Progress != nil {
+				q := p
+				q.BytesDone += min(off, sizes[i])
+				t.Progress(q)
+			}
+		}
+		if err := t.file(f, yield, inFile); err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
 		p.FilesDone++
@@ -84,7 +92,9 @@ func (t *Transcripts) Records(ctx context.Context, yield func(Record) error) err
 	return nil
 }
 
-func (t *Transcripts) file(path string, yield func(Record) error) error {
+// file reads one transcript; progress is told the offset reached now and
+// then in a long one.
+func (t *Transcripts) file(path string, yield func(Record) error, progress func(int64)) error {
 	c := session.NewCursor(path, session.CursorOptions{})
 	rd, err := c.Open(session.ReadOptions{Final: true})
 	if err != nil {
@@ -102,13 +112,16 @@ func (t *Transcripts) file(path string, yield func(Record) error) error {
 		facts.Reset()
 		return nil
 	}
-	for {
+	for n := 1; ; n++ {
 		_, err := rd.Next(&facts)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return err
+		}
+		if n%4096 == 0 {
+			progress(c.Offset())
 		}
 		if len(facts.Usage) >= 256 {
 			if err := flush(); err != nil {
