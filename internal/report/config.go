@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,9 +20,14 @@ import (
 // (or processors::chargeback/<name>, with name) is taken, or a file that
 // holds just that block. Keys are the processor's; the other keys of the
 // block (budgets, join, metrics, ...) are the processor's own and are not
-// read. What the file does not set keeps the processor's default. The
-// collector's ${env:...} references are not expanded.
+// read. What the file does not set keeps the processor's default.
+// Environment references in values are expanded as the collector expands
+// them: ${env:NAME}, ${env:NAME:-default}, ${NAME}, and $$ for a $.
 func LoadConfig(path, name string) (chargeback.Config, error) {
+	return loadConfig(path, name, os.Getenv)
+}
+
+func loadConfig(path, name string, getenv func(string) string) (chargeback.Config, error) {
 	cfg := chargeback.Default()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -66,7 +72,7 @@ func LoadConfig(path, name string) (chargeback.Config, error) {
 		} else {
 			dst = reflect.ValueOf(&cfg.Pricing).Elem()
 		}
-		if err := decode(n, dst, where+k); err != nil {
+		if err := decode(n, dst, where+k, getenv); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -100,7 +106,7 @@ var durationType = reflect.TypeOf(time.Duration(0))
 // decode sets v from n by the mapstructure keys of v's fields, as the
 // collector decodes a component's configuration: unknown keys are errors,
 // durations are strings such as "10s", scalars are taken as written.
-func decode(n *yaml.Node, v reflect.Value, where string) error {
+func decode(n *yaml.Node, v reflect.Value, where string, getenv func(string) string) error {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -109,6 +115,15 @@ func decode(n *yaml.Node, v reflect.Value, where string) error {
 	}
 	bad := func(want string) error {
 		return fmt.Errorf("%s: line %d: want %s", where, n.Line, want)
+	}
+	if n.Kind == yaml.ScalarNode {
+		val, err := expandEnv(n.Value, getenv)
+		if err != nil {
+			return fmt.Errorf("%s: line %d: %w", where, n.Line, err)
+		}
+		c := *n
+		c.Value = val
+		n = &c
 	}
 	switch {
 	case v.Type() == durationType:
@@ -141,7 +156,7 @@ func decode(n *yaml.Node, v reflect.Value, where string) error {
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		var errs []error
 		for i, e := range n.Content {
-			errs = append(errs, decode(e, s.Index(i), fmt.Sprintf("%s::%d", where, i)))
+			errs = append(errs, decode(e, s.Index(i), fmt.Sprintf("%s::%d", where, i), getenv))
 		}
 		v.Set(s)
 		return errors.Join(errs...)
@@ -154,7 +169,7 @@ func decode(n *yaml.Node, v reflect.Value, where string) error {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i].Value
 			e := reflect.New(v.Type().Elem()).Elem()
-			errs = append(errs, decode(n.Content[i+1], e, where+"::"+k))
+			errs = append(errs, decode(n.Content[i+1], e, where+"::"+k, getenv))
 			m.SetMapIndex(reflect.ValueOf(k).Convert(v.Type().Key()), e)
 		}
 		v.Set(m)
@@ -178,11 +193,40 @@ func decode(n *yaml.Node, v reflect.Value, where string) error {
 				errs = append(errs, fmt.Errorf("%s: line %d: unknown key %q", where, n.Content[i].Line, k))
 				continue
 			}
-			errs = append(errs, decode(n.Content[i+1], v.Field(f), where+"::"+k))
+			errs = append(errs, decode(n.Content[i+1], v.Field(f), where+"::"+k, getenv))
 		}
 		return errors.Join(errs...)
 	default:
 		return bad(v.Type().String())
 	}
 	return nil
+}
+
+// envRef is a reference the collector's env provider resolves.
+var envRef = regexp.MustCompile(`\$\$|\$\{([^}]*)\}`)
+
+var envName = regexp.MustCompile(`^(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$`)
+
+// expandEnv expands ${env:NAME}, ${env:NAME:-default} and ${NAME} in s,
+// and $$ to $; other providers (${file:...}) are refused.
+func expandEnv(s string, getenv func(string) string) (string, error) {
+	if !strings.Contains(s, "$") {
+		return s, nil
+	}
+	var err error
+	out := envRef.ReplaceAllStringFunc(s, func(ref string) string {
+		if ref == "$$" {
+			return "$"
+		}
+		m := envName.FindStringSubmatch(ref[2 : len(ref)-1])
+		if m == nil {
+			err = fmt.Errorf("%s: only environment references (${env:NAME}, ${env:NAME:-default}) are expanded", ref)
+			return ref
+		}
+		if v := getenv(m[1]); v != "" {
+			return v
+		}
+		return m[2]
+	})
+	return out, err
 }

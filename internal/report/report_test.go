@@ -385,6 +385,35 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
+func TestLoadConfigEnv(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(`processors:
+  chargeback:
+    attribution:
+      mapping_file: ${env:MAPPING:-testdata/teams.csv}
+      unattributed: ${env:NOBODY:-none}
+      rules: [{name: "r$$1", set: {team: "${TEAM}"}}]
+    pricing: {per_credit: "${env:CREDIT}"}
+`), 0o644))
+	env := map[string]string{"TEAM": "payments", "CREDIT": "0.012"}
+	cfg, err := loadConfig(p, "", func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, "testdata/teams.csv", cfg.Attribution.MappingFile)
+	assert.Equal(t, "none", cfg.Attribution.Unattributed)
+	assert.Equal(t, "r$1", cfg.Attribution.Rules[0].Name)
+	assert.Equal(t, "payments", cfg.Attribution.Rules[0].Set.Team)
+	assert.Equal(t, "0.012", cfg.Pricing.PerCredit)
+
+	require.NoError(t, os.WriteFile(p, []byte("pricing: {per_credit: \"${file:/etc/credit}\"}\n"), 0o644))
+	_, err = loadConfig(p, "", os.Getenv)
+	assert.ErrorContains(t, err, "only environment references")
+
+	// The repository's example configuration, as shipped.
+	cfg, err = loadConfig("../../examples/chargeback.yaml", "", func(string) string { return "" })
+	require.NoError(t, err)
+	assert.Equal(t, "examples/chargeback-teams.csv", cfg.Attribution.MappingFile)
+}
+
 // TestHTMLSelfContained: the page names no URL (it opens offline: no
 // script, stylesheet, font or image from anywhere) and parses as HTML.
 func TestHTMLSelfContained(t *testing.T) {
