@@ -161,10 +161,10 @@ func (r *Row) record() []string {
 	v := map[string]string{
 		"BilledCost": r.Cost, "EffectiveCost": r.Cost, "ListCost": r.Cost, "ContractedCost": r.Cost,
 		"BillingAccountId": r.BillingAccountID, "BillingAccountName": r.BillingAccountName,
-		"BillingCurrency": r.Currency,
+		"BillingCurrency":    r.Currency,
 		"BillingPeriodStart": bpStart.Format(timeFormat), "BillingPeriodEnd": bpEnd.Format(timeFormat),
 		"ChargeCategory": ChargeCategoryUsage, "ChargeClass": "", "ChargeDescription": desc,
-		"ChargeFrequency": ChargeFrequencyUsageBased,
+		"ChargeFrequency":   ChargeFrequencyUsageBased,
 		"ChargePeriodStart": r.Start.UTC().Truncate(time.Second).Format(timeFormat),
 		"ChargePeriodEnd":   periodEnd(r.End).Format(timeFormat),
 		"ConsumedQuantity":  consumed, "ConsumedUnit": consumedUnit,
