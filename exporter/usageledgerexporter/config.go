@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
@@ -19,7 +20,9 @@ type Config struct {
 	// x_Collector column, so that several collectors can write to one
 	// directory. Default: the host name.
 	Collector string `mapstructure:"collector"`
-	// Formats are the file formats written; only csv so far.
+	// Formats are the file formats written: csv (always: each export merges
+	// into the day's CSV file, and the report reads it) and parquet (a
+	// Parquet copy of each day file).
 	Formats []string `mapstructure:"formats"`
 	// BillingAccount fills FOCUS's BillingAccountId and BillingAccountName:
 	// the GitHub organisation or enterprise that pays.
@@ -50,7 +53,10 @@ type Attributes struct {
 	Ticket     string `mapstructure:"ticket"`
 }
 
-const formatCSV = "csv"
+const (
+	formatCSV     = "csv"
+	formatParquet = "parquet"
+)
 
 var (
 	collectorName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -66,12 +72,12 @@ func (c *Config) Validate() error {
 	if !collectorName.MatchString(c.Collector) {
 		errs = append(errs, fmt.Errorf("collector: %q must be letters, digits, '.', '_' or '-' (it is part of file names)", c.Collector))
 	}
-	if len(c.Formats) == 0 {
-		errs = append(errs, errors.New("formats: must name at least one format (csv)"))
+	if !slices.Contains(c.Formats, formatCSV) {
+		errs = append(errs, fmt.Errorf("formats: %q must include csv (each export merges into the day's CSV file; parquet is a copy of it)", c.Formats))
 	}
 	for i, f := range c.Formats {
-		if f != formatCSV {
-			errs = append(errs, fmt.Errorf("formats::%d: %q is not supported (csv)", i, f))
+		if f != formatCSV && f != formatParquet {
+			errs = append(errs, fmt.Errorf("formats::%d: %q is not a format (csv, parquet)", i, f))
 		}
 	}
 	if c.BillingAccount.ID == "" {

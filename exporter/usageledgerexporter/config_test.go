@@ -16,8 +16,8 @@ func TestValidate(t *testing.T) {
 	}{
 		{"no directory", func(c *Config) { c.Directory = "" }, "directory: must be set"},
 		{"collector with a slash", func(c *Config) { c.Collector = "a/b" }, `collector: "a/b" must be`},
-		{"parquet", func(c *Config) { c.Formats = []string{"csv", "parquet"} }, `formats::1: "parquet" is not supported`},
-		{"no formats", func(c *Config) { c.Formats = nil }, "formats: must name"},
+		{"unknown format", func(c *Config) { c.Formats = []string{"csv", "orc"} }, `formats::1: "orc" is not a format (csv, parquet)`},
+		{"parquet alone", func(c *Config) { c.Formats = []string{"parquet"} }, `formats: ["parquet"] must include csv`},
 		{"no billing account", func(c *Config) { c.BillingAccount.ID = "" }, "billing_account::id: must be set"},
 		{"currency", func(c *Config) { c.Currency = "usd" }, `currency: "usd" is not an ISO 4217 code`},
 		{"attribute", func(c *Config) { c.Attributes.Ticket = "" }, "attributes::ticket: must be set"},

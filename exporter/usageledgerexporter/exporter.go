@@ -3,8 +3,11 @@ package usageledgerexporter // import "github.com/otelcol-copilot/otelcol-copilo
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 
 	"go.opentelemetry.io/collector/component"
@@ -12,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/ledger"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/ledger/ledgerparquet"
 )
 
 // writer writes batches' rows into the day files. Each push merges its rows
@@ -24,10 +28,12 @@ type writer struct {
 	cfg    *Config
 	logger *zap.Logger
 	mu     sync.Mutex // one merge of a day file at a time
+	// parquet: also write each day's rows as a Parquet file.
+	parquet bool
 }
 
 func newWriter(cfg *Config, logger *zap.Logger) *writer {
-	return &writer{cfg: cfg, logger: logger}
+	return &writer{cfg: cfg, logger: logger, parquet: slices.Contains(cfg.Formats, formatParquet)}
 }
 
 func (w *writer) start(context.Context, component.Host) error {
@@ -61,16 +67,28 @@ func (w *writer) pushMetrics(_ context.Context, md pmetric.Metrics) error {
 	return nil
 }
 
-// merge adds rows to a day file, keeping each id once.
+// merge adds rows to a day file, keeping each id once, and writes the
+// day's Parquet copy from the merged rows when it changed (or is missing:
+// a crash between the two renames).
 func (w *writer) merge(path string, rows []ledger.Row) error {
 	have, err := ledger.ReadFile(path)
 	if err != nil {
 		return err
 	}
 	all := ledger.Dedup(append(have, rows...))
-	if len(all) == len(have) {
-		return nil // all there already: a batch delivered again
+	changed := len(all) != len(have)
+	if changed {
+		ledger.Sort(all)
+		if err := ledger.WriteFile(path, all); err != nil {
+			return err
+		}
 	}
-	ledger.Sort(all)
-	return ledger.WriteFile(path, all)
+	if !w.parquet {
+		return nil
+	}
+	pq := strings.TrimSuffix(path, ".csv") + ".parquet"
+	if _, err := os.Stat(pq); err == nil && !changed {
+		return nil
+	}
+	return ledger.WriteAtomic(pq, func(out io.Writer) error { return ledgerparquet.Write(out, all) })
 }

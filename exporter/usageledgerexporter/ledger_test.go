@@ -3,13 +3,17 @@ package usageledgerexporter
 import (
 	"bytes"
 	"context"
+	"io"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
+	"github.com/parquet-go/parquet-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
@@ -219,7 +223,9 @@ func push(t *testing.T, e exporter.Metrics, mds []pmetric.Metrics) {
 func TestLedgerOfRealUsage(t *testing.T) {
 	mds := priced(t)
 	dir := t.TempDir()
-	e := newExporter(t, testConfig(dir))
+	cfg := testConfig(dir)
+	cfg.Formats = []string{"csv", "parquet"}
+	e := newExporter(t, cfg)
 	require.NoError(t, e.Start(context.Background(), componenttest.NewNopHost()))
 	push(t, e, mds)
 	require.NoError(t, e.Shutdown(context.Background()))
@@ -240,7 +246,10 @@ func TestLedgerOfRealUsage(t *testing.T) {
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*"))
 	for _, f := range files {
-		assert.Regexp(t, `/copilot-usage-gw-1-\d{4}-\d\d-\d\d\.csv$`, f, "only day files, no temporary files")
+		assert.Regexp(t, `/copilot-usage-gw-1-\d{4}-\d\d-\d\d\.(csv|parquet)$`, f, "only day files, no temporary files")
+		if strings.HasSuffix(f, ".parquet") {
+			assert.Equal(t, want.total.String(), parquetTotal(t, f).String(), "the Parquet copy has the same costs")
+		}
 	}
 	t.Logf("%d rows in %d files: total %s USD, by team %v, by ticket %v", len(rows), len(files), got.total, got.byTeam, got.byTicket)
 }
@@ -250,7 +259,9 @@ func TestLedgerOfRealUsage(t *testing.T) {
 func TestReplayedBatchCountedOnce(t *testing.T) {
 	mds := priced(t)
 	dir := t.TempDir()
-	e := newExporter(t, testConfig(dir))
+	cfg := testConfig(dir)
+	cfg.Formats = []string{"csv", "parquet"}
+	e := newExporter(t, cfg)
 	require.NoError(t, e.Start(context.Background(), componenttest.NewNopHost()))
 	push(t, e, mds)
 	before := readAll(t, dir)
@@ -369,4 +380,26 @@ func TestRowsCarryUsage(t *testing.T) {
 	assert.Positive(t, requests)
 	assert.Positive(t, input)
 	assert.Positive(t, apiMs)
+}
+
+// parquetTotal sums a Parquet day file's BilledCost (DECIMAL(38, 18)).
+func parquetTotal(t *testing.T, path string) money.Amount {
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
+	require.NoError(t, err)
+	col, ok := f.Schema().Lookup("BilledCost")
+	require.True(t, ok)
+	r := parquet.NewReader(bytes.NewReader(b))
+	rows := make([]parquet.Row, f.NumRows())
+	n, err := r.ReadRows(rows)
+	if err != io.EOF {
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, f.NumRows(), n)
+	total := money.Zero()
+	for _, row := range rows {
+		total = total.Add(money.FromAtto(new(big.Int).SetBytes(row[col.ColumnIndex].ByteArray())))
+	}
+	return total
 }

@@ -80,7 +80,7 @@ func ReadCSV(r io.Reader) ([]Row, error) {
 			return n
 		}
 		tm := func(name string) time.Time {
-			t, err := time.Parse(timeFormat, get(name))
+			t, err := time.Parse(TimeFormat, get(name))
 			if err != nil {
 				perr = errors.Join(perr, fmt.Errorf("%s: %w", name, err))
 			}
@@ -130,10 +130,15 @@ func Sort(rows []Row) {
 	})
 }
 
-// WriteFile writes rows to path atomically: to a temporary file in the same
-// directory, synced, then renamed over path, so that a reader (or a crash)
-// sees the previous file or the new one, never a part.
-func WriteFile(path string, rows []Row) (err error) {
+// WriteFile writes rows to path as a CSV file, atomically (WriteAtomic).
+func WriteFile(path string, rows []Row) error {
+	return WriteAtomic(path, func(w io.Writer) error { return WriteCSV(w, rows) })
+}
+
+// WriteAtomic writes a file through write atomically: to a temporary file
+// in the same directory, synced, then renamed over path, so that a reader
+// (or a crash) sees the previous file or the new one, never a part.
+func WriteAtomic(path string, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -145,7 +150,7 @@ func WriteFile(path string, rows []Row) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	if err = WriteCSV(f, rows); err != nil {
+	if err = write(f); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {
@@ -207,8 +212,9 @@ func ReadDir(dir string) ([]Row, error) {
 	return rows, nil
 }
 
-// FileName is the name of a collector's file of a UTC day:
-// copilot-usage-<collector>-<YYYY-MM-DD>.csv.
+// FileName is the name of a collector's CSV file of a UTC day:
+// copilot-usage-<collector>-<YYYY-MM-DD>.csv. The Parquet copy has the same
+// name with .parquet.
 func FileName(collector, day string) string {
 	return "copilot-usage-" + collector + "-" + day + ".csv"
 }

@@ -70,8 +70,8 @@ func (r *Row) ComputeID() {
 // the ledger's files are one per day.
 func (r *Row) Day() string { return r.Start.UTC().Format(time.DateOnly) }
 
-// timeFormat is FOCUS's date/time format: ISO 8601 in UTC, to the second.
-const timeFormat = "2006-01-02T15:04:05Z"
+// TimeFormat is FOCUS's date/time format: ISO 8601 in UTC, to the second.
+const TimeFormat = "2006-01-02T15:04:05Z"
 
 // billingPeriod is the calendar month (UTC) the point window starts in:
 // GitHub bills Copilot by the month.
@@ -162,11 +162,11 @@ func (r *Row) record() []string {
 		"BilledCost": r.Cost, "EffectiveCost": r.Cost, "ListCost": r.Cost, "ContractedCost": r.Cost,
 		"BillingAccountId": r.BillingAccountID, "BillingAccountName": r.BillingAccountName,
 		"BillingCurrency":    r.Currency,
-		"BillingPeriodStart": bpStart.Format(timeFormat), "BillingPeriodEnd": bpEnd.Format(timeFormat),
+		"BillingPeriodStart": bpStart.Format(TimeFormat), "BillingPeriodEnd": bpEnd.Format(TimeFormat),
 		"ChargeCategory": ChargeCategoryUsage, "ChargeClass": "", "ChargeDescription": desc,
 		"ChargeFrequency":   ChargeFrequencyUsageBased,
-		"ChargePeriodStart": r.Start.UTC().Truncate(time.Second).Format(timeFormat),
-		"ChargePeriodEnd":   periodEnd(r.End).Format(timeFormat),
+		"ChargePeriodStart": r.Start.UTC().Truncate(time.Second).Format(TimeFormat),
+		"ChargePeriodEnd":   periodEnd(r.End).Format(TimeFormat),
 		"ConsumedQuantity":  consumed, "ConsumedUnit": consumedUnit,
 		"HostProviderName": ProviderGitHub, "InvoiceIssuerName": ProviderGitHub,
 		"ProviderName": ProviderGitHub, "PublisherName": ProviderGitHub, "ServiceProviderName": ProviderGitHub,
@@ -199,3 +199,7 @@ func orZero(s string) string {
 	}
 	return s
 }
+
+// Record is the row's values in Columns order, as the CSV file has them;
+// "" is null.
+func Record(r *Row) []string { return r.record() }
