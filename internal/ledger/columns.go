@@ -83,6 +83,7 @@ var Columns = []Column{
 	{Name: "ServiceProviderName", Type: TypeString},
 	{Name: "ServiceSubcategory", Type: TypeString, Nullable: true},
 	{Name: "SkuId", Type: TypeString, Nullable: true},
+	{Name: "SkuPriceId", Type: TypeString, Nullable: true},
 	{Name: "Tags", Type: TypeJSON, Nullable: true},
 	{Name: "AllocatedMethodId", Type: TypeString, Nullable: true},
 	{Name: "AllocatedMethodDetails", Type: TypeJSON, Nullable: true},

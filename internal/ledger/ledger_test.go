@@ -69,6 +69,7 @@ func TestFOCUSConformance(t *testing.T) {
 		"ServiceName":         {TypeString, false, nil},
 		"ServiceProviderName": {TypeString, false, nil},
 		"SkuId":               {TypeString, true, nil},
+		"SkuPriceId":          {TypeString, true, nil},
 		"Tags":                {TypeJSON, true, nil},
 		"AllocatedMethodId":   {TypeString, true, nil},
 		"AllocatedResourceId": {TypeString, true, nil},
@@ -139,6 +140,11 @@ func TestFOCUSConformance(t *testing.T) {
 		assert.Equal(t, (val["PricingQuantity"] == ""), (val["PricingUnit"] == ""), "a quantity has a unit")
 		assert.Equal(t, (val["ConsumedQuantity"] == ""), (val["ConsumedUnit"] == ""), "a quantity has a unit")
 		assert.Equal(t, (val["AllocatedMethodId"] == ""), (val["AllocatedResourceId"] == ""))
+		// Usage rows (not corrections) have a price id and both quantities.
+		assert.NotEmpty(t, val["SkuPriceId"])
+		assert.NotEmpty(t, val["SkuId"], "a SkuPriceId has a parent SkuId")
+		assert.NotEmpty(t, val["PricingQuantity"])
+		assert.NotEmpty(t, val["ConsumedQuantity"])
 	}
 	first := map[string]string{}
 	for i, c := range Columns {
@@ -153,6 +159,8 @@ func TestFOCUSConformance(t *testing.T) {
 	assert.Equal(t, `{"cost_center":"CC-100","project":"payments-api","team":"payments","ticket":"PAY-4411"}`, first["Tags"])
 	assert.Equal(t, first["Tags"], first["AllocatedTags"])
 	assert.Equal(t, "claude-sonnet-4.5", first["SkuId"])
+	assert.Equal(t, "claude-sonnet-4.5/ai_credits", first["SkuPriceId"])
+	assert.Equal(t, "44775", first["ConsumedQuantity"])
 }
 
 func TestRoundTripAndDedup(t *testing.T) {

@@ -92,18 +92,38 @@ func periodEnd(t time.Time) time.Time {
 }
 
 // pricing is the row's PricingQuantity and PricingUnit: what the method
-// that priced it counts (AI credits, premium requests, million tokens).
+// that priced it counts (AI credits, premium requests, million tokens;
+// unpriced usage in million tokens at no cost). FOCUS wants both on every
+// Usage row.
 func (r *Row) pricing() (quantity, unit string) {
 	method, _, _ := strings.Cut(r.CostMethod, "+")
 	switch method {
 	case "ai_credits":
 		return new(big.Rat).SetFrac64(r.NanoAIU, 1e9).FloatString(9), PricingUnitAICredits
 	case "premium_requests":
-		return r.PremiumRequests, PricingUnitPremiumRequests
-	case "token_price":
-		return new(big.Rat).SetFrac64(r.InputTokens+r.OutputTokens, 1e6).FloatString(6), PricingUnitMillionTokens
+		return orZero(r.PremiumRequests), PricingUnitPremiumRequests
 	}
-	return "", ""
+	return new(big.Rat).SetFrac64(r.InputTokens+r.OutputTokens, 1e6).FloatString(6), PricingUnitMillionTokens
+}
+
+// skuPriceID names the price the row was charged at: the model's price by
+// the method (FOCUS: PricingQuantity and ConsumedQuantity are null exactly
+// when SkuPriceId is, and Usage rows have both).
+func (r *Row) skuPriceID() string {
+	method := r.CostMethod
+	if method == "" {
+		method = "unpriced"
+	}
+	return r.skuID() + "/" + method
+}
+
+// skuID is the model, the SKU of Copilot usage ("unknown" where the
+// usage names none: a SkuPriceId has one parent SkuId).
+func (r *Row) skuID() string {
+	if r.Model == "" {
+		return "unknown"
+	}
+	return r.Model
 }
 
 // tags is the row's Tags: the attribution, FOCUS's user-defined tags.
@@ -135,10 +155,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func (r *Row) record() []string {
 	bpStart, bpEnd := billingPeriod(r.Start)
 	pq, pu := r.pricing()
-	consumed, consumedUnit := "", ""
-	if r.InputTokens+r.OutputTokens > 0 {
-		consumed, consumedUnit = itoa(r.InputTokens+r.OutputTokens), ConsumedUnitTokens
-	}
+	consumed, consumedUnit := itoa(r.InputTokens+r.OutputTokens), ConsumedUnitTokens
 	desc := "Copilot usage"
 	if r.Model != "" {
 		desc += " of " + r.Model
@@ -173,7 +190,7 @@ func (r *Row) record() []string {
 		"PricingCategory": PricingCategoryStandard, "PricingQuantity": pq, "PricingUnit": pu,
 		"ResourceId": r.SessionID, "ResourceName": resourceName, "ResourceType": ResourceTypeSession,
 		"ServiceCategory": ServiceCategoryAI, "ServiceName": ServiceNameCopilot, "ServiceSubcategory": ServiceSubcategoryGenAI,
-		"SkuId": r.Model, "Tags": tags,
+		"SkuId": r.skuID(), "SkuPriceId": r.skuPriceID(), "Tags": tags,
 		"AllocatedMethodId": allocMethod, "AllocatedMethodDetails": allocDetails,
 		"AllocatedResourceId": allocID, "AllocatedResourceName": allocName, "AllocatedTags": allocTags,
 
