@@ -78,10 +78,10 @@ var Columns = []Column{
 	{Name: "ResourceId", Type: TypeString, Nullable: true},
 	{Name: "ResourceName", Type: TypeString, Nullable: true},
 	{Name: "ResourceType", Type: TypeString, Nullable: true},
-	{Name: "ServiceCategory", Type: TypeString},
+	{Name: "ServiceCategory", Type: TypeString, Allowed: serviceCategories},
 	{Name: "ServiceName", Type: TypeString},
 	{Name: "ServiceProviderName", Type: TypeString},
-	{Name: "ServiceSubcategory", Type: TypeString, Nullable: true},
+	{Name: "ServiceSubcategory", Type: TypeString, Allowed: aiSubcategories},
 	{Name: "SkuId", Type: TypeString, Nullable: true},
 	{Name: "SkuPriceId", Type: TypeString, Nullable: true},
 	{Name: "Tags", Type: TypeJSON, Nullable: true},
@@ -115,6 +115,16 @@ var Columns = []Column{
 	{Name: "x_ApiDurationMs", Type: TypeDecimal, Unit: "ms", Custom: true},
 	{Name: "x_CostMethod", Type: TypeString, Nullable: true, Custom: true, Allowed: []string{"ai_credits", "premium_requests", "token_price", "ai_credits+token_price", "premium_requests+token_price"}},
 }
+
+// serviceCategories are FOCUS 1.3's ServiceCategory values.
+var serviceCategories = []string{"AI and Machine Learning", "Analytics", "Business Applications", "Compute",
+	"Databases", "Developer Tools", "Identity", "Integration", "Internet of Things", "Management and Governance",
+	"Media", "Migration", "Mobile", "Multicloud", "Networking", "Security", "Storage", "Web", "Other"}
+
+// aiSubcategories are FOCUS 1.3's ServiceSubcategory values under
+// "AI and Machine Learning", the only category the ledger writes.
+var aiSubcategories = []string{"AI Platforms", "Bots", "Generative AI", "Machine Learning",
+	"Natural Language Processing", "Other (AI and Machine Learning)"}
 
 // ColumnNames are the names of Columns, in order: a CSV file's header.
 func ColumnNames() []string {
