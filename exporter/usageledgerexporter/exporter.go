@@ -1,0 +1,94 @@
+package usageledgerexporter // import "github.com/otelcol-copilot/otelcol-copilot/exporter/usageledgerexporter"
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/ledger"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/ledger/ledgerparquet"
+)
+
+// writer writes batches' rows into the day files. Each push merges its rows
+// into the files of the days they belong to: the file is read, the rows
+// added, deduplicated by id, sorted and written to a temporary file renamed
+// over it. The file is the whole state, so a restart, a retry or a queue
+// replaying a batch changes nothing already there, and a push returns only
+// once its rows are on disk.
+type writer struct {
+	cfg    *Config
+	logger *zap.Logger
+	mu     sync.Mutex // one merge of a day file at a time
+	// parquet: also write each day's rows as a Parquet file.
+	parquet bool
+}
+
+func newWriter(cfg *Config, logger *zap.Logger) *writer {
+	return &writer{cfg: cfg, logger: logger, parquet: slices.Contains(cfg.Formats, formatParquet)}
+}
+
+func (w *writer) start(context.Context, component.Host) error {
+	w.logger.Info("Writing the usage ledger", zap.String("directory", w.cfg.Directory), zap.String("collector", w.cfg.Collector))
+	return nil
+}
+
+func (w *writer) shutdown(context.Context) error { return nil }
+
+func (w *writer) pushMetrics(_ context.Context, md pmetric.Metrics) error {
+	rows := rowsOf(md, w.cfg)
+	if len(rows) == 0 {
+		return nil
+	}
+	byDay := map[string][]ledger.Row{}
+	for _, r := range rows {
+		byDay[r.Day()] = append(byDay[r.Day()], r)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// Created with the first rows, so that a collector that writes none
+	// leaves nothing behind.
+	if err := os.MkdirAll(w.cfg.Directory, 0o755); err != nil {
+		return fmt.Errorf("usage ledger directory: %w", err)
+	}
+	for day, rs := range byDay {
+		if err := w.merge(filepath.Join(w.cfg.Directory, ledger.FileName(w.cfg.Collector, day)), rs); err != nil {
+			return err // retried by exporterhelper; rows already merged are deduplicated
+		}
+	}
+	return nil
+}
+
+// merge adds rows to a day file, keeping each id once, and writes the
+// day's Parquet copy from the merged rows when it changed (or is missing:
+// a crash between the two renames).
+func (w *writer) merge(path string, rows []ledger.Row) error {
+	have, err := ledger.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	all := ledger.Dedup(append(have, rows...))
+	changed := len(all) != len(have)
+	if changed {
+		ledger.Sort(all)
+		if err := ledger.WriteFile(path, all); err != nil {
+			return err
+		}
+	}
+	if !w.parquet {
+		return nil
+	}
+	pq := strings.TrimSuffix(path, ".csv") + ".parquet"
+	if _, err := os.Stat(pq); err == nil && !changed {
+		return nil
+	}
+	return ledger.WriteAtomic(pq, func(out io.Writer) error { return ledgerparquet.Write(out, all) })
+}
