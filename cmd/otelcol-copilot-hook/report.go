@@ -22,6 +22,19 @@ import (
 // filterFlags collects repeated --filter key=value[,value] flags.
 type filterFlags []report.Filter
 
+// dirFlags are the directories of a repeatable flag.
+type dirFlags []string
+
+func (d *dirFlags) String() string { return strings.Join(*d, ",") }
+
+func (d *dirFlags) Set(v string) error {
+	if v == "" {
+		return errors.New("empty directory")
+	}
+	*d = append(*d, v)
+	return nil
+}
+
 func (f *filterFlags) String() string { return "" }
 
 func (f *filterFlags) Set(s string) error {
@@ -40,6 +53,8 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	by := fs.String("by", "ticket", "group by these keys, comma-separated: "+strings.Join(report.Keys, ", ")+` ("" for one total)`)
 	var filters filterFlags
 	fs.Var(&filters, "filter", "keep records whose key matches a value or glob: key=value[,value...] (repeatable; all must hold)")
+	var ledgers dirFlags
+	fs.Var(&ledgers, "ledger", "read the usage ledger a central collector's usage_ledger exporter writes in this directory (repeatable) instead of local transcripts: the organization's spend, priced and attributed where it was collected")
 	since := fs.String("since", "", "from this date (2026-11-17, midnight) or RFC 3339 time")
 	until := fs.String("until", "", "up to this date (exclusive: until 2026-12-01 ends with November 30) or RFC 3339 time")
 	sprint := fs.String("sprint", "", "first..last day, both included: 2026-11-17..2026-11-30")
@@ -123,6 +138,12 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 		q.Unattributed = attribution.DefaultUnattributed
 	}
 
+	if len(ledgers) > 0 {
+		if len(globs) > 0 || *home != "" || *userName != "" {
+			return bad(errors.New("--ledger reads the ledger's rows, already priced and attributed: give no transcripts, --copilot-home or --user with it"))
+		}
+		return writeReport(stdout, stderr, &report.Ledger{Dirs: ledgers}, q, *format, *output)
+	}
 	if len(globs) == 0 {
 		h, err := copilotHomeDir(*home)
 		if err != nil {
@@ -146,15 +167,34 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "report", err)
 	}
+	return writeOut(stdout, stderr, rep, *format, *output)
+}
+
+// writeReport runs the query over the usage ledger and writes the report.
+func writeReport(stdout, stderr io.Writer, src *report.Ledger, q report.Query, format, path string) int {
+	currency, err := src.Currency()
+	if err != nil {
+		return fail(stderr, "report", err)
+	}
+	rep, err := report.Run(context.Background(), src, q, currency)
+	if err != nil {
+		return fail(stderr, "report", err)
+	}
+	return writeOut(stdout, stderr, rep, format, path)
+}
+
+// writeOut writes the report in a format to stdout, or to the file at path.
+func writeOut(stdout, stderr io.Writer, rep *report.Report, format, path string) int {
 	w := stdout
 	var fh *os.File
-	if *output != "" {
-		if fh, err = os.Create(*output); err != nil {
+	var err error
+	if path != "" {
+		if fh, err = os.Create(path); err != nil {
 			return fail(stderr, "report", err)
 		}
 		w = fh
 	}
-	err = report.Write(w, rep, *format)
+	err = report.Write(w, rep, format)
 	if fh != nil {
 		err = errors.Join(err, fh.Close())
 	}

@@ -7,9 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/ledger"
 )
 
 const billed = "../../testdata/copilot-cli/1.0.102-billed/session-state/*/events.jsonl"
@@ -79,4 +82,39 @@ func TestReportFlags(t *testing.T) {
 		assert.Equal(t, c.code, code, strings.Join(c.args, " "))
 		assert.Contains(t, errb.String(), c.err)
 	}
+}
+
+// TestReportOverLedger: --ledger reads a central collector's usage ledger,
+// rows already priced and attributed; a row two collectors both wrote
+// counts once.
+func TestReportOverLedger(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	row := func(session, ticket, cost string, in int64) ledger.Row {
+		r := ledger.Row{
+			Collector: "gw-1", Currency: "USD", Start: start, End: start.Add(time.Second), Cost: cost, CostMethod: "ai_credits",
+			SessionID: session, User: "dev", Ticket: ticket, Team: "payments", Model: "claude-sonnet-4.6", Agent: "main",
+			Requests: 1, InputTokens: in, OutputTokens: 10, NanoAIU: 1_000_000_000, PremiumRequests: "1",
+		}
+		r.ComputeID()
+		return r
+	}
+	a, b := row("s1", "PAY-1", "0.01", 100), row("s2", "PAY-2", "0.025", 300)
+	require.NoError(t, ledger.WriteFile(filepath.Join(dir, ledger.FileName("gw-1", "2026-11-20")), []ledger.Row{a, b}))
+	a.Collector = "gw-2" // the same row, delivered to another gateway's ledger too
+	require.NoError(t, ledger.WriteFile(filepath.Join(dir, ledger.FileName("gw-2", "2026-11-20")), []ledger.Row{a}))
+
+	var out, errb bytes.Buffer
+	code := run([]string{"report", "--ledger", dir, "--by", "ticket", "--format", "csv"}, nil, &out, &errb)
+	require.Equal(t, 0, code, errb.String())
+	csv := out.String()
+	assert.Contains(t, csv, "\nPAY-2,1,")
+	assert.Contains(t, csv, "\nPAY-1,1,")
+	assert.Contains(t, csv, ",0.035,", "the total counts the row both gateways wrote once")
+
+	out.Reset()
+	errb.Reset()
+	code = run([]string{"report", "--ledger", dir, billed}, nil, &out, &errb)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errb.String(), "--ledger reads the ledger's rows")
 }

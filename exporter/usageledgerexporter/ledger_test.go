@@ -96,17 +96,7 @@ func priced(t *testing.T) []pmetric.Metrics {
 	require.NoError(t, l.Shutdown(ctx))
 
 	pf := chargebackprocessor.NewFactory()
-	pcfg := pf.CreateDefaultConfig().(*chargebackprocessor.Config)
-	pcfg.Attribution.Rules = []attribution.Rule{
-		{Name: "payments", Match: attribution.Match{Repository: "acme/payments-*"}, Set: attribution.Set{Team: "payments", Project: "payments-api", CostCenter: "CC-100"}},
-		{Name: "docs", Match: attribution.Match{Repository: "acme/docs-site"}, Set: attribution.Set{Team: "docs", Project: "docs-site"}},
-		{Name: "default-cost-center", Set: attribution.Set{CostCenter: "CC-000"}},
-	}
-	pcfg.Pricing.TokenPrices = map[string]pricing.TokenPrices{
-		"gpt-4.1":         {Input: "2", Output: "8", CacheRead: "0.5"},
-		"claude-sonnet-4": {Input: "3", Output: "15", CacheRead: "0.3", CacheWrite: "3.75"},
-	}
-	pcfg.Metrics.SessionID = true // the ledger's rows are per session
+	pcfg := chargebackConfig()
 	out := new(consumertest.MetricsSink)
 	p, err := pf.CreateMetrics(ctx, processortest.NewNopSettings(component.MustNewType("chargeback")), pcfg, out)
 	require.NoError(t, err)
@@ -118,6 +108,23 @@ func priced(t *testing.T) []pmetric.Metrics {
 	}
 	require.NoError(t, p.Shutdown(ctx))
 	return out.AllMetrics()
+}
+
+// chargebackConfig is the processor's configuration in these tests: teams
+// by repository, token prices for the bring-your-own-key models.
+func chargebackConfig() *chargebackprocessor.Config {
+	pcfg := chargebackprocessor.NewFactory().CreateDefaultConfig().(*chargebackprocessor.Config)
+	pcfg.Attribution.Rules = []attribution.Rule{
+		{Name: "payments", Match: attribution.Match{Repository: "acme/payments-*"}, Set: attribution.Set{Team: "payments", Project: "payments-api", CostCenter: "CC-100"}},
+		{Name: "docs", Match: attribution.Match{Repository: "acme/docs-site"}, Set: attribution.Set{Team: "docs", Project: "docs-site"}},
+		{Name: "default-cost-center", Set: attribution.Set{CostCenter: "CC-000"}},
+	}
+	pcfg.Pricing.TokenPrices = map[string]pricing.TokenPrices{
+		"gpt-4.1":         {Input: "2", Output: "8", CacheRead: "0.5"},
+		"claude-sonnet-4": {Input: "3", Output: "15", CacheRead: "0.3", CacheWrite: "3.75"},
+	}
+	pcfg.Metrics.SessionID = true // the ledger's rows are per session
+	return pcfg
 }
 
 // accounting is the processor's own totals: its copilot.cost points, read
