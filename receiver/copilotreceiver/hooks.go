@@ -24,6 +24,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/attribution"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/pricing"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
@@ -85,6 +87,11 @@ type hookServer struct {
 	signals  []pipeline.Signal
 	hostname string
 	dropped  map[string]int64 // drop totals forwarders reported, by host
+
+	// resolver and pricer attribute and price the usage query's answers
+	// as the chargeback processor does.
+	resolver *attribution.Resolver
+	pricer   *pricing.Pricer
 }
 
 // delivery is what became of one payload: its facts, and which signals
@@ -130,6 +137,12 @@ func newHookServer(r *copilotReceiver, tel *metadata.TelemetryBuilder) (*hookSer
 		},
 	}
 	h.hostname, _ = os.Hostname()
+	if h.resolver, err = attribution.New(cfg.Chargeback.Attribution, r.set.Logger); err != nil {
+		return nil, fmt.Errorf("hooks::chargeback::attribution: %w", err)
+	}
+	if h.pricer, err = pricing.New(cfg.Chargeback.Pricing); err != nil {
+		return nil, fmt.Errorf("hooks::chargeback::pricing: %w", err)
+	}
 	h.dropped = map[string]int64{}
 	return h, nil
 }
@@ -159,6 +172,7 @@ func (h *hookServer) start(ctx context.Context, host component.Host) error {
 	h.addr = ln.Addr().String()
 	h.done = make(chan struct{})
 	go h.serve(host, ln)
+	h.resolver.Start(ctx) // reloads the mapping file, as the processor does
 	h.log.Info("Hook endpoint listening", zap.String("endpoint", ln.Addr().String()))
 	return nil
 }
@@ -175,6 +189,9 @@ func (h *hookServer) serve(host component.Host, ln net.Listener) {
 }
 
 func (h *hookServer) shutdown(ctx context.Context) error {
+	if h.resolver != nil {
+		h.resolver.Shutdown()
+	}
 	if h.srv == nil {
 		return nil
 	}

@@ -9,6 +9,8 @@ import (
 
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/confignet"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback"
 )
 
 // DefaultHooksEndpoint is where the hook endpoint listens unless configured
@@ -26,6 +28,14 @@ type HooksConfig struct {
 
 	// UsageQuery serves GET /v1/sessions and /v1/sessions/{id}/usage.
 	UsageQuery bool `mapstructure:"usage_query"`
+
+	// Chargeback attributes and prices what the usage query answers, in
+	// the chargeback processor's configuration shape and with its code:
+	// give it the processor's attribution and pricing blocks (a YAML
+	// anchor shares them) so that a status bar shows what the dashboards
+	// show. Default: the processor's defaults (the ticket from the
+	// branch, AI credits at US$0.01).
+	Chargeback chargeback.Config `mapstructure:"chargeback"`
 
 	// AllowedHosts are the names, besides localhost, 127.0.0.1 and [::1]
 	// with the port the endpoint listens on, that requests may carry in
@@ -91,6 +101,7 @@ func defaultHooksConfig() HooksConfig {
 	return HooksConfig{
 		ServerConfig: srv,
 		UsageQuery:   true,
+		Chargeback:   chargeback.Default(),
 		DedupEntries: 100000,
 		MaxSessions:  10000,
 		RetryAfter:   5 * time.Second,
@@ -125,6 +136,9 @@ func (h *HooksConfig) Validate() error {
 		if _, err := parseHostPort(a); err != nil {
 			errs = append(errs, fmt.Errorf("allowed_hosts::%d: %w; write a host name or IP address, optionally with :port (copilot-hooks.example.com, copilot-hooks.example.com:443)", i, err))
 		}
+	}
+	if err := h.Chargeback.Attribution.ValidateMappingFile(); err != nil {
+		errs = append(errs, fmt.Errorf("chargeback::attribution: %w", err))
 	}
 	if !h.Auth.HasValue() && !h.loopbackOnly() {
 		errs = append(errs, fmt.Errorf("auth: required because endpoint %q accepts connections from other machines; configure an authenticator extension (bearertokenauth) or listen on 127.0.0.1", h.NetAddr.Endpoint))

@@ -125,7 +125,7 @@ type recentFile struct {
 }
 
 // recent returns the n most recently written transcripts the receiver
-// follows, newest first.
+// follows (all of them for a negative n), newest first.
 func (x *transcriptIndex) recent(n int) []recentFile {
 	seen := map[string]bool{}
 	var all []recentFile
@@ -144,7 +144,7 @@ func (x *transcriptIndex) recent(n int) []recentFile {
 		}
 		return strings.Compare(a.path, b.path)
 	})
-	if len(all) > n {
+	if n >= 0 && len(all) > n {
 		all = all[:n]
 	}
 	return all

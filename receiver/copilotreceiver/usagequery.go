@@ -1,15 +1,22 @@
 package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/usage"
 )
@@ -28,14 +35,41 @@ type sessionEntry struct {
 	LastEvent    string               `json:"lastEvent,omitempty"`
 	Ended        bool                 `json:"ended"`
 	CLIVersion   string               `json:"cliVersion,omitempty"`
+	User         string               `json:"user,omitempty"`
 	Repository   string               `json:"repository,omitempty"`
 	Branch       string               `json:"branch,omitempty"`
 	Cwd          string               `json:"cwd,omitempty"`
+	Attribution  attributionView      `json:"attribution"`
+	Cost         costView             `json:"cost"`
 	Usage        session.UsageSummary `json:"usage"`
+
+	// key orders the list and names a page's last entry.
+	key string
+	at  time.Time // when the session was last active, for since/until
+}
+
+// attributionView is who pays for a session, as the chargeback processor
+// attributes its main agent.
+type attributionView struct {
+	Ticket     string `json:"ticket"`
+	Team       string `json:"team"`
+	Project    string `json:"project"`
+	CostCenter string `json:"costCenter"`
+}
+
+// costView is what a session cost so far, priced as the chargeback
+// processor prices it: an exact decimal in the configured currency, and
+// how it was priced.
+type costView struct {
+	Amount   string   `json:"amount"`
+	Currency string   `json:"currency"`
+	Methods  []string `json:"methods,omitempty"`
 }
 
 type sessionList struct {
 	Sessions []sessionEntry `json:"sessions"`
+	// NextPageToken, when set, is the page_token of the next page.
+	NextPageToken string `json:"nextPageToken,omitempty"`
 }
 
 func (h *hookServer) queryMethod(w http.ResponseWriter, r *http.Request) bool {
@@ -47,59 +81,222 @@ func (h *hookServer) queryMethod(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// handleSessions lists the most recently active sessions with their usage
-// so far: those whose transcripts the receiver follows, then those known
-// only from hooks.
+// charge attributes and prices a session's usage so far.
+func (h *hookServer) charge(c *session.Context, user string, u session.UsageSummary) (attributionView, costView) {
+	res := h.resolver.Resolve(chargeback.Input(c, user, session.MainAgent))
+	var total money.Amount
+	var methods []string
+	for _, model := range slices.Sorted(maps.Keys(u.ModelMetrics)) {
+		m := u.ModelMetrics[model]
+		use := session.Usage{
+			InputTokens: m.Usage.InputTokens, OutputTokens: m.Usage.OutputTokens,
+			CacheReadTokens: m.Usage.CacheReadTokens, CacheWriteTokens: m.Usage.CacheWriteTokens,
+			ReasoningTokens: m.Usage.ReasoningTokens, NanoAIU: m.TotalNanoAIU,
+			PremiumCost: m.Requests.PremiumCost, Requests: m.Requests.Count,
+		}
+		for _, cost := range h.pricer.Price(chargeback.PricingUsage(model, use)) {
+			total = total.Add(cost.Amount)
+			if !slices.Contains(methods, cost.Method) {
+				methods = append(methods, cost.Method)
+			}
+		}
+	}
+	slices.Sort(methods)
+	return attributionView{Ticket: res.Ticket, Team: res.Team, Project: res.Project, CostCenter: res.CostCenter},
+		costView{Amount: total.String(), Currency: h.pricer.Currency(), Methods: methods}
+}
+
+// sessionQuery is what GET /v1/sessions is asked for.
+type sessionQuery struct {
+	limit                int
+	since, until         time.Time
+	tickets, teams, user []string
+	after                string // the key of the previous page's last entry
+}
+
+// parseSessionQuery reads the query string of GET /v1/sessions.
+func parseSessionQuery(v url.Values) (sessionQuery, error) {
+	q := sessionQuery{limit: defaultSessionList}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxSessionList {
+			return q, fmt.Errorf("limit %q must be a number from 1 to %d; page on with page_token", s, maxSessionList)
+		}
+		q.limit = n
+	}
+	for _, t := range []struct {
+		name string
+		to   *time.Time
+	}{{"since", &q.since}, {"until", &q.until}} {
+		s := v.Get(t.name)
+		if s == "" {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			if at, err = time.Parse(time.DateOnly, s); err != nil {
+				return q, fmt.Errorf("%s %q must be a date (2026-11-17, midnight UTC) or an RFC 3339 time", t.name, s)
+			}
+		}
+		*t.to = at
+	}
+	list := func(name string) []string {
+		var out []string
+		for _, s := range v[name] {
+			for _, x := range strings.Split(s, ",") {
+				if x = strings.TrimSpace(x); x != "" {
+					out = append(out, x)
+				}
+			}
+		}
+		return out
+	}
+	q.tickets, q.teams, q.user = list("ticket"), list("team"), list("user")
+	if tok := v.Get("page_token"); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		ok := err == nil && len(b) > 1 && b[0] == 'h'
+		if err == nil && len(b) > 1 && b[0] == 't' {
+			n, _, cut := strings.Cut(string(b[1:]), "|")
+			_, perr := strconv.ParseInt(n, 10, 64)
+			ok = cut && perr == nil
+		}
+		if !ok {
+			return q, fmt.Errorf("page_token %q is not one this endpoint gave; start again without it", tok)
+		}
+		q.after = string(b)
+	}
+	return q, nil
+}
+
+// keep reports whether an entry matches the query's filters. since is
+// inclusive, until exclusive, both on the session's last activity; a
+// session known only from hooks has no time and matches no time filter.
+func (q *sessionQuery) keep(e *sessionEntry) bool {
+	if !q.since.IsZero() && (e.at.IsZero() || e.at.Before(q.since)) {
+		return false
+	}
+	if !q.until.IsZero() && (e.at.IsZero() || !e.at.Before(q.until)) {
+		return false
+	}
+	in := func(v string, list []string) bool { return len(list) == 0 || slices.Contains(list, v) }
+	return in(e.Attribution.Ticket, q.tickets) && in(e.Attribution.Team, q.teams) && in(e.User, q.user)
+}
+
+// handleSessions lists sessions with their usage, attribution and cost so
+// far, most recently active first: those whose transcripts the receiver
+// follows, then those known only from hooks. since/until, ticket, team and
+// user filter; limit and page_token page through all of them.
 func (h *hookServer) handleSessions(w http.ResponseWriter, r *http.Request) {
 	if !h.queryMethod(w, r) {
 		return
 	}
-	limit := defaultSessionList
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxSessionList {
-			h.reject(w, http.StatusBadRequest, rejectMalformed, fmt.Sprintf("limit %q must be a number from 1 to %d", v, maxSessionList))
-			return
-		}
-		limit = n
+	q, err := parseSessionQuery(r.URL.Query())
+	if err != nil {
+		h.reject(w, http.StatusBadRequest, rejectMalformed, err.Error())
+		return
 	}
 	out := sessionList{Sessions: []sessionEntry{}}
+	// add takes an entry in list order; it reports false once the page
+	// is full and one more entry showed that a next page exists.
+	add := func(e sessionEntry) bool {
+		if q.after != "" && !listedAfter(e.key, q.after) {
+			return true // on an earlier page
+		}
+		if !q.keep(&e) {
+			return true
+		}
+		if len(out.Sessions) == q.limit {
+			last := out.Sessions[len(out.Sessions)-1].key
+			out.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(last))
+			return false
+		}
+		out.Sessions = append(out.Sessions, e)
+		return true
+	}
 	seen := map[string]bool{}
-	for _, rf := range h.index.recent(limit) {
+	user := h.r.cfg.SessionState.User
+	more := true
+	for _, rf := range h.index.recent(-1) {
 		path, ok := h.index.admit(rf.path)
 		if !ok {
 			continue
 		}
-		e := sessionEntry{Source: "transcript", LastModified: rf.modTime.UTC().Format(time.RFC3339Nano)}
 		snap, err := h.index.sessions.Current(path)
 		if err != nil {
 			h.log.Debug("Could not read a transcript for the session list", zap.String("path", path), zap.Error(err))
 			continue
 		}
 		c := snap.Context
-		e.SessionID = c.SessionID
-		e.CLIVersion, e.Repository, e.Branch, e.Cwd = c.CLIVersion, c.Repository, c.Branch, c.Cwd
+		e := sessionEntry{
+			SessionID: c.SessionID, Source: "transcript", LastModified: rf.modTime.UTC().Format(time.RFC3339Nano),
+			CLIVersion: c.CLIVersion, User: user, Repository: c.Repository, Branch: c.Branch, Cwd: c.Cwd,
+			Ended: snap.Ended, Usage: snap.Summary,
+			key: "t" + strconv.FormatInt(rf.modTime.UnixNano(), 10) + "|" + rf.path,
+			at:  rf.modTime,
+		}
 		if !snap.LastEvent.IsZero() {
 			e.LastEvent = snap.LastEvent.UTC().Format(time.RFC3339Nano)
+			e.at = snap.LastEvent
 		}
-		e.Ended = snap.Ended
-		e.Usage = snap.Summary
+		e.Attribution, e.Cost = h.charge(&c, user, snap.Summary)
 		seen[e.SessionID] = true
-		out.Sessions = append(out.Sessions, e)
-	}
-	h.mu.Lock()
-	for _, id := range h.sessions.Keys() { // oldest first
-		if len(out.Sessions) >= limit {
+		if more = add(e); !more {
 			break
 		}
-		s, ok := h.sessions.Peek(id)
-		if !ok || seen[id] || s.followed || s.usage == nil {
-			continue
-		}
-		out.Sessions = append(out.Sessions, sessionEntry{SessionID: id, Source: "hooks", Cwd: s.ctx.Cwd, Usage: *s.usage})
 	}
-	h.mu.Unlock()
+	if more {
+		type hookOnly struct {
+			id  string
+			ctx session.Context
+			use session.UsageSummary
+		}
+		var hooks []hookOnly
+		h.mu.Lock()
+		for _, id := range h.sessions.Keys() {
+			s, ok := h.sessions.Peek(id)
+			if !ok || seen[id] || s.followed || s.usage == nil {
+				continue
+			}
+			hooks = append(hooks, hookOnly{id: id, ctx: *s.ctx, use: *s.usage})
+		}
+		h.mu.Unlock()
+		slices.SortFunc(hooks, func(a, b hookOnly) int { return strings.Compare(a.id, b.id) })
+		for _, s := range hooks {
+			e := sessionEntry{SessionID: s.id, Source: "hooks", Cwd: s.ctx.Cwd, Repository: s.ctx.Repository, Branch: s.ctx.Branch, Usage: s.use, key: "h" + s.id}
+			e.Attribution, e.Cost = h.charge(&s.ctx, "", s.use)
+			if !add(e) {
+				break
+			}
+		}
+	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// listedAfter reports whether the entry of key comes after the entry of
+// token in the list's order: transcripts by last write, newest first, then
+// path; then sessions known only from hooks, by id. An entry that was
+// written since the page of token was listed moved up, and is not listed
+// again on the pages after it.
+func listedAfter(key, token string) bool {
+	if key[0] != token[0] {
+		return key[0] == 'h'
+	}
+	if key[0] == 'h' {
+		return key > token
+	}
+	kn, kp, _ := strings.Cut(key[1:], "|")
+	tn, tp, _ := strings.Cut(token[1:], "|")
+	k, _ := strconv.ParseInt(kn, 10, 64)
+	t, _ := strconv.ParseInt(tn, 10, 64)
+	return k < t || k == t && kp > tp
+}
+
+// usageAnswer is a session's usage in the shape of the CLI's own
+// usage.getMetrics result, with its attribution and cost.
+type usageAnswer struct {
+	session.UsageMetrics
+	Attribution attributionView `json:"attribution"`
+	Cost        costView        `json:"cost"`
 }
 
 // handleUsage answers a session's usage so far in the shape of the CLI's
@@ -118,7 +315,9 @@ func (h *hookServer) handleUsage(w http.ResponseWriter, r *http.Request) {
 		snap, err := h.index.sessions.Current(path)
 		switch {
 		case err == nil:
-			writeJSON(w, http.StatusOK, snap.Metrics)
+			a := usageAnswer{UsageMetrics: snap.Metrics}
+			a.Attribution, a.Cost = h.charge(&snap.Context, h.r.cfg.SessionState.User, snap.Summary)
+			writeJSON(w, http.StatusOK, a)
 			return
 		case !errors.Is(err, os.ErrNotExist):
 			writeJSON(w, http.StatusInternalServerError, response{Error: "the session's transcript could not be read: " + err.Error()})
@@ -127,6 +326,10 @@ func (h *hookServer) handleUsage(w http.ResponseWriter, r *http.Request) {
 	}
 	h.mu.Lock()
 	u, err := h.hooks.summary(id)
+	var hctx session.Context
+	if s, ok := h.sessions.Peek(id); ok && s.ctx != nil {
+		hctx = *s.ctx
+	}
 	h.mu.Unlock()
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, response{Error: err.Error()})
@@ -136,5 +339,7 @@ func (h *hookServer) handleUsage(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, http.StatusNotFound, rejectNotFound, fmt.Sprintf("no session %s: its transcript is not under session_state.include and no hook reported usage for it", id))
 		return
 	}
-	writeJSON(w, http.StatusOK, session.MetricsFromSummary(*u))
+	a := usageAnswer{UsageMetrics: session.MetricsFromSummary(*u)}
+	a.Attribution, a.Cost = h.charge(&hctx, "", *u)
+	writeJSON(w, http.StatusOK, a)
 }
