@@ -35,6 +35,9 @@ type configData struct {
 	Include       string // the agent's transcript glob
 	OutDir        string // the gateway's files
 	Signals       []string
+	// Ledger: the gateway also prices the metrics with the chargeback
+	// processor and keeps a usage ledger (usage_ledger) in OutDir/ledger.
+	Ledger bool
 }
 
 // shapeNames lists the committed shapes, sorted.

@@ -71,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	expect := fs.String("expect", "exact", "criteria for the exit status: exact (exit 1 when a shape fails them) or none (report only)")
 	fs.StringVar(&o.Dir, "dir", "", "where to make the work directories (default: the system's temporary directory)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the work directories (kept anyway when a shape fails)")
+	fs.BoolVar(&o.Ledger, "ledger", false, "the gateway also prices the metrics (chargeback) and keeps a usage ledger (usage_ledger), judged against the same accounting after dropping rows delivered twice")
 	quiet := fs.Bool("q", false, "no progress lines")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./tools/crashtest [flags]\n\nKills and restarts an otelcol-copilot agent (and its gateway) while it reads generated\nCopilot CLI transcripts, and judges what the gateway received against the CLI's own accounting.\n\nFlags:\n")
@@ -132,6 +133,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				for _, l := range f {
 					fmt.Fprintf(stdout, "  - %s\n", l)
 				}
+			}
+		}
+		if l := r.Ledger; l != nil {
+			fmt.Fprintf(stdout, "\n%s, usage ledger: %d rows; lost %d records, %d tokens, %d nano-AIU; counted twice %d records, %d tokens, %d nano-AIU; %d sessions off\n",
+				r.Shape, r.LedgerRows, l.LostRecords, l.LostTokens, l.LostNanoAIU, l.DupRecords, l.ExtraTokens, l.ExtraNanoAIU, l.SessionsOff)
+			for _, d := range l.Details {
+				fmt.Fprintf(stdout, "  %s\n", d)
 			}
 		}
 		if len(r.Verdict.Details) > 0 {

@@ -34,6 +34,7 @@ type options struct {
 	TermTimeout  time.Duration
 	Dir          string
 	Keep         bool
+	Ledger       bool      // the gateway keeps a usage ledger, judged too
 	Log          io.Writer // progress; nil: none
 }
 
@@ -52,6 +53,8 @@ type result struct {
 	Wall       time.Duration
 	CaughtUp   bool
 	Verdict    *verdict
+	Ledger     *verdict // the usage ledger's rows against the accounting, with -ledger
+	LedgerRows int
 	Dir        string
 }
 
@@ -70,7 +73,12 @@ func (r *result) failures() []string {
 	if timeouts > 0 {
 		out = append(out, fmt.Sprintf("%d graceful stops did not end in time (the agent was killed)", timeouts))
 	}
-	return append(out, r.Verdict.exactFailures(r.Kills)...)
+	out = append(out, r.Verdict.exactFailures(r.Kills)...)
+	if l := r.Ledger; l != nil && (l.LostRecords+l.DupRecords+l.LostTokens+l.ExtraTokens+l.LostNanoAIU+l.ExtraNanoAIU > 0 || l.LostPremium+l.ExtraPremium > 1e-6 || l.UnknownSessions > 0) {
+		out = append(out, fmt.Sprintf("the usage ledger differs from the accounting: %d records lost, %d counted twice, %d tokens lost, %d extra, %d nano-AIU lost, %d extra",
+			l.LostRecords, l.DupRecords, l.LostTokens, l.ExtraTokens, l.LostNanoAIU, l.ExtraNanoAIU))
+	}
+	return out
 }
 
 func (o *options) logf(format string, args ...any) {
@@ -125,7 +133,7 @@ func runShape(ctx context.Context, o options, shape string) (res *result, err er
 		GatewayPort: gwPort, TelemetryPort: telPort,
 		StateDir: filepath.Join(work, "agent-state"),
 		Include:  filepath.Join(c.dir, "*", "events.jsonl"),
-		OutDir:   out, Signals: signals,
+		OutDir:   out, Signals: signals, Ledger: o.Ledger,
 	}
 	gwCfg, err := writeConfig("gateway.yaml", data, filepath.Join(work, "gateway.yaml"))
 	if err != nil {
@@ -254,6 +262,11 @@ func runShape(ctx context.Context, o options, shape string) (res *result, err er
 	res.Verdict, err = judge(out, want, res.Faults)
 	if err != nil {
 		return nil, err
+	}
+	if o.Ledger {
+		if res.Ledger, res.LedgerRows, err = judgeLedger(filepath.Join(out, "ledger"), want); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }

@@ -11,12 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/ledger"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/cliaccounting"
 )
 
@@ -476,4 +478,30 @@ func (v *verdict) exactFailures(kills int) []string {
 	add(v.Dups.Gateway > 0, "%d identical requests re-sent after gateway outages (beyond the one the gateway died on)", v.Dups.Gateway)
 	add(v.Dups.None > 0, "%d identical requests sent twice with no fault before", v.Dups.None)
 	return out
+}
+
+// judgeLedger compares the usage ledger the gateway kept in dir (rows read
+// once by id, as the report reads them) with the accounting.
+func judgeLedger(dir string, want map[string]cliaccounting.Accounting) (*verdict, int, error) {
+	rows, err := ledger.ReadDir(dir)
+	if err != nil {
+		return nil, 0, fmt.Errorf("usage ledger: %w", err)
+	}
+	got := map[string]map[string]cliaccounting.ModelTotals{}
+	for _, r := range rows {
+		if got[r.SessionID] == nil {
+			got[r.SessionID] = map[string]cliaccounting.ModelTotals{}
+		}
+		premium, _ := strconv.ParseFloat(r.PremiumRequests, 64)
+		t := got[r.SessionID][r.Model]
+		t.Add(cliaccounting.ModelTotals{
+			Requests: r.Requests, PremiumCost: premium, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
+			CacheReadTokens: r.CacheReadTokens, CacheWriteTokens: r.CacheWriteTokens, ReasoningTokens: r.ReasoningTokens,
+			NanoAIU: r.NanoAIU,
+		})
+		got[r.SessionID][r.Model] = t
+	}
+	v := &verdict{Requests: map[string]int{}, DupsBySig: map[string]int{}}
+	v.compare(want, got, nil)
+	return v, len(rows), nil
 }
