@@ -22,6 +22,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/otelcol-copilot/otelcol-copilot/confmap/provider/defaultconfigprovider"
 )
@@ -195,4 +196,33 @@ scrape_configs:
 		checked++
 	}
 	assert.Equal(t, len(exact)+1, checked, "the tokens panel was found")
+
+	// The alerting rules evaluate there: no budget is near its amount,
+	// and half of the spend has no team (the billed sessions are in no
+	// repository), so only the unattributed rule would fire.
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert  string `yaml:"alert"`
+				Record string `yaml:"record"`
+				Expr   string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	rb, err := os.ReadFile("dashboards/prometheus/alerts.yaml")
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(rb, &rules))
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			vs, err := query(r.Expr)
+			require.NoError(t, err, r.Alert+r.Record)
+			switch r.Alert {
+			case "CopilotUnattributedSpend":
+				assert.Len(t, vs, 1, r.Alert)
+			case "CopilotBudgetNearlySpent", "CopilotBudgetExceeded", "CopilotSpendRateHigh":
+				assert.Empty(t, vs, r.Alert)
+			}
+			t.Logf("rule %s%s: %v", r.Alert, r.Record, vs)
+		}
+	}
 }
