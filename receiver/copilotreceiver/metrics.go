@@ -161,6 +161,8 @@ type metricAcc struct {
 type resourceAcc struct {
 	ctx     *session.Context
 	metrics map[string]*metricAcc
+	// merged is set when the points were added to an alike resource's.
+	merged bool
 }
 
 type metricsBatch struct {
@@ -331,7 +333,31 @@ func (mb *metricsBatch) hist(ctx *session.Context, metric string, start, ts time
 
 func (mb *metricsBatch) emit() pmetric.Metrics {
 	md := pmetric.NewMetrics()
+	// In received mode every point of the batch has the same times, so two
+	// sessions whose resources are alike on metrics (session.id is off
+	// there by default: two sessions on the same branch and commit) would
+	// give a stream two points with one timestamp, and delta_to_cumulative
+	// keeps only the first. Their points are summed into one resource.
+	var seen map[string]*resourceAcc
+	if mb.stamp != 0 {
+		seen = map[string]*resourceAcc{}
+	}
 	for _, r := range mb.order {
+		res := pcommon.NewResource()
+		mb.b.resources.fill(res, r.ctx, false)
+		if seen != nil {
+			k := resourceKey(res)
+			if first := seen[k]; first != nil {
+				first.merge(r)
+				continue
+			}
+			seen[k] = r
+		}
+	}
+	for _, r := range mb.order {
+		if r.merged {
+			continue
+		}
 		rm := md.ResourceMetrics().AppendEmpty()
 		mb.b.resources.fill(rm.Resource(), r.ctx, false)
 		sm := rm.ScopeMetrics().AppendEmpty()
@@ -347,6 +373,59 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 		}
 	}
 	return md
+}
+
+// resourceKey identifies a resource by its attributes.
+func resourceKey(res pcommon.Resource) string {
+	kv := make([]string, 0, res.Attributes().Len())
+	for k, v := range res.Attributes().All() {
+		kv = append(kv, k+"\x00"+v.AsString())
+	}
+	slices.Sort(kv)
+	return strings.Join(kv, "\x01")
+}
+
+// merge adds the points of o, a resource alike to r whose points have the
+// same times, to r's, and marks o merged.
+func (r *resourceAcc) merge(o *resourceAcc) {
+	o.merged = true
+	for name, om := range o.metrics {
+		m := r.metrics[name]
+		if m == nil {
+			r.metrics[name] = om
+			continue
+		}
+		for _, op := range om.order {
+			k := pointKey(op)
+			p := m.points[k]
+			if p == nil {
+				m.points[k] = op
+				m.order = append(m.order, op)
+				continue
+			}
+			p.ival += op.ival
+			p.dval += op.dval
+			p.count += op.count
+			p.sum += op.sum
+			for i := range op.buckets {
+				if i < len(p.buckets) {
+					p.buckets[i] += op.buckets[i]
+				}
+			}
+		}
+	}
+}
+
+// pointKey is the key acc gives a point.
+func pointKey(p *point) string {
+	k := strconv.AppendUint(nil, uint64(p.start), 36)
+	k = append(k, 0)
+	k = strconv.AppendUint(k, uint64(p.ts), 36)
+	for _, a := range p.attrs {
+		k = append(k, 0)
+		k = append(k, a...)
+	}
+	return string(k)
 }
 
 func (mb *metricsBatch) emitMetric(ms pmetric.MetricSlice, name string, acc *metricAcc) {

@@ -48,3 +48,50 @@ func TestMetricsFollowTheirConfiguration(t *testing.T) {
 	require.Equal(t, 2, nano.Len(), "other metrics keep their attributes")
 	assert.Equal(t, 3, nano.At(0).Attributes().Len())
 }
+
+// TestReceivedModeMergesAlikeSessions: in received mode two sessions whose
+// resources are alike on metrics (same branch and commit, session.id off)
+// become one resource with summed points, since their points have the same
+// times and delta_to_cumulative would keep only the first of a stream's
+// points with one timestamp. Under event mode they stay apart.
+func TestReceivedModeMergesAlikeSessions(t *testing.T) {
+	for _, mode := range []string{TimestampsReceived, TimestampsEvent} {
+		t.Run(mode, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.MetricTimestamps = mode
+			mb, _, _ := builders(cfg)
+			f := everyFact()
+			other := *f.Usage[0].Ctx
+			other.SessionID = "0b1e1ed0-5a1e-4c0d-9b11-000000000002"
+			second := f.Usage[0]
+			second.Ctx = &other
+			second.Start, second.Time = second.Start.Add(time.Hour), second.Time.Add(time.Hour)
+			f.Usage = append(f.Usage, second)
+			md := mb.build(f, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+
+			var input int64
+			points := 0
+			for _, rm := range md.ResourceMetrics().All() {
+				for _, m := range rm.ScopeMetrics().At(0).Metrics().All() {
+					if m.Name() != semconv.MetricCopilotUsageTokens {
+						continue
+					}
+					for _, dp := range m.Sum().DataPoints().All() {
+						if tt, _ := dp.Attributes().Get(semconv.AttrGenAITokenType); tt.Str() == semconv.GenAITokenTypeInput {
+							input += dp.IntValue()
+							points++
+						}
+					}
+				}
+			}
+			assert.Equal(t, int64(20), input)
+			if mode == TimestampsReceived {
+				assert.Equal(t, 1, md.ResourceMetrics().Len())
+				assert.Equal(t, 1, points)
+			} else {
+				assert.Equal(t, 2, md.ResourceMetrics().Len())
+				assert.Equal(t, 2, points)
+			}
+		})
+	}
+}
