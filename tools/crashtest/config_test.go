@@ -35,3 +35,21 @@ func TestRenderConfigs(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderLedgerGateway: with -ledger the gateway prices the metrics and
+// keeps the ledger through a persistent queue, next to the file it always
+// writes.
+func TestRenderLedgerGateway(t *testing.T) {
+	d := configData{GatewayPort: 1234, OutDir: "/o", Signals: signals, Ledger: true}
+	b, err := renderConfig("gateway.yaml", d)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, yaml.Unmarshal(b, &m), string(b))
+	conf := confmap.NewFromStringMap(m)
+	require.Equal(t, "/o/ledger", conf.Get("exporters::usage_ledger::directory"))
+	require.Equal(t, "file_storage/ledger", conf.Get("exporters::usage_ledger::sending_queue::storage"))
+	require.Equal(t, []any{"otlp"}, conf.Get("service::pipelines::metrics/ledger::receivers"))
+	require.Equal(t, []any{"chargeback"}, conf.Get("service::pipelines::metrics/ledger::processors"))
+	require.Equal(t, []any{"file/metrics"}, conf.Get("service::pipelines::metrics::exporters"))
+	require.Equal(t, []any{"file_storage/ledger"}, conf.Get("service::extensions"))
+}
