@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/attribution"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/pricing"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/report"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/statedir"
 )
 
 // filterFlags collects repeated --filter key=value[,value] flags.
@@ -153,7 +153,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	u := *userName
 	if u == "" {
-		u = currentUser()
+		u = statedir.User()
 	}
 	src := &report.Transcripts{Globs: globs, User: u, Resolver: resolver, Pricer: pricer}
 	var done func()
@@ -202,20 +202,6 @@ func writeOut(stdout, stderr io.Writer, rep *report.Report, format, path string)
 		return fail(stderr, "report", err)
 	}
 	return 0
-}
-
-// currentUser is the account running the command, as the receiver's
-// default session_state.user.
-func currentUser() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
-		if v := os.Getenv(k); v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func isTerminal(f *os.File) bool {

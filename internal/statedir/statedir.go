@@ -7,6 +7,7 @@ package statedir
 import (
 	"errors"
 	"os"
+	"os/user"
 	"path/filepath"
 	"runtime"
 )
@@ -60,4 +61,20 @@ func CopilotHome(getenv func(string) string) (string, error) {
 		return "", err
 	}
 	return filepath.Join(h, ".copilot"), nil
+}
+
+// User is the account this process runs as: its user name, else $USER,
+// $USERNAME or $LOGNAME; "" when none is known. The collector reports it
+// as the user of the sessions it reads (session_state.user) and the
+// report attributes local spend to it, so both must name it alike.
+func User() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return ""
 }

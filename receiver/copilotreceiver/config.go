@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -262,16 +260,4 @@ func defaultInclude() []string {
 		return nil
 	}
 	return []string{filepath.Join(home, "session-state", "*", "events.jsonl")}
-}
-
-func defaultUser() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
-		if v := os.Getenv(k); v != "" {
-			return v
-		}
-	}
-	return ""
 }

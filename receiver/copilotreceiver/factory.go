@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/statedir"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
 )
@@ -35,7 +36,7 @@ func createDefaultConfig() component.Config {
 			RescanInterval: 30 * time.Second,
 			MaxLineSize:    transcript.DefaultMaxLineSize,
 			IdleTimeout:    time.Hour,
-			User:           defaultUser(),
+			User:           statedir.User(),
 			RetryOnRefused: RetryConfig{InitialInterval: 100 * time.Millisecond, MaxInterval: 10 * time.Second},
 			DrainTimeout:   10 * time.Second,
 		},
