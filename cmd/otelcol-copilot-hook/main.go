@@ -25,7 +25,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/attribution"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/pricing"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/forwarder"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/report"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/statedir"
 )
 
@@ -399,11 +403,20 @@ func usage(args []string, stdout, stderr io.Writer) int {
 	transcript := fs.String("transcript", "", "the session's events.jsonl (default $COPILOT_HOME/session-state/<id>/events.jsonl)")
 	format := fs.String("format", "env", "env (COPILOT_SESSION_* variables, for eval) or json (the Option A usage object)")
 	home := fs.String("copilot-home", "", "the CLI's home (default $"+forwarder.EnvCopilotHome+", else ~/.copilot)")
+	config := fs.String("config", "", "attribute and price with this chargeback configuration: a collector configuration (its processors::chargeback) or a file holding just that block; default: tickets from branches, AI credits at US$0.01")
+	userName := fs.String("user", "", "the user the spend is attributed to (default: the account running the command)")
 	if pos, err := parse(fs, args); err != nil || pos != "" {
 		return usageError(stderr, "usage", err, pos)
 	}
 	if *id == "" {
 		return fail(stderr, "usage", errors.New("--session is required (the session id, e.g. from a hook payload's sessionId)"))
+	}
+	cbCfg := chargeback.Default()
+	if *config != "" {
+		var err error
+		if cbCfg, err = report.LoadConfig(*config, ""); err != nil {
+			return fail(stderr, "usage", fmt.Errorf("--config: %w", err))
+		}
 	}
 	if *format != "env" && *format != "json" {
 		return fail(stderr, "usage", fmt.Errorf("--format %q: must be env or json", *format))
@@ -432,7 +445,21 @@ func usage(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s\n", b)
 		return 0
 	}
-	fmt.Fprint(stdout, forwarder.FormatEnv(forwarder.UsageEnv(*id, res.Summary)))
+	resolver, err := attribution.New(cbCfg.Attribution, nil)
+	if err != nil {
+		return fail(stderr, "usage", fmt.Errorf("attribution: %w", err))
+	}
+	pricer, err := pricing.New(cbCfg.Pricing)
+	if err != nil {
+		return fail(stderr, "usage", fmt.Errorf("pricing: %w", err))
+	}
+	u := *userName
+	if u == "" {
+		u = statedir.User()
+	}
+	ch := chargeback.SessionCharge(resolver, pricer, &res.Context, u, res.Summary)
+	vars := append(forwarder.UsageEnv(*id, res.Summary), forwarder.ChargeEnv(ch, res.Summary)...)
+	fmt.Fprint(stdout, forwarder.FormatEnv(vars))
 	return 0
 }
 

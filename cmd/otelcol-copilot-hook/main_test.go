@@ -418,3 +418,42 @@ func TestForwardStartsDrainer(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageCommandChargeback: Option B gains what a script needs without a
+// collector: the session's ticket (from its branch, by the processor's
+// rules), its cost so far in the configured currency, and its tokens.
+func TestUsageCommandChargeback(t *testing.T) {
+	id := "0b1e1ed0-5a1e-4c0d-9b11-000000000001" // feature/PAY-4411-refund-retries, 4,737,390,000 nano-AIU
+	path := filepath.Join(testdata(t), "1.0.102-billed", "session-state", id, "events.jsonl")
+	t.Setenv("OTELCOL_COPILOT_STATE_DIR", t.TempDir())
+	vars := func(args ...string) map[string]string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := run(append([]string{"usage", "--session", id, "--transcript", path}, args...), nil, &stdout, &stderr); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		out := map[string]string{}
+		for _, l := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+			name, value, _ := strings.Cut(l, "=")
+			out[strings.TrimPrefix(name, "COPILOT_SESSION_")] = strings.Trim(value, "'")
+		}
+		return out
+	}
+	v := vars()
+	for name, want := range map[string]string{
+		"TICKET": "PAY-4411", "TEAM": "unattributed", "COST": "0.0473739", "CURRENCY": "USD",
+		"TOTAL_TOKENS": "27497", "AI_CREDITS": "4.73739",
+	} {
+		if v[name] != want {
+			t.Errorf("COPILOT_SESSION_%s = %q, want %q", name, v[name], want)
+		}
+	}
+	cfg := filepath.Join(t.TempDir(), "chargeback.yaml")
+	if err := os.WriteFile(cfg, []byte("attribution:\n  rules:\n    - name: all\n      set: {team: payments}\npricing: {billing: premium_requests, per_premium_request: \"0.04\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v = vars("--config", cfg)
+	if v["TEAM"] != "payments" || v["COST"] != "0.04" {
+		t.Errorf("with --config: team %q, cost %q; want payments, 0.04 (one premium request)", v["TEAM"], v["COST"])
+	}
+}

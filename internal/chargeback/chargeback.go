@@ -6,7 +6,11 @@
 package chargeback
 
 import (
+	"maps"
+	"slices"
+
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/attribution"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/pricing"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 )
@@ -56,4 +60,38 @@ func PricingUsage(model string, u session.Usage) pricing.Usage {
 		HasTokens: u.InputTokens != 0 || u.OutputTokens != 0 || u.CacheReadTokens != 0 ||
 			u.CacheWriteTokens != 0 || u.ReasoningTokens != 0,
 	}
+}
+
+// Charge is who pays for a session and what its usage so far cost.
+type Charge struct {
+	Attribution attribution.Result
+	Cost        money.Amount
+	Currency    string
+	// Methods are the pricing methods that priced something, sorted.
+	Methods []string
+}
+
+// SessionCharge attributes a session by its main agent and prices its
+// usage so far (the summary's per-model usage) as the processor prices
+// each call: every method is linear in its quantity, so the total is the
+// processor's to within the last decimal of a per-million token price.
+func SessionCharge(r *attribution.Resolver, p *pricing.Pricer, c *session.Context, user string, u session.UsageSummary) Charge {
+	ch := Charge{Attribution: r.Resolve(Input(c, user, session.MainAgent)), Currency: p.Currency()}
+	for _, model := range slices.Sorted(maps.Keys(u.ModelMetrics)) {
+		m := u.ModelMetrics[model]
+		use := session.Usage{
+			InputTokens: m.Usage.InputTokens, OutputTokens: m.Usage.OutputTokens,
+			CacheReadTokens: m.Usage.CacheReadTokens, CacheWriteTokens: m.Usage.CacheWriteTokens,
+			ReasoningTokens: m.Usage.ReasoningTokens, NanoAIU: m.TotalNanoAIU,
+			PremiumCost: m.Requests.PremiumCost, Requests: m.Requests.Count,
+		}
+		for _, cost := range p.Price(PricingUsage(model, use)) {
+			ch.Cost = ch.Cost.Add(cost.Amount)
+			if !slices.Contains(ch.Methods, cost.Method) {
+				ch.Methods = append(ch.Methods, cost.Method)
+			}
+		}
+	}
+	slices.Sort(ch.Methods)
+	return ch
 }

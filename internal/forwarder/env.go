@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 )
 
@@ -50,6 +51,28 @@ func UsageEnv(sessionID string, u session.UsageSummary) []EnvVar {
 		{"LINES_ADDED", i(u.CodeChanges.LinesAdded)},
 		{"LINES_REMOVED", i(u.CodeChanges.LinesRemoved)},
 		{"FILES_MODIFIED", i(u.CodeChanges.FilesModified)},
+	}
+	for k := range vars {
+		vars[k].Name = EnvPrefix + vars[k].Name
+	}
+	return vars
+}
+
+// ChargeEnv returns who pays for a session and what it cost so far, as
+// COPILOT_SESSION_* variables, attributed and priced by the chargeback
+// processor's code (chargeback.SessionCharge): TICKET, TEAM, PROJECT,
+// COST_CENTER (the unattributed value where nothing decided), COST (an
+// exact decimal in CURRENCY), and TOTAL_TOKENS (input and output tokens as
+// the CLI counts them: input includes the cached, output the reasoning).
+func ChargeEnv(ch chargeback.Charge, u session.UsageSummary) []EnvVar {
+	vars := []EnvVar{
+		{"TICKET", ch.Attribution.Ticket},
+		{"TEAM", ch.Attribution.Team},
+		{"PROJECT", ch.Attribution.Project},
+		{"COST_CENTER", ch.Attribution.CostCenter},
+		{"COST", ch.Cost.String()},
+		{"CURRENCY", ch.Currency},
+		{"TOTAL_TOKENS", strconv.FormatInt(u.TokenDetails.Input+u.TokenDetails.Output, 10)},
 	}
 	for k := range vars {
 		vars[k].Name = EnvPrefix + vars[k].Name

@@ -78,6 +78,9 @@ func (c *usageCache) upgrade() error {
 // UsageResult is a session's usage as read from its transcript.
 type UsageResult struct {
 	Summary session.UsageSummary
+	// Context is where the session runs (repository, branch, ...), as its
+	// transcript says.
+	Context session.Context
 	// Synced is set when the transcript showed the hook.start event of the
 	// SyncPoint: every event the CLI wrote before running the hook is
 	// counted.
@@ -219,6 +222,9 @@ func (u *UsageCounter) Usage(path string, sync *SyncPoint) (UsageResult, error) 
 	}
 	res.Offset = f.Offset()
 	res.Summary = f.Tracker().Summary()
+	if c := f.Tracker().Context(); c != nil {
+		res.Context = *c
+	}
 	if res.Restart == "file" {
 		u.Log.Infof("transcript %s was truncated or replaced since the last hook; read again from its start", resolved)
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,7 +15,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/usage"
 )
@@ -81,29 +79,13 @@ func (h *hookServer) queryMethod(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// charge attributes and prices a session's usage so far.
+// charge attributes and prices a session's usage so far, as the chargeback
+// processor does.
 func (h *hookServer) charge(c *session.Context, user string, u session.UsageSummary) (attributionView, costView) {
-	res := h.resolver.Resolve(chargeback.Input(c, user, session.MainAgent))
-	var total money.Amount
-	var methods []string
-	for _, model := range slices.Sorted(maps.Keys(u.ModelMetrics)) {
-		m := u.ModelMetrics[model]
-		use := session.Usage{
-			InputTokens: m.Usage.InputTokens, OutputTokens: m.Usage.OutputTokens,
-			CacheReadTokens: m.Usage.CacheReadTokens, CacheWriteTokens: m.Usage.CacheWriteTokens,
-			ReasoningTokens: m.Usage.ReasoningTokens, NanoAIU: m.TotalNanoAIU,
-			PremiumCost: m.Requests.PremiumCost, Requests: m.Requests.Count,
-		}
-		for _, cost := range h.pricer.Price(chargeback.PricingUsage(model, use)) {
-			total = total.Add(cost.Amount)
-			if !slices.Contains(methods, cost.Method) {
-				methods = append(methods, cost.Method)
-			}
-		}
-	}
-	slices.Sort(methods)
-	return attributionView{Ticket: res.Ticket, Team: res.Team, Project: res.Project, CostCenter: res.CostCenter},
-		costView{Amount: total.String(), Currency: h.pricer.Currency(), Methods: methods}
+	ch := chargeback.SessionCharge(h.resolver, h.pricer, c, user, u)
+	a := ch.Attribution
+	return attributionView{Ticket: a.Ticket, Team: a.Team, Project: a.Project, CostCenter: a.CostCenter},
+		costView{Amount: ch.Cost.String(), Currency: ch.Currency, Methods: ch.Methods}
 }
 
 // sessionQuery is what GET /v1/sessions is asked for.
