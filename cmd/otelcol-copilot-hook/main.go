@@ -29,6 +29,7 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/attribution"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/pricing"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/forwarder"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/report"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/statedir"
 )
@@ -74,7 +75,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "uninstall":
 		return uninstall(rest, stdout, stderr)
 	case "usage":
-		return usage(rest, stdout, stderr)
+		return usage(rest, stdin, stdout, stderr)
 	case "report":
 		return reportCmd(rest, stdout, stderr)
 	case "version", "--version", "-version":
@@ -396,10 +397,10 @@ func uninstall(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func usage(args []string, stdout, stderr io.Writer) int {
+func usage(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("usage", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	id := fs.String("session", "", "the session id (required)")
+	id := fs.String("session", "", "the session id (required); - reads the hook payload on stdin and takes its session id (and transcript path)")
 	transcript := fs.String("transcript", "", "the session's events.jsonl (default $COPILOT_HOME/session-state/<id>/events.jsonl)")
 	format := fs.String("format", "env", "env (COPILOT_SESSION_* variables, for eval) or json (the Option A usage object)")
 	home := fs.String("copilot-home", "", "the CLI's home (default $"+forwarder.EnvCopilotHome+", else ~/.copilot)")
@@ -409,7 +410,22 @@ func usage(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "usage", err, pos)
 	}
 	if *id == "" {
-		return fail(stderr, "usage", errors.New("--session is required (the session id, e.g. from a hook payload's sessionId)"))
+		return fail(stderr, "usage", errors.New("--session is required (the session id, e.g. from a hook payload's sessionId, or - for the payload on stdin)"))
+	}
+	if *id == "-" {
+		// A hook script: the payload the CLI wrote to its stdin.
+		body, err := io.ReadAll(io.LimitReader(stdin, 64<<20))
+		if err != nil {
+			return fail(stderr, "usage", fmt.Errorf("reading the hook payload on stdin: %w", err))
+		}
+		sid, tpath, err := hook.Session(body)
+		if err != nil {
+			return fail(stderr, "usage", fmt.Errorf("the hook payload on stdin: %w", err))
+		}
+		*id = sid
+		if *transcript == "" && tpath != "" && filepath.Base(filepath.Dir(tpath)) == sid {
+			*transcript = tpath
+		}
 	}
 	cbCfg := chargeback.Default()
 	if *config != "" {

@@ -189,6 +189,21 @@ type unknownType struct{ msg string }
 func (e *unknownType) Error() string        { return e.msg }
 func (e *unknownType) Is(target error) bool { return target == ErrUnknownType }
 
+// Session reads only which session a payload of either dialect is about,
+// and the transcript it names, whatever its hook type: what a hook script
+// needs to look up the session's usage.
+func Session(body []byte) (sessionID, transcriptPath string, err error) {
+	var w wire
+	if err := json.Unmarshal(bytes.TrimSpace(body), &w); err != nil {
+		return "", "", fmt.Errorf("the payload is not a JSON object: %w", err)
+	}
+	sessionID = first(w.SessionID, w.SessionIDS)
+	if sessionID == "" {
+		return "", "", errors.New("the payload names no session (sessionId or session_id)")
+	}
+	return sessionID, first(w.TranscriptPath, w.TranscriptS), nil
+}
+
 // Decode reads a payload. typeHint is the hook type named outside the
 // payload (the URL, the forwarder's argument); the CLI's own dialect never
 // names it in the payload. When both name a type they must agree. Errors

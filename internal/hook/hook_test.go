@@ -287,3 +287,21 @@ func TestInvalidUsageObject(t *testing.T) {
 	_, err = Decode([]byte(`{"sessionId":"s","usage":{"totalNanoAiu":"lots"}}`), SessionEnd, Options{})
 	assert.NotErrorIs(t, err, ErrInvalidUsage, "a usage object of the wrong shape is malformed")
 }
+
+// TestSession reads the session of a payload of either dialect, whatever
+// its type.
+func TestSession(t *testing.T) {
+	for body, want := range map[string][2]string{
+		`{"sessionId":"s1","reason":"complete"}`:                                            {"s1", ""},
+		`{"session_id":"s2","transcript_path":"/h/.copilot/session-state/s2/events.jsonl"}`: {"s2", "/h/.copilot/session-state/s2/events.jsonl"},
+		`{"sessionId":"s3","transcriptPath":"/t/s3/events.jsonl","stopReason":"end_turn"}`:  {"s3", "/t/s3/events.jsonl"},
+	} {
+		sid, path, err := Session([]byte(body))
+		require.NoError(t, err, body)
+		assert.Equal(t, want, [2]string{sid, path}, body)
+	}
+	for _, bad := range []string{``, `[]`, `{"cwd":"/x"}`, `{"sessionId":`} {
+		_, _, err := Session([]byte(bad))
+		assert.Error(t, err, bad)
+	}
+}
