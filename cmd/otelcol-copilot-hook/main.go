@@ -31,6 +31,7 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/forwarder"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/report"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/statedir"
 )
 
@@ -45,6 +46,8 @@ Commands:
   install [flags]              write $COPILOT_HOME/hooks/otelcol-copilot.json, running forward for every hook type
   uninstall [flags]            remove that file
   usage --session ID [flags]   print a session's usage as COPILOT_SESSION_* variables (--format env) or JSON
+  statusline [flags]           one short line of the session's AI credits, cost and tokens, for Copilot CLI's
+                               statusLine.command (the session comes from the JSON the CLI writes to stdin)
   report [flags] [glob ...]    what Copilot cost, for whom, for what: spend by ticket, team, model, day, ...
                                as a table, CSV, JSON, Markdown or an HTML page with charts
   version                      print the version
@@ -76,6 +79,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return uninstall(rest, stdout, stderr)
 	case "usage":
 		return usage(rest, stdin, stdout, stderr)
+	case "statusline":
+		return statusline(rest, stdin, stdout, stderr)
 	case "report":
 		return reportCmd(rest, stdout, stderr)
 	case "version", "--version", "-version":
@@ -400,58 +405,30 @@ func uninstall(args []string, stdout, stderr io.Writer) int {
 func usage(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("usage", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	id := fs.String("session", "", "the session id (required); - reads the hook payload on stdin and takes its session id (and transcript path)")
-	transcript := fs.String("transcript", "", "the session's events.jsonl (default $COPILOT_HOME/session-state/<id>/events.jsonl)")
+	var q usageQuery
+	fs.StringVar(&q.id, "session", "", "the session id (required); - reads the hook payload on stdin and takes its session id (and transcript path)")
+	fs.StringVar(&q.transcript, "transcript", "", "the session's events.jsonl (default $COPILOT_HOME/session-state/<id>/events.jsonl)")
 	format := fs.String("format", "env", "env (COPILOT_SESSION_* variables, for eval) or json (the Option A usage object)")
-	home := fs.String("copilot-home", "", "the CLI's home (default $"+forwarder.EnvCopilotHome+", else ~/.copilot)")
-	config := fs.String("config", "", "attribute and price with this chargeback configuration: a collector configuration (its processors::chargeback) or a file holding just that block; default: tickets from branches, AI credits at US$0.01")
-	userName := fs.String("user", "", "the user the spend is attributed to (default: the account running the command)")
+	fs.StringVar(&q.home, "copilot-home", "", "the CLI's home (default $"+forwarder.EnvCopilotHome+", else ~/.copilot)")
+	fs.StringVar(&q.config, "config", "", "attribute and price with this chargeback configuration: a collector configuration (its processors::chargeback) or a file holding just that block; default: tickets from branches, AI credits at US$0.01")
+	fs.StringVar(&q.user, "user", "", "the user the spend is attributed to (default: the account running the command)")
 	if pos, err := parse(fs, args); err != nil || pos != "" {
 		return usageError(stderr, "usage", err, pos)
 	}
-	if *id == "" {
+	if q.id == "" {
 		return fail(stderr, "usage", errors.New("--session is required (the session id, e.g. from a hook payload's sessionId, or - for the payload on stdin)"))
-	}
-	if *id == "-" {
-		// A hook script: the payload the CLI wrote to its stdin.
-		body, err := io.ReadAll(io.LimitReader(stdin, 64<<20))
-		if err != nil {
-			return fail(stderr, "usage", fmt.Errorf("reading the hook payload on stdin: %w", err))
-		}
-		sid, tpath, err := hook.Session(body)
-		if err != nil {
-			return fail(stderr, "usage", fmt.Errorf("the hook payload on stdin: %w", err))
-		}
-		*id = sid
-		if *transcript == "" && tpath != "" && filepath.Base(filepath.Dir(tpath)) == sid {
-			*transcript = tpath
-		}
-	}
-	cbCfg := chargeback.Default()
-	if *config != "" {
-		var err error
-		if cbCfg, err = report.LoadConfig(*config, ""); err != nil {
-			return fail(stderr, "usage", fmt.Errorf("--config: %w", err))
-		}
 	}
 	if *format != "env" && *format != "json" {
 		return fail(stderr, "usage", fmt.Errorf("--format %q: must be env or json", *format))
 	}
-	copilotHome, err := copilotHomeDir(*home)
-	if err != nil && *transcript == "" {
+	if q.id == "-" {
+		if err := q.fromPayload(stdin); err != nil {
+			return fail(stderr, "usage", err)
+		}
+	}
+	res, ch, err := q.run()
+	if err != nil {
 		return fail(stderr, "usage", err)
-	}
-	path, err := forwarder.TranscriptPath(copilotHome, *id, *transcript)
-	if err != nil {
-		return fail(stderr, "usage", fmt.Errorf("--session: %w", err))
-	}
-	// Only the state directory (for the usage cache) matters here.
-	cfg, _ := forwarder.Resolve(forwarder.Settings{CopilotHome: copilotHome}, os.Getenv)
-	counter := cfg.UsageCounter(cfg.Logger(fmt.Sprintf("pid=%d usage", os.Getpid()), nil))
-	counter.Roots = nil // the path is the user's own choice
-	res, err := counter.Usage(path, nil)
-	if err != nil {
-		return fail(stderr, "usage", fmt.Errorf("cannot read the transcript of session %s: %w", *id, err))
 	}
 	if *format == "json" {
 		b, err := json.Marshal(res.Summary)
@@ -461,22 +438,117 @@ func usage(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s\n", b)
 		return 0
 	}
+	vars := append(forwarder.UsageEnv(q.id, res.Summary), forwarder.ChargeEnv(ch, res.Summary)...)
+	fmt.Fprint(stdout, forwarder.FormatEnv(vars))
+	return 0
+}
+
+// usageQuery is which session's usage to read and how to charge it.
+type usageQuery struct {
+	id, transcript, home, config, user string
+}
+
+// fromPayload takes the session (and its transcript) from a hook's or the
+// status line's JSON payload (either dialect).
+func (q *usageQuery) fromPayload(r io.Reader) error {
+	body, err := io.ReadAll(io.LimitReader(r, 64<<20))
+	if err != nil {
+		return fmt.Errorf("reading the payload on stdin: %w", err)
+	}
+	sid, tpath, err := hook.Session(body)
+	if err != nil {
+		return fmt.Errorf("the payload on stdin: %w", err)
+	}
+	q.id = sid
+	if q.transcript == "" && tpath != "" && filepath.Base(filepath.Dir(tpath)) == sid {
+		q.transcript = tpath
+	}
+	return nil
+}
+
+// run reads the session's usage (through the forwarder's usage cache) and
+// attributes and prices it with the chargeback processor's code.
+func (q *usageQuery) run() (forwarder.UsageResult, chargeback.Charge, error) {
+	var res forwarder.UsageResult
+	cbCfg := chargeback.Default()
+	if q.config != "" {
+		var err error
+		if cbCfg, err = report.LoadConfig(q.config, ""); err != nil {
+			return res, chargeback.Charge{}, fmt.Errorf("--config: %w", err)
+		}
+	}
+	copilotHome, err := copilotHomeDir(q.home)
+	if err != nil && q.transcript == "" {
+		return res, chargeback.Charge{}, err
+	}
+	path, err := forwarder.TranscriptPath(copilotHome, q.id, q.transcript)
+	if err != nil {
+		return res, chargeback.Charge{}, fmt.Errorf("--session: %w", err)
+	}
+	// Only the state directory (for the usage cache) matters here.
+	cfg, _ := forwarder.Resolve(forwarder.Settings{CopilotHome: copilotHome}, os.Getenv)
+	counter := cfg.UsageCounter(cfg.Logger(fmt.Sprintf("pid=%d usage", os.Getpid()), nil))
+	counter.Roots = nil // the path is the user's own choice
+	if res, err = counter.Usage(path, nil); err != nil {
+		return res, chargeback.Charge{}, fmt.Errorf("cannot read the transcript of session %s: %w", q.id, err)
+	}
 	resolver, err := attribution.New(cbCfg.Attribution, nil)
 	if err != nil {
-		return fail(stderr, "usage", fmt.Errorf("attribution: %w", err))
+		return res, chargeback.Charge{}, fmt.Errorf("attribution: %w", err)
 	}
 	pricer, err := pricing.New(cbCfg.Pricing)
 	if err != nil {
-		return fail(stderr, "usage", fmt.Errorf("pricing: %w", err))
+		return res, chargeback.Charge{}, fmt.Errorf("pricing: %w", err)
 	}
-	u := *userName
+	u := q.user
 	if u == "" {
 		u = statedir.User()
 	}
-	ch := chargeback.SessionCharge(resolver, pricer, &res.Context, u, res.Summary)
-	vars := append(forwarder.UsageEnv(*id, res.Summary), forwarder.ChargeEnv(ch, res.Summary)...)
-	fmt.Fprint(stdout, forwarder.FormatEnv(vars))
+	return res, chargeback.SessionCharge(resolver, pricer, &res.Context, u, res.Summary), nil
+}
+
+// statusline prints the session's running AI credits, cost and tokens in
+// one short line, for Copilot CLI's statusLine.command: the CLI writes a
+// JSON object with the session_id (and transcript_path) to its stdin and
+// shows what it prints. It prints nothing and exits 0 when it cannot tell,
+// so that the status line stays quiet rather than showing an error.
+func statusline(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("statusline", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var q usageQuery
+	fs.StringVar(&q.home, "copilot-home", "", "the CLI's home (default $"+forwarder.EnvCopilotHome+", else ~/.copilot)")
+	fs.StringVar(&q.config, "config", "", "attribute and price with this chargeback configuration (as usage and report take it)")
+	fs.StringVar(&q.id, "session", "", "the session id (default: the session_id of the JSON on stdin)")
+	if pos, err := parse(fs, args); err != nil || pos != "" {
+		return usageError(stderr, "statusline", err, pos)
+	}
+	if q.id == "" {
+		if err := q.fromPayload(stdin); err != nil {
+			return 0
+		}
+	}
+	res, ch, err := q.run()
+	if err != nil {
+		return 0
+	}
+	fmt.Fprintln(stdout, StatusLine(res.Summary, ch))
 	return 0
+}
+
+// StatusLine is the one line statusline prints: AI credits, the cost in
+// the configured currency, tokens (input and output, in thousands above
+// 10,000) and the ticket when the branch names one.
+func StatusLine(u session.UsageSummary, ch chargeback.Charge) string {
+	tokens := u.TokenDetails.Input + u.TokenDetails.Output
+	t := strconv.FormatInt(tokens, 10)
+	if tokens >= 10000 {
+		t = strconv.FormatFloat(float64(tokens)/1000, 'f', 1, 64) + "k"
+	}
+	line := fmt.Sprintf("%s credits · %s %s · %s tokens", forwarder.Credits(u.TotalNanoAIU), ch.Cost.String(), ch.Currency, t)
+	if tk := ch.Attribution.Ticket; tk != "" && tk != attribution.DefaultUnattributed {
+		line += " · " + tk
+	}
+	return line
 }
 
 func copilotHomeDir(flagValue string) (string, error) {

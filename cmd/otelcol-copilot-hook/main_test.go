@@ -457,3 +457,29 @@ func TestUsageCommandChargeback(t *testing.T) {
 		t.Errorf("with --config: team %q, cost %q; want payments, 0.04 (one premium request)", v["TEAM"], v["COST"])
 	}
 }
+
+// TestStatusLine: given the JSON Copilot CLI 1.0.102 writes to a
+// statusLine command's stdin (session_id, transcript_path, cwd, model,
+// ...), one line: AI credits, cost, tokens and the ticket. Anything it
+// cannot tell prints nothing and exits 0.
+func TestStatusLine(t *testing.T) {
+	id := "0b1e1ed0-5a1e-4c0d-9b11-000000000001" // 4,737,390,000 nano-AIU; 27,347 in, 150 out; feature/PAY-4411-...
+	path := filepath.Join(testdata(t), "1.0.102-billed", "session-state", id, "events.jsonl")
+	t.Setenv("OTELCOL_COPILOT_STATE_DIR", t.TempDir())
+	payload := `{"cwd":"/home/dev/src/payments-api","session_id":"` + id + `","session_name":null,"transcript_path":"` + path +
+		`","model":{"id":"claude-sonnet-4.6","display_name":"Claude Sonnet 4.6"},"workspace":{"current_dir":"/home/dev/src/payments-api"},"username":"dev"}`
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"statusline"}, strings.NewReader(payload), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if want := "4.73739 credits · 0.0473739 USD · 27.5k tokens · PAY-4411\n"; stdout.String() != want {
+		t.Errorf("status line %q, want %q", stdout.String(), want)
+	}
+	for _, bad := range []string{"", "not json", `{"cwd":"/x"}`, `{"session_id":"00000000-0000-4000-8000-000000000000"}`} {
+		stdout.Reset()
+		stderr.Reset()
+		if code := run([]string{"statusline", "--copilot-home", t.TempDir()}, strings.NewReader(bad), &stdout, &stderr); code != 0 || stdout.Len() != 0 {
+			t.Errorf("payload %q: exit %d, printed %q", bad, code, stdout.String())
+		}
+	}
+}
