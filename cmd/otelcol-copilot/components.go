@@ -11,6 +11,7 @@ import (
 	cumulativetodeltaprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/cumulativetodeltaprocessor"
 	deltatocumulativeprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/deltatocumulativeprocessor"
 	transformprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/transformprocessor"
+	jiraexporter "github.com/otelcol-copilot/otelcol-copilot/exporter/jiraexporter"
 	usageledgerexporter "github.com/otelcol-copilot/otelcol-copilot/exporter/usageledgerexporter"
 	chargebackprocessor "github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor"
 	copilotreceiver "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
@@ -78,6 +79,7 @@ func components() (otelcol.Factories, error) {
 
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
 		usageledgerexporter.NewFactory(),
+		jiraexporter.NewFactory(),
 		otlpexporter.NewFactory(),
 		otlphttpexporter.NewFactory(),
 		debugexporter.NewFactory(),
@@ -89,6 +91,7 @@ func components() (otelcol.Factories, error) {
 	}
 	factories.ExporterModules = makeModulesMap(factories.Exporters, map[component.Type]string{
 		usageledgerexporter.NewFactory().Type(): "github.com/otelcol-copilot/otelcol-copilot v0.0.0",
+		jiraexporter.NewFactory().Type():        "github.com/otelcol-copilot/otelcol-copilot v0.0.0",
 		otlpexporter.NewFactory().Type():        "go.opentelemetry.io/collector/exporter/otlpexporter v0.159.0",
 		otlphttpexporter.NewFactory().Type():    "go.opentelemetry.io/collector/exporter/otlphttpexporter v0.159.0",
 		debugexporter.NewFactory().Type():       "go.opentelemetry.io/collector/exporter/debugexporter v0.159.0",

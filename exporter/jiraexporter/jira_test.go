@@ -1,0 +1,442 @@
+package jiraexporter
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/otelcol-copilot/otelcol-copilot/exporter/jiraexporter/internal/metadata"
+	"github.com/otelcol-copilot/otelcol-copilot/exporter/jiraexporter/internal/metadatatest"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
+)
+
+const (
+	testEmail = "bot@acme.example"
+	testToken = "s3cr3t-t0ken-never-logged"
+)
+
+// request is one request the stand-in Jira received.
+type request struct {
+	Method, Path string
+	Body         map[string]any
+}
+
+// fakeJira is a stand-in for Jira's REST API, v2 (bearer PAT) or v3
+// (basic email and API token): issues that exist, fields on their edit
+// screen, and a number of 429s to answer first.
+type fakeJira struct {
+	t         *testing.T
+	v3        bool
+	issues    map[string]bool
+	onScreen  map[string]bool
+	throttle  int
+	mu        sync.Mutex
+	requests  []request
+	commentID int
+}
+
+func (f *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var body map[string]any
+	b, _ := io.ReadAll(r.Body)
+	_ = json.Unmarshal(b, &body)
+	f.requests = append(f.requests, request{Method: r.Method, Path: r.URL.Path, Body: body})
+	prefix := "/rest/api/2/issue/"
+	wantAuth := "Bearer " + testToken
+	if f.v3 {
+		prefix = "/rest/api/3/issue/"
+		wantAuth = "Basic " + base64.StdEncoding.EncodeToString([]byte(testEmail+":"+testToken))
+	}
+	if r.Header.Get("Authorization") != wantAuth {
+		http.Error(w, `{"errorMessages":["You are not authenticated."]}`, http.StatusUnauthorized)
+		return
+	}
+	if f.throttle > 0 {
+		f.throttle--
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, `{"errorMessages":["rate limited"]}`, http.StatusTooManyRequests)
+		return
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	key, comment := strings.CutSuffix(rest, "/comment")
+	if !f.issues[key] {
+		http.Error(w, `{"errorMessages":["Issue does not exist or you do not have permission to see it."]}`, http.StatusNotFound)
+		return
+	}
+	switch {
+	case comment && r.Method == http.MethodPost:
+		if f.v3 {
+			if _, isDoc := body["body"].(map[string]any); !isDoc {
+				http.Error(w, `{"errorMessages":["Comment body is not valid!"]}`, http.StatusBadRequest)
+				return
+			}
+		}
+		f.commentID++
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": strconv.Itoa(10000 + f.commentID)})
+	case !comment && r.Method == http.MethodPut:
+		fields, _ := body["fields"].(map[string]any)
+		for k := range fields {
+			if !f.onScreen[k] {
+				w.WriteHeader(http.StatusBadRequest)
+				_ = json.NewEncoder(w).Encode(map[string]any{"errors": map[string]string{k: "Field '" + k + "' cannot be set. It is not on the appropriate screen, or unknown."}})
+				return
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+func (f *fakeJira) got() []request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]request(nil), f.requests...)
+}
+
+func (f *fakeJira) reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = nil
+}
+
+func newFakeJira(t *testing.T, v3 bool) (*fakeJira, string) {
+	f := &fakeJira{
+		t: t, v3: v3,
+		issues:   map[string]bool{"PAY-1": true, "PAY-2": true},
+		onScreen: map[string]bool{"customfield_10100": true, "customfield_10101": true},
+	}
+	srv := httptest.NewUnstartedServer(f)
+	l, err := net.Listen("tcp", "127.0.0.1:0") // loopback only
+	require.NoError(t, err)
+	srv.Listener = l
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return f, srv.URL
+}
+
+// summary is one copilot.session.summary as the receiver writes it, with
+// the ticket the chargeback processor put on the record.
+type summary struct {
+	session, ticket string
+	leg             int64
+	nanoAIU         int64
+	input, output   int64
+	premium         float64
+}
+
+func logsOf(ss ...summary) plog.Logs {
+	ld := plog.NewLogs()
+	for _, s := range ss {
+		rl := ld.ResourceLogs().AppendEmpty()
+		rl.Resource().Attributes().PutStr(semconv.AttrSessionID, s.session)
+		lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+		lr.SetEventName(semconv.EventCopilotSessionSummary)
+		lr.Attributes().PutInt(semconv.AttrCopilotSessionLeg, s.leg)
+		if s.ticket != "" {
+			lr.Attributes().PutStr("ticket", s.ticket)
+		}
+		b := lr.Body().SetEmptyMap()
+		b.PutDouble("totalPremiumRequestCost", s.premium)
+		b.PutInt("totalNanoAiu", s.nanoAIU)
+		td := b.PutEmptyMap("tokenDetails")
+		td.PutInt("input", s.input)
+		td.PutInt("output", s.output)
+	}
+	return ld
+}
+
+func testConfig(endpoint string, v3 bool) *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Endpoint = endpoint
+	cfg.Token = testToken
+	if v3 {
+		cfg.Email = testEmail
+	} else {
+		cfg.Deployment = deploymentDataCenter
+	}
+	cfg.Fields = Fields{Number: "customfield_10100", Value: valueCredits, Text: "customfield_10101", Template: "AI Credits: {{credits}}, Tokens: {{tokens}}"}
+	cfg.Comment = true
+	return cfg
+}
+
+// memStorage is a storage extension over one in-memory client, which
+// outlives the exporters that use it, as a file_storage directory does.
+type memStorage struct{ c *storageclient.Memory }
+
+func (m memStorage) Start(context.Context, component.Host) error { return nil }
+func (m memStorage) Shutdown(context.Context) error              { return nil }
+func (m memStorage) GetClient(context.Context, component.Kind, component.ID, string) (storage.Client, error) {
+	return m.c, nil
+}
+
+type testHost struct {
+	ext map[component.ID]component.Component
+}
+
+func (h testHost) GetExtensions() map[component.ID]component.Component { return h.ext }
+
+var storageID = component.MustNewID("file_storage")
+
+func hostWith(m *storageclient.Memory) component.Host {
+	return testHost{ext: map[component.ID]component.Component{storageID: memStorage{c: m}}}
+}
+
+type run struct {
+	e    *jiraExporter
+	logs *observer.ObservedLogs
+}
+
+func startExporter(t *testing.T, cfg *Config, store *storageclient.Memory) run {
+	core, logs := observer.New(zapcore.DebugLevel)
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	if store != nil {
+		cfg.Storage = &storageID
+	}
+	require.NoError(t, cfg.Validate())
+	e, err := newJiraExporter(cfg, set)
+	require.NoError(t, err)
+	require.NoError(t, e.start(context.Background(), hostWith(store)))
+	t.Cleanup(func() { require.NoError(t, e.shutdown(context.Background())) })
+	return run{e: e, logs: logs}
+}
+
+func puts(rs []request) []map[string]any {
+	var out []map[string]any
+	for _, r := range rs {
+		if r.Method == http.MethodPut {
+			out = append(out, r.Body["fields"].(map[string]any))
+		}
+	}
+	return out
+}
+
+func comments(rs []request) []request {
+	var out []request
+	for _, r := range rs {
+		if r.Method == http.MethodPost {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func TestWritesTicketTotal(t *testing.T) {
+	for _, v3 := range []bool{true, false} {
+		name := "v2"
+		if v3 {
+			name = "v3"
+		}
+		t.Run(name, func(t *testing.T) {
+			f, url := newFakeJira(t, v3)
+			r := startExporter(t, testConfig(url, v3), storageclient.NewMemory())
+			ctx := context.Background()
+			require.NoError(t, r.e.pushLogs(ctx, logsOf(
+				summary{session: "s1", ticket: "PAY-1", nanoAIU: 1_500_000_000, input: 100, output: 20, premium: 1},
+				summary{session: "s2", ticket: "PAY-1", nanoAIU: 250_000_000, input: 10, output: 5, premium: 0.5},
+				summary{session: "s3", ticket: "unattributed", nanoAIU: 9_000_000_000},
+				summary{session: "s4", nanoAIU: 9_000_000_000},
+			)))
+			got := f.got()
+			p := puts(got)
+			require.Len(t, p, 2)
+			assert.Equal(t, map[string]any{"customfield_10100": 1.5, "customfield_10101": "AI Credits: 1.5, Tokens: 120"}, p[0])
+			assert.Equal(t, map[string]any{"customfield_10100": 1.75, "customfield_10101": "AI Credits: 1.75, Tokens: 135"}, p[1])
+			c := comments(got)
+			require.Len(t, c, 2)
+			if v3 {
+				assert.Equal(t, "/rest/api/3/issue/PAY-1/comment", c[0].Path)
+				assert.Equal(t, "doc", c[0].Body["body"].(map[string]any)["type"])
+			} else {
+				assert.Equal(t, "/rest/api/2/issue/PAY-1/comment", c[0].Path)
+				assert.Contains(t, c[0].Body["body"], "AI Credits: 1.5, Tokens: 120")
+			}
+		})
+	}
+}
+
+// A replay, a resumed session and a restart write the same total and
+// comment once per session leg.
+func TestIdempotentAcrossReplayResumeRestart(t *testing.T) {
+	f, url := newFakeJira(t, true)
+	store := storageclient.NewMemory()
+	ctx := context.Background()
+	leg0 := summary{session: "s1", ticket: "PAY-1", nanoAIU: 2_000_000_000, input: 10, output: 10}
+	leg1 := summary{session: "s1", ticket: "PAY-1", leg: 1, nanoAIU: 3_000_000_000, input: 20, output: 10}
+	other := summary{session: "s2", ticket: "PAY-1", nanoAIU: 1_000_000_000, input: 1, output: 1}
+
+	r := startExporter(t, testConfig(url, true), store)
+	require.NoError(t, r.e.pushLogs(ctx, logsOf(leg0, other)))
+	require.NoError(t, r.e.pushLogs(ctx, logsOf(leg0))) // replay
+	p := puts(f.got())
+	require.Len(t, p, 3)
+	assert.Equal(t, 3.0, p[2]["customfield_10100"])
+	assert.Len(t, comments(f.got()), 2)
+
+	// Resumed: leg 1 carries the session's cumulative usage, which
+	// replaces leg 0's rather than adding to it.
+	f.reset()
+	require.NoError(t, r.e.pushLogs(ctx, logsOf(leg1)))
+	assert.Equal(t, 4.0, puts(f.got())[0]["customfield_10100"])
+	assert.Len(t, comments(f.got()), 1)
+
+	// Restart: a new exporter over the same storage, which is sent
+	// everything again, older leg last.
+	f.reset()
+	r2 := startExporter(t, testConfig(url, true), store)
+	require.NoError(t, r2.e.pushLogs(ctx, logsOf(leg1, other, leg0)))
+	for _, fields := range puts(f.got()) {
+		assert.Equal(t, 4.0, fields["customfield_10100"])
+		assert.Equal(t, "AI Credits: 4, Tokens: 32", fields["customfield_10101"])
+	}
+	assert.Empty(t, comments(f.got()), "every leg was commented on before")
+}
+
+func TestDrops(t *testing.T) {
+	f, url := newFakeJira(t, false)
+	ctx := context.Background()
+
+	cfg := testConfig(url, false)
+	r := startExporter(t, cfg, nil)
+	require.NoError(t, r.e.pushLogs(ctx, logsOf(summary{session: "s1", ticket: "NOPE-9", nanoAIU: 1})))
+	entries := r.logs.FilterMessage("Jira write dropped").All()
+	require.Len(t, entries, 1)
+	assert.Equal(t, "not_found", entries[0].ContextMap()["reason"])
+	assert.Equal(t, "NOPE-9", entries[0].ContextMap()["ticket"])
+	assert.Empty(t, comments(f.got()), "no comment on an issue that does not exist")
+
+	cfg = testConfig(url, false)
+	cfg.Fields.Text = "customfield_99999" // not on the screen
+	r = startExporter(t, cfg, nil)
+	require.NoError(t, r.e.pushLogs(ctx, logsOf(summary{session: "s1", ticket: "PAY-2", nanoAIU: 1})))
+	entries = r.logs.FilterMessage("Jira write dropped").All()
+	require.Len(t, entries, 1)
+	assert.Equal(t, "bad_request", entries[0].ContextMap()["reason"])
+	assert.Equal(t, "PAY-2", entries[0].ContextMap()["ticket"])
+	assert.Contains(t, entries[0].ContextMap()["detail"], "customfield_99999")
+	assert.Contains(t, entries[0].ContextMap()["field"], "customfield_99999")
+
+	cfg = testConfig(url, false)
+	cfg.Token = "wrong"
+	r = startExporter(t, cfg, nil)
+	require.NoError(t, r.e.pushLogs(ctx, logsOf(summary{session: "s1", ticket: "PAY-2", nanoAIU: 1})))
+	entries = r.logs.FilterMessage("Jira write dropped").All()
+	require.Len(t, entries, 1)
+	assert.Equal(t, "unauthorized", entries[0].ContextMap()["reason"])
+}
+
+// Through the exporter helper's retry: a 429 is retried after its
+// Retry-After, and the value lands once throttling ends.
+func TestRetriesAfter429(t *testing.T) {
+	f, url := newFakeJira(t, true)
+	f.throttle = 1
+	cfg := testConfig(url, true)
+	cfg.Comment = false
+	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	cfg.RetryConfig.InitialInterval = 10 * time.Millisecond
+	set := exportertest.NewNopSettings(metadata.Type)
+	exp, err := NewFactory().CreateLogs(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), hostWith(nil)))
+	require.NoError(t, exp.ConsumeLogs(context.Background(), logsOf(summary{session: "s1", ticket: "PAY-1", nanoAIU: 1_000_000_000})))
+	require.NoError(t, exp.Shutdown(context.Background()))
+	got := f.got()
+	require.Len(t, got, 2)
+	assert.Equal(t, 1.0, puts(got)[1]["customfield_10100"])
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	f, url := newFakeJira(t, true)
+	cfg := testConfig(url, true)
+	cfg.DryRun = true
+	r := startExporter(t, cfg, nil)
+	require.NoError(t, r.e.pushLogs(context.Background(), logsOf(summary{session: "s1", ticket: "PAY-1", nanoAIU: 1_000_000_000, input: 3, output: 4})))
+	assert.Empty(t, f.got())
+	assert.Len(t, r.logs.FilterMessage("Dry run: would set fields").All(), 1)
+	assert.Len(t, r.logs.FilterMessage("Dry run: would comment").All(), 1)
+}
+
+// The token appears in no log entry, whatever happens.
+func TestCredentialsNeverLogged(t *testing.T) {
+	_, url := newFakeJira(t, true)
+	cfg := testConfig(url, true)
+	r := startExporter(t, cfg, nil)
+	_ = r.e.pushLogs(context.Background(), logsOf(
+		summary{session: "s1", ticket: "PAY-1", nanoAIU: 1},
+		summary{session: "s1", ticket: "NOPE-1", nanoAIU: 1},
+	))
+	cfg2 := testConfig("http://127.0.0.1:1", true)
+	r2 := startExporter(t, cfg2, nil)
+	err := r2.e.pushLogs(context.Background(), logsOf(summary{session: "s1", ticket: "PAY-1", nanoAIU: 1}))
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), testToken)
+	for _, r := range []run{r, r2} {
+		require.NotZero(t, r.logs.Len())
+		for _, e := range r.logs.All() {
+			b, _ := json.Marshal(e.ContextMap())
+			assert.NotContains(t, e.Message+string(b), testToken)
+		}
+	}
+}
+
+func TestCredits(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 1: "0.000000001", 1_500_000_000: "1.5", 42_000_000_000: "42", -2_500_000_000: "-2.5"} {
+		assert.Equal(t, want, credits(n))
+	}
+}
+
+// Updates, comments and drops by reason are counted in the exporter's own
+// telemetry.
+func TestTelemetry(t *testing.T) {
+	_, url := newFakeJira(t, true)
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	set := metadatatest.NewSettings(tt)
+	set.ID = component.NewID(metadata.Type)
+	e, err := newJiraExporter(testConfig(url, true), set)
+	require.NoError(t, err)
+	require.NoError(t, e.start(context.Background(), hostWith(nil)))
+	t.Cleanup(func() { require.NoError(t, e.shutdown(context.Background())) })
+	require.NoError(t, e.pushLogs(context.Background(), logsOf(
+		summary{session: "s1", ticket: "PAY-1", nanoAIU: 1},
+		summary{session: "s2", ticket: "NOPE-1", nanoAIU: 1},
+	)))
+	metadatatest.AssertEqualExporterJiraUpdates(t, tt, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualExporterJiraComments(t, tt, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualExporterJiraDrops(t, tt, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "not_found"))},
+	}, metricdatatest.IgnoreTimestamp())
+}
