@@ -191,10 +191,7 @@ service:
 // embedded default pass `otelcol-copilot validate`, run from the
 // repository's root as the README runs them.
 func TestValidateExamplesAndDefault(t *testing.T) {
-	t.Setenv("DD_API_KEY", "test-key")
-	t.Setenv("DD_SITE", "datadoghq.com")
-	t.Setenv("HONEYCOMB_API_KEY", "test-key")
-	t.Setenv("OTELCOL_COPILOT_HOOK_TOKEN", "test-token")
+	exampleEnv(t)
 	t.Setenv("COPILOT_HOME", t.TempDir())
 	t.Setenv(defaultconfigprovider.StateDirEnv, filepath.Join(t.TempDir(), "state"))
 	files, err := filepath.Glob("../../examples/*.yaml")

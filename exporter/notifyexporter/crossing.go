@@ -1,0 +1,106 @@
+package notifyexporter // import "github.com/otelcol-copilot/otelcol-copilot/exporter/notifyexporter"
+
+import (
+	"strconv"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// Crossing is a budget crossing as templates see it: the attributes of a
+// copilot.budget.crossing record (the chargeback processor's README).
+type Crossing struct {
+	// ID is copilot.budget.crossing.id, stable across re-emissions.
+	ID string `json:"crossing_id"`
+	// Budget, Scope and Value: the budget's name, its scope (team, ticket,
+	// user, …) and the scope's value that crossed (payments).
+	Budget string `json:"budget"`
+	Scope  string `json:"scope"`
+	Value  string `json:"value"`
+	// Threshold is the percentage of the limit that was reached.
+	Threshold float64 `json:"threshold"`
+	// Spend and Limit are exact decimals in Currency.
+	Spend    string `json:"spend"`
+	Limit    string `json:"limit"`
+	Currency string `json:"currency"`
+	// WindowStart and WindowEnd bound the budget's window (RFC 3339).
+	WindowStart string `json:"window_start"`
+	WindowEnd   string `json:"window_end"`
+	// Severity is WARN, or ERROR at 100 % and above.
+	Severity string `json:"severity"`
+	// Time is when the crossing happened (RFC 3339).
+	Time string `json:"time"`
+	// Body is the record's own one-line description.
+	Body string `json:"message"`
+}
+
+// crossingsOf returns the budget crossings in ld, in order; records
+// without a crossing id are not crossings.
+func crossingsOf(ld plog.Logs) []Crossing {
+	var out []Crossing
+	for _, rl := range ld.ResourceLogs().All() {
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				if lr.EventName() != eventCrossing {
+					continue
+				}
+				a := lr.Attributes()
+				c := Crossing{
+					ID:          str(a, "copilot.budget.crossing.id"),
+					Budget:      str(a, "copilot.budget.name"),
+					Scope:       str(a, "copilot.budget.scope"),
+					Value:       str(a, "copilot.budget.value"),
+					Threshold:   num(a, "copilot.budget.threshold"),
+					Spend:       exact(a, "copilot.budget.spend"),
+					Limit:       exact(a, "copilot.budget.limit"),
+					Currency:    str(a, "copilot.budget.currency"),
+					WindowStart: str(a, "copilot.budget.window.start"),
+					WindowEnd:   str(a, "copilot.budget.window.end"),
+					Severity:    lr.SeverityText(),
+					Body:        lr.Body().AsString(),
+				}
+				if ts := lr.Timestamp(); ts != 0 {
+					c.Time = ts.AsTime().UTC().Format("2006-01-02T15:04:05Z07:00")
+				}
+				if c.ID == "" {
+					continue
+				}
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func str(a pcommon.Map, k string) string {
+	if v, ok := a.Get(k); ok {
+		return v.AsString()
+	}
+	return ""
+}
+
+func num(a pcommon.Map, k string) float64 {
+	v, ok := a.Get(k)
+	if !ok {
+		return 0
+	}
+	switch v.Type() {
+	case pcommon.ValueTypeDouble:
+		return v.Double()
+	case pcommon.ValueTypeInt:
+		return float64(v.Int())
+	}
+	f, _ := strconv.ParseFloat(v.AsString(), 64)
+	return f
+}
+
+// exact is the _exact decimal string of k, or its double when missing.
+func exact(a pcommon.Map, k string) string {
+	if s := str(a, k+"_exact"); s != "" {
+		return s
+	}
+	if _, ok := a.Get(k); ok {
+		return strconv.FormatFloat(num(a, k), 'f', -1, 64)
+	}
+	return ""
+}

@@ -1,0 +1,100 @@
+package notifyexporter // import "github.com/otelcol-copilot/otelcol-copilot/exporter/notifyexporter"
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// The bodies are written by hand with typed structs: no Slack or Teams SDK.
+
+// slackMessage is a Slack incoming webhook's body: text in Slack's mrkdwn.
+type slackMessage struct {
+	Text string `json:"text"`
+}
+
+// teamsMessage is a Teams workflow webhook's body ("When a Teams webhook
+// request is received"): one Adaptive Card 1.4 in an attachments envelope.
+type teamsMessage struct {
+	Type        string            `json:"type"`
+	Attachments []teamsAttachment `json:"attachments"`
+}
+
+type teamsAttachment struct {
+	ContentType string       `json:"contentType"`
+	ContentURL  *string      `json:"contentUrl"`
+	Content     adaptiveCard `json:"content"`
+}
+
+type adaptiveCard struct {
+	Schema  string      `json:"$schema"`
+	Type    string      `json:"type"`
+	Version string      `json:"version"`
+	Body    []cardBlock `json:"body"`
+}
+
+// cardBlock is a TextBlock or a FactSet.
+type cardBlock struct {
+	Type   string     `json:"type"`
+	Text   string     `json:"text,omitempty"`
+	Wrap   bool       `json:"wrap,omitempty"`
+	Weight string     `json:"weight,omitempty"`
+	Color  string     `json:"color,omitempty"`
+	Facts  []cardFact `json:"facts,omitempty"`
+}
+
+type cardFact struct {
+	Title string `json:"title"`
+	Value string `json:"value"`
+}
+
+// webhookMessage is the generic webhook's body: the rendered text and
+// every field of the crossing.
+type webhookMessage struct {
+	Event    string   `json:"event"`
+	Text     string   `json:"text"`
+	Crossing Crossing `json:"crossing"`
+}
+
+// payload renders c with the destination's template and wraps the text in
+// the destination kind's body.
+func (d *destination) payload(c Crossing) ([]byte, error) {
+	var sb strings.Builder
+	if err := d.tmpl.Execute(&sb, c); err != nil {
+		return nil, err
+	}
+	text := sb.String()
+	switch d.Kind {
+	case kindSlack:
+		return json.Marshal(slackMessage{Text: text})
+	case kindTeams:
+		color := "Warning"
+		if c.Severity == "ERROR" {
+			color = "Attention"
+		}
+		return json.Marshal(teamsMessage{
+			Type: "message",
+			Attachments: []teamsAttachment{{
+				ContentType: "application/vnd.microsoft.card.adaptive",
+				Content: adaptiveCard{
+					Schema:  "http://adaptivecards.io/schemas/adaptive-card.json",
+					Type:    "AdaptiveCard",
+					Version: "1.4",
+					Body: []cardBlock{
+						{Type: "TextBlock", Text: text, Wrap: true, Weight: "Bolder", Color: color},
+						{Type: "FactSet", Facts: []cardFact{
+							{Title: "Budget", Value: c.Budget},
+							{Title: c.Scope, Value: c.Value},
+							{Title: "Threshold", Value: strconv.FormatFloat(c.Threshold, 'f', -1, 64) + " %"},
+							{Title: "Spend", Value: c.Spend + " " + c.Currency},
+							{Title: "Limit", Value: c.Limit + " " + c.Currency},
+							{Title: "Window", Value: c.WindowStart + " to " + c.WindowEnd},
+						}},
+					},
+				},
+			}},
+		})
+	default:
+		return json.Marshal(webhookMessage{Event: eventCrossing, Text: text, Crossing: c})
+	}
+}
