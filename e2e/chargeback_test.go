@@ -3,14 +3,19 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,7 +32,7 @@ import (
 // processor in every pipeline, the otlp receiver taking the CLI's own
 // telemetry, and a budget small enough that the first call crosses every
 // threshold.
-func chargebackConfig(otlpPort int) string {
+func chargebackConfig(otlpPort int, actions string) string {
 	return fmt.Sprintf(`
 receivers:
   copilot:
@@ -60,12 +65,87 @@ processors:
         amount: "0.000000001"
         period: day
     storage: file_storage
+  filter/crossings:
+    error_mode: ignore
+    logs:
+      log_record:
+        - event_name != "copilot.budget.crossing"
+  filter/session-ends:
+    error_mode: ignore
+    logs:
+      log_record:
+        - event_name != "copilot.session.summary"
+exporters:
+  jira:
+    endpoint: %[3]s
+    deployment: cloud
+    email: bot@acme.example
+    token: e2e-token
+    fields:
+      number: customfield_10100
+      value: tokens
+      text: customfield_10101
+      template: "AI Credits: {{credits}}, Tokens: {{tokens}}"
+    comment: true
+    storage: file_storage
+    sending_queue:
+      storage: file_storage
+  notify:
+    storage: file_storage
+    sending_queue:
+      storage: file_storage
+    destinations:
+      - {name: finops, kind: slack, url: %[4]s/slack}
+      - {name: finops-teams, kind: teams, url: %[4]s/teams}
 service:
   pipelines:
     metrics: {receivers: [copilot, otlp], processors: [chargeback]}
     logs: {receivers: [copilot, otlp], processors: [chargeback]}
     traces: {receivers: [copilot, otlp], processors: [chargeback]}
-`, otlpPort, model)
+    logs/jira: {receivers: [copilot], processors: [chargeback, filter/session-ends], exporters: [jira]}
+    logs/notify: {receivers: [copilot], processors: [chargeback, filter/crossings], exporters: [notify]}
+`, otlpPort, model, actions+"/jira", actions)
+}
+
+// actionStandIns stands in for Jira (REST v3) and for Slack and Teams
+// incoming webhooks on loopback, and records what each was sent.
+type actionStandIns struct {
+	mu       sync.Mutex
+	fields   map[string][]map[string]any // ticket -> the fields of each update, in order
+	comments map[string]int              // ticket -> comments posted
+	slack    []string                    // message texts
+	teams    int                         // cards
+}
+
+func (a *actionStandIns) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case r.URL.Path == "/slack":
+		var m struct{ Text string }
+		_ = json.Unmarshal(body, &m)
+		a.slack = append(a.slack, m.Text)
+	case r.URL.Path == "/teams":
+		a.teams++
+	case strings.HasPrefix(r.URL.Path, "/jira/rest/api/3/issue/") && strings.HasSuffix(r.URL.Path, "/comment"):
+		key := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/jira/rest/api/3/issue/"), "/comment")
+		a.comments[key]++
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, `{"id":"1"}`)
+		return
+	case strings.HasPrefix(r.URL.Path, "/jira/rest/api/3/issue/") && r.Method == http.MethodPut:
+		key := strings.TrimPrefix(r.URL.Path, "/jira/rest/api/3/issue/")
+		var m struct{ Fields map[string]any }
+		_ = json.Unmarshal(body, &m)
+		a.fields[key] = append(a.fields[key], m.Fields)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }
 
 func (e *env) readTraces() ptrace.Traces {
@@ -113,18 +193,21 @@ func TestChargebackRealCLI(t *testing.T) {
 	e.gitInitIn(docs, "chore/update-deps", "acme/docs-site")
 
 	otlpPort := freePort(t)
+	actions := &actionStandIns{fields: map[string][]map[string]any{}, comments: map[string]int{}}
+	stand := httptest.NewServer(actions)
+	defer stand.Close()
 	otel := []string{
 		"COPILOT_OTEL_ENABLED=true",
 		fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", otlpPort),
 	}
-	e.startCollectorWith(chargebackConfig(otlpPort))
+	e.startCollectorWith(chargebackConfig(otlpPort, stand.URL))
 	ids := []string{
 		e.copilotIn(payments, otel, "Do the task [scenario:"+fakeprovider.ScenarioSimple+"]", ""),
 		e.copilotIn(docs, otel, "Do the task [scenario:"+fakeprovider.ScenarioSubagent+"]", ""),
 	}
 	e.waitJoined(ids[:2])
 	e.stopCollector()
-	e.startCollectorWith(chargebackConfig(otlpPort))
+	e.startCollectorWith(chargebackConfig(otlpPort, stand.URL))
 	ids = append(ids, e.copilotIn(payments, otel, "Do the task [scenario:"+fakeprovider.ScenarioEdit+"]", ""))
 	e.waitJoined(ids)
 	e.stopCollector()
@@ -222,6 +305,49 @@ func TestChargebackRealCLI(t *testing.T) {
 	}
 	slices.Sort(thresholds)
 	assert.Equal(t, []string{"100", "50", "75", "90"}, thresholds)
+
+	// The actions: each crossing once in Slack and once in Teams, across
+	// the restart; the ticket's fields hold the tokens of its two sessions
+	// by the CLI's own accounting, the unattributed session wrote nothing,
+	// and each session leg was commented once.
+	var wantTokens int64
+	for _, id := range []string{ids[0], ids[2]} {
+		for _, v := range e.readTranscript(id).Final {
+			wantTokens += v.Usage.InputTokens + v.Usage.OutputTokens
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			actions.mu.Lock()
+			defer actions.mu.Unlock()
+			t.Logf("actions received: slack %q, teams %d, fields %v, comments %v (want %d tokens)", actions.slack, actions.teams, actions.fields, actions.comments, wantTokens)
+		}
+	})
+	require.Eventually(t, func() bool {
+		actions.mu.Lock()
+		defer actions.mu.Unlock()
+		u := actions.fields["PAY-4411"]
+		return len(actions.slack) >= 4 && actions.teams >= 4 && len(u) > 0 &&
+			fmt.Sprint(u[len(u)-1]["customfield_10100"]) == strconv.FormatInt(wantTokens, 10)
+	}, 30*time.Second, 100*time.Millisecond, "the actions did not arrive")
+	actions.mu.Lock()
+	defer actions.mu.Unlock()
+	assert.Len(t, actions.slack, 4, "one Slack message per crossing: %q", actions.slack)
+	assert.Equal(t, 4, actions.teams, "one Teams card per crossing")
+	for _, m := range actions.slack {
+		assert.Contains(t, m, "payments-daily")
+	}
+	updates := actions.fields["PAY-4411"]
+	last := -1.0
+	for _, f := range updates {
+		v, ok := f["customfield_10100"].(float64)
+		require.True(t, ok, "the number field: %v", f)
+		assert.GreaterOrEqual(t, v, last, "the ticket's total never goes back")
+		last = v
+	}
+	assert.Equal(t, fmt.Sprintf("AI Credits: 0, Tokens: %d", wantTokens), updates[len(updates)-1]["customfield_10101"])
+	assert.NotContains(t, actions.fields, "unattributed")
+	assert.Equal(t, 2, actions.comments["PAY-4411"], "one comment per session leg")
 }
 
 // waitJoined waits until the receiver has read the sessions to their

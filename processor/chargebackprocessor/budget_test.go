@@ -9,13 +9,17 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/fakeclock"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/budget"
+	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/metadata"
 )
 
 // session is the context of a made-up session, as the copilot receiver
@@ -216,4 +220,37 @@ func TestBudgetScopes(t *testing.T) {
 	u, ok := lastGauge(t, p, mUtilization, "per-ticket")
 	require.True(t, ok)
 	assert.InDelta(t, 1.0, u, 1e-12)
+}
+
+// TestCrossingsGoToEveryLogsPipeline: a processor in two logs pipelines
+// sends each crossing into both (each pipeline decides: one filters it
+// out, one notifies), not into whichever the collector happened to build
+// first.
+func TestCrossingsGoToEveryLogsPipeline(t *testing.T) {
+	day := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	cfg := testConfig()
+	cfg.Budgets = []budget.Config{{Name: "payments-daily", Scope: budget.ScopeTeam, Value: "payments", Amount: "0.10", Period: budget.PeriodDay}}
+	p := startPipeline(t, cfg, pipelineOptions{now: fakeclock.New(day).Now})
+	defer p.stop(t)
+	second := new(consumertest.LogsSink)
+	l2, err := p.f.CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, second)
+	require.NoError(t, err)
+	require.NoError(t, l2.Start(context.Background(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, l2.Shutdown(context.Background())) }()
+
+	require.NoError(t, p.m.ConsumeMetrics(context.Background(), usage(paymentsSession, day, 6*credit, 100)))
+	require.Len(t, crossings(p), 1, "the first logs pipeline")
+	n := 0
+	for _, ld := range second.AllLogs() {
+		for _, rl := range ld.ResourceLogs().All() {
+			for _, sl := range rl.ScopeLogs().All() {
+				for _, lr := range sl.LogRecords().All() {
+					if lr.EventName() == eventCrossing {
+						n++
+					}
+				}
+			}
+		}
+	}
+	assert.Equal(t, 1, n, "the second logs pipeline")
 }

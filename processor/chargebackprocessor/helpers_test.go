@@ -169,6 +169,7 @@ func mustHex(t testing.TB, s string, dst []byte) {
 
 // pipeline is a started chargeback processor with sinks behind it.
 type pipeline struct {
+	f   processor.Factory // the factory, whose processors for the same config are one
 	m   processor.Metrics
 	tr  processor.Traces
 	l   processor.Logs
@@ -198,7 +199,7 @@ func startPipeline(t testing.TB, cfg *Config, o pipelineOptions) *pipeline {
 		o.now = time.Now
 	}
 	f := newFactory(o.now)
-	p := &pipeline{ms: new(consumertest.MetricsSink), ts: new(consumertest.TracesSink), ls: new(consumertest.LogsSink), tel: componenttest.NewTelemetry()}
+	p := &pipeline{f: f, ms: new(consumertest.MetricsSink), ts: new(consumertest.TracesSink), ls: new(consumertest.LogsSink), tel: componenttest.NewTelemetry()}
 	t.Cleanup(func() { require.NoError(t, p.tel.Shutdown(context.Background())) })
 	set := processortest.NewNopSettings(metadata.Type)
 	set.TelemetrySettings = p.tel.NewTelemetrySettings()

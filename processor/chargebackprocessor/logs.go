@@ -76,22 +76,27 @@ func putContext(attrs pcommon.Map, info sessionInfo) {
 	}
 }
 
-// deliverCrossings sends crossings as log records through the logs
-// pipeline; false when it refused them (they stay pending). Without a
-// logs pipeline they are written to the collector's log.
+// deliverCrossings sends crossings as log records through every logs
+// pipeline; false when one refused them (they stay pending and are offered
+// to all again: a pipeline that had taken them gets them twice, with the
+// same crossing.id to deduplicate by). Without a logs pipeline they are
+// written to the collector's log.
 func (p *chargeback) deliverCrossings(ctx context.Context, crossings []budget.Crossing) bool {
-	if p.logs == nil {
+	if len(p.logs) == 0 {
 		for _, c := range crossings {
 			p.logger().Warn("Budget threshold crossed", zap.String("budget", c.Budget), zap.String("scope", c.Scope), zap.String("value", c.Value),
 				zap.Float64("threshold_percent", c.Threshold), zap.String("spend", c.Spend.String()), zap.String("limit", c.Limit.String()))
 		}
 		return true
 	}
-	if err := p.logs.ConsumeLogs(ctx, p.crossingLogs(crossings)); err != nil {
-		p.logger().Warn("Budget crossings were not delivered; they are offered again with the next batch", zap.Error(err))
-		return false
+	ok := true
+	for _, next := range p.logs {
+		if err := next.ConsumeLogs(ctx, p.crossingLogs(crossings)); err != nil {
+			p.logger().Warn("Budget crossings were not delivered; they are offered again with the next batch", zap.Error(err))
+			ok = false
+		}
 	}
-	return true
+	return ok
 }
 
 // crossingLogs are one record per crossing, with everything an alert

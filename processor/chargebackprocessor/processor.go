@@ -51,9 +51,11 @@ type chargeback struct {
 	tel      *metadata.TelemetryBuilder
 
 	mu sync.Mutex
-	// logs is where budget crossings go: the next consumer of the first
-	// logs pipeline the processor is in (nil: the collector's own log).
-	logs      consumer.Logs
+	// logs is where budget crossings go: the next consumer of every logs
+	// pipeline the processor is in, in the order they were built (none:
+	// the collector's own log). Each pipeline decides what to do with
+	// them (a filter keeps them out of one, an exporter sends them).
+	logs      []consumer.Logs
 	inMetrics bool // in a metrics pipeline
 	running   int  // started signals
 	started   bool
@@ -71,15 +73,14 @@ func newChargeback(set processor.Settings, cfg *Config, now func() time.Time, on
 	return &chargeback{cfg: cfg, set: set, now: now, onClose: onClose, pricer: pr, limiter: newLimiter(cfg.Metrics.MaxValues)}, nil
 }
 
-// setLogs makes the first logs pipeline's next consumer the one crossings
-// go to, so that each crossing is one record even when the processor is in
-// several logs pipelines.
+// setLogs adds a logs pipeline's next consumer to those crossings go to.
+// Crossings go to every logs pipeline the processor is in: which pipeline
+// the collector builds first is not for the configuration to rely on, and
+// a pipeline that wants no crossings filters them out.
 func (p *chargeback) setLogs(c consumer.Logs) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.logs == nil {
-		p.logs = c
-	}
+	p.logs = append(p.logs, c)
 }
 
 // start starts the shared parts once, whichever pipeline starts first. A
@@ -141,7 +142,7 @@ func (p *chargeback) startParts(ctx context.Context, host component.Host) error 
 		if !p.inMetrics {
 			p.set.Logger.Warn("budgets are configured but the processor is in no metrics pipeline: spend is counted from the copilot receiver's usage metrics; add it to the metrics pipeline")
 		}
-		if p.logs == nil {
+		if len(p.logs) == 0 {
 			p.set.Logger.Warn("budgets are configured but the processor is in no logs pipeline: crossings are written to the collector's log only; add it to a logs pipeline to route them")
 		}
 	}
