@@ -99,7 +99,12 @@ func newEnv(t *testing.T) *env {
 
 	// The forwarder, installed the way a developer installs it; it posts
 	// through the recording proxy, which passes everything on.
-	e.run(e.hookBin(), "install", "--endpoint", e.proxy.URL, "--copilot-home", e.copilotHome)
+	// A longer wait for the CLI's hook.start line than the 150ms default:
+	// the test checks that end-of-turn hooks carry the final usage, and
+	// on a loaded CI machine the CLI can take longer to write its batch
+	// (seen once: an agentStop without usage). The default's latency is
+	// measured by tools/bench-hook, not here.
+	e.run(e.hookBin(), "install", "--endpoint", e.proxy.URL, "--copilot-home", e.copilotHome, "--sync-wait", "2s")
 	// A witness hook file beside it: every payload the CLI writes, as is.
 	e.writeWitness()
 	return e

@@ -206,9 +206,12 @@ func (u *UsageCounter) Usage(path string, sync *SyncPoint) (UsageResult, error) 
 		return sync == nil || c.Hooks[sync.HookType] >= sync.Time.UnixMilli()
 	}
 	res.Synced = sync != nil && synced()
-	if waiting && !res.Synced && len(c.Hooks) > 0 {
-		// The transcript has hook events, but not yet this hook's: the CLI
-		// has not written its last lines. Wait for them.
+	if waiting && !res.Synced && (len(c.Hooks) > 0 || f.Offset() == 0) {
+		// The transcript has hook events, but not yet this hook's, or
+		// nothing yet (the CLI created it and has not written its first
+		// batch): the CLI has not written its last lines. Wait for them.
+		// A transcript with lines but no hook events is an older CLI's,
+		// which writes none: waiting would only cost SyncWait.
 		for pause := 500 * time.Microsecond; time.Now().Before(until); pause = min(2*pause, 4*time.Millisecond) {
 			time.Sleep(pause)
 			if err := update(); err != nil {
