@@ -9,12 +9,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/retryafter"
 )
 
 // maxErrorBody bounds how much of an error response is read and logged.
@@ -128,24 +129,7 @@ func (c *jiraClient) do(ctx context.Context, method, u string, payload any) ([]b
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return nil, &dropError{reason: "unauthorized", detail: msg}
 	case http.StatusTooManyRequests:
-		return nil, exporterhelper.NewThrottleRetry(errors.New(msg), c.retryAfter(resp.Header.Get("Retry-After")))
+		return nil, exporterhelper.NewThrottleRetry(errors.New(msg), retryafter.Parse(resp.Header.Get("Retry-After"), c.nowFunc()))
 	}
 	return nil, errors.New(msg)
-}
-
-// retryAfter reads Retry-After, in seconds or as an HTTP date; 0 (the
-// retry settings' own back-off) when absent or unreadable.
-func (c *jiraClient) retryAfter(h string) time.Duration {
-	if h == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(h); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		if d := t.Sub(c.nowFunc()); d > 0 {
-			return d
-		}
-	}
-	return 0
 }

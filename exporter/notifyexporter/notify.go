@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-copilot/otelcol-copilot/exporter/notifyexporter/internal/metadata"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/retryafter"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 )
 
@@ -222,7 +223,7 @@ func (d *destination) send(ctx context.Context, body []byte, now time.Time) resu
 	err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(answer)))
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusServiceUnavailable:
-		return result{err: err, retryAfter: retryAfter(resp.Header.Get("Retry-After"), now)}
+		return result{err: err, retryAfter: retryafter.Parse(resp.Header.Get("Retry-After"), now)}
 	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode >= 500:
 		return result{err: err}
 	default:
@@ -237,18 +238,4 @@ func sign(secret, ts string, body []byte) string {
 	m.Write([]byte("."))
 	m.Write(body)
 	return hex.EncodeToString(m.Sum(nil))
-}
-
-// retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -28,6 +28,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otelcol-copilot/otelcol-copilot/exporter/notifyexporter/internal/metadata"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/retryafter"
 )
 
 // standIn is a webhook on 127.0.0.1 that records what it got and answers
@@ -270,10 +271,10 @@ func TestThrottledIsRetried(t *testing.T) {
 
 func TestRetryAfter(t *testing.T) {
 	now := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
-	assert.Equal(t, 7*time.Second, retryAfter("7", now))
-	assert.Equal(t, 30*time.Second, retryAfter(now.Add(30*time.Second).Format(http.TimeFormat), now))
-	assert.Zero(t, retryAfter("", now))
-	assert.Zero(t, retryAfter("soon", now))
+	assert.Equal(t, 7*time.Second, retryafter.Parse("7", now))
+	assert.Equal(t, 30*time.Second, retryafter.Parse(now.Add(30*time.Second).Format(http.TimeFormat), now))
+	assert.Zero(t, retryafter.Parse("", now))
+	assert.Zero(t, retryafter.Parse("soon", now))
 }
 
 func TestBadTemplateIsDropped(t *testing.T) {

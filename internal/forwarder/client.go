@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/retryafter"
 )
 
 // Outcome is what became of one attempt to deliver a payload.
@@ -190,20 +192,8 @@ func errorMessage(body []byte) string {
 	return s
 }
 
-// retryAfter reads a Retry-After header: seconds or an HTTP date.
+// retryAfter is how long a Retry-After header asks the forwarder to wait,
+// at most maxBackoff.
 func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		return min(time.Duration(n)*time.Second, maxBackoff)
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), maxBackoff)
-	}
-	return 0
+	return min(retryafter.Parse(v, now), maxBackoff)
 }
