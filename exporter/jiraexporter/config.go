@@ -61,13 +61,14 @@ type Fields struct {
 	// ticket's total of Value; empty: not written.
 	Number string `mapstructure:"number"`
 	// Value is what the number field holds: credits (AI credits, nano-AIU
-	// / 1e9), premium_requests or tokens.
+	// / 1e9), cost (in the chargeback processor's currency, from its
+	// copilot.session.cost_exact), premium_requests or tokens.
 	Value string `mapstructure:"value"`
 	// Text is the id of a text field set from Template; empty: not written.
 	Text string `mapstructure:"text"`
 	// Template is the text field's value; {{credits}}, {{tokens}},
-	// {{premium_requests}} and {{sessions}} are replaced by the ticket's
-	// totals.
+	// {{premium_requests}}, {{sessions}}, {{cost}} and {{currency}} are
+	// replaced by the ticket's totals.
 	Template string `mapstructure:"template"`
 }
 
@@ -76,6 +77,7 @@ const (
 	deploymentDataCenter = "data_center"
 
 	valueCredits         = "credits"
+	valueCost            = "cost"
 	valuePremiumRequests = "premium_requests"
 	valueTokens          = "tokens"
 )
@@ -112,9 +114,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch c.Fields.Value {
-	case valueCredits, valuePremiumRequests, valueTokens:
+	case valueCredits, valueCost, valuePremiumRequests, valueTokens:
 	default:
-		errs = append(errs, fmt.Errorf("fields::value: %q is not credits, premium_requests or tokens", c.Fields.Value))
+		errs = append(errs, fmt.Errorf("fields::value: %q is not credits, cost, premium_requests or tokens", c.Fields.Value))
 	}
 	if c.Fields.Text != "" && c.Fields.Template == "" {
 		errs = append(errs, errors.New("fields::template: must be set with fields::text"))

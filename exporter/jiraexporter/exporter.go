@@ -20,8 +20,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-copilot/otelcol-copilot/exporter/jiraexporter/internal/metadata"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/usagebody"
 )
 
 // jiraExporter writes tickets' totals to Jira. pushLogs calls are
@@ -95,6 +97,10 @@ type sessionTotal struct {
 	NanoAIU         int64   `json:"nano_aiu"`
 	Tokens          int64   `json:"tokens"`
 	PremiumRequests float64 `json:"premium_requests"`
+	// Cost is what the chargeback processor priced the usage at (the
+	// record's copilot.session.cost_exact); nil when the record had none.
+	Cost     *money.Amount `json:"cost,omitempty"`
+	Currency string        `json:"currency,omitempty"`
 }
 
 // ticketState is what is stored per ticket: the latest total of each of
@@ -110,6 +116,11 @@ type ticketTotal struct {
 	Tokens          int64
 	PremiumRequests float64
 	Sessions        int
+	// Cost is the sum of the sessions' costs; Unpriced counts the sessions
+	// without one, whose cost the sum lacks.
+	Cost     money.Amount
+	Currency string
+	Unpriced int
 }
 
 func (s ticketState) total() ticketTotal {
@@ -119,9 +130,22 @@ func (s ticketState) total() ticketTotal {
 		t.Tokens += v.Tokens
 		t.PremiumRequests += v.PremiumRequests
 		t.Sessions++
+		if v.Cost == nil {
+			t.Unpriced++
+			continue
+		}
+		t.Cost = t.Cost.Add(*v.Cost)
+		t.Currency = v.Currency
 	}
 	return t
 }
+
+// The chargeback processor's cost of a session's usage so far, on its
+// summary records (the processor's README).
+const (
+	attrSessionCostExact    = "copilot.session.cost_exact"
+	attrSessionCostCurrency = "copilot.session.cost_currency"
+)
 
 func stateKey(ticket string) string { return "ticket/" + ticket }
 
@@ -159,9 +183,13 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 	if sid == "" {
 		sid = str(attrs, semconv.AttrSessionID)
 	}
-	st, ok := totalOf(lr)
-	if !ok || sid == "" {
-		e.drop(ctx, "bad_body", ticket, "", "the summary has no session.id or no usage body")
+	st, err := totalOf(lr)
+	if err != nil || sid == "" {
+		detail := "the summary has no session.id"
+		if err != nil {
+			detail = err.Error()
+		}
+		e.drop(ctx, "bad_body", ticket, "", detail)
 		return nil
 	}
 	if v, ok := attrs.Get(semconv.AttrCopilotSessionLeg); ok {
@@ -191,7 +219,15 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 	}
 
 	total := state.total()
-	if fields := e.fields(total); len(fields) > 0 {
+	fields := e.fields(total)
+	if e.cfg.Fields.Number != "" && e.cfg.Fields.Value == valueCost && total.Unpriced > 0 {
+		// A total that lacks a session's cost is not written: the field
+		// keeps its last right value until every session is priced.
+		delete(fields, e.cfg.Fields.Number)
+		e.drop(ctx, "unpriced", ticket, e.cfg.Fields.Number, fmt.Sprintf(
+			"%d of the ticket's sessions have no copilot.session.cost_exact: put the chargeback processor before this exporter", total.Unpriced))
+	}
+	if len(fields) > 0 {
 		if e.cfg.DryRun {
 			e.logger.Info("Dry run: would set fields", zap.String("ticket", ticket), zap.Any("fields", fields))
 			e.tel.ExporterJiraUpdates.Add(ctx, 1)
@@ -265,6 +301,8 @@ func (e *jiraExporter) fields(t ticketTotal) map[string]any {
 			f[e.cfg.Fields.Number] = json.Number(strconv.FormatFloat(t.PremiumRequests, 'f', -1, 64))
 		case valueTokens:
 			f[e.cfg.Fields.Number] = json.Number(strconv.FormatInt(t.Tokens, 10))
+		case valueCost:
+			f[e.cfg.Fields.Number] = json.Number(t.Cost.String())
 		default:
 			f[e.cfg.Fields.Number] = json.Number(credits(t.NanoAIU))
 		}
@@ -275,6 +313,8 @@ func (e *jiraExporter) fields(t ticketTotal) map[string]any {
 			"{{tokens}}", strconv.FormatInt(t.Tokens, 10),
 			"{{premium_requests}}", strconv.FormatFloat(t.PremiumRequests, 'f', -1, 64),
 			"{{sessions}}", strconv.Itoa(t.Sessions),
+			"{{cost}}", costText(t),
+			"{{currency}}", t.Currency,
 		).Replace(e.cfg.Fields.Template)
 	}
 	return f
@@ -289,8 +329,21 @@ func fieldNames(f map[string]any) []string {
 }
 
 func commentText(sid string, st sessionTotal) string {
-	return fmt.Sprintf("GitHub Copilot session %s (leg %d): AI Credits: %s, Tokens: %d, Premium requests: %s",
+	s := fmt.Sprintf("GitHub Copilot session %s (leg %d): AI Credits: %s, Tokens: %d, Premium requests: %s",
 		sid, st.Leg, credits(st.NanoAIU), st.Tokens, strconv.FormatFloat(st.PremiumRequests, 'f', -1, 64))
+	if st.Cost != nil {
+		s += fmt.Sprintf(", Cost: %s %s", st.Cost, st.Currency)
+	}
+	return s
+}
+
+// costText is the ticket's cost for a template: the exact decimal, or
+// "unpriced" while a session of it has no cost.
+func costText(t ticketTotal) string {
+	if t.Unpriced > 0 {
+		return "unpriced"
+	}
+	return t.Cost.String()
 }
 
 // credits is nano-AIU as AI credits, exactly: n / 1e9 in decimal.
@@ -307,39 +360,24 @@ func credits(n int64) string {
 	return s
 }
 
-// totalOf reads the summary body (the usage object's shape): nano-AIU,
-// tokens (input + output) and premium requests.
-func totalOf(lr plog.LogRecord) (sessionTotal, bool) {
-	if lr.Body().Type() != pcommon.ValueTypeMap {
-		return sessionTotal{}, false
+// totalOf reads the summary: its body (the usage summary) for nano-AIU,
+// tokens (input + output) and premium requests, and the cost the
+// chargeback processor put on it.
+func totalOf(lr plog.LogRecord) (sessionTotal, error) {
+	u, err := usagebody.Get(lr.Body())
+	if err != nil {
+		return sessionTotal{}, err
 	}
-	b := lr.Body().Map()
-	n, ok := b.Get("totalNanoAiu")
-	if !ok {
-		return sessionTotal{}, false
-	}
-	st := sessionTotal{NanoAIU: num(n)}
-	if v, ok := b.Get("totalPremiumRequestCost"); ok {
-		st.PremiumRequests = v.Double()
-		if v.Type() == pcommon.ValueTypeInt {
-			st.PremiumRequests = float64(v.Int())
+	st := sessionTotal{NanoAIU: u.TotalNanoAIU, PremiumRequests: u.TotalPremiumRequestCost, Tokens: u.TokenDetails.Input + u.TokenDetails.Output}
+	if v, ok := lr.Attributes().Get(attrSessionCostExact); ok {
+		c, err := money.ParseDecimal(v.AsString())
+		if err != nil {
+			return sessionTotal{}, fmt.Errorf("%s: %w", attrSessionCostExact, err)
 		}
+		st.Cost = &c
+		st.Currency = str(lr.Attributes(), attrSessionCostCurrency)
 	}
-	if td, ok := b.Get("tokenDetails"); ok && td.Type() == pcommon.ValueTypeMap {
-		for _, k := range []string{"input", "output"} {
-			if v, ok := td.Map().Get(k); ok {
-				st.Tokens += num(v)
-			}
-		}
-	}
-	return st, true
-}
-
-func num(v pcommon.Value) int64 {
-	if v.Type() == pcommon.ValueTypeDouble {
-		return int64(v.Double())
-	}
-	return v.Int()
+	return st, nil
 }
 
 func str(m pcommon.Map, k string) string {

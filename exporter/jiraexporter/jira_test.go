@@ -45,6 +45,7 @@ const (
 type request struct {
 	Method, Path string
 	Body         map[string]any
+	Raw          []byte
 }
 
 // fakeJira is a stand-in for Jira's REST API, v2 (bearer PAT) or v3
@@ -67,7 +68,7 @@ func (f *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var body map[string]any
 	b, _ := io.ReadAll(r.Body)
 	_ = json.Unmarshal(b, &body)
-	f.requests = append(f.requests, request{Method: r.Method, Path: r.URL.Path, Body: body})
+	f.requests = append(f.requests, request{Method: r.Method, Path: r.URL.Path, Body: body, Raw: b})
 	prefix := "/rest/api/2/issue/"
 	wantAuth := "Bearer " + testToken
 	if f.v3 {
@@ -155,6 +156,7 @@ type summary struct {
 	nanoAIU         int64
 	input, output   int64
 	premium         float64
+	cost            string // copilot.session.cost_exact; "" for none
 }
 
 func logsOf(ss ...summary) plog.Logs {
@@ -174,6 +176,10 @@ func logsOf(ss ...summary) plog.Logs {
 		td := b.PutEmptyMap("tokenDetails")
 		td.PutInt("input", s.input)
 		td.PutInt("output", s.output)
+		if s.cost != "" {
+			lr.Attributes().PutStr("copilot.session.cost_exact", s.cost)
+			lr.Attributes().PutStr("copilot.session.cost_currency", "EUR")
+		}
 	}
 	return ld
 }
@@ -323,6 +329,37 @@ func TestIdempotentAcrossReplayResumeRestart(t *testing.T) {
 		assert.Equal(t, "AI Credits: 4, Tokens: 32", fields["customfield_10101"])
 	}
 	assert.Empty(t, comments(f.got()), "every leg was commented on before")
+}
+
+// The number field can hold the ticket's cost: the exact sum of the
+// chargeback processor's per-session costs, never written while a session
+// of the ticket is unpriced.
+func TestCostField(t *testing.T) {
+	f, url := newFakeJira(t, true)
+	cfg := testConfig(url, true)
+	cfg.Fields.Value = valueCost
+	cfg.Fields.Template = "AI cost: {{cost}} {{currency}} ({{sessions}} sessions)"
+	cfg.Comment = false
+	r := startExporter(t, cfg, storageclient.NewMemory())
+	ctx := context.Background()
+	require.NoError(t, r.e.pushLogs(ctx, logsOf(
+		summary{session: "s1", ticket: "PAY-1", nanoAIU: 1, cost: "0.100000000000000001"},
+		summary{session: "s2", ticket: "PAY-1", nanoAIU: 1, cost: "0.2"},
+	)))
+	p := puts(f.got())
+	require.Len(t, p, 2)
+	assert.Equal(t, "AI cost: 0.300000000000000001 EUR (2 sessions)", p[1]["customfield_10101"])
+	assert.Equal(t, 0.3, p[1]["customfield_10100"])
+	assert.Contains(t, string(f.got()[1].Raw), `"customfield_10100":0.300000000000000001`, "the exact decimal goes on the wire")
+
+	// A session without a cost: the number field is not written (and the
+	// drop is counted and logged), the text says so.
+	f.reset()
+	require.NoError(t, r.e.pushLogs(ctx, logsOf(summary{session: "s3", ticket: "PAY-1", nanoAIU: 1})))
+	p = puts(f.got())
+	require.Len(t, p, 1)
+	assert.Equal(t, map[string]any{"customfield_10101": "AI cost: unpriced EUR (3 sessions)"}, p[0])
+	assert.Equal(t, 1, r.logs.FilterMessage("Jira write dropped").FilterField(zap.String("reason", "unpriced")).Len())
 }
 
 func TestDrops(t *testing.T) {

@@ -72,11 +72,21 @@ type Charge struct {
 }
 
 // SessionCharge attributes a session by its main agent and prices its
-// usage so far (the summary's per-model usage) as the processor prices
-// each call: every method is linear in its quantity, so the total is the
-// processor's to within the last decimal of a per-million token price.
+// usage so far with Price.
 func SessionCharge(r *attribution.Resolver, p *pricing.Pricer, c *session.Context, user string, u session.UsageSummary) Charge {
 	ch := Charge{Attribution: r.Resolve(Input(c, user, session.MainAgent)), Currency: p.Currency()}
+	ch.Cost, ch.Methods = Price(p, u)
+	return ch
+}
+
+// Price prices a session's usage so far (the summary's per-model usage)
+// as the processor prices each call, and returns the pricing methods that
+// priced something, sorted. Every method is linear in its quantity, so the
+// total is the processor's to within the last decimal of a per-million
+// token price.
+func Price(p *pricing.Pricer, u session.UsageSummary) (money.Amount, []string) {
+	var total money.Amount
+	var methods []string
 	for _, model := range slices.Sorted(maps.Keys(u.ModelMetrics)) {
 		m := u.ModelMetrics[model]
 		use := session.Usage{
@@ -86,12 +96,12 @@ func SessionCharge(r *attribution.Resolver, p *pricing.Pricer, c *session.Contex
 			PremiumCost: m.Requests.PremiumCost, Requests: m.Requests.Count,
 		}
 		for _, cost := range p.Price(PricingUsage(model, use)) {
-			ch.Cost = ch.Cost.Add(cost.Amount)
-			if !slices.Contains(ch.Methods, cost.Method) {
-				ch.Methods = append(ch.Methods, cost.Method)
+			total = total.Add(cost.Amount)
+			if !slices.Contains(methods, cost.Method) {
+				methods = append(methods, cost.Method)
 			}
 		}
 	}
-	slices.Sort(ch.Methods)
-	return ch
+	slices.Sort(methods)
+	return total, methods
 }

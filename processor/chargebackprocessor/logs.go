@@ -9,15 +9,28 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	shared "github.com/otelcol-copilot/otelcol-copilot/internal/chargeback"
+
 	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/usagebody"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/budget"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/metadata"
 )
 
 // eventCrossing is the event name of a budget crossing record.
 const eventCrossing = "copilot.budget.crossing"
+
+// The cost of a session's usage so far, on its summary and end records:
+// as a double, as an exact decimal, and the currency.
+const (
+	attrSessionCost         = "copilot.session.cost"
+	attrSessionCostExact    = "copilot.session.cost_exact"
+	attrSessionCostCurrency = "copilot.session.cost_currency"
+)
 
 type logsProcessor struct {
 	p    *chargeback
@@ -51,6 +64,7 @@ func (l *logsProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 				agent := strAttr(attrs, semconv.AttrGenAIAgentName)
 				if fromReceiver {
 					p.putAttribution(attrs, r.resolve(agent), false)
+					p.putSessionCost(lr)
 					continue
 				}
 				conv := strAttr(attrs, attrConversation)
@@ -64,6 +78,32 @@ func (l *logsProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 		}
 	}
 	return l.next.ConsumeLogs(ctx, ld)
+}
+
+// putSessionCost prices the usage summary of a session's summary or end
+// record (the session's usage so far) and puts it on the record: what an
+// action exporter writes to a ticket or a message. A body that is not a
+// usage summary is counted as unpriced and passed on without a cost.
+func (p *chargeback) putSessionCost(lr plog.LogRecord) {
+	switch lr.EventName() {
+	case semconv.EventCopilotSessionSummary, semconv.EventCopilotSessionEnd:
+	default:
+		return
+	}
+	if lr.Body().Type() != pcommon.ValueTypeMap {
+		return // an end record without usage (the session had none)
+	}
+	u, err := usagebody.Get(lr.Body())
+	if err != nil {
+		p.tel.ProcessorChargebackUnpriced.Add(bg, 1, metric.WithAttributes(attribute.String("reason", "bad_summary")))
+		p.logger().Warn("A session's usage summary does not read; it goes on without a cost", zap.String("event", lr.EventName()), zap.Error(err))
+		return
+	}
+	cost, _ := shared.Price(p.pricer, u)
+	a := lr.Attributes()
+	a.PutDouble(attrSessionCost, cost.Float64())
+	a.PutStr(attrSessionCostExact, cost.String())
+	a.PutStr(attrSessionCostCurrency, p.pricer.Currency())
 }
 
 // putContext lends a session's context attributes to an item of the CLI's

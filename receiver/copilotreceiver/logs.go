@@ -3,8 +3,6 @@ package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/re
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"maps"
-	"slices"
 	"strconv"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/usagebody"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
 )
 
@@ -55,7 +54,7 @@ func (b *logsBuilder) build(f *session.Facts) plog.Logs {
 			putUID(lr, s.Ctx.SessionID, semconv.EventCopilotSessionSummary, strconv.Itoa(s.Leg))
 			lr.Attributes().PutInt(semconv.AttrCopilotSessionLeg, int64(s.Leg))
 			putIf(lr.Attributes(), semconv.AttrCopilotShutdownType, s.ShutdownType)
-			summaryBody(lr.Body().SetEmptyMap(), s.Usage)
+			usagebody.Put(lr.Body().SetEmptyMap(), s.Usage)
 		}
 	}
 	if b.events.CopilotSessionError.Enabled {
@@ -79,7 +78,7 @@ func (b *logsBuilder) build(f *session.Facts) plog.Logs {
 			putUID(lr, e.Ctx.SessionID, semconv.EventCopilotSessionEnd, strconv.FormatInt(e.Time.UnixNano(), 10), e.Reason)
 			putIf(lr.Attributes(), semconv.AttrCopilotSessionEndReason, e.Reason)
 			if e.Usage != nil {
-				summaryBody(lr.Body().SetEmptyMap(), *e.Usage)
+				usagebody.Put(lr.Body().SetEmptyMap(), *e.Usage)
 			}
 		}
 	}
@@ -95,43 +94,4 @@ func putUID(lr plog.LogRecord, parts ...string) {
 		h.Write([]byte{0})
 	}
 	lr.Attributes().PutStr(semconv.AttrLogRecordUID, hex.EncodeToString(h.Sum(nil)[:16]))
-}
-
-// summaryBody writes the usage summary as a map, with the keys of its JSON
-// form.
-func summaryBody(m pcommon.Map, u session.UsageSummary) {
-	m.PutDouble("totalPremiumRequestCost", u.TotalPremiumRequestCost)
-	m.PutInt("totalNanoAiu", u.TotalNanoAIU)
-	m.PutInt("totalUserRequests", u.TotalUserRequests)
-	m.PutInt("totalApiDurationMs", u.TotalAPIDurationMs)
-	td := m.PutEmptyMap("tokenDetails")
-	td.PutInt("input", u.TokenDetails.Input)
-	td.PutInt("output", u.TokenDetails.Output)
-	td.PutInt("cacheRead", u.TokenDetails.CacheRead)
-	td.PutInt("cacheWrite", u.TokenDetails.CacheWrite)
-	td.PutInt("reasoning", u.TokenDetails.Reasoning)
-	mm := m.PutEmptyMap("modelMetrics")
-	for _, name := range sortedModelNames(u.ModelMetrics) {
-		s := u.ModelMetrics[name]
-		e := mm.PutEmptyMap(name)
-		r := e.PutEmptyMap("requests")
-		r.PutInt("count", s.Requests.Count)
-		r.PutInt("userInitiated", s.Requests.UserInitiated)
-		r.PutDouble("premiumCost", s.Requests.PremiumCost)
-		us := e.PutEmptyMap("usage")
-		us.PutInt("inputTokens", s.Usage.InputTokens)
-		us.PutInt("outputTokens", s.Usage.OutputTokens)
-		us.PutInt("cacheReadTokens", s.Usage.CacheReadTokens)
-		us.PutInt("cacheWriteTokens", s.Usage.CacheWriteTokens)
-		us.PutInt("reasoningTokens", s.Usage.ReasoningTokens)
-		e.PutInt("totalNanoAiu", s.TotalNanoAIU)
-	}
-	cc := m.PutEmptyMap("codeChanges")
-	cc.PutInt("linesAdded", u.CodeChanges.LinesAdded)
-	cc.PutInt("linesRemoved", u.CodeChanges.LinesRemoved)
-	cc.PutInt("filesModified", u.CodeChanges.FilesModified)
-}
-
-func sortedModelNames(m map[string]session.ModelSummary) []string {
-	return slices.Sorted(maps.Keys(m))
 }

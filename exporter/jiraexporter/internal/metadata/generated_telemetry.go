@@ -68,7 +68,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ExporterJiraDrops, err = builder.meter.Int64Counter(
 		"otelcol_exporter_jira_drops",
-		metric.WithDescription("Writes Jira refused and that are not retried, by reason (not_found, the issue does not exist; bad_request, for example a field not on the issue's edit screen; unauthorized; bad_body, a summary without usage). [Development]"),
+		metric.WithDescription("Writes Jira refused and that are not retried, by reason (not_found, the issue does not exist; bad_request, for example a field not on the issue's edit screen; unauthorized; bad_body, a summary without usage; unpriced, a cost field not written while a session of the ticket has no cost). [Development]"),
 		metric.WithUnit("{write}"),
 	)
 	errs = errors.Join(errs, err)

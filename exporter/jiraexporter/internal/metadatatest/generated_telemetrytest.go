@@ -40,7 +40,7 @@ func AssertEqualExporterJiraComments(t *testing.T, tt *componenttest.Telemetry, 
 func AssertEqualExporterJiraDrops(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_jira_drops",
-		Description: "Writes Jira refused and that are not retried, by reason (not_found, the issue does not exist; bad_request, for example a field not on the issue's edit screen; unauthorized; bad_body, a summary without usage). [Development]",
+		Description: "Writes Jira refused and that are not retried, by reason (not_found, the issue does not exist; bad_request, for example a field not on the issue's edit screen; unauthorized; bad_body, a summary without usage; unpriced, a cost field not written while a session of the ticket has no cost). [Development]",
 		Unit:        "{write}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

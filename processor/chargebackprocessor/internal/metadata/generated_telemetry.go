@@ -88,7 +88,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorChargebackUnpriced, err = builder.meter.Int64Counter(
 		"otelcol_processor_chargeback_unpriced",
-		metric.WithDescription("Usage data points no pricing method priced (no price for the model under the configured billing, or cumulative temporality). [Development]"),
+		metric.WithDescription("Usage data points no pricing method priced (no price for the model under the configured billing, or cumulative temporality), and session summaries whose usage body does not read (bad_summary). [Development]"),
 		metric.WithUnit("{point}"),
 	)
 	errs = errors.Join(errs, err)

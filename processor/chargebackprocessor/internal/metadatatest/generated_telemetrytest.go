@@ -88,7 +88,7 @@ func AssertEqualProcessorChargebackJoinLookups(t *testing.T, tt *componenttest.T
 func AssertEqualProcessorChargebackUnpriced(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_chargeback_unpriced",
-		Description: "Usage data points no pricing method priced (no price for the model under the configured billing, or cumulative temporality). [Development]",
+		Description: "Usage data points no pricing method priced (no price for the model under the configured billing, or cumulative temporality), and session summaries whose usage body does not read (bad_summary). [Development]",
 		Unit:        "{point}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
