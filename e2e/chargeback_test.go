@@ -85,7 +85,7 @@ exporters:
       number: customfield_10100
       value: tokens
       text: customfield_10101
-      template: "AI Credits: {{credits}}, Tokens: {{tokens}}"
+      template: "AI Credits: {{credits}}, Tokens: {{tokens}}, Cost: {{cost}} {{currency}}"
     comment: true
     storage: file_storage
     sending_queue:
@@ -209,7 +209,44 @@ func TestChargebackRealCLI(t *testing.T) {
 	e.stopCollector()
 	e.startCollectorWith(chargebackConfig(otlpPort, stand.URL))
 	ids = append(ids, e.copilotIn(payments, otel, "Do the task [scenario:"+fakeprovider.ScenarioEdit+"]", ""))
+	// The first session, resumed: its second leg's summary carries its
+	// cumulative usage, which replaces the first leg's in the ticket's
+	// total rather than adding to it.
+	e.copilotIn(payments, otel, "continue [scenario:"+fakeprovider.ScenarioContinue+"]", ids[0])
 	e.waitJoined(ids)
+
+	// The ticket's fields by hand, from the CLI's own final accounting of
+	// its two sessions (the resumed one's last shutdown is cumulative):
+	// tokens (input + output) and what they cost at the token prices.
+	var wantTokens int64
+	wantCost := new(big.Rat)
+	for _, id := range []string{ids[0], ids[2]} {
+		tr := e.readTranscript(id)
+		for _, v := range tr.Final {
+			wantTokens += v.Usage.InputTokens + v.Usage.OutputTokens
+			wantCost.Add(wantCost, tokenCost(v))
+		}
+	}
+	require.Equal(t, 2, e.readTranscript(ids[0]).Shutdowns, "the first session was resumed and shut down twice")
+	t.Cleanup(func() {
+		if t.Failed() {
+			actions.mu.Lock()
+			defer actions.mu.Unlock()
+			t.Logf("actions received: slack %q, teams %d, fields %v, comments %v (want %d tokens, cost %s)",
+				actions.slack, actions.teams, actions.fields, actions.comments, wantTokens, wantCost.FloatString(18))
+		}
+	})
+	lastField := func() string {
+		actions.mu.Lock()
+		defer actions.mu.Unlock()
+		u := actions.fields["PAY-4411"]
+		if len(u) == 0 {
+			return ""
+		}
+		return fmt.Sprint(u[len(u)-1]["customfield_10100"])
+	}
+	require.Eventually(t, func() bool { return lastField() == strconv.FormatInt(wantTokens, 10) },
+		30*time.Second, 100*time.Millisecond, "the ticket did not reach its total after the resume")
 	e.stopCollector()
 
 	// By hand, from the CLI's own final accounting: BYOK, so priced by
@@ -223,17 +260,11 @@ func TestChargebackRealCLI(t *testing.T) {
 		require.NotEmpty(t, tr.Final, id)
 		for m, v := range tr.Final {
 			require.Equal(t, model, m)
-			u := v.Usage
-			c := new(big.Rat).SetInt64(2 * (u.InputTokens - u.CacheReadTokens - u.CacheWriteTokens))
-			c.Add(c, new(big.Rat).SetInt64(8*u.OutputTokens))
-			c.Add(c, new(big.Rat).SetFrac64(u.CacheReadTokens, 2))
-			c.Add(c, new(big.Rat).SetInt64(2*u.CacheWriteTokens))
-			c.Quo(c, big.NewRat(1_000_000, 1))
 			o := sessionTeam[id]
 			if want[o] == nil {
 				want[o] = new(big.Rat)
 			}
-			want[o].Add(want[o], c)
+			want[o].Add(want[o], tokenCost(v))
 		}
 	}
 	got := map[owner]*big.Rat{}
@@ -307,22 +338,11 @@ func TestChargebackRealCLI(t *testing.T) {
 	assert.Equal(t, []string{"100", "50", "75", "90"}, thresholds)
 
 	// The actions: each crossing once in Slack and once in Teams, across
-	// the restart; the ticket's fields hold the tokens of its two sessions
-	// by the CLI's own accounting, the unattributed session wrote nothing,
-	// and each session leg was commented once.
-	var wantTokens int64
-	for _, id := range []string{ids[0], ids[2]} {
-		for _, v := range e.readTranscript(id).Final {
-			wantTokens += v.Usage.InputTokens + v.Usage.OutputTokens
-		}
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			actions.mu.Lock()
-			defer actions.mu.Unlock()
-			t.Logf("actions received: slack %q, teams %d, fields %v, comments %v (want %d tokens)", actions.slack, actions.teams, actions.fields, actions.comments, wantTokens)
-		}
-	})
+	// the restart, naming the session that crossed; the ticket's fields
+	// hold the tokens and the cost of its two sessions by the CLI's own
+	// accounting, the unattributed session wrote nothing, and each session
+	// leg (the resumed session has two) was commented once.
+	assert.Equal(t, want[owner{"payments", "PAY-4411"}].FloatString(18), wantCost.FloatString(18))
 	require.Eventually(t, func() bool {
 		actions.mu.Lock()
 		defer actions.mu.Unlock()
@@ -336,6 +356,7 @@ func TestChargebackRealCLI(t *testing.T) {
 	assert.Equal(t, 4, actions.teams, "one Teams card per crossing")
 	for _, m := range actions.slack {
 		assert.Contains(t, m, "payments-daily")
+		assert.Contains(t, m, "Top sessions: "+ids[0]+" (", "the session that crossed")
 	}
 	updates := actions.fields["PAY-4411"]
 	last := -1.0
@@ -345,9 +366,26 @@ func TestChargebackRealCLI(t *testing.T) {
 		assert.GreaterOrEqual(t, v, last, "the ticket's total never goes back")
 		last = v
 	}
-	assert.Equal(t, fmt.Sprintf("AI Credits: 0, Tokens: %d", wantTokens), updates[len(updates)-1]["customfield_10101"])
+	text := fmt.Sprint(updates[len(updates)-1]["customfield_10101"])
+	prefix := fmt.Sprintf("AI Credits: 0, Tokens: %d, Cost: ", wantTokens)
+	require.True(t, strings.HasPrefix(text, prefix) && strings.HasSuffix(text, " USD"), "the text field: %q", text)
+	gotCost, ok := new(big.Rat).SetString(strings.TrimSuffix(strings.TrimPrefix(text, prefix), " USD"))
+	require.True(t, ok, text)
+	assert.Equal(t, wantCost.FloatString(18), gotCost.FloatString(18), "the ticket's cost, exact")
 	assert.NotContains(t, actions.fields, "unattributed")
-	assert.Equal(t, 2, actions.comments["PAY-4411"], "one comment per session leg")
+	assert.Equal(t, 3, actions.comments["PAY-4411"], "one comment per session leg")
+}
+
+// tokenCost is what a model's final usage costs at the test's token
+// prices, by hand: BYOK, so US$2/8/0.5 per million tokens of input without
+// cache, output and cache read (cache writes at the input price).
+func tokenCost(v modelMetric) *big.Rat {
+	u := v.Usage
+	c := new(big.Rat).SetInt64(2 * (u.InputTokens - u.CacheReadTokens - u.CacheWriteTokens))
+	c.Add(c, new(big.Rat).SetInt64(8*u.OutputTokens))
+	c.Add(c, new(big.Rat).SetFrac64(u.CacheReadTokens, 2))
+	c.Add(c, new(big.Rat).SetInt64(2*u.CacheWriteTokens))
+	return c.Quo(c, big.NewRat(1_000_000, 1))
 }
 
 // waitJoined waits until the receiver has read the sessions to their

@@ -54,7 +54,8 @@ const (
 )
 
 // defaultTemplate is the text of a message when a destination sets none.
-const defaultTemplate = `Budget {{.Budget}}: {{.Scope}} {{.Value}} reached {{.Threshold}}% — {{.Spend}} {{.Currency}} of {{.Limit}} {{.Currency}} in {{.WindowStart}} to {{.WindowEnd}}`
+const defaultTemplate = `Budget {{.Budget}}: {{.Scope}} {{.Value}} reached {{.Threshold}}% — {{.Spend}} {{.Currency}} of {{.Limit}} {{.Currency}} in {{.WindowStart}} to {{.WindowEnd}}` +
+	`{{if .TopSessions}}. Top sessions: {{range $i, $s := .TopSessions}}{{if $i}}, {{end}}{{$s.Session}} ({{$s.Spend}} {{$.Currency}}){{end}}{{end}}`
 
 // Validate checks the configuration, naming each bad key and value.
 func (c *Config) Validate() error {

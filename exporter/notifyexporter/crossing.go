@@ -32,6 +32,17 @@ type Crossing struct {
 	Time string `json:"time"`
 	// Body is the record's own one-line description.
 	Body string `json:"message"`
+	// TopSessions are the sessions that spent most of the window, biggest
+	// first (copilot.budget.top_sessions; empty when the spend named no
+	// session).
+	TopSessions []TopSession `json:"top_sessions,omitempty"`
+}
+
+// TopSession is one of a crossing's top sessions.
+type TopSession struct {
+	Session string `json:"session_id"`
+	// Spend is an exact decimal in the crossing's currency.
+	Spend string `json:"spend"`
 }
 
 // crossingsOf returns the budget crossings in ld, in order; records
@@ -59,6 +70,7 @@ func crossingsOf(ld plog.Logs) []Crossing {
 					Severity:    lr.SeverityText(),
 					Body:        lr.Body().AsString(),
 				}
+				c.TopSessions = topSessions(a)
 				if ts := lr.Timestamp(); ts != 0 {
 					c.Time = ts.AsTime().UTC().Format("2006-01-02T15:04:05Z07:00")
 				}
@@ -67,6 +79,27 @@ func crossingsOf(ld plog.Logs) []Crossing {
 				}
 				out = append(out, c)
 			}
+		}
+	}
+	return out
+}
+
+// topSessions reads copilot.budget.top_sessions: maps with session.id and
+// spend_exact (or spend). Entries that are not maps with a session are
+// skipped.
+func topSessions(a pcommon.Map) []TopSession {
+	v, ok := a.Get("copilot.budget.top_sessions")
+	if !ok || v.Type() != pcommon.ValueTypeSlice {
+		return nil
+	}
+	var out []TopSession
+	for _, e := range v.Slice().All() {
+		if e.Type() != pcommon.ValueTypeMap {
+			continue
+		}
+		s := TopSession{Session: str(e.Map(), "session.id"), Spend: exact(e.Map(), "spend")}
+		if s.Session != "" {
+			out = append(out, s)
 		}
 	}
 	return out

@@ -323,3 +323,34 @@ func TestStartWithoutStorageExtension(t *testing.T) {
 	require.ErrorContains(t, err, "storage: extension")
 	require.NoError(t, exp.Shutdown(context.Background()))
 }
+
+// The crossing's top sessions reach every kind: in the default text, as
+// Teams facts and in the webhook's fields.
+func TestTopSessions(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ld := crossingLogs("c1")
+	a := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(1).Attributes()
+	top := a.PutEmptySlice("copilot.budget.top_sessions")
+	for _, s := range [][2]string{{"0b1e1ed0-0000-4000-8000-000000000002", "0.06"}, {"0b1e1ed0-0000-4000-8000-000000000001", "0.04"}} {
+		m := top.AppendEmpty().SetEmptyMap()
+		m.PutStr("session.id", s[0])
+		m.PutStr("spend_exact", s[1])
+	}
+	top.AppendEmpty().SetStr("not a map") // skipped
+	exp := e.start(t)
+	require.NoError(t, exp.ConsumeLogs(ctx, ld))
+	require.NoError(t, exp.Shutdown(ctx))
+
+	var teams teamsMessage
+	require.Len(t, e.teams.requests(), 1)
+	require.NoError(t, json.Unmarshal(e.teams.requests()[0].body, &teams))
+	card := teams.Attachments[0].Content
+	assert.Equal(t, "Budget payments-daily: team payments reached 100% — 0.10 USD of 0.10 USD in 2026-03-10T00:00:00Z to 2026-03-11T00:00:00Z."+
+		" Top sessions: 0b1e1ed0-0000-4000-8000-000000000002 (0.06 USD), 0b1e1ed0-0000-4000-8000-000000000001 (0.04 USD)", card.Body[0].Text)
+	assert.Contains(t, card.Body[1].Facts, cardFact{Title: "Top session 2", Value: "0b1e1ed0-0000-4000-8000-000000000001 (0.04 USD)"})
+
+	var m webhookMessage
+	require.NoError(t, json.Unmarshal(e.hook.requests()[0].body, &m))
+	assert.Equal(t, []TopSession{{"0b1e1ed0-0000-4000-8000-000000000002", "0.06"}, {"0b1e1ed0-0000-4000-8000-000000000001", "0.04"}}, m.Crossing.TopSessions)
+}

@@ -72,6 +72,17 @@ func (d *destination) payload(c Crossing) ([]byte, error) {
 		if c.Severity == "ERROR" {
 			color = "Attention"
 		}
+		facts := []cardFact{
+			{Title: "Budget", Value: c.Budget},
+			{Title: c.Scope, Value: c.Value},
+			{Title: "Threshold", Value: strconv.FormatFloat(c.Threshold, 'f', -1, 64) + " %"},
+			{Title: "Spend", Value: c.Spend + " " + c.Currency},
+			{Title: "Limit", Value: c.Limit + " " + c.Currency},
+			{Title: "Window", Value: c.WindowStart + " to " + c.WindowEnd},
+		}
+		for i, s := range c.TopSessions {
+			facts = append(facts, cardFact{Title: "Top session " + strconv.Itoa(i+1), Value: s.Session + " (" + s.Spend + " " + c.Currency + ")"})
+		}
 		return json.Marshal(teamsMessage{
 			Type: "message",
 			Attachments: []teamsAttachment{{
@@ -82,14 +93,7 @@ func (d *destination) payload(c Crossing) ([]byte, error) {
 					Version: "1.4",
 					Body: []cardBlock{
 						{Type: "TextBlock", Text: text, Wrap: true, Weight: "Bolder", Color: color},
-						{Type: "FactSet", Facts: []cardFact{
-							{Title: "Budget", Value: c.Budget},
-							{Title: c.Scope, Value: c.Value},
-							{Title: "Threshold", Value: strconv.FormatFloat(c.Threshold, 'f', -1, 64) + " %"},
-							{Title: "Spend", Value: c.Spend + " " + c.Currency},
-							{Title: "Limit", Value: c.Limit + " " + c.Currency},
-							{Title: "Window", Value: c.WindowStart + " to " + c.WindowEnd},
-						}},
+						{Type: "FactSet", Facts: facts},
 					},
 				},
 			}},

@@ -177,6 +177,15 @@ func (p *chargeback) crossingLogs(crossings []budget.Crossing) plog.Logs {
 		a.PutStr("copilot.budget.window.start", c.WindowStart.Format(time.RFC3339))
 		a.PutStr("copilot.budget.window.end", c.WindowEnd.Format(time.RFC3339))
 		a.PutStr("copilot.budget.crossing.id", c.ID)
+		if len(c.TopSessions) > 0 {
+			top := a.PutEmptySlice("copilot.budget.top_sessions")
+			for _, s := range c.TopSessions {
+				m := top.AppendEmpty().SetEmptyMap()
+				m.PutStr(semconv.AttrSessionID, s.Session)
+				m.PutDouble("spend", s.Spend.Float64())
+				m.PutStr("spend_exact", s.Spend.String())
+			}
+		}
 		if name := p.scopeAttr(c.Scope); name != "" {
 			a.PutStr(name, c.Value)
 		}

@@ -64,6 +64,9 @@ type storedState struct {
 	End     time.Time    `json:"end"`
 	Spend   money.Amount `json:"spend"`
 	Crossed []float64    `json:"crossed,omitempty"`
+	// Sessions is the spend of the sessions that spent most (at most
+	// trackedSessions), for the crossings' top sessions.
+	Sessions map[string]money.Amount `json:"sessions,omitempty"`
 }
 
 // storedPending is the JSON under pendingKey: every crossing returned by

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,7 +54,27 @@ type Crossing struct {
 	// window's start and the threshold, the same whenever and however
 	// often the crossing is offered.
 	ID string `json:"id"`
+	// TopSessions are the sessions that spent most of the window's spend,
+	// biggest first (at most TopSessions of them; none when the spend
+	// named no session).
+	TopSessions []SessionSpend `json:"top_sessions,omitempty"`
 }
+
+// SessionSpend is a session's spend in a budget's window.
+type SessionSpend struct {
+	Session string       `json:"session"`
+	Spend   money.Amount `json:"spend"`
+}
+
+// TopSessions is how many sessions a crossing names; trackedSessions how
+// many a (budget, value, window) keeps the spend of. Beyond that the
+// smallest is let go when a new session spends, so with more sessions than
+// that in a window the ranking is of the biggest ones seen since (the
+// window's spend itself is always exact).
+const (
+	TopSessions     = 3
+	trackedSessions = 16
+)
 
 // Utilization is the spend of the current window of one (budget, value).
 type Utilization struct {
@@ -153,6 +174,8 @@ type entry struct {
 	value      string
 	start, end time.Time
 	spend      big.Int // atto
+	// sessions is the spend by session (atto), at most trackedSessions.
+	sessions map[string]*big.Int
 	// Bits by threshold index: acked, crossings committed; pend,
 	// crossings returned (or recovered from the store) and not committed.
 	acked, pend uint64
@@ -286,8 +309,10 @@ func (t *Tracker) Add(ctx context.Context, s Spend) ([]Crossing, error) {
 	}
 	if len(hits) > 0 {
 		atto := s.Amount.Atto()
+		sid := s.Scopes[ScopeSession]
 		for _, e := range hits {
 			e.spend.Add(&e.spend, atto)
+			e.addSession(sid, atto)
 			t.markDirty(e)
 			t.touch(e)
 			if !e.end.After(now) && !e.b.cfg.AlertPastWindows {
@@ -489,6 +514,9 @@ func (t *Tracker) load(ctx context.Context, bi int, value string, start, end tim
 	e := &entry{key: k, b: b, value: value, start: start, end: end}
 	if found {
 		e.spend.Set(st.Spend.Atto())
+		for sid, a := range st.Sessions {
+			e.addSession(sid, a.Atto())
+		}
 		for _, p := range st.Crossed {
 			if i := b.thresholdIndex(p); i >= 0 {
 				e.acked |= 1 << i
@@ -598,8 +626,57 @@ func (t *Tracker) storePending(ctx context.Context) error {
 	return nil
 }
 
+// addSession counts atto spent by session sid (none: "").
+func (e *entry) addSession(sid string, atto *big.Int) {
+	if sid == "" {
+		return
+	}
+	if v := e.sessions[sid]; v != nil {
+		v.Add(v, atto)
+		return
+	}
+	if e.sessions == nil {
+		e.sessions = map[string]*big.Int{}
+	}
+	if len(e.sessions) >= trackedSessions {
+		var minID string
+		var minV *big.Int
+		for id, v := range e.sessions {
+			if minV == nil || v.Cmp(minV) < 0 || (v.Cmp(minV) == 0 && id > minID) {
+				minID, minV = id, v
+			}
+		}
+		delete(e.sessions, minID)
+	}
+	e.sessions[sid] = new(big.Int).Set(atto)
+}
+
+// top returns the sessions that spent most, biggest first (ties by id).
+func (e *entry) top() []SessionSpend {
+	if len(e.sessions) == 0 {
+		return nil
+	}
+	out := make([]SessionSpend, 0, len(e.sessions))
+	for id, v := range e.sessions {
+		out = append(out, SessionSpend{Session: id, Spend: money.FromAtto(v)})
+	}
+	slices.SortFunc(out, func(a, b SessionSpend) int {
+		if c := b.Spend.Cmp(a.Spend); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Session, b.Session)
+	})
+	return out[:min(len(out), TopSessions)]
+}
+
 func (e *entry) stored() storedState {
 	st := storedState{Version: stateVersion, Start: e.start, End: e.end, Spend: money.FromAtto(&e.spend)}
+	if len(e.sessions) > 0 {
+		st.Sessions = make(map[string]money.Amount, len(e.sessions))
+		for id, v := range e.sessions {
+			st.Sessions[id] = money.FromAtto(v)
+		}
+	}
 	for i, p := range e.b.thresholds {
 		if e.acked&(1<<i) != 0 {
 			st.Crossed = append(st.Crossed, p)
@@ -620,6 +697,7 @@ func (e *entry) crossing(i int, at time.Time) Crossing {
 		WindowEnd:   e.end,
 		Time:        at,
 		ID:          CrossingID(e.b.cfg.Name, e.value, e.start, e.b.thresholds[i]),
+		TopSessions: e.top(),
 	}
 }
 

@@ -849,3 +849,67 @@ func BenchmarkAddCommit(b *testing.B) {
 		i++
 	}
 }
+
+func sessionSpend(team, sid, amount string, at time.Time) Spend {
+	s := teamSpend(team, amount, at)
+	s.Scopes[ScopeSession] = sid
+	return s
+}
+
+func topOf(c Crossing) []string {
+	out := []string{}
+	for _, s := range c.TopSessions {
+		out = append(out, s.Session+"="+s.Spend.String())
+	}
+	return out
+}
+
+// A crossing names the sessions that spent most of its window, across a
+// restart (their spend is stored with the window's), biggest first.
+func TestCrossingTopSessions(t *testing.T) {
+	for _, sf := range storeFactories {
+		t.Run(sf.name, func(t *testing.T) {
+			store := sf.new()
+			c := newClock(utc(2026, 6, 3, 9, 0))
+			at := c.Now()
+			a := newTracker(t, []Config{validConfig()}, store, c)
+			assert.Empty(t, add(t, a, sessionSpend("payments", "s1", "100", at)))
+			assert.Empty(t, add(t, a, sessionSpend("payments", "s2", "40", at)))
+			assert.Empty(t, add(t, a, teamSpend("payments", "9", at))) // names no session
+			cs := add(t, a, sessionSpend("payments", "s3", "101", at)) // 250: 50 %
+			require.Len(t, cs, 1)
+			assert.Equal(t, []string{"s3=101", "s1=100", "s2=40"}, topOf(cs[0]))
+			commit(t, a)
+
+			b := newTracker(t, []Config{validConfig()}, store, c)
+			add(t, b, sessionSpend("payments", "s4", "60", at))
+			cs = add(t, b, sessionSpend("payments", "s2", "65", at)) // 375: 75 %
+			require.Len(t, cs, 1)
+			assert.Equal(t, []string{"s2=105", "s3=101", "s1=100"}, topOf(cs[0]))
+		})
+	}
+}
+
+// A window keeps the spend of at most trackedSessions sessions: the
+// smallest goes when a new one spends, and the biggest stay exact.
+func TestTopSessionsBounded(t *testing.T) {
+	c := newClock(utc(2026, 6, 3, 9, 0))
+	at := c.Now()
+	cfg := validConfig()
+	cfg.Amount = "1000000"
+	a := newTracker(t, []Config{cfg}, nil, c)
+	for i := range 100 {
+		add(t, a, sessionSpend("payments", fmt.Sprintf("s%03d", i), strconv.Itoa(i+1), at))
+	}
+	var e *entry
+	for _, v := range a.entries {
+		e = v
+	}
+	require.NotNil(t, e)
+	assert.Len(t, e.sessions, trackedSessions)
+	got := []string{}
+	for _, s := range e.top() {
+		got = append(got, s.Session+"="+s.Spend.String())
+	}
+	assert.Equal(t, []string{"s099=100", "s098=99", "s097=98"}, got)
+}
