@@ -69,7 +69,7 @@ processors:
     error_mode: ignore
     logs:
       log_record:
-        - event_name != "copilot.budget.crossing"
+        - event_name != "copilot.budget.crossing" and event_name != "copilot.session.summary"
   filter/session-ends:
     error_mode: ignore
     logs:
@@ -92,6 +92,8 @@ exporters:
       storage: file_storage
   notify:
     storage: file_storage
+    sessions:
+      min_cost: "0.000000001"
     sending_queue:
       storage: file_storage
     destinations:
@@ -347,17 +349,27 @@ func TestChargebackRealCLI(t *testing.T) {
 		actions.mu.Lock()
 		defer actions.mu.Unlock()
 		u := actions.fields["PAY-4411"]
-		return len(actions.slack) >= 4 && actions.teams >= 4 && len(u) > 0 &&
+		return len(actions.slack) >= 4+3 && actions.teams >= 4+3 && len(u) > 0 &&
 			fmt.Sprint(u[len(u)-1]["customfield_10100"]) == strconv.FormatInt(wantTokens, 10)
 	}, 30*time.Second, 100*time.Millisecond, "the actions did not arrive")
 	actions.mu.Lock()
 	defer actions.mu.Unlock()
-	assert.Len(t, actions.slack, 4, "one Slack message per crossing: %q", actions.slack)
-	assert.Equal(t, 4, actions.teams, "one Teams card per crossing")
+	// Four crossings and three sessions over sessions::min_cost (the
+	// resumed one once), in Slack and in Teams.
+	assert.Len(t, actions.slack, 4+3, "one Slack message per crossing and per session: %q", actions.slack)
+	assert.Equal(t, 4+3, actions.teams, "one Teams card per crossing and per session")
+	crossingMsgs, sessionMsgs := 0, map[string]int{}
 	for _, m := range actions.slack {
+		if strings.HasPrefix(m, "Copilot session ") {
+			sessionMsgs[strings.Fields(m)[2]]++
+			continue
+		}
+		crossingMsgs++
 		assert.Contains(t, m, "payments-daily")
 		assert.Contains(t, m, "Top sessions: "+ids[0]+" (", "the session that crossed")
 	}
+	assert.Equal(t, 4, crossingMsgs)
+	assert.Equal(t, map[string]int{ids[0]: 1, ids[1]: 1, ids[2]: 1}, sessionMsgs)
 	updates := actions.fields["PAY-4411"]
 	last := -1.0
 	for _, f := range updates {

@@ -304,12 +304,12 @@ func (e *jiraExporter) fields(t ticketTotal) map[string]any {
 		case valueCost:
 			f[e.cfg.Fields.Number] = json.Number(t.Cost.String())
 		default:
-			f[e.cfg.Fields.Number] = json.Number(credits(t.NanoAIU))
+			f[e.cfg.Fields.Number] = json.Number(usagebody.Credits(t.NanoAIU))
 		}
 	}
 	if e.cfg.Fields.Text != "" {
 		f[e.cfg.Fields.Text] = strings.NewReplacer(
-			"{{credits}}", credits(t.NanoAIU),
+			"{{credits}}", usagebody.Credits(t.NanoAIU),
 			"{{tokens}}", strconv.FormatInt(t.Tokens, 10),
 			"{{premium_requests}}", strconv.FormatFloat(t.PremiumRequests, 'f', -1, 64),
 			"{{sessions}}", strconv.Itoa(t.Sessions),
@@ -330,7 +330,7 @@ func fieldNames(f map[string]any) []string {
 
 func commentText(sid string, st sessionTotal) string {
 	s := fmt.Sprintf("GitHub Copilot session %s (leg %d): AI Credits: %s, Tokens: %d, Premium requests: %s",
-		sid, st.Leg, credits(st.NanoAIU), st.Tokens, strconv.FormatFloat(st.PremiumRequests, 'f', -1, 64))
+		sid, st.Leg, usagebody.Credits(st.NanoAIU), st.Tokens, strconv.FormatFloat(st.PremiumRequests, 'f', -1, 64))
 	if st.Cost != nil {
 		s += fmt.Sprintf(", Cost: %s %s", st.Cost, st.Currency)
 	}
@@ -344,20 +344,6 @@ func costText(t ticketTotal) string {
 		return "unpriced"
 	}
 	return t.Cost.String()
-}
-
-// credits is nano-AIU as AI credits, exactly: n / 1e9 in decimal.
-func credits(n int64) string {
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	s := fmt.Sprintf("%d.%09d", n/1e9, n%1e9)
-	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	if neg {
-		s = "-" + s
-	}
-	return s
 }
 
 // totalOf reads the summary: its body (the usage summary) for nano-AIU,

@@ -449,12 +449,6 @@ func TestCredentialsNeverLogged(t *testing.T) {
 	}
 }
 
-func TestCredits(t *testing.T) {
-	for n, want := range map[int64]string{0: "0", 1: "0.000000001", 1_500_000_000: "1.5", 42_000_000_000: "42", -2_500_000_000: "-2.5"} {
-		assert.Equal(t, want, credits(n))
-	}
-}
-
 // Updates, comments and drops by reason are counted in the exporter's own
 // telemetry.
 func TestTelemetry(t *testing.T) {

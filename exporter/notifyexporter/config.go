@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 )
 
 // Config is the notify exporter's configuration.
@@ -23,9 +25,24 @@ type Config struct {
 	// crossing ids it accepted, so that a restart never sends them again.
 	// Without it they are remembered in memory only.
 	Storage *component.ID `mapstructure:"storage"`
+	// Sessions, with min_cost set, also sends one message per session
+	// whose cost passes min_cost, to every destination.
+	Sessions Sessions `mapstructure:"sessions"`
 
 	QueueConfig configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
 	RetryConfig configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
+}
+
+// Sessions configures the messages about costly sessions.
+type Sessions struct {
+	// MinCost is a decimal amount in the chargeback processor's currency:
+	// a session summary (copilot.session.summary) whose
+	// copilot.session.cost_exact is at least this sends one message, once
+	// per session. Empty: no session messages.
+	MinCost string `mapstructure:"min_cost"`
+	// Template is the text/template of the message, rendered with the
+	// session's fields (README). Default: defaultSessionTemplate.
+	Template string `mapstructure:"template"`
 }
 
 // Destination is one webhook.
@@ -92,7 +109,25 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s::timeout: %s must not be negative", key, d.Timeout))
 		}
 	}
+	if c.Sessions.MinCost != "" {
+		if m, err := money.ParseDecimal(c.Sessions.MinCost); err != nil || m.Sign() <= 0 {
+			errs = append(errs, fmt.Errorf("sessions::min_cost: %q is not a positive decimal amount", c.Sessions.MinCost))
+		}
+	} else if c.Sessions.Template != "" {
+		errs = append(errs, errors.New("sessions::template: set sessions::min_cost too, or no session message is sent"))
+	}
+	if _, err := parseSessionTemplate(c.Sessions); err != nil {
+		errs = append(errs, fmt.Errorf("sessions::template: %w", err))
+	}
 	return errors.Join(errs...)
+}
+
+func parseSessionTemplate(s Sessions) (*template.Template, error) {
+	text := s.Template
+	if text == "" {
+		text = defaultSessionTemplate
+	}
+	return template.New("sessions").Option("missingkey=error").Parse(text)
 }
 
 func parseTemplate(d Destination) (*template.Template, error) {

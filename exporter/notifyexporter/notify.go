@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-copilot/otelcol-copilot/exporter/notifyexporter/internal/metadata"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/retryafter"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 )
@@ -51,6 +52,12 @@ type notifier struct {
 	dests []*destination
 	now   func() time.Time
 
+	// minCost and sessionTmpl: sessions::min_cost and its template;
+	// sessions is false when min_cost is not set.
+	sessions    bool
+	minCost     money.Amount
+	sessionTmpl *template.Template
+
 	tel    *metadata.TelemetryBuilder
 	client storage.Client
 	// mu makes a push's check, send and mark of each crossing one step:
@@ -68,6 +75,17 @@ type destination struct {
 
 func newNotifier(cfg *Config, set exporter.Settings) (*notifier, error) {
 	n := &notifier{cfg: cfg, set: set, now: time.Now}
+	if cfg.Sessions.MinCost != "" {
+		m, err := money.ParseDecimal(cfg.Sessions.MinCost)
+		if err != nil {
+			return nil, err // Validate has said it
+		}
+		tmpl, err := parseSessionTemplate(cfg.Sessions)
+		if err != nil {
+			return nil, err
+		}
+		n.sessions, n.minCost, n.sessionTmpl = true, m, tmpl
+	}
 	for _, d := range cfg.Destinations {
 		tmpl, err := parseTemplate(d)
 		if err != nil {
@@ -129,24 +147,60 @@ func (n *notifier) shutdown(ctx context.Context) error {
 	return err
 }
 
-// pushLogs sends every budget crossing in ld to every destination that has
-// not accepted its crossing id yet, and records the id once the
-// destination answered 2xx. Other records are ignored. A 4xx answer other
-// than 408 and 429 drops the message (counted, logged); anything else is
-// returned as retryable, 429 and 503 with their Retry-After, and the retry
-// sends only what was not accepted.
+// notice is one message to send to every destination once: a budget
+// crossing, or a session over sessions::min_cost.
+type notice struct {
+	// key identifies it in the stored record of what each destination
+	// accepted: the crossing id, or "session/" and the session id.
+	key string
+	// what and id name it in the log: "budget crossing", crossing.id.
+	what, idKey, id string
+	payload         func(d *destination) ([]byte, error)
+}
+
+// notices are the crossings and, when configured, the costly sessions in
+// ld.
+func (n *notifier) notices(ctx context.Context, ld plog.Logs) []notice {
+	var out []notice
+	for _, c := range crossingsOf(ld) {
+		out = append(out, notice{key: c.ID, what: "budget crossing", idKey: "crossing.id", id: c.ID,
+			payload: func(d *destination) ([]byte, error) { return d.payload(c) }})
+	}
+	if !n.sessions {
+		return out
+	}
+	sessions, unpriced := sessionsOver(ld, n.minCost)
+	if unpriced > 0 {
+		n.tel.ExporterNotifyUnpriced.Add(ctx, int64(unpriced))
+		n.set.Logger.Warn("Session summaries without a cost were not checked against sessions::min_cost: put the chargeback processor before this exporter",
+			zap.Int("summaries", unpriced))
+	}
+	for _, s := range sessions {
+		out = append(out, notice{key: "session/" + s.ID, what: "session", idKey: "session.id", id: s.ID,
+			payload: func(d *destination) ([]byte, error) { return d.sessionPayload(n.sessionTmpl, s) }})
+	}
+	return out
+}
+
+// pushLogs sends every budget crossing in ld (and, with sessions::min_cost,
+// every session summary at or over it) to every destination that has not
+// accepted it yet, and records its key once the destination answered 2xx:
+// one message per crossing id, and per session. Other records are
+// ignored. A 4xx answer other than 408 and 429 drops the message (counted,
+// logged); anything else is returned as retryable, 429 and 503 with their
+// Retry-After, and the retry sends only what was not accepted.
 func (n *notifier) pushLogs(ctx context.Context, ld plog.Logs) error {
-	crossings := crossingsOf(ld)
-	if len(crossings) == 0 {
+	notices := n.notices(ctx, ld)
+	if len(notices) == 0 {
 		return nil
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var errs []error
 	var wait time.Duration
-	for _, c := range crossings {
+	for _, c := range notices {
 		for _, d := range n.dests {
-			key := "sent/" + d.Name + "/" + c.ID
+			key := "sent/" + d.Name + "/" + c.key
 			done, err := n.client.Get(ctx, key)
 			if err != nil {
 				return fmt.Errorf("storage: %w", err)
@@ -155,10 +209,10 @@ func (n *notifier) pushLogs(ctx context.Context, ld plog.Logs) error {
 				n.tel.ExporterNotifyDuplicates.Add(ctx, 1, d.attrs)
 				continue
 			}
-			body, err := d.payload(c)
+			body, err := c.payload(d)
 			if err != nil {
 				n.tel.ExporterNotifyDropped.Add(ctx, 1, d.attrs, metric.WithAttributes(attribute.String("reason", "template")))
-				n.set.Logger.Error("Dropped a budget crossing: its template failed", zap.String("destination", d.Name), zap.String("crossing.id", c.ID), zap.Error(err))
+				n.set.Logger.Error("Dropped a "+c.what+" message: its template failed", zap.String("destination", d.Name), zap.String(c.idKey, c.id), zap.Error(err))
 				continue
 			}
 			res := d.send(ctx, body, n.now())
@@ -171,7 +225,7 @@ func (n *notifier) pushLogs(ctx context.Context, ld plog.Logs) error {
 				n.tel.ExporterNotifySent.Add(ctx, 1, d.attrs)
 			case res.permanent:
 				n.tel.ExporterNotifyDropped.Add(ctx, 1, d.attrs, metric.WithAttributes(attribute.String("reason", "rejected")))
-				n.set.Logger.Error("Dropped a budget crossing: the destination refused it", zap.String("destination", d.Name), zap.String("crossing.id", c.ID), zap.Error(res.err))
+				n.set.Logger.Error("Dropped a "+c.what+" message: the destination refused it", zap.String("destination", d.Name), zap.String(c.idKey, c.id), zap.Error(res.err))
 			default:
 				errs = append(errs, fmt.Errorf("destination %q: %w", d.Name, res.err))
 				wait = max(wait, res.retryAfter)

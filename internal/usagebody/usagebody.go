@@ -11,6 +11,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
@@ -111,6 +112,21 @@ func Get(body pcommon.Value) (session.UsageSummary, error) {
 		return u, fmt.Errorf("usage summary body: %s is not a count or amount", r.bad)
 	}
 	return u, nil
+}
+
+// Credits is nano-AIU as AI credits, exactly: n / 1e9 as a decimal
+// without trailing zeros ("4.6357675", "0", "-0.5").
+func Credits(n int64) string {
+	neg := n < 0
+	u := uint64(n)
+	if neg {
+		u = uint64(-n)
+	}
+	s := strings.TrimRight(strings.TrimRight(fmt.Sprintf("%d.%09d", u/1e9, u%1e9), "0"), ".")
+	if neg {
+		s = "-" + s
+	}
+	return s
 }
 
 // reader keeps the first bad key.

@@ -58,3 +58,9 @@ func TestGetRefuses(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(7e9), u.TotalNanoAIU)
 }
+
+func TestCredits(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 1: "0.000000001", 1_500_000_000: "1.5", 42_000_000_000: "42", -2_500_000_000: "-2.5", -1 << 63: "-9223372036.854775808"} {
+		assert.Equal(t, want, Credits(n))
+	}
+}

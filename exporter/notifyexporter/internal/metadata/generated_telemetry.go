@@ -29,6 +29,7 @@ type TelemetryBuilder struct {
 	ExporterNotifyDropped    metric.Int64Counter
 	ExporterNotifyDuplicates metric.Int64Counter
 	ExporterNotifySent       metric.Int64Counter
+	ExporterNotifyUnpriced   metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -68,14 +69,20 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ExporterNotifyDuplicates, err = builder.meter.Int64Counter(
 		"otelcol_exporter_notify_duplicates",
-		metric.WithDescription("Budget crossings not sent because the destination had already accepted their crossing.id (a crossing emitted again, or a batch retried after a partial delivery). [Development]"),
+		metric.WithDescription("Budget crossings (and costly sessions) not sent because the destination had already accepted their crossing.id (or session) (a crossing emitted again, or a batch retried after a partial delivery). [Development]"),
 		metric.WithUnit("{message}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterNotifySent, err = builder.meter.Int64Counter(
 		"otelcol_exporter_notify_sent",
-		metric.WithDescription("Messages a destination accepted (answered 2xx), one per budget crossing. [Development]"),
+		metric.WithDescription("Messages a destination accepted (answered 2xx), one per budget crossing or costly session. [Development]"),
 		metric.WithUnit("{message}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterNotifyUnpriced, err = builder.meter.Int64Counter(
+		"otelcol_exporter_notify_unpriced",
+		metric.WithDescription("Session summaries not checked against sessions::min_cost because they carry no copilot.session.cost_exact (no chargeback processor before the exporter). [Development]"),
+		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

@@ -40,7 +40,7 @@ func AssertEqualExporterNotifyDropped(t *testing.T, tt *componenttest.Telemetry,
 func AssertEqualExporterNotifyDuplicates(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_notify_duplicates",
-		Description: "Budget crossings not sent because the destination had already accepted their crossing.id (a crossing emitted again, or a batch retried after a partial delivery). [Development]",
+		Description: "Budget crossings (and costly sessions) not sent because the destination had already accepted their crossing.id (or session) (a crossing emitted again, or a batch retried after a partial delivery). [Development]",
 		Unit:        "{message}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -56,7 +56,7 @@ func AssertEqualExporterNotifyDuplicates(t *testing.T, tt *componenttest.Telemet
 func AssertEqualExporterNotifySent(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_notify_sent",
-		Description: "Messages a destination accepted (answered 2xx), one per budget crossing. [Development]",
+		Description: "Messages a destination accepted (answered 2xx), one per budget crossing or costly session. [Development]",
 		Unit:        "{message}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -65,6 +65,22 @@ func AssertEqualExporterNotifySent(t *testing.T, tt *componenttest.Telemetry, dp
 		},
 	}
 	got, err := tt.GetMetric("otelcol_exporter_notify_sent")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualExporterNotifyUnpriced(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_exporter_notify_unpriced",
+		Description: "Session summaries not checked against sessions::min_cost because they carry no copilot.session.cost_exact (no chargeback processor before the exporter). [Development]",
+		Unit:        "{record}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_exporter_notify_unpriced")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
