@@ -103,6 +103,16 @@ type sessionTotal struct {
 	Currency string        `json:"currency,omitempty"`
 }
 
+// newerThan reports whether s is a later summary of its session than old:
+// a later leg, or the same leg with no less usage (a leg's idle summary,
+// then its shutdown's; usage only grows within a leg).
+func (s sessionTotal) newerThan(old sessionTotal) bool {
+	if s.Leg != old.Leg {
+		return s.Leg > old.Leg
+	}
+	return s.NanoAIU >= old.NanoAIU && s.Tokens >= old.Tokens && s.PremiumRequests >= old.PremiumRequests
+}
+
 // ticketState is what is stored per ticket: the latest total of each of
 // its sessions and the comment posted per session leg.
 type ticketState struct {
@@ -210,8 +220,8 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 	if state.Comments == nil {
 		state.Comments = map[string]string{}
 	}
-	// A replay of an older leg never takes a session's total back.
-	if old, ok := state.Sessions[sid]; !ok || st.Leg >= old.Leg {
+	// A replay of an older summary never takes a session's total back.
+	if old, ok := state.Sessions[sid]; !ok || st.newerThan(old) {
 		state.Sessions[sid] = st
 	}
 	if err := e.save(ctx, ticket, state); err != nil {

@@ -362,6 +362,23 @@ func TestCostField(t *testing.T) {
 	assert.Equal(t, 1, r.logs.FilterMessage("Jira write dropped").FilterField(zap.String("reason", "unpriced")).Len())
 }
 
+// A killed session's leg gets an idle summary and, if the CLI comes back
+// to it, its shutdown's: the bigger one stands, in whatever order they
+// come.
+func TestIdleThenShutdownOfOneLeg(t *testing.T) {
+	f, url := newFakeJira(t, true)
+	r := startExporter(t, testConfig(url, true), storageclient.NewMemory())
+	ctx := context.Background()
+	idle := summary{session: "s1", ticket: "PAY-1", nanoAIU: 1_000_000_000, input: 10, output: 1}
+	shutdown := summary{session: "s1", ticket: "PAY-1", nanoAIU: 2_000_000_000, input: 20, output: 2}
+	require.NoError(t, r.e.pushLogs(ctx, logsOf(idle, shutdown, idle)))
+	p := puts(f.got())
+	require.Len(t, p, 3)
+	for i, want := range []float64{1, 2, 2} {
+		assert.Equal(t, want, p[i]["customfield_10100"], i)
+	}
+}
+
 func TestDrops(t *testing.T) {
 	f, url := newFakeJira(t, false)
 	ctx := context.Background()

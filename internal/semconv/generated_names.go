@@ -67,7 +67,7 @@ const (
 	AttrCopilotSessionLeg = "copilot.session.leg"
 	// AttrCopilotSessionState: What happened to the session.
 	AttrCopilotSessionState = "copilot.session.state"
-	// AttrCopilotShutdownType: How the CLI shut the leg down (`routine`, `error`).
+	// AttrCopilotShutdownType: How the CLI shut the leg down (`routine`, `error`); `idle` on a summary the receiver wrote because the leg's transcript stopped growing for `session_state.idle_timeout` without a shutdown (a killed CLI).
 	AttrCopilotShutdownType = "copilot.shutdown.type"
 	// AttrCopilotSubagentOutcome: How the subagent run ended; `incomplete` when the session ended or went idle before it did.
 	AttrCopilotSubagentOutcome = "copilot.subagent.outcome"
@@ -136,7 +136,7 @@ const (
 	EventCopilotSessionEnd = "copilot.session.end"
 	// EventCopilotSessionError: A session error the CLI recorded in the transcript or reported to the `errorOccurred` hook. The body is the CLI's error message.
 	EventCopilotSessionError = "copilot.session.error"
-	// EventCopilotSessionSummary: The session's usage so far, written at each shutdown. The body has the shape of the `usage` object proposed for hook payloads (totalPremiumRequestCost, totalNanoAiu, totalUserRequests, totalApiDurationMs, tokenDetails, modelMetrics, codeChanges).
+	// EventCopilotSessionSummary: The session's usage so far, written at each shutdown, and when a leg goes idle without one (`copilot.shutdown.type` `idle`, once per idle spell; a later shutdown of the leg writes its own). The body has the shape of the `usage` object proposed for hook payloads (totalPremiumRequestCost, totalNanoAiu, totalUserRequests, totalApiDurationMs, tokenDetails, modelMetrics, codeChanges).
 	EventCopilotSessionSummary = "copilot.session.summary"
 )
 

@@ -231,7 +231,12 @@ type CompactionFact struct {
 	Trigger string
 }
 
-// SummaryFact is the session's usage at a shutdown, in the Option A shape.
+// ShutdownIdle is the ShutdownType of a summary the receiver writes for a
+// leg whose transcript stopped growing without a shutdown.
+const ShutdownIdle = "idle"
+
+// SummaryFact is the session's usage at a shutdown (or, ShutdownType
+// ShutdownIdle, when its leg went idle without one), in the Option A shape.
 type SummaryFact struct {
 	Ctx          *Context
 	Time         time.Time

@@ -149,6 +149,9 @@ type state struct {
 
 	LastEvent   time.Time `json:"lastEvent"`
 	ReplayUntil time.Time `json:"replayUntil"`
+	// IdleSummarized is the LastEvent of the leg's last idle summary: an
+	// idle leg gets one more only after it gained events.
+	IdleSummarized time.Time `json:"idleSummarized,omitzero"`
 
 	// For the usage query: when the session started, and the tokens of
 	// the main agent's last call.
@@ -982,16 +985,26 @@ func (t *Tracker) Idle(out *Facts) {
 	}
 	t.closeSpans(t.st.LastEvent, out)
 	t.endLegSpan(t.st.LastEvent, LegEndIdle, "", out)
+	if t.st.Legs > 0 && !t.st.LastEvent.Equal(t.st.IdleSummarized) {
+		// No shutdown will say what the leg used (the CLI was killed, or
+		// is quiet): its usage so far, as counted, is the summary.
+		t.st.IdleSummarized = t.st.LastEvent
+		out.Summaries = append(out.Summaries, SummaryFact{
+			Ctx: t.ctx, Time: t.st.LastEvent, Leg: t.leg(), ShutdownType: ShutdownIdle, Usage: t.Summary(),
+		})
+	}
 }
 
 // Open reports whether Idle would end something: the session has a leg
 // without a shutdown whose span, or an interaction, tool call or subagent
-// run of which, is still open.
+// run of which, is still open, or which gained events since its last idle
+// summary.
 func (t *Tracker) Open() bool {
 	if !t.st.LegOpen {
 		return false
 	}
-	return !t.st.LegSpanDone || t.st.Interaction != nil || len(t.st.Tools) > 0 || len(t.st.Subagents) > 0
+	return !t.st.LegSpanDone || t.st.Interaction != nil || len(t.st.Tools) > 0 || len(t.st.Subagents) > 0 ||
+		(t.st.Legs > 0 && !t.st.LastEvent.Equal(t.st.IdleSummarized))
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -51,7 +51,13 @@ func (b *logsBuilder) build(f *session.Facts) plog.Logs {
 	if b.events.CopilotSessionSummary.Enabled {
 		for _, s := range f.Summaries {
 			lr := record(s.Ctx, semconv.EventCopilotSessionSummary, s.Time, plog.SeverityNumberInfo, "INFO", session.LegSpanID(s.Ctx.SessionID, s.Leg))
-			putUID(lr, s.Ctx.SessionID, semconv.EventCopilotSessionSummary, strconv.Itoa(s.Leg))
+			if s.ShutdownType == session.ShutdownIdle {
+				// One per idle episode of a leg; the leg's shutdown, if it
+				// comes, is another record.
+				putUID(lr, s.Ctx.SessionID, semconv.EventCopilotSessionSummary, strconv.Itoa(s.Leg), s.ShutdownType, strconv.FormatInt(s.Time.UnixNano(), 10))
+			} else {
+				putUID(lr, s.Ctx.SessionID, semconv.EventCopilotSessionSummary, strconv.Itoa(s.Leg))
+			}
 			lr.Attributes().PutInt(semconv.AttrCopilotSessionLeg, int64(s.Leg))
 			putIf(lr.Attributes(), semconv.AttrCopilotShutdownType, s.ShutdownType)
 			usagebody.Put(lr.Body().SetEmptyMap(), s.Usage)

@@ -600,7 +600,23 @@ func TestKilledSessionGoesIdle(t *testing.T) {
 	require.NoError(t, os.WriteFile(intact, content[:cut], 0o644))
 	want := cliAccounting(t, intact, func(int) bool { return false })
 	assert.Equal(t, want, totalsOf(s))
-	assert.Zero(t, s.summaries())
+	// The idle leg gets a summary of its usage as counted (no shutdown
+	// will give one): the CLI's own records, summed.
+	require.Equal(t, 1, s.summaries())
+	var nano, input int64
+	for _, m := range want {
+		nano += m.NanoAIU
+		input += m.Input
+	}
+	lr := s.logRecords(eventSummary)[0]
+	typ, _ := lr.Attributes().Get("copilot.shutdown.type")
+	assert.Equal(t, "idle", typ.Str())
+	b := lr.Body().Map()
+	n, _ := b.Get("totalNanoAiu")
+	assert.Equal(t, nano, n.Int())
+	td, _ := b.Get("tokenDetails")
+	in, _ := td.Map().Get("input")
+	assert.Equal(t, input, in.Int())
 	_ = path
 }
 

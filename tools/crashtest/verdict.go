@@ -140,7 +140,7 @@ type verdict struct {
 
 	DupSpans                         int // span occurrences beyond the first of their id
 	Spans                            int // distinct span ids
-	ExtraSummaries, MissingSummaries int // copilot.session.summary records against shutdowns
+	ExtraSummaries, MissingSummaries int // copilot.session.summary records of shutdowns (not idle legs) against shutdowns
 	Summaries                        int
 }
 
@@ -216,7 +216,7 @@ func judge(dir string, want map[string]cliaccounting.Accounting, faults []fault)
 			sid, _ := rl.Resource().Attributes().Get("session.id")
 			for _, sl := range rl.ScopeLogs().All() {
 				for _, lr := range sl.LogRecords().All() {
-					if lr.EventName() == "copilot.session.summary" {
+					if typ, _ := lr.Attributes().Get("copilot.shutdown.type"); lr.EventName() == "copilot.session.summary" && typ.Str() != "idle" {
 						summaries[sid.Str()]++
 						v.Summaries++
 					}
