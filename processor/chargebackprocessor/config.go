@@ -30,8 +30,23 @@ const (
 	OnMissPass = "pass"
 )
 
+// Modes of the processor.
+const (
+	// ModeFull attributes, prices and counts budgets.
+	ModeFull = "full"
+	// ModeAttribute only attributes: the first tier of a fleet, whose
+	// load_balancing exporter routes by the attribution (team) to the
+	// gateways that price and keep the budgets. session.id stays on
+	// metrics for them.
+	ModeAttribute = "attribute"
+)
+
 // Config is the configuration of the chargeback processor.
 type Config struct {
+	// Mode is full (attribute, price, budgets) or attribute (attribute
+	// only, for the routing tier of a fleet).
+	Mode string `mapstructure:"mode"`
+
 	// Attributes names the attributes the processor sets: team, project,
 	// cost_center and ticket map to the attribute names to use.
 	Attributes map[string]string `mapstructure:"attributes"`
@@ -90,6 +105,7 @@ type MetricsConfig struct {
 func createDefaultConfig() component.Config {
 	defaults := shared.Default() // the report command's defaults too
 	return &Config{
+		Mode:        ModeFull,
 		Attributes:  map[string]string{keyTeam: "team", keyProject: "project", keyCostCenter: "cost_center", keyTicket: "ticket"},
 		Attribution: defaults.Attribution,
 		Pricing:     defaults.Pricing,
@@ -116,6 +132,15 @@ var _ component.Config = (*Config)(nil)
 // refuses a missing or broken one naming its line, as the start would.
 func (c *Config) Validate() error {
 	var errs []error
+	switch c.Mode {
+	case ModeFull, "":
+	case ModeAttribute:
+		if len(c.Budgets) > 0 {
+			errs = append(errs, errors.New("budgets: a processor in mode attribute keeps no budgets; set them on the gateways' chargeback processor (mode full), which the routing tier sends each team's spend to"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("mode: %q is not full or attribute", c.Mode))
+	}
 	if err := c.Attribution.ValidateMappingFile(); err != nil {
 		errs = append(errs, fmt.Errorf("attribution: %w", err))
 	}

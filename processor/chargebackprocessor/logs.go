@@ -85,6 +85,9 @@ func (l *logsProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 // action exporter writes to a ticket or a message. A body that is not a
 // usage summary is counted as unpriced and passed on without a cost.
 func (p *chargeback) putSessionCost(lr plog.LogRecord) {
+	if p.cfg.Mode == ModeAttribute {
+		return // the gateways price
+	}
 	switch lr.EventName() {
 	case semconv.EventCopilotSessionSummary, semconv.EventCopilotSessionEnd:
 	default:

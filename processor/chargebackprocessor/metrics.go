@@ -107,7 +107,7 @@ func (p *chargeback) processMetrics(md pmetric.Metrics) []budget.Spend {
 		var order []string
 		for _, sm := range rm.ScopeMetrics().All() {
 			for _, m := range sm.Metrics().All() {
-				if fromReceiver {
+				if fromReceiver && p.cfg.Mode != ModeAttribute {
 					p.collectUsage(m, groups, &order, r.resolve)
 				}
 				forEachPoint(m, func(attrs pcommon.Map) {
@@ -116,17 +116,17 @@ func (p *chargeback) processMetrics(md pmetric.Metrics) []budget.Spend {
 						in, _ := p.joined(conv, 1)
 						res = p.resolve(in.input, strAttr(attrs, semconv.AttrGenAIAgentName))
 					}
-					if !p.cfg.Metrics.SessionID {
+					if !p.keepSessionID() {
 						attrs.Remove(attrConversation)
 					}
 					p.putAttribution(attrs, res, true)
 				})
 			}
 		}
-		if len(order) > 0 {
+		if len(order) > 0 && p.cfg.Mode != ModeAttribute {
 			spends = append(spends, p.price(rm, groups, order, sid, info)...)
 		}
-		if !p.cfg.Metrics.SessionID {
+		if !p.keepSessionID() {
 			res.Remove(semconv.AttrSessionID)
 		}
 	}
@@ -244,6 +244,12 @@ func (p *chargeback) collectUsage(m pmetric.Metric, groups map[string]*usageGrou
 			}
 		}
 	}
+}
+
+// keepSessionID: session.id stays on metrics when configured, and in mode
+// attribute, where the gateways after need it.
+func (p *chargeback) keepSessionID() bool {
+	return p.cfg.Metrics.SessionID || p.cfg.Mode == ModeAttribute
 }
 
 // price appends the groups' costs to the resource as copilot.cost and

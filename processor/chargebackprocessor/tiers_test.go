@@ -1,0 +1,85 @@
+package chargebackprocessor
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
+	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/budget"
+)
+
+// costByTeam sums a pipeline's copilot.cost points by team, exactly.
+func costByTeam(t *testing.T, p *pipeline) map[string]string {
+	sums := map[string]money.Amount{}
+	for _, m := range metricsNamed(p, mCost) {
+		for _, dp := range m.Sum().DataPoints().All() {
+			team := strAttr(dp.Attributes(), "team")
+			sums[team] = sums[team].Add(exact(t, dp.DoubleValue()))
+		}
+	}
+	out := map[string]string{}
+	for k, v := range sums {
+		out[k] = v.String()
+	}
+	return out
+}
+
+// A fleet's routing tier attributes only (mode attribute): its output
+// carries the team to route by and the session.id, and no cost; the
+// gateway after it (mode full) prices exactly what one collector would.
+func TestTwoTiers(t *testing.T) {
+	r := runReceiver(t, "1.0.102-billed", "1.0.102-repos")
+
+	direct := newPipeline(t, testConfig(), nil)
+	direct.feed(t, r)
+	direct.stop(t)
+
+	cfg := testConfig()
+	cfg.Mode = ModeAttribute
+	tier1 := newPipeline(t, cfg, nil)
+	tier1.feed(t, r)
+	tier1.stop(t)
+	assert.Empty(t, metricsNamed(tier1, mCost), "the routing tier prices nothing")
+	teams := map[string]bool{}
+	for _, md := range tier1.ms.AllMetrics() {
+		for _, rm := range md.ResourceMetrics().All() {
+			_, ok := rm.Resource().Attributes().Get("session.id")
+			assert.True(t, ok, "session.id stays for the gateways")
+			for _, sm := range rm.ScopeMetrics().All() {
+				for _, m := range sm.Metrics().All() {
+					forEachPoint(m, func(a pcommon.Map) { teams[strAttr(a, "team")] = true })
+				}
+			}
+		}
+	}
+	assert.True(t, teams["payments"] && teams["docs"], "the points carry the team to route by: %v", teams)
+	for _, ld := range tier1.ls.AllLogs() {
+		for _, rl := range ld.ResourceLogs().All() {
+			for _, sl := range rl.ScopeLogs().All() {
+				for _, lr := range sl.LogRecords().All() {
+					_, priced := lr.Attributes().Get(attrSessionCostExact)
+					assert.False(t, priced, lr.EventName())
+				}
+			}
+		}
+	}
+
+	gateway := newPipeline(t, testConfig(), nil)
+	gateway.feed(t, received{metrics: tier1.ms.AllMetrics(), logs: tier1.ls.AllLogs(), traces: tier1.ts.AllTraces()})
+	gateway.stop(t)
+	want := costByTeam(t, direct)
+	require.Len(t, want, 3)
+	assert.Equal(t, want, costByTeam(t, gateway))
+}
+
+func TestAttributeModeKeepsNoBudgets(t *testing.T) {
+	cfg := testConfig()
+	cfg.Mode = ModeAttribute
+	cfg.Budgets = []budget.Config{{Name: "b", Scope: budget.ScopeTeam, Amount: "1", Period: budget.PeriodDay}}
+	assert.ErrorContains(t, cfg.Validate(), "budgets: a processor in mode attribute keeps no budgets")
+	cfg.Mode = "route"
+	assert.ErrorContains(t, cfg.Validate(), `mode: "route" is not full or attribute`)
+}
