@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -100,6 +101,10 @@ func (s Status) Format(w io.Writer) {
 	}
 	if s.MetricsErr != nil {
 		why := s.MetricsErr.Error()
+		var ue *url.Error
+		if errors.As(s.MetricsErr, &ue) {
+			why = ue.Err.Error()
+		}
 		if errors.Is(s.MetricsErr, context.DeadlineExceeded) {
 			why = "no answer in time"
 		}
