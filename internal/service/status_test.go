@@ -202,3 +202,26 @@ func TestStatusLaunchdLocalOnlyNoQueue(t *testing.T) {
 		t.Errorf("a local-only collector has no queue to be behind in:\n%s", out.String())
 	}
 }
+
+func TestStatusUserManagerUnreachable(t *testing.T) {
+	o := testOptions(t, "linux")
+	ctx := context.Background()
+	if _, err := Install(ctx, o, &fakeRunner{}, true, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	r := &fakeRunner{answers: map[string]fakeAnswer{"systemctl --user show": {err: errors.New("Failed to connect to bus: No medium found")}}}
+	st, err := GetStatus(ctx, o, r, http.DefaultClient, closedURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Running() {
+		t.Error("nothing runs, yet Running")
+	}
+	var out bytes.Buffer
+	st.Format(&out)
+	for _, want := range []string{"but its state is unknown", "No medium found", "loginctl enable-linger", "collector " + o.Collector} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -144,7 +144,7 @@ func (s systemd) status(ctx context.Context, r Runner) State {
 	st := State{Manager: systemdKind, Path: s.path()}
 	out, err := r.Run(ctx, systemctl(true, "show", UnitName, "--property=LoadState,ActiveState,SubState,MainPID,NRestarts,UnitFileState"))
 	if err != nil {
-		st.Err = err
+		st.Err = fmt.Errorf("%w (systemctl --user needs your login session's user manager; over ssh or in a container: loginctl enable-linger $USER)", err)
 		return st
 	}
 	p := map[string]string{}
