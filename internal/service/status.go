@@ -70,6 +70,8 @@ func GetStatus(ctx context.Context, o Options, r Runner, client *http.Client, me
 func (s Status) Format(w io.Writer) {
 	line := func(k, f string, a ...any) { fmt.Fprintf(w, "%-10s%s\n", k, fmt.Sprintf(f, a...)) }
 	switch {
+	case !s.Installed && s.State.Manager == "":
+		// No service manager support here (Windows): the caller said so.
 	case !s.Installed:
 		line("service", "not installed (no %s %s): otelcol-copilot-hook service install", s.State.Manager, s.State.Path)
 	case s.State.Err != nil:
