@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"unicode/utf8"
 )
 
 // The environment variables the collector's embedded default
@@ -214,11 +215,16 @@ func (o Options) check() error {
 	vals := []EnvVar{{"--collector", o.Collector}, {"--gateway", o.Gateway}, {"--gateway-token-file", o.GatewayTokenFile}, {"state directory", o.StateDir}}
 	vals = append(vals, o.Env...)
 	for _, v := range vals {
-		if strings.ContainsFunc(v.Value, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-			return fmt.Errorf("%s %q: holds a control character (a newline?), which a service file cannot carry", v.Name, v.Value)
+		if !utf8.ValidString(v.Value) || strings.ContainsFunc(v.Value, badRune) {
+			return fmt.Errorf("%s %q: holds a control character (a newline?) or invalid UTF-8, which a service file cannot carry", v.Name, v.Value)
 		}
 	}
 	return nil
+}
+
+// badRune: a character a unit file or a plist (XML 1.0) cannot carry.
+func badRune(r rune) bool {
+	return r < 0x20 || r == 0x7f || r >= 0xD800 && r <= 0xDFFF || r == 0xFFFE || r == 0xFFFF || r > 0x10FFFF
 }
 
 // env is the collector's environment in the service: the gateway and its
