@@ -229,3 +229,45 @@ func TestInstallPathHint(t *testing.T) {
 		t.Errorf("on PATH: exit %d, %q", code, stdout.String())
 	}
 }
+
+// TestServiceInstallFindsCollector: without --collector, otelcol-copilot
+// on PATH (when none is next to this binary); none at all is an error
+// that says what to do.
+func TestServiceInstallFindsCollector(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("refused as a whole on Windows: TestServiceCommands")
+	}
+	exe, _ := os.Executable()
+	if _, err := os.Stat(filepath.Join(filepath.Dir(exe), "otelcol-copilot")); err == nil {
+		t.Fatalf("an otelcol-copilot next to the test binary %s would be taken first", exe)
+	}
+	home, _ := serviceEnv(t)
+	collector := fakeCollectorBinary(t)
+	t.Setenv("PATH", filepath.Dir(collector))
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"service", "install", "--no-start"}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	inst, ok, err := service.ReadInstalled(service.Options{Home: home})
+	if err != nil || !ok || inst.Collector != collector {
+		t.Errorf("installed %+v (%v), want the collector on PATH %s", inst, err, collector)
+	}
+	if !strings.Contains(stdout.String(), "not started (--no-start)") || !strings.Contains(stdout.String(), "enable") {
+		t.Errorf("--no-start printed %q", stdout.String())
+	}
+
+	// The gateway from the environment when no flag names it.
+	t.Setenv(service.EnvGateway, "https://env-gateway.example:4318")
+	if code := run([]string{"service", "install", "--no-start"}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if inst, _, _ := service.ReadInstalled(service.Options{Home: home}); inst.Gateway != "https://env-gateway.example:4318" {
+		t.Errorf("gateway %q, want $%s", inst.Gateway, service.EnvGateway)
+	}
+
+	t.Setenv("PATH", t.TempDir())
+	stderr.Reset()
+	if code := run([]string{"service", "install", "--no-start"}, nil, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "nor on PATH") || !strings.Contains(stderr.String(), "--collector") {
+		t.Errorf("no collector: exit %d, %q", code, stderr.String())
+	}
+}
