@@ -10,6 +10,9 @@
 //	otelcol-copilot-hook install [--endpoint URL] [--token-file F] [--timeout-sec N] [--copilot-home D] [--force]
 //	otelcol-copilot-hook uninstall [--copilot-home D] [--force]
 //	otelcol-copilot-hook usage --session ID [--transcript PATH] [--format env|json] [--copilot-home D]
+//	otelcol-copilot-hook service install [--collector PATH] [--gateway URL] [--gateway-token-file F] [--no-start] [--dry-run]
+//	otelcol-copilot-hook service uninstall [--dry-run]
+//	otelcol-copilot-hook status [--metrics-url URL]
 //	otelcol-copilot-hook report [--by KEYS] [--filter K=V]... [--since T] [--until T] [--sprint A..B] [--format F] [--config F [--processor NAME]] [glob ...]
 package main
 
@@ -45,6 +48,10 @@ Commands:
   drain [flags]                replay the spool now and say what was delivered and kept
   install [flags]              write $COPILOT_HOME/hooks/otelcol-copilot.json, running forward for every hook type
   uninstall [flags]            remove that file
+  service install [flags]      run otelcol-copilot as a per-user service (systemd user unit, launchd agent),
+                               optionally sending to a gateway (--gateway URL --gateway-token-file F)
+  service uninstall [flags]    stop that service and remove it
+  status [flags]               what runs, where it sends, how far behind it is, and the hooks' spool
   usage --session ID [flags]   print a session's usage as COPILOT_SESSION_* variables (--format env) or JSON
   statusline [flags]           one short line of the session's AI credits, cost and tokens, for Copilot CLI's
                                statusLine.command (the session comes from the JSON the CLI writes to stdin)
@@ -54,7 +61,8 @@ Commands:
 
 Run "otelcol-copilot-hook <command> -h" for a command's flags.
 Environment: OTELCOL_COPILOT_ENDPOINT, OTELCOL_COPILOT_TOKEN, OTELCOL_COPILOT_TOKEN_FILE,
-OTELCOL_COPILOT_SPOOL_DIR, OTELCOL_COPILOT_STATE_DIR, COPILOT_HOME, OTELCOL_COPILOT_HOOK_LOG_LEVEL.
+OTELCOL_COPILOT_SPOOL_DIR, OTELCOL_COPILOT_STATE_DIR, COPILOT_HOME, OTELCOL_COPILOT_HOOK_LOG_LEVEL;
+for service install: OTELCOL_COPILOT_GATEWAY, OTELCOL_COPILOT_GATEWAY_TOKEN_FILE.
 `
 
 func main() {
@@ -77,6 +85,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return install(rest, stdout, stderr)
 	case "uninstall":
 		return uninstall(rest, stdout, stderr)
+	case "service":
+		return serviceCmd(rest, stdout, stderr)
+	case "status":
+		return status(rest, stdout, stderr)
 	case "usage":
 		return usage(rest, stdin, stdout, stderr)
 	case "statusline":
@@ -375,6 +387,7 @@ func install(args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stdout, "%s is already up to date; nothing changed\n", path)
 	}
+	pathHint(stdout, bin)
 	return 0
 }
 
