@@ -24,9 +24,12 @@
 # stderr and the script exits 0.
 set -u
 
+# The CLI runs hooks with the user's PATH, which may not have the install
+# directory on it: fall back to where `otelcol-copilot-hook install` puts it.
+hook="$(command -v otelcol-copilot-hook || echo "$HOME/.local/bin/otelcol-copilot-hook")"
 args=(usage --session -)
 if [ -n "${CHARGEBACK_CONFIG:-}" ]; then args+=(--config "$CHARGEBACK_CONFIG"); fi
-if ! vars="$(otelcol-copilot-hook "${args[@]}")"; then
+if ! vars="$("$hook" "${args[@]}")"; then
   echo "jira-session-end: no usage for this session" >&2
   exit 0
 fi
