@@ -1,0 +1,248 @@
+package consoleexporter // import "github.com/otelcol-copilot/otelcol-copilot/exporter/consoleexporter"
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// Attributes the lines are made of.
+const (
+	attrUID        = "log.record.uid"
+	attrSessionID  = "session.id"
+	attrLeg        = "copilot.session.leg"
+	attrRepository = "vcs.repository.name"
+	attrBranch     = "vcs.ref.head.name"
+	attrGitRoot    = "copilot.git_root"
+	attrCwd        = "copilot.cwd"
+	attrCrossingID = "copilot.budget.crossing.id"
+)
+
+// summaryLine is the line of a session end: a copilot.session.summary
+// record, whose body is the session's usage so far (the copilot
+// receiver's README), on the session's resource.
+//
+//	14:02:11 session 0b1e1ed0…0002 ended (payments-api, feature/PAY-4411): 2 prompts, 6 model calls, 44,525 in (22,261 cached) / 250 out tokens, 4.6357675 AI credits, 2 premium requests, +12 -3 lines in 1 file
+//
+// A resumed session's later ends say which leg ended ("ended leg 2"); the
+// figures are always the whole session's.
+func summaryLine(res pcommon.Map, lr plog.LogRecord, loc *time.Location, now time.Time) string {
+	var b strings.Builder
+	b.WriteString(stamp(lr, loc, now))
+	b.WriteString(" session ")
+	b.WriteString(shortID(str(res, attrSessionID)))
+	b.WriteString(" ended")
+	if leg, ok := lr.Attributes().Get(attrLeg); ok && leg.Int() > 1 {
+		fmt.Fprintf(&b, " leg %d", leg.Int())
+	}
+	if where := place(res); where != "" {
+		b.WriteString(" (" + where + ")")
+	}
+	if lr.Body().Type() != pcommon.ValueTypeMap {
+		// Rewritten on the way (a transform processor): show what it says.
+		b.WriteString(": " + lr.Body().AsString())
+		return b.String()
+	}
+	body := lr.Body().Map()
+	calls := int64(0)
+	if mm, ok := body.Get("modelMetrics"); ok && mm.Type() == pcommon.ValueTypeMap {
+		for _, m := range mm.Map().All() {
+			if m.Type() == pcommon.ValueTypeMap {
+				calls += num(m.Map(), "requests", "count")
+			}
+		}
+	}
+	fmt.Fprintf(&b, ": %s, %s, %s in", plural(num(body, "totalUserRequests"), "prompt"), plural(calls, "model call"), thousands(num(body, "tokenDetails", "input")))
+	if cr := num(body, "tokenDetails", "cacheRead"); cr > 0 {
+		fmt.Fprintf(&b, " (%s cached)", thousands(cr))
+	}
+	fmt.Fprintf(&b, " / %s out tokens, %s AI credits, %s premium requests",
+		thousands(num(body, "tokenDetails", "output")), nanoToDecimal(num(body, "totalNanoAiu")), decimal(dbl(body, "totalPremiumRequestCost")))
+	added, removed, files := num(body, "codeChanges", "linesAdded"), num(body, "codeChanges", "linesRemoved"), num(body, "codeChanges", "filesModified")
+	if added != 0 || removed != 0 || files != 0 {
+		fmt.Fprintf(&b, ", +%s -%s lines in %s", thousands(added), thousands(removed), plural(files, "file"))
+	}
+	return b.String()
+}
+
+// crossingLine is the line of a copilot.budget.crossing record of the
+// chargeback processor:
+//
+//	14:02:11 budget "monthly": team payments reached 80% of its limit: 8.12 of 10 USD spent from 2026-03-01T00:00:00Z to 2026-04-01T00:00:00Z
+func crossingLine(lr plog.LogRecord, loc *time.Location, now time.Time) string {
+	a := lr.Attributes()
+	spend, limit := exact(a, "copilot.budget.spend"), exact(a, "copilot.budget.limit")
+	return fmt.Sprintf("%s budget %q: %s %s reached %s%% of its limit: %s of %s %s spent from %s to %s",
+		stamp(lr, loc, now), str(a, "copilot.budget.name"), str(a, "copilot.budget.scope"), str(a, "copilot.budget.value"),
+		strconv.FormatFloat(dbl(a, "copilot.budget.threshold"), 'f', -1, 64),
+		spend, limit, str(a, "copilot.budget.currency"),
+		str(a, "copilot.budget.window.start"), str(a, "copilot.budget.window.end"))
+}
+
+// stamp is the record's time: the time of day for today, the date and
+// time otherwise (a backfill shows history).
+func stamp(lr plog.LogRecord, loc *time.Location, now time.Time) string {
+	ts := lr.Timestamp()
+	if ts == 0 {
+		ts = lr.ObservedTimestamp()
+	}
+	t := ts.AsTime().In(loc)
+	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
+		return t.Format("15:04:05")
+	}
+	return t.Format("2006-01-02 15:04:05")
+}
+
+// shortID shortens a session id to its first 8 and last 4 characters,
+// enough to tell sessions apart and to find the full id.
+func shortID(id string) string {
+	if id == "" {
+		return "(no id)"
+	}
+	if len(id) <= 13 {
+		return id
+	}
+	return id[:8] + "…" + id[len(id)-4:]
+}
+
+// place is where the session ran: its repository (else the name of its
+// git root or working directory) and its branch.
+func place(res pcommon.Map) string {
+	where := str(res, attrRepository)
+	if where == "" {
+		for _, k := range []string{attrGitRoot, attrCwd} {
+			if p := str(res, k); p != "" {
+				where = filepath.Base(filepath.FromSlash(p))
+				break
+			}
+		}
+	}
+	branch := str(res, attrBranch)
+	switch {
+	case where != "" && branch != "":
+		return where + ", " + branch
+	case where != "":
+		return where
+	}
+	return branch
+}
+
+// nanoToDecimal writes n nano-AIU as AI credits, exactly: 4635767500 is
+// 4.6357675.
+func nanoToDecimal(n int64) string {
+	sign := ""
+	u := uint64(n)
+	if n < 0 {
+		sign, u = "-", uint64(-n)
+	}
+	whole, frac := u/1e9, u%1e9
+	if frac == 0 {
+		return sign + strconv.FormatUint(whole, 10)
+	}
+	f := strings.TrimRight(fmt.Sprintf("%09d", frac), "0")
+	return sign + strconv.FormatUint(whole, 10) + "." + f
+}
+
+// decimal writes a float sum (premium requests) to nine decimals at most,
+// without the float's rounding noise (0.30000000000000004 is 0.3).
+func decimal(v float64) string {
+	s := strconv.FormatFloat(v, 'f', 9, 64)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	if s == "-0" {
+		return "0"
+	}
+	return s
+}
+
+// thousands writes n with commas between groups of three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return thousands(n) + " " + noun + "s"
+}
+
+func str(m pcommon.Map, k string) string {
+	if v, ok := m.Get(k); ok {
+		return v.AsString()
+	}
+	return ""
+}
+
+// num is the integer at the path of keys in m, 0 if absent.
+func num(m pcommon.Map, keys ...string) int64 {
+	for i, k := range keys {
+		v, ok := m.Get(k)
+		if !ok {
+			return 0
+		}
+		if i == len(keys)-1 {
+			return anyInt(v.AsRaw())
+		}
+		if v.Type() != pcommon.ValueTypeMap {
+			return 0
+		}
+		m = v.Map()
+	}
+	return 0
+}
+
+func dbl(m pcommon.Map, k string) float64 {
+	v, ok := m.Get(k)
+	if !ok {
+		return 0
+	}
+	switch v.Type() {
+	case pcommon.ValueTypeDouble:
+		return v.Double()
+	case pcommon.ValueTypeInt:
+		return float64(v.Int())
+	}
+	return 0
+}
+
+func anyInt(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case float64:
+		return int64(x)
+	}
+	return 0
+}
+
+// exact is the exact decimal of a budget amount (<key>_exact), else its
+// double.
+func exact(a pcommon.Map, key string) string {
+	if s := str(a, key+"_exact"); s != "" {
+		return s
+	}
+	if _, ok := a.Get(key); ok {
+		return strconv.FormatFloat(dbl(a, key), 'f', -1, 64)
+	}
+	return "?"
+}
