@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -113,6 +114,11 @@ type SessionStateConfig struct {
 	// the restart. Past it, the batch is sent again, identically, after
 	// the restart.
 	DrainTimeout time.Duration `mapstructure:"drain_timeout"`
+	// ProgressInterval is how often, at most, the collector's log tells
+	// how far the sessions already written at start have been read (a
+	// backfill of months of history takes a while); 0 turns these lines
+	// off. The start line and the caught-up line are always written.
+	ProgressInterval time.Duration `mapstructure:"progress_interval"`
 }
 
 // RetryConfig is an exponential backoff without an end.
@@ -214,6 +220,9 @@ func (cfg *Config) Validate() error {
 	if ss.DrainTimeout < 0 {
 		errs = append(errs, fmt.Errorf("session_state::drain_timeout: %v must not be negative", ss.DrainTimeout))
 	}
+	if ss.ProgressInterval < 0 {
+		errs = append(errs, fmt.Errorf("session_state::progress_interval: %v must not be negative (0 turns progress lines off)", ss.ProgressInterval))
+	}
 	if ss.IdleTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("session_state::idle_timeout: %v is below the minimum of 1s", ss.IdleTimeout))
 	}
@@ -251,6 +260,19 @@ func absoluteHint(p string) string {
 		return fmt.Sprintf("~ is not expanded: write %q", "${env:HOME}"+p[1:])
 	}
 	return "write an absolute glob (${env:HOME}/... for the home directory)"
+}
+
+// includeNote says, for the start line, where the include globs come
+// from when they are the default.
+func includeNote(include []string) string {
+	def := defaultInclude()
+	if len(def) != 1 || len(include) != 1 || include[0] != def[0] {
+		return ""
+	}
+	if h := os.Getenv(statedir.EnvCopilotHome); h != "" {
+		return "the default, under " + statedir.EnvCopilotHome + "=" + h
+	}
+	return "the default, under ~/.copilot; set " + statedir.EnvCopilotHome + " or session_state::include to read others"
 }
 
 // defaultInclude is the transcript glob under COPILOT_HOME, or ~/.copilot.

@@ -39,6 +39,8 @@ func createDefaultConfig() component.Config {
 			User:           statedir.User(),
 			RetryOnRefused: RetryConfig{InitialInterval: 100 * time.Millisecond, MaxInterval: 10 * time.Second},
 			DrainTimeout:   10 * time.Second,
+			// A line every few seconds while a backfill is read.
+			ProgressInterval: 5 * time.Second,
 		},
 		MetricTimestamps: TimestampsEvent,
 		Histograms: HistogramsConfig{

@@ -124,6 +124,9 @@ func (r *copilotReceiver) start(ctx context.Context, host component.Host) error 
 		Track:          session.Options{CaptureContent: r.cfg.CaptureContent},
 		Clock:          r.metricsB.clock,
 		DrainTimeout:   ss.DrainTimeout,
+
+		ProgressInterval: ss.ProgressInterval,
+		IncludeNote:      includeNote(ss.Include),
 	}, r.client, r.signals(r.metricsB), &observer{tel: tel}, r.set.Logger)
 	if err := r.tail.Start(ctx); err != nil {
 		return err

@@ -87,6 +87,8 @@ func (t *Tailer) flush(ctx context.Context, r *round) bool {
 		}
 	}
 	t.commit(ctx, r)
+	t.backlog.committed(r)
+	t.progress()
 	return true
 }
 

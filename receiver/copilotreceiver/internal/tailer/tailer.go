@@ -73,6 +73,13 @@ type Config struct {
 	// RegistrySize is how many sessions' context and usage the tailer
 	// keeps published for Sessions; 0 means 1024.
 	RegistrySize int
+	// ProgressInterval is how often, at most, a line tells how far the
+	// sessions already written at start have been read; 0 means never.
+	ProgressInterval time.Duration
+	// IncludeNote says where the include globs come from, for the start
+	// line ("the default under COPILOT_HOME=/home/dev/.copilot"); may be
+	// empty.
+	IncludeNote string
 }
 
 // Observer is told what the tailer reads and drops, for the receiver's own
@@ -106,6 +113,7 @@ type Tailer struct {
 	firstScan bool
 	rd        *transcript.Reader // reused from file to file
 	watch     *watcher
+	backlog   *backlog
 
 	cancel           context.CancelFunc // stops reading
 	done             chan struct{}
@@ -141,6 +149,7 @@ func New(cfg Config, store storage.Client, signals []pipeline.Signal, obs Observ
 		cfg: cfg, store: checkpoints{store}, obs: obs, log: logger, now: now,
 		delivery: newDeliverer(signals, cfg.RetryInitial, cfg.RetryMax, obs, logger),
 		files:    map[string]*file{}, find: newFinder(cfg.Include, cfg.Exclude, logger), firstScan: true,
+		backlog: newBacklog(now()),
 	}
 	t.sessions = newSessions(session.NewRegistry(cfg.RegistrySize, obs.SnapshotEvicted), t.store, session.CursorOptions{MaxLineSize: cfg.MaxLineSize})
 	return t
@@ -199,6 +208,7 @@ func (t *Tailer) Stop(ctx context.Context) error {
 
 func (t *Tailer) run(ctx context.Context) {
 	defer close(t.done)
+	t.backlog = newBacklog(t.now())
 	if err := t.recover(ctx); err != nil && ctx.Err() == nil {
 		t.log.Error("Could not recover the round that was being delivered; its files are read again from their checkpoints", zap.Error(err))
 	}
@@ -211,6 +221,9 @@ func (t *Tailer) run(ctx context.Context) {
 		notify = t.watch.notify
 	}
 	t.step(ctx, true)
+	if ctx.Err() == nil {
+		t.caughtUp()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -325,6 +338,9 @@ func (t *Tailer) rescan(ctx context.Context) {
 			f = t.track(p)
 		}
 		f.goneSince = time.Time{}
+		if t.firstScan {
+			t.addBacklog(ctx, f, info.Size())
+		}
 		if !f.active && f.differs(info) {
 			t.activate(f)
 		}
@@ -362,8 +378,17 @@ func (t *Tailer) rescan(ctx context.Context) {
 	}
 	if t.firstScan {
 		t.firstScan = false
-		t.log.Info("Following Copilot CLI transcripts", zap.Strings("include", t.cfg.Include), zap.Int("files", len(t.files)))
+		t.startLine()
 	}
+}
+
+// addBacklog counts a file found at the first scan in what is to be read
+// before the tailer has caught up: from its checkpoint to its size now.
+func (t *Tailer) addBacklog(ctx context.Context, f *file, size int64) {
+	if err := t.load(ctx, f); err != nil {
+		return // read, and warned about, by the step
+	}
+	t.backlog.add(f, f.committed, size)
 }
 
 func (t *Tailer) track(path string) *file {
