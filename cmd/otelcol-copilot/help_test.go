@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/otelcol"
+
+	"github.com/otelcol-copilot/otelcol-copilot/confmap/provider/defaultconfigprovider"
+)
+
+func TestHelpRequested(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"otelcol-copilot", "--help"}, true},
+		{[]string{"otelcol-copilot", "-h"}, true},
+		{[]string{"otelcol-copilot", "help"}, true},
+		{[]string{"otelcol-copilot", "--config", "my.yaml", "--help"}, true},
+		{[]string{"otelcol-copilot", "--feature-gates", "x", "-h"}, true},
+		{[]string{"otelcol-copilot"}, false},
+		{[]string{"otelcol-copilot", "--config=my.yaml"}, false},
+		{[]string{"otelcol-copilot", "validate", "--help"}, false},
+		{[]string{"otelcol-copilot", "help", "validate"}, false},
+		{[]string{"otelcol-copilot", "print-config", "-h"}, false},
+		{[]string{"otelcol-copilot", "--", "--help"}, false},
+	} {
+		assert.Equal(t, tt.want, helpRequested(tt.args), "%q", tt.args)
+	}
+}
+
+// TestHelp checks the distribution's help: the default configuration's
+// ports as the embedded default has them, the environment, the companion
+// binary; and that the stock help the command prints follows it.
+func TestHelp(t *testing.T) {
+	// The configuration is rendered with the process's environment; the
+	// help shows the environment it is given.
+	t.Setenv(defaultconfigprovider.StateDirEnv, t.TempDir())
+	var out bytes.Buffer
+	writeHelp(&out, func(k string) string {
+		return map[string]string{
+			"COPILOT_HOME":                       "/home/dev/.copilot",
+			"OTELCOL_COPILOT_STATE_DIR":          "/home/dev/.local/state/otelcol-copilot",
+			"OTELCOL_COPILOT_GATEWAY_TOKEN_FILE": "/run/secrets/gateway-token",
+		}[k]
+	})
+	help := out.String()
+	for _, want := range []string{
+		"embedded default configuration",
+		"  otelcol-copilot print-config\n",
+		"confmap/provider/defaultconfigprovider/default.yaml",
+		"  127.0.0.1:4320   hook payloads from otelcol-copilot-hook",
+		"  127.0.0.1:13133  health check",
+		"  127.0.0.1:8888   the collector's own metrics",
+		"COPILOT_HOME                        where the Copilot CLI keeps its sessions and hooks (default ~/.copilot); here: /home/dev/.copilot\n",
+		"OTELCOL_COPILOT_STATE_DIR           the collector's state directory",
+		"; here: /home/dev/.local/state/otelcol-copilot\n",
+		"OTELCOL_COPILOT_GATEWAY             an OTLP/HTTP gateway",
+		"also sends the usage to, when set\n", // not set: no "here"
+		"OTELCOL_COPILOT_GATEWAY_TOKEN_FILE  a file holding the bearer token for that gateway; here: /run/secrets/gateway-token\n",
+		"Companion binary: otelcol-copilot-hook",
+		"otelcol-copilot-hook install",
+	} {
+		assert.Contains(t, help, want)
+	}
+	assert.True(t, strings.HasSuffix(help, "The collector's own commands and flags:\n\n"), "the stock help follows")
+
+	// The stock help, as main's command prints it after ours.
+	cmd := otelcol.NewCommand(otelcol.CollectorSettings{BuildInfo: component.BuildInfo{Command: "otelcol-copilot"}, Factories: components})
+	var stock bytes.Buffer
+	cmd.SetOut(&stock)
+	cmd.SetArgs([]string{"--help"})
+	require.NoError(t, cmd.Execute())
+	assert.Contains(t, stock.String(), "print-config")
+	assert.Contains(t, stock.String(), "--config")
+}
+
+// TestHelpPortsFollowTheDefault: every port the help names is in the
+// embedded default, read from it.
+func TestHelpPortsFollowTheDefault(t *testing.T) {
+	t.Setenv(defaultconfigprovider.StateDirEnv, t.TempDir())
+	conf, err := defaultConf()
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:4320", conf.Get("receivers::copilot::hooks::endpoint"))
+	assert.Equal(t, "127.0.0.1:8888", ownMetrics(conf))
+}
