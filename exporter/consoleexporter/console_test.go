@@ -32,7 +32,7 @@ type summary struct {
 	leg                        int64
 	when                       time.Time
 	uid                        string
-	prompts, calls             int64
+	userRequests, calls        int64
 	in, out, cacheRead         int64
 	nano                       int64
 	premium                    float64
@@ -63,7 +63,7 @@ func (s summary) appendTo(ld plog.Logs) {
 	m := lr.Body().SetEmptyMap()
 	m.PutDouble("totalPremiumRequestCost", s.premium)
 	m.PutInt("totalNanoAiu", s.nano)
-	m.PutInt("totalUserRequests", s.prompts)
+	m.PutInt("totalUserRequests", s.userRequests)
 	m.PutInt("totalApiDurationMs", 80)
 	td := m.PutEmptyMap("tokenDetails")
 	td.PutInt("input", s.in)
@@ -134,22 +134,22 @@ func newTestConsole(t *testing.T, out *bytes.Buffer) *console {
 
 func TestLines(t *testing.T) {
 	ld := plog.NewLogs()
-	// The README's example: two prompts on gpt-5.3-codex.
+	// The README's example: two user requests on gpt-5.3-codex.
 	summary{
 		session: "0b1e1ed0-5a1e-4c0d-9b11-000000000002", repo: "payments-api", branch: "feature/PAY-4411",
-		leg: 1, when: at, uid: "u1", prompts: 2, calls: 6, in: 44525, out: 250, cacheRead: 22261,
+		when: at, uid: "u1", userRequests: 2, calls: 6, in: 44525, out: 250, cacheRead: 22261,
 		nano: 4635767500, premium: 2, added: 12, removed: 3, files: 1,
 	}.appendTo(ld)
 	other(ld)
-	// A resumed session's second end, on another day: the date is shown;
+	// A resumed session's second end (leg 1, counting from 0), on another day: the date is shown;
 	// no repository, so the working directory's name; 1 of everything.
 	summary{
-		session: "a92b1b62-74c7-4c1a-af6c-ac66b8e23ba2", cwd: "/home/dev/ledger", leg: 2,
-		when: time.Date(2026, 3, 9, 23, 59, 59, 0, time.UTC), uid: "u2", prompts: 1, calls: 1, in: 1234567, out: 1,
+		session: "a92b1b62-74c7-4c1a-af6c-ac66b8e23ba2", cwd: "/home/dev/ledger", leg: 1,
+		when: time.Date(2026, 3, 9, 23, 59, 59, 0, time.UTC), uid: "u2", userRequests: 1, calls: 1, in: 1234567, out: 1,
 		nano: 1, premium: 0.1 + 0.2, added: 1, files: 1,
 	}.appendTo(ld)
 	// Bring-your-own-key: no AI credits, no premium requests, no code.
-	summary{session: "5fc41fe9-2cf0-4410-b210-6aeb460047e4", branch: "main", leg: 1, when: at, uid: "u3", prompts: 1, calls: 2, in: 9000, out: 40}.appendTo(ld)
+	summary{session: "5fc41fe9-2cf0-4410-b210-6aeb460047e4", branch: "main", when: at, uid: "u3", userRequests: 1, calls: 2, in: 9000, out: 40}.appendTo(ld)
 	crossing(ld, "c1", 80, "8.120000001", "10", at.Add(time.Minute))
 	crossing(ld, "c2", 100, "10.5", "10", at.Add(2*time.Minute))
 
@@ -164,7 +164,7 @@ func TestLines(t *testing.T) {
 // into a sentence is shown with that sentence.
 func TestRewrittenBody(t *testing.T) {
 	ld := plog.NewLogs()
-	summary{session: "0b1e1ed0-5a1e-4c0d-9b11-000000000001", repo: "payments-api", leg: 1, when: at, uid: "u"}.appendTo(ld)
+	summary{session: "0b1e1ed0-5a1e-4c0d-9b11-000000000001", repo: "payments-api", when: at, uid: "u"}.appendTo(ld)
 	ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Body().SetStr("session 0b1e…: 2 user requests")
 	var out bytes.Buffer
 	require.NoError(t, newTestConsole(t, &out).pushLogs(context.Background(), ld))
@@ -175,7 +175,7 @@ func TestRewrittenBody(t *testing.T) {
 // nothing new; the crossing the processor re-emits has the same id.
 func TestOnceEach(t *testing.T) {
 	ld := plog.NewLogs()
-	summary{session: "0b1e1ed0-5a1e-4c0d-9b11-000000000001", leg: 1, when: at, uid: "u1", prompts: 1}.appendTo(ld)
+	summary{session: "0b1e1ed0-5a1e-4c0d-9b11-000000000001", when: at, uid: "u1", userRequests: 1}.appendTo(ld)
 	crossing(ld, "c1", 50, "5", "10", at)
 	var out bytes.Buffer
 	c := newTestConsole(t, &out)
@@ -209,7 +209,7 @@ func TestConcurrent(t *testing.T) {
 			defer wg.Done()
 			ld := plog.NewLogs()
 			id := strings.Repeat("0", 30) + string(rune('a'+i%26)) + string(rune('a'+i/26))
-			summary{session: id, leg: 1, when: at, uid: id, prompts: 3, calls: 3, in: 100, out: 10, nano: 1e9}.appendTo(ld)
+			summary{session: id, when: at, uid: id, userRequests: 3, calls: 3, in: 100, out: 10, nano: 1e9}.appendTo(ld)
 			assert.NoError(t, c.pushLogs(context.Background(), ld))
 		}()
 	}
@@ -218,7 +218,7 @@ func TestConcurrent(t *testing.T) {
 	require.Len(t, lines, n)
 	seen := map[string]bool{}
 	for _, l := range lines {
-		assert.Regexp(t, `^14:02:11 session 00000000…00[a-z]{2} ended: 3 prompts, 3 model calls, 100 in / 10 out tokens, 1 AI credits, 0 premium requests$`, l)
+		assert.Regexp(t, `^14:02:11 session 00000000…00[a-z]{2} ended: 3 user requests, 3 model calls, 100 in / 10 out tokens, 1 AI credits, 0 premium requests$`, l)
 		assert.False(t, seen[l], "line written twice: %s", l)
 		seen[l] = true
 	}
@@ -232,7 +232,7 @@ func TestWriteFailureIsPermanent(t *testing.T) {
 	c, err := newConsole(&Config{Output: OutputStdout}, componenttest.NewNopTelemetrySettings(), failingWriter{})
 	require.NoError(t, err)
 	ld := plog.NewLogs()
-	summary{session: "s", leg: 1, when: at, uid: "u"}.appendTo(ld)
+	summary{session: "s", when: at, uid: "u"}.appendTo(ld)
 	err = c.pushLogs(context.Background(), ld)
 	require.Error(t, err)
 	assert.True(t, consumererror.IsPermanent(err))

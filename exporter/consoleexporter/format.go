@@ -27,7 +27,7 @@ const (
 // record, whose body is the session's usage so far (the copilot
 // receiver's README), on the session's resource.
 //
-//	14:02:11 session 0b1e1ed0…0002 ended (payments-api, feature/PAY-4411): 2 prompts, 6 model calls, 44,525 in (22,261 cached) / 250 out tokens, 4.6357675 AI credits, 2 premium requests, +12 -3 lines in 1 file
+//	14:02:11 session 0b1e1ed0…0002 ended (payments-api, feature/PAY-4411): 2 user requests, 6 model calls, 44,525 in (22,261 cached) / 250 out tokens, 4.6357675 AI credits, 2 premium requests, +12 -3 lines in 1 file
 //
 // A resumed session's later ends say which leg ended ("ended leg 2"); the
 // figures are always the whole session's.
@@ -37,8 +37,9 @@ func summaryLine(res pcommon.Map, lr plog.LogRecord, loc *time.Location, now tim
 	b.WriteString(" session ")
 	b.WriteString(shortID(str(res, attrSessionID)))
 	b.WriteString(" ended")
-	if leg, ok := lr.Attributes().Get(attrLeg); ok && leg.Int() > 1 {
-		fmt.Fprintf(&b, " leg %d", leg.Int())
+	// copilot.session.leg counts from 0; people count legs from 1.
+	if leg, ok := lr.Attributes().Get(attrLeg); ok && leg.Int() > 0 {
+		fmt.Fprintf(&b, " leg %d", leg.Int()+1)
 	}
 	if where := place(res); where != "" {
 		b.WriteString(" (" + where + ")")
@@ -57,12 +58,17 @@ func summaryLine(res pcommon.Map, lr plog.LogRecord, loc *time.Location, now tim
 			}
 		}
 	}
-	fmt.Fprintf(&b, ": %s, %s, %s in", plural(num(body, "totalUserRequests"), "prompt"), plural(calls, "model call"), thousands(num(body, "tokenDetails", "input")))
+	fmt.Fprintf(&b, ": %s, %s, %s in", plural(num(body, "totalUserRequests"), "user request"), plural(calls, "model call"), thousands(num(body, "tokenDetails", "input")))
 	if cr := num(body, "tokenDetails", "cacheRead"); cr > 0 {
 		fmt.Fprintf(&b, " (%s cached)", thousands(cr))
 	}
-	fmt.Fprintf(&b, " / %s out tokens, %s AI credits, %s premium requests",
-		thousands(num(body, "tokenDetails", "output")), nanoToDecimal(num(body, "totalNanoAiu")), decimal(dbl(body, "totalPremiumRequestCost")))
+	premium := decimal(dbl(body, "totalPremiumRequestCost"))
+	noun := "premium requests"
+	if premium == "1" {
+		noun = "premium request"
+	}
+	fmt.Fprintf(&b, " / %s out tokens, %s AI credits, %s %s",
+		thousands(num(body, "tokenDetails", "output")), nanoToDecimal(num(body, "totalNanoAiu")), premium, noun)
 	added, removed, files := num(body, "codeChanges", "linesAdded"), num(body, "codeChanges", "linesRemoved"), num(body, "codeChanges", "filesModified")
 	if added != 0 || removed != 0 || files != 0 {
 		fmt.Fprintf(&b, ", +%s -%s lines in %s", thousands(added), thousands(removed), plural(files, "file"))
