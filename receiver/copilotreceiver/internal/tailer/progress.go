@@ -94,15 +94,20 @@ func (t *Tailer) startLine() {
 			missing = append(missing, root)
 		}
 	}
-	follows := strings.Join(t.cfg.Include, ", ")
+	note := ""
 	if t.cfg.IncludeNote != "" {
-		follows += " (" + t.cfg.IncludeNote + ")"
+		note = " (" + t.cfg.IncludeNote + ")"
 	}
+	follows := strings.Join(t.cfg.Include, ", ") + note
 	fields := []zap.Field{zap.Strings("include", t.cfg.Include), zap.Int("files", len(t.files))}
 	switch {
 	case len(missing) == len(t.find.roots) && len(t.files) == 0:
-		t.log.Info(fmt.Sprintf("Waiting for the Copilot CLI's first session: %s does not exist yet; sessions are read as soon as the CLI writes them there (following %s)",
-			strings.Join(missing, ", "), follows), fields...)
+		what := "the directory does not exist yet"
+		if len(missing) > 1 {
+			what = "the directories do not exist yet"
+		}
+		t.log.Info(fmt.Sprintf("Waiting for the Copilot CLI's first session in %s%s: %s; sessions are read as soon as the CLI writes them there",
+			strings.Join(missing, ", "), note, what), fields...)
 	case b.sessions == 0:
 		what := "no sessions yet"
 		if n := len(t.files); n > 0 {

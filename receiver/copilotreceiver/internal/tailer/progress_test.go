@@ -61,9 +61,8 @@ func TestWaitsForTheFirstSession(t *testing.T) {
 	defer func() { require.NoError(t, tl.Stop(context.Background())) }()
 
 	require.Eventually(t, func() bool { return logs.Len() > 0 }, 5*time.Second, 5*time.Millisecond)
-	assert.Equal(t, []string{"Waiting for the Copilot CLI's first session: " + dir +
-		" does not exist yet; sessions are read as soon as the CLI writes them there (following " +
-		filepath.Join(dir, "*", "events.jsonl") + " (the default, under COPILOT_HOME=" + home + "))"}, messages(logs))
+	assert.Equal(t, []string{"Waiting for the Copilot CLI's first session in " + dir + " (the default, under COPILOT_HOME=" + home +
+		"): the directory does not exist yet; sessions are read as soon as the CLI writes them there"}, messages(logs))
 
 	// The CLI's first run: its directories, then a session.
 	src := filepath.Join(billedSessions, "0b1e1ed0-5a1e-4c0d-9b11-000000000001", "events.jsonl")
