@@ -152,6 +152,8 @@ func (t *Tailer) caughtUp() {
 		return
 	}
 	b.reading = false
+	// Files left (a last line not complete yet) are no longer followed here.
+	b.pending, b.read = nil, nil
 	if b.sessions == 0 {
 		return
 	}

@@ -206,3 +206,21 @@ func TestHumanBytesAndCredits(t *testing.T) {
 		assert.Equal(t, want, credits(n), n)
 	}
 }
+
+// TestCaughtUpAtEnd: with start_at end the history is read, not exported,
+// and the caught-up line says so.
+func TestCaughtUpAtEnd(t *testing.T) {
+	dir := t.TempDir()
+	copySessions(t, dir, billedSessions)
+	core, logs := observer.New(zapcore.InfoLevel)
+	c := &collector{}
+	cfg := testConfig(dir)
+	cfg.StartAtEnd = true
+	tl := New(cfg, nil, []pipeline.Signal{c.signal()}, nopObserver{}, zap.New(core))
+	require.NoError(t, tl.Start(context.Background()))
+	require.Eventually(t, func() bool { return len(withPrefix(logs, "Caught up")) == 1 }, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, tl.Stop(context.Background()))
+	assert.Regexp(t, `^Caught up: 3 sessions read in [0-9.]+[µnm]?s without exporting their history \(start_at: end\); new usage is exported as it is written$`,
+		withPrefix(logs, "Caught up")[0].Message)
+	assert.Empty(t, c.get().Usage)
+}
