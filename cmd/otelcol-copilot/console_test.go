@@ -18,13 +18,16 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
 	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/debugexporter"
 	"go.opentelemetry.io/collector/otelcol"
+	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/otelcol-copilot/otelcol-copilot/exporter/consoleexporter"
+	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
 )
 
@@ -48,9 +51,12 @@ var receiverLines = regexp.MustCompile(`^(Following Copilot CLI sessions|Waiting
 // collector over real transcripts and compares what a person sees (the
 // console's lines on standard output and the receiver's lines in the
 // collector's log, in the order they were written) with
-// testdata/console.golden: the start line, one line per session end, the
-// caught-up line. Refresh with -update and check the lines against the
-// transcripts' session.shutdown totals.
+// testdata/console.golden: the start line, the budget crossings (written
+// when the metrics that crossed are accepted, before the round's logs),
+// one line per session end, the caught-up line. Refresh with -update and
+// check the lines against the transcripts' session.shutdown totals, and the
+// crossings against the running sum of the billed sessions' usage records
+// (0.0542003 is the first record past US$0.05 of a US$0.1 budget, …).
 func TestConsole(t *testing.T) {
 	t.Chdir("../..")
 	dir := t.TempDir()
@@ -77,24 +83,49 @@ func TestConsole(t *testing.T) {
 		if err != nil {
 			return otelcol.Factories{}, err
 		}
-		exp, err := otelcol.MakeFactoryMap[exporter.Factory](consoleexporter.NewFactory())
+		exp, err := otelcol.MakeFactoryMap[exporter.Factory](consoleexporter.NewFactory(), debugexporter.NewFactory())
 		if err != nil {
 			return otelcol.Factories{}, err
 		}
-		return otelcol.Factories{Receivers: recv, Exporters: exp, Telemetry: otelconftelemetry.NewFactory()}, nil
+		proc, err := otelcol.MakeFactoryMap[processor.Factory](chargebackprocessor.NewFactory())
+		if err != nil {
+			return otelcol.Factories{}, err
+		}
+		return otelcol.Factories{Receivers: recv, Processors: proc, Exporters: exp, Telemetry: otelconftelemetry.NewFactory()}, nil
 	}
 	config := `
 receivers:
   copilot:
     session_state:
       include: [` + filepath.Join(dir, "*", "events.jsonl") + `]
+processors:
+  # US$0.01 per AI credit (the default); the billed sessions' 15.0870075
+  # credits on PAY-4411 are US$0.150870075, over a budget of US$0.1.
+  chargeback:
+    budgets:
+      - name: pay-4411
+        scope: ticket
+        value: PAY-4411
+        amount: "0.1"
+        period: fixed
+        start: 2026-11-01T00:00:00Z
+        end: 2026-12-01T00:00:00Z
+        # The window is over by the collector's clock: alert anyway.
+        alert_past_windows: true
 exporters:
   console:
     time_zone: UTC
+  debug:
+    verbosity: basic
 service:
   pipelines:
+    metrics:
+      receivers: [copilot]
+      processors: [chargeback]
+      exporters: [debug]
     logs:
       receivers: [copilot]
+      processors: [chargeback]
       exporters: [console]
   telemetry:
     metrics:
