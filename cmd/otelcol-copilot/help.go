@@ -22,7 +22,9 @@ import (
 // environment it reads and the companion hook binary. The collector's own
 // help follows, printed by its command as usual.
 func init() {
-	if !testing.Testing() && helpRequested(os.Args) {
+	// Under `go test` the arguments are the test binary's own, unless a
+	// test runs main (validate_test.go's runMainEnv).
+	if (!testing.Testing() || os.Getenv("OTELCOL_COPILOT_TEST_RUN_MAIN") == "1") && helpRequested(os.Args) {
 		writeHelp(os.Stdout, os.Getenv)
 	}
 }

@@ -89,3 +89,21 @@ func TestHelpPortsFollowTheDefault(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:4320", conf.Get("receivers::copilot::hooks::endpoint"))
 	assert.Equal(t, "127.0.0.1:8888", ownMetrics(conf))
 }
+
+// TestHelpCommandLine runs the distribution's command line: its help comes
+// first, the collector's own follows.
+func TestHelpCommandLine(t *testing.T) {
+	t.Setenv(defaultconfigprovider.StateDirEnv, t.TempDir())
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+		out, ok := runCommand(t, t.TempDir(), args...)
+		require.True(t, ok, out)
+		ours := strings.Index(out, "otelcol-copilot: an OpenTelemetry Collector for GitHub Copilot CLI")
+		stock := strings.Index(out, "Available Commands:")
+		require.GreaterOrEqual(t, ours, 0, "%v: %s", args, out)
+		assert.Greater(t, stock, ours, "%v: the stock help follows", args)
+		assert.Contains(t, out, "127.0.0.1:4320")
+	}
+	out, ok := runCommand(t, t.TempDir(), "validate", "--help")
+	require.True(t, ok, out)
+	assert.NotContains(t, out, "otelcol-copilot: an OpenTelemetry Collector", "a subcommand's help is the subcommand's")
+}
