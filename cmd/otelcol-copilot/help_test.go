@@ -103,7 +103,15 @@ func TestHelpCommandLine(t *testing.T) {
 		assert.Greater(t, stock, ours, "%v: the stock help follows", args)
 		assert.Contains(t, out, "127.0.0.1:4320")
 	}
-	out, ok := runCommand(t, t.TempDir(), "validate", "--help")
+	// The command the help gives prints the default configuration (the
+	// binary adds --config=otelcol-copilot:default; the test binary does
+	// not, see defaultconfig.go).
+	out, ok := runCommand(t, t.TempDir(), "print-config", "--config="+defaultconfigprovider.URI)
+	require.True(t, ok, out)
+	assert.Contains(t, out, "receivers:")
+	assert.Contains(t, out, "127.0.0.1:4320")
+
+	out, ok = runCommand(t, t.TempDir(), "validate", "--help")
 	require.True(t, ok, out)
 	assert.NotContains(t, out, "otelcol-copilot: an OpenTelemetry Collector", "a subcommand's help is the subcommand's")
 }
