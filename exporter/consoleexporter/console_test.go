@@ -37,6 +37,11 @@ type summary struct {
 	nano                       int64
 	premium                    float64
 	added, removed, files      int64
+	// cost is what the chargeback processor priced the usage at ("" when
+	// it is not in the pipeline); idle marks a leg that went idle without
+	// a shutdown.
+	cost string
+	idle bool
 }
 
 func (s summary) appendTo(ld plog.Logs) {
@@ -60,6 +65,14 @@ func (s summary) appendTo(ld plog.Logs) {
 	lr.SetSeverityText("INFO")
 	lr.Attributes().PutStr("log.record.uid", s.uid)
 	lr.Attributes().PutInt("copilot.session.leg", s.leg)
+	lr.Attributes().PutStr("copilot.shutdown.type", "routine")
+	if s.idle {
+		lr.Attributes().PutStr("copilot.shutdown.type", "idle")
+	}
+	if s.cost != "" {
+		lr.Attributes().PutStr("copilot.session.cost_exact", s.cost)
+		lr.Attributes().PutStr("copilot.session.cost_currency", "USD")
+	}
 	m := lr.Body().SetEmptyMap()
 	m.PutDouble("totalPremiumRequestCost", s.premium)
 	m.PutInt("totalNanoAiu", s.nano)
@@ -138,7 +151,7 @@ func TestLines(t *testing.T) {
 	summary{
 		session: "0b1e1ed0-5a1e-4c0d-9b11-000000000002", repo: "payments-api", branch: "feature/PAY-4411",
 		when: at, uid: "u1", userRequests: 2, calls: 6, in: 44525, out: 250, cacheRead: 22261,
-		nano: 4635767500, premium: 2, added: 12, removed: 3, files: 1,
+		nano: 4635767500, premium: 2, added: 12, removed: 3, files: 1, cost: "0.046357675",
 	}.appendTo(ld)
 	other(ld)
 	// A resumed session's second end (leg 1, counting from 0), on another day: the date is shown;
@@ -148,10 +161,19 @@ func TestLines(t *testing.T) {
 		when: time.Date(2026, 3, 9, 23, 59, 59, 0, time.UTC), uid: "u2", userRequests: 1, calls: 1, in: 1234567, out: 1,
 		nano: 1, premium: 0.1 + 0.2, added: 1, files: 1,
 	}.appendTo(ld)
-	// Bring-your-own-key: no AI credits, no premium requests, no code.
-	summary{session: "5fc41fe9-2cf0-4410-b210-6aeb460047e4", branch: "main", when: at, uid: "u3", userRequests: 1, calls: 2, in: 9000, out: 40}.appendTo(ld)
+	// Bring-your-own-key: no AI credits, no premium requests, no code; a
+	// CLI killed, so the leg went idle without a shutdown.
+	summary{session: "5fc41fe9-2cf0-4410-b210-6aeb460047e4", branch: "main", when: at, uid: "u3", userRequests: 1, calls: 2, in: 9000, out: 40, idle: true}.appendTo(ld)
 	crossing(ld, "c1", 80, "8.120000001", "10", at.Add(time.Minute))
 	crossing(ld, "c2", 100, "10.5", "10", at.Add(2*time.Minute))
+	// The processor names the sessions that spent most of the window.
+	top := ld.ResourceLogs().At(ld.ResourceLogs().Len() - 1).ScopeLogs().At(0).LogRecords().At(0).Attributes().PutEmptySlice("copilot.budget.top_sessions")
+	for _, s := range []struct{ id, spend string }{{"0b1e1ed0-5a1e-4c0d-9b11-000000000002", "5.1"}, {"0b1e1ed0-5a1e-4c0d-9b11-000000000001", "2.02"}} {
+		m := top.AppendEmpty().SetEmptyMap()
+		m.PutStr("session.id", s.id)
+		m.PutDouble("spend", 5.1)
+		m.PutStr("spend_exact", s.spend)
+	}
 
 	var out bytes.Buffer
 	c := newTestConsole(t, &out)

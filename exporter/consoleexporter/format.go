@@ -21,7 +21,16 @@ const (
 	attrGitRoot    = "copilot.git_root"
 	attrCwd        = "copilot.cwd"
 	attrCrossingID = "copilot.budget.crossing.id"
+	// Set by the chargeback processor on summaries: the cost of the
+	// session's usage so far (_exact, _currency).
+	attrSessionCost  = "copilot.session.cost"
+	attrShutdownType = "copilot.shutdown.type"
+	attrTopSessions  = "copilot.budget.top_sessions"
 )
+
+// shutdownIdle is the copilot.shutdown.type of a summary the receiver
+// writes when a leg goes idle without a shutdown.
+const shutdownIdle = "idle"
 
 // summaryLine is the line of a session end: a copilot.session.summary
 // record, whose body is the session's usage so far (the copilot
@@ -36,7 +45,13 @@ func summaryLine(res pcommon.Map, lr plog.LogRecord, loc *time.Location, now tim
 	b.WriteString(stamp(lr, loc, now))
 	b.WriteString(" session ")
 	b.WriteString(shortID(str(res, attrSessionID)))
-	b.WriteString(" ended")
+	if str(lr.Attributes(), attrShutdownType) == shutdownIdle {
+		// The receiver's summary of a leg whose transcript stopped
+		// growing without a shutdown (a killed CLI).
+		b.WriteString(" went idle without a shutdown")
+	} else {
+		b.WriteString(" ended")
+	}
 	// copilot.session.leg counts from 0; people count legs from 1.
 	if leg, ok := lr.Attributes().Get(attrLeg); ok && leg.Int() > 0 {
 		fmt.Fprintf(&b, " leg %d", leg.Int()+1)
@@ -67,8 +82,13 @@ func summaryLine(res pcommon.Map, lr plog.LogRecord, loc *time.Location, now tim
 	if premium == "1" {
 		noun = "premium request"
 	}
-	fmt.Fprintf(&b, " / %s out tokens, %s AI credits, %s %s",
-		thousands(num(body, "tokenDetails", "output")), nanoToDecimal(num(body, "totalNanoAiu")), premium, noun)
+	fmt.Fprintf(&b, " / %s out tokens, %s AI credits", thousands(num(body, "tokenDetails", "output")), nanoToDecimal(num(body, "totalNanoAiu")))
+	// What the chargeback processor priced the usage at, when it is in
+	// the pipeline.
+	if cost := str(lr.Attributes(), attrSessionCost+"_exact"); cost != "" {
+		fmt.Fprintf(&b, ", %s %s", cost, str(lr.Attributes(), attrSessionCost+"_currency"))
+	}
+	fmt.Fprintf(&b, ", %s %s", premium, noun)
 	added, removed, files := num(body, "codeChanges", "linesAdded"), num(body, "codeChanges", "linesRemoved"), num(body, "codeChanges", "filesModified")
 	if added != 0 || removed != 0 || files != 0 {
 		fmt.Fprintf(&b, ", +%s -%s lines in %s", thousands(added), thousands(removed), plural(files, "file"))
@@ -79,15 +99,32 @@ func summaryLine(res pcommon.Map, lr plog.LogRecord, loc *time.Location, now tim
 // crossingLine is the line of a copilot.budget.crossing record of the
 // chargeback processor:
 //
-//	14:02:11 budget "monthly": team payments reached 80% of its limit: 8.12 of 10 USD spent from 2026-03-01T00:00:00Z to 2026-04-01T00:00:00Z
+//	14:02:11 budget "monthly": team payments reached 80% of its limit: 8.12 of 10 USD spent from 2026-03-01T00:00:00Z to 2026-04-01T00:00:00Z; most by sessions 0b1e1ed0…0002 (5.1), 0b1e1ed0…0001 (2.02)
+//
+// The top sessions are there when the processor knows them (session.id
+// on the receiver's metrics).
 func crossingLine(lr plog.LogRecord, loc *time.Location, now time.Time) string {
 	a := lr.Attributes()
 	spend, limit := exact(a, "copilot.budget.spend"), exact(a, "copilot.budget.limit")
-	return fmt.Sprintf("%s budget %q: %s %s reached %s%% of its limit: %s of %s %s spent from %s to %s",
+	line := fmt.Sprintf("%s budget %q: %s %s reached %s%% of its limit: %s of %s %s spent from %s to %s",
 		stamp(lr, loc, now), str(a, "copilot.budget.name"), str(a, "copilot.budget.scope"), str(a, "copilot.budget.value"),
 		strconv.FormatFloat(dbl(a, "copilot.budget.threshold"), 'f', -1, 64),
 		spend, limit, str(a, "copilot.budget.currency"),
 		str(a, "copilot.budget.window.start"), str(a, "copilot.budget.window.end"))
+	if top, ok := a.Get(attrTopSessions); ok && top.Type() == pcommon.ValueTypeSlice {
+		var parts []string
+		for _, s := range top.Slice().All() {
+			if s.Type() != pcommon.ValueTypeMap {
+				continue
+			}
+			m := s.Map()
+			parts = append(parts, fmt.Sprintf("%s (%s)", shortID(str(m, attrSessionID)), exact(m, "spend")))
+		}
+		if len(parts) > 0 {
+			line += "; most by sessions " + strings.Join(parts, ", ")
+		}
+	}
+	return line
 }
 
 // stamp is the record's time: the time of day for today, the date and
