@@ -56,7 +56,8 @@ var receiverLines = regexp.MustCompile(`^(Following Copilot CLI sessions|Waiting
 // one line per session end, the caught-up line. Refresh with -update and
 // check the lines against the transcripts' session.shutdown totals, and the
 // crossings against the running sum of the billed sessions' usage records
-// (0.0542003 is the first record past US$0.05 of a US$0.1 budget, …).
+// (0.0542003 is the first record past US$0.05 of a US$0.1 budget, …), and
+// their top sessions against each session's records so far.
 func TestConsole(t *testing.T) {
 	t.Chdir("../..")
 	dir := t.TempDir()
@@ -98,6 +99,9 @@ receivers:
   copilot:
     session_state:
       include: [` + filepath.Join(dir, "*", "events.jsonl") + `]
+    # Budget crossings name their top sessions from it.
+    resource_attributes:
+      session.id: {enabled: true}
 processors:
   # US$0.01 per AI credit (the default); the billed sessions' 15.0870075
   # credits on PAY-4411 are US$0.150870075, over a budget of US$0.1.
