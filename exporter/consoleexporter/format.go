@@ -9,6 +9,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/usagebody"
 )
 
 // Attributes the lines are made of.
@@ -59,39 +61,35 @@ func summaryLine(res pcommon.Map, lr plog.LogRecord, loc *time.Location, now tim
 	if where := place(res); where != "" {
 		b.WriteString(" (" + where + ")")
 	}
-	if lr.Body().Type() != pcommon.ValueTypeMap {
+	u, err := usagebody.Get(lr.Body())
+	if err != nil {
 		// Rewritten on the way (a transform processor): show what it says.
 		b.WriteString(": " + lr.Body().AsString())
 		return b.String()
 	}
-	body := lr.Body().Map()
 	calls := int64(0)
-	if mm, ok := body.Get("modelMetrics"); ok && mm.Type() == pcommon.ValueTypeMap {
-		for _, m := range mm.Map().All() {
-			if m.Type() == pcommon.ValueTypeMap {
-				calls += num(m.Map(), "requests", "count")
-			}
-		}
+	for _, m := range u.ModelMetrics {
+		calls += m.Requests.Count
 	}
-	fmt.Fprintf(&b, ": %s, %s, %s in", plural(num(body, "totalUserRequests"), "user request"), plural(calls, "model call"), thousands(num(body, "tokenDetails", "input")))
-	if cr := num(body, "tokenDetails", "cacheRead"); cr > 0 {
+	fmt.Fprintf(&b, ": %s, %s, %s in", plural(u.TotalUserRequests, "user request"), plural(calls, "model call"), thousands(u.TokenDetails.Input))
+	if cr := u.TokenDetails.CacheRead; cr > 0 {
 		fmt.Fprintf(&b, " (%s cached)", thousands(cr))
 	}
-	premium := decimal(dbl(body, "totalPremiumRequestCost"))
+	premium := decimal(u.TotalPremiumRequestCost)
 	noun := "premium requests"
 	if premium == "1" {
 		noun = "premium request"
 	}
-	fmt.Fprintf(&b, " / %s out tokens, %s AI credits", thousands(num(body, "tokenDetails", "output")), nanoToDecimal(num(body, "totalNanoAiu")))
+	fmt.Fprintf(&b, " / %s out tokens, %s AI credits", thousands(u.TokenDetails.Output), usagebody.Credits(u.TotalNanoAIU))
 	// What the chargeback processor priced the usage at, when it is in
 	// the pipeline.
 	if cost := str(lr.Attributes(), attrSessionCost+"_exact"); cost != "" {
 		fmt.Fprintf(&b, ", %s %s", cost, str(lr.Attributes(), attrSessionCost+"_currency"))
 	}
 	fmt.Fprintf(&b, ", %s %s", premium, noun)
-	added, removed, files := num(body, "codeChanges", "linesAdded"), num(body, "codeChanges", "linesRemoved"), num(body, "codeChanges", "filesModified")
-	if added != 0 || removed != 0 || files != 0 {
-		fmt.Fprintf(&b, ", +%s -%s lines in %s", thousands(added), thousands(removed), plural(files, "file"))
+	c := u.CodeChanges
+	if c.LinesAdded != 0 || c.LinesRemoved != 0 || c.FilesModified != 0 {
+		fmt.Fprintf(&b, ", +%s -%s lines in %s", thousands(c.LinesAdded), thousands(c.LinesRemoved), plural(c.FilesModified, "file"))
 	}
 	return b.String()
 }
@@ -173,22 +171,6 @@ func place(res pcommon.Map) string {
 		return where
 	}
 	return branch
-}
-
-// nanoToDecimal writes n nano-AIU as AI credits, exactly: 4635767500 is
-// 4.6357675.
-func nanoToDecimal(n int64) string {
-	sign := ""
-	u := uint64(n)
-	if n < 0 {
-		sign, u = "-", uint64(-n)
-	}
-	whole, frac := u/1e9, u%1e9
-	if frac == 0 {
-		return sign + strconv.FormatUint(whole, 10)
-	}
-	f := strings.TrimRight(fmt.Sprintf("%09d", frac), "0")
-	return sign + strconv.FormatUint(whole, 10) + "." + f
 }
 
 // decimal writes a float sum (premium requests) to nine decimals at most,
