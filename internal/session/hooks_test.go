@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -383,4 +384,61 @@ func TestHookResumedSession(t *testing.T) {
 	assert.Equal(t, []string{StateStarted, StateEnded, StateResumed, StateEnded}, []string{out.Lifecycle[0].State, out.Lifecycle[1].State, out.Lifecycle[2].State, out.Lifecycle[3].State})
 	assert.Equal(t, map[string]Usage{"gpt-5": {Requests: 3, UserRequests: 3, InputTokens: 300, OutputTokens: 30, NanoAIU: 3000, APIDurationMs: 180}}, byModel(&out))
 	assert.Equal(t, []int64{200, 300}, totals, "each end summarizes the whole session")
+}
+
+// TestHookPayloadsDelivered: the signals that took a payload are kept with
+// the session's usage, in one value, across trackers (a restart), for the
+// last HookPayloadsKept payloads; a value of the shape before payloads
+// were kept still reads, and one with payloads but no usage has none.
+func TestHookPayloadsDelivered(t *testing.T) {
+	mem := storageclient.NewMemory()
+	opts := HookOptions{Store: mem}
+	a := NewHookTracker(sid, opts)
+	require.NoError(t, a.Record(bg, nil, "p0", []string{"metrics"}))
+	b := NewHookTracker(sid, opts)
+	acc, err := b.Accepted(bg)
+	require.NoError(t, err)
+	assert.Nil(t, acc, "no usage was accepted")
+	done, err := b.Delivered(bg, "p0")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"metrics"}, done)
+
+	_, next, err := b.Usage(bg, &HookEvent{Time: t0, Usage: report(250, "gpt-5", 2, 500, 0.66)})
+	require.NoError(t, err)
+	require.NoError(t, b.Record(bg, next, "p0", []string{"traces", "metrics", "logs"}))
+	for i := 1; i <= HookPayloadsKept; i++ {
+		require.NoError(t, b.Record(bg, nil, fmt.Sprintf("p%d", i), []string{"metrics"}))
+	}
+	raw, err := mem.Get(bg, "hooks:usage:"+sid)
+	require.NoError(t, err)
+	var stored UsageSummary
+	require.NoError(t, json.Unmarshal(raw, &stored), "still a UsageSummary")
+	assert.Equal(t, int64(500), stored.TokenDetails.Input)
+	assert.Less(t, len(raw), 60*HookPayloadsKept+1000, "bounded")
+
+	c := NewHookTracker(sid, opts)
+	done, err = c.Delivered(bg, "p0")
+	require.NoError(t, err)
+	assert.Nil(t, done, "older than the last HookPayloadsKept")
+	done, err = c.Delivered(bg, "p1")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"metrics"}, done)
+	done, err = c.Delivered(bg, fmt.Sprint("p", HookPayloadsKept))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"metrics"}, done)
+	acc, err = c.Accepted(bg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(500), acc.TokenDetails.Input)
+
+	// The shape before: a UsageSummary alone.
+	old, err := json.Marshal(stored)
+	require.NoError(t, err)
+	require.NoError(t, mem.Set(bg, "hooks:usage:old", old))
+	d := NewHookTracker("old", opts)
+	acc, err = d.Accepted(bg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(500), acc.TokenDetails.Input)
+	done, err = d.Delivered(bg, "p1")
+	require.NoError(t, err)
+	assert.Nil(t, done)
 }
