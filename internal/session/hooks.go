@@ -388,7 +388,7 @@ func (t *HookTracker) load(ctx context.Context) error {
 		}
 		return nil
 	}
-	t.payloads = st.Payloads
+	t.payloads = decodeMarks(st.Payloads)
 	if len(t.payloads) > HookPayloadsKept {
 		t.payloads = t.payloads[len(t.payloads)-HookPayloadsKept:]
 	}
