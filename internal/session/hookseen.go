@@ -14,9 +14,9 @@ import (
 // remembers as delivered (Record), the newest. A payload sent again is one
 // the forwarder got no answer for (in flight at a crash, or answered after
 // its timeout): it replays it before the next payload of the machine, so
-// it is among the session's last few. Each payload writes them all (about
-// 35 bytes each) with the session's usage.
-const HookPayloadsKept = 64
+// it is among the session's last few. Each payload writes them all with
+// the session's usage: 12 bytes each, for a payload every pipeline took.
+const HookPayloadsKept = 32
 
 // hookState is what the store keeps of a session under hookUsageKey: the
 // usage accepted, in the shape of a UsageSummary (the shape the key held
@@ -28,24 +28,26 @@ type hookState struct {
 }
 
 // hookPayloadMark is one payload delivered: a digest of its id, and the
-// signals that took it, in name order, joined by commas.
+// signals that have not taken it yet, in name order, joined by commas
+// ("" once every signal took it).
 type hookPayloadMark struct {
-	ID, Done string
+	ID, Pending string
 }
 
-// encodeMarks writes marks as "digest:signal,signal digest:signal ...",
-// oldest first: one string, which costs a few microseconds to write where
-// a JSON list of objects cost tens, at each payload.
+// encodeMarks writes marks as "digest digest:signal,signal ...", oldest
+// first: one short string, which costs little to write at each payload.
 func encodeMarks(marks []hookPayloadMark) string {
 	var b strings.Builder
-	b.Grow(len(marks) * len("0123456789abcdef :logs,metrics,traces")) // a digest is 16 bytes
+	b.Grow(len(marks) * 12)
 	for i, m := range marks {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
 		b.WriteString(m.ID)
-		b.WriteByte(':')
-		b.WriteString(m.Done)
+		if m.Pending != "" {
+			b.WriteByte(':')
+			b.WriteString(m.Pending)
+		}
 	}
 	return b.String()
 }
@@ -55,47 +57,51 @@ func encodeMarks(marks []hookPayloadMark) string {
 func decodeMarks(s string) []hookPayloadMark {
 	var out []hookPayloadMark
 	for _, f := range strings.Fields(s) {
-		if id, done, ok := strings.Cut(f, ":"); ok && id != "" {
-			out = append(out, hookPayloadMark{ID: id, Done: done})
+		id, pending, _ := strings.Cut(f, ":")
+		if id != "" {
+			out = append(out, hookPayloadMark{ID: id, Pending: pending})
 		}
 	}
 	return out
 }
 
 // payloadDigest shortens a payload id (up to 128 bytes, or a hash of the
-// payload) to 96 bits of its SHA-256, so that a session's marks stay small.
+// payload) to 64 bits of its SHA-256: among a session's last
+// HookPayloadsKept payloads, another payload's id matches one by chance
+// with a probability of about 2^-59.
 func payloadDigest(id string) string {
 	sum := sha256.Sum256([]byte(id))
-	return base64.RawURLEncoding.EncodeToString(sum[:12])
+	return base64.RawURLEncoding.EncodeToString(sum[:8])
 }
 
-// Delivered returns the signals the payload of id was delivered to, as
-// Record left them (also before a restart, from the store); nil when it
-// is not among the session's last HookPayloadsKept payloads.
-func (t *HookTracker) Delivered(ctx context.Context, id string) ([]string, error) {
+// Delivered reports whether the payload of id was delivered, as Record
+// left it (also before a restart, from the store), and to which signals it
+// has not been delivered yet; false when it is not among the session's
+// last HookPayloadsKept payloads.
+func (t *HookTracker) Delivered(ctx context.Context, id string) (pending []string, found bool, err error) {
 	if err := t.load(ctx); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	d := payloadDigest(id)
 	for i := len(t.payloads) - 1; i >= 0; i-- {
-		if t.payloads[i].ID == d {
-			if t.payloads[i].Done == "" {
-				return []string{}, nil
+		if m := t.payloads[i]; m.ID == d {
+			if m.Pending == "" {
+				return nil, true, nil
 			}
-			return strings.Split(t.payloads[i].Done, ","), nil
+			return strings.Split(m.Pending, ","), true, nil
 		}
 	}
-	return nil, nil
+	return nil, false, nil
 }
 
 // Record stores, in one write, that the payload of id was delivered to
-// the signals done, and, when u is not nil, makes u (which the last call
-// of Usage returned) the usage accepted for the session. An empty id
-// records no payload. Usage needs no mark: a payload's cumulative usage
-// that is not above what was accepted adds nothing. The mark is for the
-// rest of its facts (hook invocations, lifecycle, tool calls, errors, the
-// records of a session's end), which would be counted again.
-func (t *HookTracker) Record(ctx context.Context, u *HookUsage, id string, done []string) error {
+// every signal but pending, and, when u is not nil, makes u (which the
+// last call of Usage returned) the usage accepted for the session. An
+// empty id records no payload. Usage needs no mark: a payload's cumulative
+// usage that is not above what was accepted adds nothing. The mark is for
+// the rest of its facts (hook invocations, lifecycle, tool calls, errors,
+// the records of a session's end), which would be counted again.
+func (t *HookTracker) Record(ctx context.Context, u *HookUsage, id string, pending []string) error {
 	if err := t.load(ctx); err != nil {
 		return err
 	}
@@ -105,7 +111,7 @@ func (t *HookTracker) Record(ctx context.Context, u *HookUsage, id string, done 
 		t.accepted = &s
 	}
 	if id != "" {
-		t.mark(payloadDigest(id), done)
+		t.mark(payloadDigest(id), pending)
 	}
 	if t.opts.Store == nil {
 		return nil
@@ -120,14 +126,15 @@ func (t *HookTracker) Record(ctx context.Context, u *HookUsage, id string, done 
 	return nil
 }
 
-// mark makes done the signals of the payload of digest d, the newest.
-func (t *HookTracker) mark(d string, done []string) {
-	signals := strings.Join(slices.Sorted(slices.Values(done)), ",")
+// mark records the payload of digest d, the newest, with its pending
+// signals.
+func (t *HookTracker) mark(d string, pending []string) {
+	p := strings.Join(slices.Sorted(slices.Values(pending)), ",")
 	if i := slices.IndexFunc(t.payloads, func(m hookPayloadMark) bool { return m.ID == d }); i >= 0 {
 		t.payloads = slices.Delete(t.payloads, i, i+1)
 	}
 	if len(t.payloads) >= HookPayloadsKept {
 		t.payloads = slices.Delete(t.payloads, 0, len(t.payloads)-HookPayloadsKept+1)
 	}
-	t.payloads = append(t.payloads, hookPayloadMark{ID: d, Done: signals})
+	t.payloads = append(t.payloads, hookPayloadMark{ID: d, Pending: p})
 }

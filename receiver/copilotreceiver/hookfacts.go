@@ -5,6 +5,7 @@ import (
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/pipeline"
 )
 
 // Values of hooks.accounting.
@@ -136,16 +137,16 @@ func (h *hookFacts) usage(s *hookSession, p *hook.Payload) (*session.Facts, *ses
 }
 
 // record makes next (when not nil) the usage accepted for the session, and
-// the signals done those that took the payload of id, in one write to
-// storage.
-func (h *hookFacts) record(s *hookSession, next *session.HookUsage, id string, done map[string]bool) error {
-	signals := make([]string, 0, len(done))
-	for name, ok := range done {
-		if ok {
-			signals = append(signals, name)
+// notes that the payload of id was taken by every signal but those not
+// done, in one write to storage.
+func (h *hookFacts) record(s *hookSession, next *session.HookUsage, id string, signals []pipeline.Signal, done map[string]bool) error {
+	var pending []string
+	for _, sig := range signals {
+		if !done[sig.Name] {
+			pending = append(pending, sig.Name)
 		}
 	}
-	if err := s.acct.Record(bg, next, id, signals); err != nil {
+	if err := s.acct.Record(bg, next, id, pending); err != nil {
 		return err
 	}
 	if next == nil {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -357,13 +358,15 @@ func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload, lo
 	if !seen {
 		// Not in memory: delivered before a restart (or an eviction) to
 		// the signals the session's storage says.
-		done, err := s.acct.Delivered(ctx, id)
+		pending, found, err := s.acct.Delivered(ctx, id)
 		if err != nil {
 			return "", err
 		}
 		d = &delivery{done: map[string]bool{}}
-		for _, name := range done {
-			d.done[name] = true
+		if found {
+			for _, sig := range h.signals {
+				d.done[sig.Name] = !slices.Contains(pending, sig.Name)
+			}
 		}
 	}
 	if pipeline.Complete(h.signals, d.done) {
@@ -395,7 +398,7 @@ func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload, lo
 			// signal took it, when there are no metrics).
 			next = nil
 		}
-		return h.hooks.record(s, next, id, d.done)
+		return h.hooks.record(s, next, id, h.signals, d.done)
 	}
 	for _, sig := range h.signals {
 		if d.done[sig.Name] {
