@@ -64,6 +64,8 @@ func main() {
 		rate     = flag.Float64("rate", 0.1, "hooks per developer per second during work, for the fleet size")
 		headroom = flag.Float64("headroom", 0.5, "share of the gateway's CPU the hooks may use, for the fleet size")
 		cores    = flag.Float64("cores", 2, "cores of the gateway, for the fleet size")
+		exporter = flag.String("exporter", "debug", "where the collector sends: debug (a debug exporter that logs nothing: the receiver alone), queue (otlp_http with a sending_queue in file_storage, as examples/central-hooks.yaml, to a stand-in gateway), direct (otlp_http without a queue, as the other examples, to the stand-in gateway, which answers after -gateway-latency)")
+		latency  = flag.Duration("gateway-latency", 0, "how long the stand-in gateway takes to answer each export")
 	)
 	flag.Parse()
 	if *before == "" || *after == "" {
@@ -77,11 +79,22 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+	exporters, ok := exporterConfigs[*exporter]
+	if !ok {
+		fail(fmt.Errorf("-exporter %q is not debug, queue or direct", *exporter))
+	}
+	if *exporter != "debug" {
+		gw, err := startGateway(*latency)
+		if err != nil {
+			fail(err)
+		}
+		exporters = fmt.Sprintf(exporters, gw)
+	}
 	bins := []struct{ name, path string }{{"before", *before}, {"after", *after}}
 	results := map[string][]result{}
 	for r := range *rounds {
 		for _, b := range bins {
-			res, err := runRound(ctx, b.path, recorded, *sessions, *conns, *warmup, *serial, *parallel)
+			res, err := runRound(ctx, b.path, exporters, recorded, *sessions, *conns, *warmup, *serial, *parallel)
 			if err != nil {
 				fail(fmt.Errorf("%s round %d: %w", b.name, r+1, err))
 			}
@@ -90,7 +103,7 @@ func main() {
 				r+1, b.name, res.serial.rate(), res.serial.cpuPer10k(), *conns, res.parallel.rate(), res.parallel.cpuPer10k(), res.clientCPU.Seconds())
 		}
 	}
-	fmt.Printf("\nmedians of %d interleaved rounds, %d sessions (%d payloads each before), %d payloads on 1 connection and %d on %d connections per round:\n", *rounds, *sessions, *warmup, *serial, *parallel, *conns)
+	fmt.Printf("\nexporter %s (gateway latency %v); medians of %d interleaved rounds, %d sessions (%d payloads each before), %d payloads on 1 connection and %d on %d connections per round:\n", *exporter, *latency, *rounds, *sessions, *warmup, *serial, *parallel, *conns)
 	fmt.Printf("%-6s  %14s %14s  %14s %14s\n", "", "1 conn /s", "CPU-s/10k", fmt.Sprintf("%d conns /s", *conns), "CPU-s/10k")
 	for _, b := range bins {
 		rs := results[b.name]
@@ -276,7 +289,7 @@ func (l *loader) run(pid, sessions, conns, n int) (phase, error) {
 	return phase{n: per * conns, wall: wall, cpu: cpu1 - cpu0}, firstErr
 }
 
-func runRound(ctx context.Context, bin string, recorded []recordedPayload, sessions, conns, warmup, serial, parallel int) (result, error) {
+func runRound(ctx context.Context, bin, exporters string, recorded []recordedPayload, sessions, conns, warmup, serial, parallel int) (result, error) {
 	work, err := os.MkdirTemp("", "bench-hookload-")
 	if err != nil {
 		return result{}, err
@@ -290,7 +303,7 @@ func runRound(ctx context.Context, bin string, recorded []recordedPayload, sessi
 		return result{}, err
 	}
 	cfgPath := filepath.Join(work, "config.yaml")
-	cfg := fmt.Sprintf(benchConfig, filepath.Join(work, "session-state", "*", "events.jsonl"), filepath.Join(work, "state"), port)
+	cfg := fmt.Sprintf(benchConfig, filepath.Join(work, "session-state", "*", "events.jsonl"), filepath.Join(work, "state"), port, exporters, strings.TrimSpace(strings.SplitN(exporters, ":", 2)[0]))
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return result{}, err
 	}
@@ -346,8 +359,8 @@ func waitHealthy(url string, logs *bytes.Buffer) error {
 }
 
 // benchConfig is a central collector counting sessions from their hooks,
-// with its state in file_storage, every signal to a debug exporter that
-// logs nothing at level warn.
+// with its state in file_storage, every signal to the one exporter of
+// exporterConfigs.
 const benchConfig = `
 extensions:
   file_storage:
@@ -363,20 +376,58 @@ receivers:
       accounting: hooks
       usage_query: false
 exporters:
-  debug:
-    verbosity: basic
+%[4]s
 service:
   extensions: [file_storage]
   pipelines:
-    metrics: {receivers: [copilot], exporters: [debug]}
-    traces: {receivers: [copilot], exporters: [debug]}
-    logs: {receivers: [copilot], exporters: [debug]}
+    metrics: {receivers: [copilot], exporters: [%[5]s]}
+    traces: {receivers: [copilot], exporters: [%[5]s]}
+    logs: {receivers: [copilot], exporters: [%[5]s]}
   telemetry:
     logs:
       level: warn
     metrics:
       level: none
 `
+
+// exporterConfigs are the exporters of -exporter, each the only key; %s is
+// the stand-in gateway's URL.
+var exporterConfigs = map[string]string{
+	// Logs nothing at level warn: what is measured is the receiver.
+	"debug": `  debug/out:
+    verbosity: basic`,
+	// As examples/central-hooks.yaml.
+	"queue": `  otlp_http/out:
+    endpoint: %s
+    sending_queue:
+      storage: file_storage
+      batch:
+        flush_timeout: 1s
+    retry_on_failure:
+      max_elapsed_time: 0`,
+	// As the other examples: the receiver waits for the gateway's answer.
+	"direct": `  otlp_http/out:
+    endpoint: %s
+    sending_queue:
+      enabled: false`,
+}
+
+// startGateway serves a stand-in OTLP/HTTP gateway that takes every export
+// after latency.
+func startGateway(latency time.Duration) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(latency)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK) // an empty Export*ServiceResponse
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), nil
+}
 
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
