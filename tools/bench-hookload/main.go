@@ -19,11 +19,15 @@
 // among -sessions and the cumulative usage object the forwarder adds, and
 // posted with the forwarder's headers (X-Copilot-Hook-Client,
 // X-Copilot-Hook-Id, X-Copilot-Hook-Host). The collector counts sessions
-// from their hooks (accounting: hooks, as a central collector does), keeps
-// its state in file_storage, and sends every signal to a debug exporter
-// whose output the log level drops: what is measured is the receiver and
-// its HTTP server, not an exporter. The load generator runs on the same
-// machine and its own CPU time is printed too.
+// from their hooks (accounting: hooks, as a central collector does) and
+// keeps its state in file_storage. By default (-exporter debug) it sends
+// every signal to a debug exporter whose output the log level drops: what
+// is measured is the receiver and its HTTP server. -exporter queue sends
+// as examples/central-hooks.yaml does (otlp_http, sending_queue in
+// file_storage), -exporter direct as the other examples (otlp_http without
+// a queue: the receiver waits for the export), both to a stand-in gateway
+// in this process that answers after -gateway-latency. The load generator
+// runs on the same machine and its own CPU time is printed too.
 package main
 
 import (
