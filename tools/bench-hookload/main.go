@@ -103,8 +103,8 @@ func main() {
 				fail(fmt.Errorf("%s round %d: %w", b.name, r+1, err))
 			}
 			results[b.name] = append(results[b.name], res)
-			fmt.Printf("round %d %-6s  1 conn: %7.0f payloads/s %5.2f CPU-s/10k   %d conns: %7.0f payloads/s %5.2f CPU-s/10k   (load generator %.2f CPU-s)\n",
-				r+1, b.name, res.serial.rate(), res.serial.cpuPer10k(), *conns, res.parallel.rate(), res.parallel.cpuPer10k(), res.clientCPU.Seconds())
+			fmt.Printf("round %d %-6s  1 conn: %7.0f payloads/s %5.2f CPU-s/10k   %d conns: %7.0f payloads/s %5.2f CPU-s/10k   (503s: %d, %d; load generator %.2f CPU-s)\n",
+				r+1, b.name, res.serial.rate(), res.serial.cpuPer10k(), *conns, res.parallel.rate(), res.parallel.cpuPer10k(), res.serial.refused, res.parallel.refused, res.clientCPU.Seconds())
 		}
 	}
 	fmt.Printf("\nexporter %s (gateway latency %v); medians of %d interleaved rounds, %d sessions (%d payloads each before), %d payloads on 1 connection and %d on %d connections per round:\n", *exporter, *latency, *rounds, *sessions, *warmup, *serial, *parallel, *conns)
@@ -168,9 +168,10 @@ func readRecorded(dir string) ([]recordedPayload, error) {
 
 // phase is one phase of a round.
 type phase struct {
-	n    int
-	wall time.Duration
-	cpu  time.Duration // of the collector
+	n       int
+	wall    time.Duration
+	cpu     time.Duration // of the collector
+	refused int64         // 503 answers, each posted again
 }
 
 func (p phase) rate() float64      { return float64(p.n) / p.wall.Seconds() }
@@ -201,6 +202,7 @@ type loader struct {
 	client   *http.Client
 	seq      []atomic.Int64 // payloads sent per session
 	next     atomic.Int64   // numbers the payloads (their ids)
+	refused  atomic.Int64   // 503 answers
 }
 
 func (l *loader) body(session int) (string, int64, []byte) {
@@ -231,28 +233,38 @@ func (l *loader) body(session int) (string, int64, []byte) {
 	return rp.typ, k, b
 }
 
+// post sends the next payload of a session, and again, as the forwarder
+// would from its spool, while the collector answers 503 (its pipeline is
+// full: backpressure, counted in refused).
 func (l *loader) post(ctx context.Context, session int) error {
 	typ, k, body := l.body(session)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url+"/v1/hooks/"+typ, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	// The headers the forwarder sends (internal/forwarder/client.go).
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Copilot-Hook-Client", "otelcol-copilot-hook")
-	req.Header.Set("X-Copilot-Hook-Id", fmt.Sprintf("bench-%d-%d", session, k))
-	req.Header.Set("X-Copilot-Hook-Host", fmt.Sprintf("dev-%d", session%200))
-	req.Header.Set("User-Agent", "otelcol-copilot-hook/bench")
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return err
-	}
-	b, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted || !bytes.Contains(b, []byte(`"accepted"`)) && !bytes.Contains(b, []byte(`"ignored"`)) {
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url+"/v1/hooks/"+typ, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		// The headers the forwarder sends (internal/forwarder/client.go).
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Copilot-Hook-Client", "otelcol-copilot-hook")
+		req.Header.Set("X-Copilot-Hook-Id", fmt.Sprintf("bench-%d-%d", session, k))
+		req.Header.Set("X-Copilot-Hook-Host", fmt.Sprintf("dev-%d", session%200))
+		req.Header.Set("User-Agent", "otelcol-copilot-hook/bench")
+		resp, err := l.client.Do(req)
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusServiceUnavailable:
+			l.refused.Add(1)
+			time.Sleep(20 * time.Millisecond) // not Retry-After: keep the load on
+			continue
+		case resp.StatusCode == http.StatusAccepted && (bytes.Contains(b, []byte(`"accepted"`)) || bytes.Contains(b, []byte(`"ignored"`)) || bytes.Contains(b, []byte(`"duplicate"`))):
+			return nil
+		}
 		return fmt.Errorf("%s payload of session %d answered %d %s", typ, session, resp.StatusCode, bytes.TrimSpace(b))
 	}
-	return nil
 }
 
 // run posts n payloads on conns connections; connection c posts for the
@@ -264,6 +276,7 @@ func (l *loader) run(pid, sessions, conns, n int) (phase, error) {
 		return phase{}, err
 	}
 	start := time.Now()
+	refused0 := l.refused.Load()
 	var wg sync.WaitGroup
 	var firstErr error
 	var once sync.Once
@@ -290,7 +303,7 @@ func (l *loader) run(pid, sessions, conns, n int) (phase, error) {
 	if err != nil {
 		return phase{}, err
 	}
-	return phase{n: per * conns, wall: wall, cpu: cpu1 - cpu0}, firstErr
+	return phase{n: per * conns, wall: wall, cpu: cpu1 - cpu0, refused: l.refused.Load() - refused0}, firstErr
 }
 
 func runRound(ctx context.Context, bin, exporters string, recorded []recordedPayload, sessions, conns, warmup, serial, parallel int) (result, error) {
@@ -334,17 +347,26 @@ func runRound(ctx context.Context, bin, exporters string, recorded []recordedPay
 	// Warm up: every session -warmup times, so that both phases find them
 	// known and as they are after a while.
 	if _, err := l.run(pid, sessions, conns, max(1, warmup)*sessions); err != nil {
-		return result{}, fmt.Errorf("warm-up: %w\n%s", err, logs.String())
+		return result{}, fmt.Errorf("warm-up: %w\n%s", err, tail(&logs))
 	}
 	var res result
 	if res.serial, err = l.run(pid, sessions, 1, serial); err != nil {
-		return result{}, fmt.Errorf("1 connection: %w\n%s", err, logs.String())
+		return result{}, fmt.Errorf("1 connection: %w\n%s", err, tail(&logs))
 	}
 	if res.parallel, err = l.run(pid, sessions, conns, parallel); err != nil {
-		return result{}, fmt.Errorf("%d connections: %w\n%s", conns, err, logs.String())
+		return result{}, fmt.Errorf("%d connections: %w\n%s", conns, err, tail(&logs))
 	}
 	res.clientCPU = selfCPU() - self0
 	return res, nil
+}
+
+// tail is the end of the collector's output, for an error.
+func tail(logs *bytes.Buffer) string {
+	b := logs.Bytes()
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
 }
 
 func waitHealthy(url string, logs *bytes.Buffer) error {
