@@ -67,9 +67,11 @@ type HookEvent struct {
 	Usage *UsageSummary
 }
 
-// Store keeps the usage a HookTracker accepted across restarts. A storage
-// extension's client (storage.Client) satisfies it. A tracker calls it
-// from the goroutine that calls the tracker.
+// Store keeps the usage a HookTracker accepted, and the payloads it
+// delivered, across restarts. A storage extension's client
+// (storage.Client) satisfies it. A tracker calls it from the goroutine
+// that calls the tracker; trackers of different sessions call it
+// concurrently, so it must be safe for concurrent use.
 type Store interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	Set(ctx context.Context, key string, value []byte) error
@@ -88,7 +90,8 @@ type HookOptions struct {
 }
 
 // hookUsageKey prefixes the key under which a session's accepted usage is
-// stored, as a UsageSummary in JSON.
+// stored, as a UsageSummary in JSON, with the last payloads delivered
+// (hookState).
 const hookUsageKey = "hooks:usage:"
 
 // maxOpenHookTools bounds the calls of one tool by one agent waiting for
@@ -106,9 +109,10 @@ const maxOpenHookTools = 1000
 // agent (the payloads carry no call id), subagent runs, and usage from the
 // payloads' usage objects (Usage, Accept).
 //
-// Only the usage accepted is kept in HookOptions.Store; open tool calls and
-// subagent runs live as long as the tracker. It is not safe for concurrent
-// use.
+// Only the usage accepted and the last payloads delivered (Record) are kept
+// in HookOptions.Store; open tool calls and subagent runs live as long as
+// the tracker. It is not safe for concurrent use: the hook endpoint calls
+// a session's tracker from one request at a time.
 type HookTracker struct {
 	opts      HookOptions
 	ctx       *Context
@@ -122,6 +126,10 @@ type HookTracker struct {
 	counted  ledger
 	code     CodeTotals
 	accepted *UsageSummary // nil until usage is accepted or read from the store
+
+	// payloads are the last payloads delivered, oldest first, with the
+	// signals that took them (see Delivered).
+	payloads []hookPayloadMark
 }
 
 type openHookTool struct {
@@ -347,21 +355,7 @@ func (t *HookTracker) Usage(ctx context.Context, ev *HookEvent) (*Facts, *HookUs
 // Accept makes u, which the last call of Usage returned, the usage
 // accepted for the session, and stores it.
 func (t *HookTracker) Accept(ctx context.Context, u *HookUsage) error {
-	t.loaded = true
-	t.counted, t.code = u.counted, u.code
-	s := u.summary
-	t.accepted = &s
-	if t.opts.Store == nil {
-		return nil
-	}
-	b, err := json.Marshal(t.accepted)
-	if err != nil {
-		return err
-	}
-	if err := t.opts.Store.Set(ctx, hookUsageKey+t.ctx.SessionID, b); err != nil {
-		return fmt.Errorf("saving the usage hooks reported for session %s: %w", t.ctx.SessionID, err)
-	}
-	return nil
+	return t.Record(ctx, u, "", nil)
 }
 
 // Accepted is the usage accepted for the session so far, read from the
@@ -387,13 +381,21 @@ func (t *HookTracker) load(ctx context.Context) error {
 	if b == nil {
 		return nil
 	}
-	var u UsageSummary
-	if err := json.Unmarshal(b, &u); err != nil {
+	var st hookState
+	if err := json.Unmarshal(b, &st); err != nil {
 		if t.opts.Unreadable != nil {
 			t.opts.Unreadable(t.ctx.SessionID, err)
 		}
 		return nil
 	}
+	t.payloads = decodeMarks(st.Payloads)
+	if len(t.payloads) > HookPayloadsKept {
+		t.payloads = t.payloads[len(t.payloads)-HookPayloadsKept:]
+	}
+	if st.UsageSummary == nil {
+		return nil // payloads delivered, no usage accepted yet
+	}
+	u := st.UsageSummary
 	// A summary has API time for the session only: it is put on the model
 	// with the most calls (only a model's new usage ever carries new time).
 	for m, ms := range u.ModelMetrics {

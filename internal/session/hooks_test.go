@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -383,4 +384,70 @@ func TestHookResumedSession(t *testing.T) {
 	assert.Equal(t, []string{StateStarted, StateEnded, StateResumed, StateEnded}, []string{out.Lifecycle[0].State, out.Lifecycle[1].State, out.Lifecycle[2].State, out.Lifecycle[3].State})
 	assert.Equal(t, map[string]Usage{"gpt-5": {Requests: 3, UserRequests: 3, InputTokens: 300, OutputTokens: 30, NanoAIU: 3000, APIDurationMs: 180}}, byModel(&out))
 	assert.Equal(t, []int64{200, 300}, totals, "each end summarizes the whole session")
+}
+
+// TestHookPayloadsDelivered: which signals have not taken a payload is
+// kept with the session's usage, in one value, across trackers (a
+// restart), for the last HookPayloadsKept payloads; a value of the shape
+// before payloads were kept still reads, and one with payloads but no
+// usage has none.
+func TestHookPayloadsDelivered(t *testing.T) {
+	mem := storageclient.NewMemory()
+	opts := HookOptions{Store: mem}
+	a := NewHookTracker(sid, opts)
+	require.NoError(t, a.Record(bg, nil, "p0", []string{"traces", "logs"}))
+	b := NewHookTracker(sid, opts)
+	acc, err := b.Accepted(bg)
+	require.NoError(t, err)
+	assert.Nil(t, acc, "no usage was accepted")
+	pending, found, err := b.Delivered(bg, "p0")
+	require.NoError(t, err)
+	assert.True(t, found)
+	assert.Equal(t, []string{"logs", "traces"}, pending)
+	_, found, err = b.Delivered(bg, "p-unknown")
+	require.NoError(t, err)
+	assert.False(t, found)
+
+	_, next, err := b.Usage(bg, &HookEvent{Time: t0, Usage: report(250, "gpt-5", 2, 500, 0.66)})
+	require.NoError(t, err)
+	require.NoError(t, b.Record(bg, next, "p0", nil))
+	for i := 1; i <= HookPayloadsKept; i++ {
+		require.NoError(t, b.Record(bg, nil, fmt.Sprintf("p%d", i), nil))
+	}
+	raw, err := mem.Get(bg, "hooks:usage:"+sid)
+	require.NoError(t, err)
+	var stored UsageSummary
+	require.NoError(t, json.Unmarshal(raw, &stored), "still a UsageSummary")
+	assert.Equal(t, int64(500), stored.TokenDetails.Input)
+	var st struct {
+		Payloads string `json:"hookPayloads"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &st))
+	assert.Len(t, st.Payloads, 12*HookPayloadsKept-1, "11 bytes and a space a payload")
+
+	c := NewHookTracker(sid, opts)
+	_, found, err = c.Delivered(bg, "p0")
+	require.NoError(t, err)
+	assert.False(t, found, "older than the last HookPayloadsKept")
+	for _, id := range []string{"p1", fmt.Sprint("p", HookPayloadsKept)} {
+		pending, found, err = c.Delivered(bg, id)
+		require.NoError(t, err)
+		assert.True(t, found, id)
+		assert.Empty(t, pending, id)
+	}
+	acc, err = c.Accepted(bg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(500), acc.TokenDetails.Input)
+
+	// The shape before: a UsageSummary alone.
+	old, err := json.Marshal(stored)
+	require.NoError(t, err)
+	require.NoError(t, mem.Set(bg, "hooks:usage:old", old))
+	d := NewHookTracker("old", opts)
+	acc, err = d.Accepted(bg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(500), acc.TokenDetails.Input)
+	_, found, err = d.Delivered(bg, "p1")
+	require.NoError(t, err)
+	assert.False(t, found)
 }

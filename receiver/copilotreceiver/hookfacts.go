@@ -5,6 +5,7 @@ import (
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/pipeline"
 )
 
 // Values of hooks.accounting.
@@ -17,8 +18,11 @@ const (
 // hookFacts takes each hook payload to the hook accounting of its session
 // (session.HookTracker), and decides by hooks.accounting whether the
 // session is counted from its transcript or from its hooks. Sessions are
-// kept in an LRU of hooks.max_sessions; the usage they accepted stays in
-// the storage client. Not safe for concurrent use.
+// kept in an LRU of hooks.max_sessions; the usage they accepted, and the
+// payloads they delivered, stay in the storage client. Payloads of
+// different sessions are handled concurrently: a session's hookSession is
+// only used with its lock held (sessionLocks), and the LRUs are safe for
+// concurrent use.
 type hookFacts struct {
 	sessions    *lru.Cache[string, *hookSession]
 	agents      *lru.Cache[string, string] // subagent instance id -> session id
@@ -27,7 +31,8 @@ type hookFacts struct {
 	opts        session.HookOptions
 }
 
-// hookSession is one session the hooks reported.
+// hookSession is one session the hooks reported. Its fields are used with
+// the session's lock held (hookServer.locks).
 type hookSession struct {
 	acct     *session.HookTracker
 	followed bool   // counted from its transcript
@@ -38,6 +43,11 @@ type hookSession struct {
 	usage *session.UsageSummary
 }
 
+// session returns the session of id, made anew (its usage and payloads read
+// from storage on first use) when the LRU holds none. Call it with the
+// session's lock held, once per payload: the LRU may drop the session while
+// a payload is handled (other sessions come in), and the same hookSession
+// must serve the whole payload.
 func (h *hookFacts) session(id string) *hookSession {
 	s, ok := h.sessions.Get(id)
 	if !ok {
@@ -62,8 +72,7 @@ func (h *hookFacts) own(p *hook.Payload) {
 // facts are the facts of a payload besides usage; call it once per
 // payload. local says that the payload comes from this machine
 // (X-Copilot-Hook-Host).
-func (h *hookFacts) facts(p *hook.Payload, local bool) *session.Facts {
-	s := h.session(p.SessionID)
+func (h *hookFacts) facts(s *hookSession, p *hook.Payload, local bool) *session.Facts {
 	tc := h.transcript(s, p, local)
 	ev := p.Event()
 	f := &session.Facts{}
@@ -116,8 +125,7 @@ func (h *hookFacts) transcript(s *hookSession, p *hook.Payload, local bool) *ses
 // accepted so far for its session, and the usage to commit once the
 // metrics pipeline took them (see session.HookTracker.Usage). Sessions
 // counted from their transcript, and payloads without usage, have none.
-func (h *hookFacts) usage(p *hook.Payload) (*session.Facts, *session.HookUsage, error) {
-	s := h.session(p.SessionID)
+func (h *hookFacts) usage(s *hookSession, p *hook.Payload) (*session.Facts, *session.HookUsage, error) {
 	if p.Usage == nil || s.followed {
 		return nil, nil, nil
 	}
@@ -128,17 +136,28 @@ func (h *hookFacts) usage(p *hook.Payload) (*session.Facts, *session.HookUsage, 
 	return s.acct.Usage(bg, &ev)
 }
 
-// commitUsage makes next the usage accepted for the payload's session.
-func (h *hookFacts) commitUsage(sessionID string, next *session.HookUsage) error {
-	s := h.session(sessionID)
-	if err := s.acct.Accept(bg, next); err != nil {
+// record makes next (when not nil) the usage accepted for the session, and
+// notes that the payload of id was taken by every signal but those not
+// done, in one write to storage.
+func (h *hookFacts) record(s *hookSession, next *session.HookUsage, id string, signals []pipeline.Signal, done map[string]bool) error {
+	var pending []string
+	for _, sig := range signals {
+		if !done[sig.Name] {
+			pending = append(pending, sig.Name)
+		}
+	}
+	if err := s.acct.Record(bg, next, id, pending); err != nil {
 		return err
+	}
+	if next == nil {
+		return nil
 	}
 	return h.accepted(s)
 }
 
 // summary is the usage hooks reported for a session the receiver does not
-// read the transcript of, if any was seen.
+// read the transcript of, if any was seen. Call it with the session's lock
+// held.
 func (h *hookFacts) summary(sessionID string) (*session.UsageSummary, error) {
 	s, ok := h.sessions.Get(sessionID)
 	if !ok {
@@ -166,7 +185,7 @@ func (h *hookFacts) accepted(s *hookSession) error {
 // transcriptSessions is what the hook path asks of the receiver's
 // transcripts, and the only place it asks: whether the receiver reads a
 // session's transcript, and the session's context as the transcript gives
-// it. It is called with the hook endpoint's lock held, one call at a time.
+// it. It is called concurrently, for different sessions at once.
 type transcriptSessions interface {
 	// Lookup finds the transcript of a session the receiver reads: the one
 	// at path (a payload's transcriptPath, or the Path an earlier Lookup

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,15 +79,23 @@ type hookServer struct {
 	addr string // where it listens
 	done chan struct{}
 
-	// mu serializes payloads: their facts are built and delivered in the
-	// order they arrive.
-	mu       sync.Mutex
-	dedup    *lru.Cache[string, *delivery]
+	// locks orders the payloads of each session: a session's facts are
+	// built and delivered in the order its payloads arrive, while other
+	// sessions' payloads are handled at the same time.
+	locks    sessionLocks
+	dedup    *lru.Cache[string, *delivery] // by session and payload id
 	sessions *lru.Cache[string, *hookSession]
 	hooks    *hookFacts
 	signals  []pipeline.Signal
 	hostname string
-	dropped  map[string]int64 // drop totals forwarders reported, by host
+	// metricsOrder, in received mode (metric_timestamps), holds the metrics
+	// of one payload from taking their read window to their delivery, so
+	// that each series gets its points in the order of their stamps (a
+	// delta_to_cumulative drops a point older than the last).
+	metricsOrder *sync.Mutex
+
+	droppedMu sync.Mutex
+	dropped   map[string]int64 // drop totals forwarders reported, by host
 
 	// resolver and pricer attribute and price the usage query's answers
 	// as the chargeback processor does.
@@ -97,7 +106,9 @@ type hookServer struct {
 // delivery is what became of one payload: its facts, and which signals
 // have accepted them. A payload refused by one pipeline is answered 503;
 // when it comes again only the signals that did not take it are offered
-// it, so that nothing is counted twice.
+// it, so that nothing is counted twice. Which signals took it is also
+// kept in storage with its session (session.HookTracker.Record), for a
+// payload sent again after a restart. Used with its session's lock held.
 type delivery struct {
 	facts *session.Facts
 	done  map[string]bool
@@ -144,6 +155,9 @@ func newHookServer(r *copilotReceiver, tel *metadata.TelemetryBuilder) (*hookSer
 		return nil, fmt.Errorf("hooks::chargeback::pricing: %w", err)
 	}
 	h.dropped = map[string]int64{}
+	if r.cfg.MetricTimestamps == TimestampsReceived {
+		h.metricsOrder = &sync.Mutex{}
+	}
 	return h, nil
 }
 
@@ -287,8 +301,8 @@ func (h *hookServer) handleHook(w http.ResponseWriter, r *http.Request) {
 // dropped, as the increase of its running total (kept in storage, so a
 // restart does not count them again).
 func (h *hookServer) forwarderDropped(host string, total int64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.droppedMu.Lock()
+	defer h.droppedMu.Unlock()
 	if len(host) > 256 {
 		host = host[:256]
 	}
@@ -328,24 +342,42 @@ func payloadID(header, typ string, body []byte) string {
 // process turns a payload into facts once and offers them to every
 // pipeline that has not accepted them yet. Usage is worked out again at
 // each attempt, from the usage accepted so far (see
-// session.HookTracker.Usage).
+// session.HookTracker.Usage). Payloads of one session are processed one at
+// a time, in the order they take its lock; payloads of different sessions
+// at the same time.
 func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload, local bool) (string, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.hooks.own(p)
+	unlock := h.locks.lock(p.SessionID)
+	defer unlock()
 	if p.Time.IsZero() {
 		p.Time = time.Now() // on every attempt: usage is worked out at each
 	}
-	d, seen := h.dedup.Get(id)
-	if seen && pipeline.Complete(h.signals, d.done) {
+	s := h.hooks.session(p.SessionID)
+	key := p.SessionID + "\x00" + id
+	d, seen := h.dedup.Get(key)
+	if !seen {
+		// Not in memory: delivered before a restart (or an eviction) to
+		// the signals the session's storage says.
+		pending, found, err := s.acct.Delivered(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		d = &delivery{done: map[string]bool{}}
+		if found {
+			for _, sig := range h.signals {
+				d.done[sig.Name] = !slices.Contains(pending, sig.Name)
+			}
+		}
+	}
+	if pipeline.Complete(h.signals, d.done) {
 		h.tel.ReceiverCopilotHooksDuplicate.Add(bg, 1)
 		return "duplicate", nil
 	}
 	if !seen {
-		d = &delivery{facts: h.hooks.facts(p, local), done: map[string]bool{}}
-		h.dedup.Add(id, d)
+		d.facts = h.hooks.facts(s, p, local)
+		h.dedup.Add(key, d)
 	}
-	uf, next, err := h.hooks.usage(p)
+	uf, next, err := h.hooks.usage(s, p)
 	if err != nil {
 		return "", err
 	}
@@ -358,36 +390,34 @@ func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload, lo
 		facts = &merged
 	}
 	empty := facts.Len() == 0
-	committed := next == nil
-	commit := func() error {
-		if committed {
-			return nil
+	// record keeps, in one write, which signals took the payload and the
+	// usage the metrics counted: at the end, or when a signal refuses.
+	record := func() error {
+		if !d.done[signalMetrics] && !pipeline.Complete(h.signals, d.done) {
+			// Usage is accepted once the metrics counted it (or every
+			// signal took it, when there are no metrics).
+			next = nil
 		}
-		committed = true
-		return h.hooks.commitUsage(p.SessionID, next)
+		return h.hooks.record(s, next, id, h.signals, d.done)
 	}
-	for _, s := range h.signals {
-		if d.done[s.Name] {
+	for _, sig := range h.signals {
+		if d.done[sig.Name] {
 			continue
 		}
-		if err := s.Consume(ctx, facts); err != nil {
+		if err := h.consume(ctx, sig, facts); err != nil {
 			if !consumererror.IsPermanent(err) {
-				h.tel.ReceiverCopilotHooksRefused.Add(bg, 1, metric.WithAttributes(attribute.String(semconv.AttrSignal, s.Name)))
+				h.tel.ReceiverCopilotHooksRefused.Add(bg, 1, metric.WithAttributes(attribute.String(semconv.AttrSignal, sig.Name)))
+				if rerr := record(); rerr != nil {
+					return "", errors.Join(err, rerr)
+				}
 				return "", err
 			}
-			h.log.Error("The pipeline rejected hook data for good; it is dropped", zap.String("signal", s.Name), zap.String("hook", p.Type), zap.Error(err))
-			h.tel.ReceiverCopilotBatchesDropped.Add(bg, 1, metric.WithAttributes(attribute.String(semconv.AttrSignal, s.Name)))
+			h.log.Error("The pipeline rejected hook data for good; it is dropped", zap.String("signal", sig.Name), zap.String("hook", p.Type), zap.Error(err))
+			h.tel.ReceiverCopilotBatchesDropped.Add(bg, 1, metric.WithAttributes(attribute.String(semconv.AttrSignal, sig.Name)))
 		}
-		d.done[s.Name] = true
-		if s.Name == signalMetrics {
-			// Usage is counted by the metrics: from now on it is
-			// accepted, whatever becomes of the other signals.
-			if err := commit(); err != nil {
-				return "", err
-			}
-		}
+		d.done[sig.Name] = true
 	}
-	if err := commit(); err != nil {
+	if err := record(); err != nil {
 		return "", err
 	}
 	d.facts = &session.Facts{} // delivered: keep only the id
@@ -395,4 +425,62 @@ func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload, lo
 		return "ignored", nil
 	}
 	return "accepted", nil
+}
+
+// consume offers facts to one signal; in received mode the metrics of one
+// payload at a time (metricsOrder).
+func (h *hookServer) consume(ctx context.Context, sig pipeline.Signal, facts *session.Facts) error {
+	if sig.Name == signalMetrics && h.metricsOrder != nil {
+		h.metricsOrder.Lock()
+		defer h.metricsOrder.Unlock()
+	}
+	return sig.Consume(ctx, facts)
+}
+
+// sessionLocks are the locks of the sessions whose payloads are being
+// handled, made on demand and dropped when no request holds or waits for
+// them: as many as there are requests in flight, whatever the number of
+// sessions.
+type sessionLocks struct {
+	mu sync.Mutex
+	m  map[string]*sessionLock
+}
+
+type sessionLock struct {
+	mu   sync.Mutex
+	refs int // requests holding or waiting for it
+}
+
+// lock takes the lock of a session and returns what releases it.
+func (l *sessionLocks) lock(id string) (unlock func()) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*sessionLock{}
+	}
+	sl := l.m[id]
+	if sl == nil {
+		sl = &sessionLock{}
+		l.m[id] = sl
+	}
+	sl.refs++
+	l.mu.Unlock()
+	sl.mu.Lock()
+	return func() {
+		sl.mu.Unlock()
+		l.mu.Lock()
+		if sl.refs--; sl.refs == 0 {
+			delete(l.m, id)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// waiting is how many requests hold or wait for the lock of a session.
+func (l *sessionLocks) waiting(id string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if sl := l.m[id]; sl != nil {
+		return sl.refs
+	}
+	return 0
 }

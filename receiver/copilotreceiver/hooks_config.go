@@ -46,14 +46,17 @@ type HooksConfig struct {
 	// collector, which requires hooks.auth) answers to any name.
 	AllowedHosts []string `mapstructure:"allowed_hosts"`
 
-	// DedupEntries is how many payload ids are remembered, so that a
-	// payload a forwarder sends again (it timed out waiting for the answer)
-	// is counted once.
+	// DedupEntries is how many payloads are remembered in memory with
+	// their facts and the pipelines that took them, so that a payload a
+	// forwarder sends again (it timed out waiting for the answer, or got a
+	// 503) is counted once. Which pipelines took each of a session's last
+	// payloads is also kept in storage (session.HookPayloadsKept), for a
+	// payload sent again after a restart.
 	DedupEntries int `mapstructure:"dedup_entries"`
 
 	// MaxSessions bounds the sessions whose hook state (open tool calls,
 	// usage seen) is kept in memory; the least recently seen are dropped
-	// first, their usage state stays in storage.
+	// first, their usage and last payloads delivered stay in storage.
 	MaxSessions int `mapstructure:"max_sessions"`
 
 	// RetryAfter is what a 503 answer tells the client to wait.

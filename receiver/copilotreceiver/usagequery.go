@@ -233,15 +233,18 @@ func (h *hookServer) handleSessions(w http.ResponseWriter, r *http.Request) {
 			use session.UsageSummary
 		}
 		var hooks []hookOnly
-		h.mu.Lock()
 		for _, id := range h.sessions.Keys() {
-			s, ok := h.sessions.Peek(id)
-			if !ok || seen[id] || s.followed || s.usage == nil {
+			if seen[id] {
 				continue
 			}
-			hooks = append(hooks, hookOnly{id: id, ctx: *s.ctx, use: *s.usage})
+			// Each session as its last payload left it.
+			unlock := h.locks.lock(id)
+			s, ok := h.sessions.Peek(id)
+			if ok && !s.followed && s.usage != nil {
+				hooks = append(hooks, hookOnly{id: id, ctx: *s.ctx, use: *s.usage})
+			}
+			unlock()
 		}
-		h.mu.Unlock()
 		slices.SortFunc(hooks, func(a, b hookOnly) int { return strings.Compare(a.id, b.id) })
 		for _, s := range hooks {
 			e := sessionEntry{SessionID: s.id, Source: "hooks", Cwd: s.ctx.Cwd, Repository: s.ctx.Repository, Branch: s.ctx.Branch, Usage: s.use, key: "h" + s.id}
@@ -306,13 +309,13 @@ func (h *hookServer) handleUsage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.mu.Lock()
+	unlock := h.locks.lock(id)
 	u, err := h.hooks.summary(id)
 	var hctx session.Context
 	if s, ok := h.sessions.Peek(id); ok && s.ctx != nil {
 		hctx = *s.ctx
 	}
-	h.mu.Unlock()
+	unlock()
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, response{Error: err.Error()})
 		return
