@@ -87,6 +87,8 @@ const (
 	AttrHTTPResponseStatusCode = "http.response.status_code"
 	// AttrLogRecordUID: A stable id of the log record, derived from the session and the event it reports, so that a record sent again (after a crash, or by a forwarder retrying) carries the same id and an idempotent sink can drop it.
 	AttrLogRecordUID = "log.record.uid"
+	// AttrOutcome: What became of a request passed to another replica of the hook endpoint tier.
+	AttrOutcome = "outcome"
 	// AttrReason: Why a line was skipped or repaired.
 	AttrReason = "reason"
 	// AttrServiceName: Always `github-copilot`, the service name the CLI's own OpenTelemetry export uses.
@@ -128,6 +130,9 @@ const (
 	GenAITokenTypeCacheRead          = "cache_read"
 	GenAITokenTypeCacheWrite         = "cache_write"
 	GenAITokenTypeReasoning          = "reasoning"
+	OutcomePassed                    = "passed"
+	OutcomeUnreachable               = "unreachable"
+	OutcomeMisrouted                 = "misrouted"
 )
 
 // Events of the copilot receiver (the event names of its log records).

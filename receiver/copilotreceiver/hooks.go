@@ -79,6 +79,10 @@ type hookServer struct {
 	addr string // where it listens
 	done chan struct{}
 
+	// peers is the tier this endpoint is a replica of (hooks::peers), or
+	// nil.
+	peers *peerRing
+
 	// locks orders the payloads of each session: a session's facts are
 	// built and delivered in the order its payloads arrive, while other
 	// sessions' payloads are handled at the same time.
@@ -162,6 +166,13 @@ func newHookServer(r *copilotReceiver, tel *metadata.TelemetryBuilder) (*hookSer
 }
 
 func (h *hookServer) start(ctx context.Context, host component.Host) error {
+	if h.cfg.Peers != nil {
+		ring, err := newPeerRing(ctx, h.cfg.Peers)
+		if err != nil {
+			return err
+		}
+		h.peers = ring
+	}
 	ln, err := h.cfg.ToListener(ctx)
 	if err != nil {
 		return fmt.Errorf("hooks::endpoint: cannot listen on %q: %w", h.cfg.NetAddr.Endpoint, err)
@@ -211,6 +222,9 @@ func (h *hookServer) shutdown(ctx context.Context) error {
 	}
 	err := h.srv.Shutdown(ctx)
 	<-h.done
+	if h.peers != nil {
+		h.peers.close()
+	}
 	return err
 }
 
@@ -278,6 +292,9 @@ func (h *hookServer) handleHook(w http.ResponseWriter, r *http.Request) {
 			reason = rejectInvalidUsage
 		}
 		h.reject(w, http.StatusBadRequest, reason, err.Error())
+		return
+	}
+	if h.passToOwner(w, r, body, p.OwnerSessionID(nil)) {
 		return
 	}
 	host := r.Header.Get(HeaderHookHost)

@@ -68,6 +68,11 @@ type HooksConfig struct {
 	// hooks add only what transcripts lack) or "hooks" (always from hooks,
 	// for a collector that reads no transcripts).
 	Accounting string `mapstructure:"accounting"`
+
+	// Peers, when set, makes this endpoint one replica of a tier: each
+	// session is owned by one replica, and a payload or usage query of a
+	// session another replica owns is passed to it (hooks_peers.go).
+	Peers *PeersConfig `mapstructure:"peers"`
 }
 
 // Default time limits of the hook endpoint. A forwarder on the same
@@ -142,6 +147,11 @@ func (h *HooksConfig) Validate() error {
 	}
 	if err := h.Chargeback.Attribution.ValidateMappingFile(); err != nil {
 		errs = append(errs, fmt.Errorf("chargeback::attribution: %w", err))
+	}
+	if h.Peers != nil {
+		if err := h.Peers.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if !h.Auth.HasValue() && !h.loopbackOnly() {
 		errs = append(errs, fmt.Errorf("auth: required because endpoint %q accepts connections from other machines; configure an authenticator extension (bearertokenauth) or listen on 127.0.0.1", h.NetAddr.Endpoint))

@@ -98,6 +98,17 @@ func newSiteGuard(cfg *HooksConfig, listenAddr string) *siteGuard {
 		}
 	}
 	g.anyHost = cfg.unixSocket() || g.port == "" || (!cfg.loopbackOnly() && len(g.allowed) == 0)
+	if cfg.Peers != nil && len(g.allowed) > 0 {
+		// The other replicas reach this one by the name its entry of
+		// hooks::peers::endpoints gives.
+		for _, e := range cfg.Peers.Endpoints {
+			if u, err := url.Parse(e); err == nil {
+				if hp, err := parseHostPort(u.Host); err == nil {
+					g.allowed = append(g.allowed, hp)
+				}
+			}
+		}
+	}
 	if cfg.CORS.HasValue() {
 		for _, o := range cfg.CORS.Get().AllowedOrigins {
 			g.origins = append(g.origins, strings.ToLower(o))

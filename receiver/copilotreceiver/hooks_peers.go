@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/config/configtls"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
 )
 
 // HeaderPeer marks a request one replica of a hook endpoint tier passed to
@@ -167,3 +170,35 @@ func (p *peerRing) pass(w http.ResponseWriter, r *http.Request, body []byte, own
 }
 
 func (p *peerRing) close() { p.client.CloseIdleConnections() }
+
+// passToOwner passes a request about session sid to the replica that owns
+// it, when that is not this one, and reports whether it answered w. A
+// request another replica passed here is this replica's to answer: were
+// the replicas' lists to disagree (a configuration being rolled out), it
+// is refused for now rather than counted where its session's state is not.
+func (h *hookServer) passToOwner(w http.ResponseWriter, r *http.Request, body []byte, sid string) bool {
+	if h.peers == nil || sid == "" {
+		return false
+	}
+	owner := h.peers.owner(sid)
+	if owner == h.peers.self {
+		return false
+	}
+	retry := strconv.Itoa(int(h.cfg.RetryAfter / time.Second))
+	if from := r.Header.Get(HeaderPeer); from != "" {
+		h.tel.ReceiverCopilotHooksPeerPassed.Add(bg, 1, metric.WithAttributes(attribute.String("outcome", "misrouted")))
+		h.log.Warn("A replica passed a session this replica does not own: are hooks::peers::endpoints the same on every replica?",
+			zap.String("from", from), zap.String("owner", owner), zap.String("session.id", sid))
+		w.Header().Set("Retry-After", retry)
+		writeJSON(w, http.StatusServiceUnavailable, response{Error: fmt.Sprintf("replica %s was passed a session that %s owns by its hooks::peers; send it again later", h.peers.self, owner)})
+		return true
+	}
+	if err := h.peers.pass(w, r, body, owner); err != nil {
+		h.tel.ReceiverCopilotHooksPeerPassed.Add(bg, 1, metric.WithAttributes(attribute.String("outcome", "unreachable")))
+		w.Header().Set("Retry-After", retry)
+		writeJSON(w, http.StatusServiceUnavailable, response{Error: err.Error() + "; send it again later"})
+		return true
+	}
+	h.tel.ReceiverCopilotHooksPeerPassed.Add(bg, 1, metric.WithAttributes(attribute.String("outcome", "passed")))
+	return true
+}

@@ -2,8 +2,10 @@ package copilotreceiver
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +13,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 )
 
 func TestPeerOwners(t *testing.T) {
@@ -105,4 +110,119 @@ func TestPeerPass(t *testing.T) {
 	assert.True(t, strings.Contains(err.Error(), owner.URL))
 	assert.False(t, w.Flushed)
 	assert.Empty(t, w.Body.String())
+}
+
+func freeLoopbackPort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Two replicas of a hook endpoint tier behind a round-robin balancer: each
+// session is counted by its owner only, and the two together count exactly
+// what one endpoint would. While a session's owner is down, its payloads
+// are refused with 503 (the forwarder spools them), not counted elsewhere.
+func TestHookPeers(t *testing.T) {
+	// Ports such that each replica owns at least one of the sessions.
+	var urls [2]string
+	for range 50 {
+		for i := range urls {
+			urls[i] = fmt.Sprintf("http://127.0.0.1:%d", freeLoopbackPort(t))
+		}
+		ring := &peerRing{endpoints: urls[:]}
+		owned := map[string]int{}
+		for _, id := range sharedSessions {
+			owned[ring.owner(id)]++
+		}
+		if len(owned) == 2 {
+			break
+		}
+	}
+	ring := &peerRing{endpoints: urls[:]}
+	sinks := [2]*sink{{}, {}}
+	harnesses := [2]*harness{newHarness(t), newHarness(t)}
+	stops := [2]func(){}
+	start := func(i int) {
+		_, stops[i] = harnesses[i].startHooks(sinks[i], func(c *HooksConfig) {
+			c.NetAddr.Endpoint = strings.TrimPrefix(urls[i], "http://")
+			c.Peers = &PeersConfig{Self: urls[i], Endpoints: urls[:]}
+		})
+	}
+	start(0)
+	start(1)
+
+	transcripts := map[string][]byte{}
+	for _, id := range sharedSessions {
+		transcripts[id] = readTestdata(t, "1.0.102/session-state/"+id+"/events.jsonl")
+	}
+	single := &sink{}
+	hs := newHarness(t)
+	oneURL, stopOne := hs.startHooks(single, nil)
+	n := 0
+	for _, rh := range recordedHooks(t, "1.0.102") {
+		var p struct {
+			SessionID string `json:"sessionId"`
+		}
+		require.NoError(t, json.Unmarshal(rh.Body, &p))
+		body := withUsage(t, rh.Body, transcripts[p.SessionID], rh.Time)
+		require.Equal(t, http.StatusAccepted, post(t, oneURL+hooksPath+"/"+rh.Type, body).Code)
+		a := post(t, urls[n%2]+hooksPath+"/"+rh.Type, body) // round robin
+		require.Equal(t, http.StatusAccepted, a.Code, "%s: %s", rh.Type, a.Error)
+		n++
+	}
+	stopOne()
+	want := exported(single.allMetrics())
+	require.NotEmpty(t, want)
+
+	got := sumTotals(exported(sinks[0].allMetrics()), exported(sinks[1].allMetrics()))
+	assert.Equal(t, want, got, "the two replicas count what one endpoint counts")
+	owners := 0
+	for i, s := range sinks {
+		s.mu.Lock()
+		for _, td := range s.traces {
+			for _, rs := range td.ResourceSpans().All() {
+				sid, _ := rs.Resource().Attributes().Get("session.id")
+				require.NotEmpty(t, sid.Str())
+				assert.Equal(t, urls[i], ring.owner(sid.Str()), "replica %d has spans of session %s it does not own", i, sid.Str())
+				owners |= 1 << i
+			}
+		}
+		s.mu.Unlock()
+	}
+	assert.Equal(t, 3, owners, "both replicas own sessions")
+
+	// The usage query of a session the other replica owns is passed to it.
+	var other string
+	for _, id := range sharedSessions {
+		if ring.owner(id) == urls[1] {
+			other = id
+		}
+	}
+	require.NotEmpty(t, other)
+	var m session.UsageMetrics
+	require.Equal(t, http.StatusOK, get(t, urls[0]+sessionsPath+"/"+other+"/usage", &m))
+	assert.NotEmpty(t, m.ModelMetrics)
+
+	// The owner down: its sessions' payloads are refused, not counted by
+	// the replica that took them.
+	stops[1]()
+	before := exported(sinks[0].allMetrics())
+	body := withUsage(t, recordedHooks(t, "1.0.102")[0].Body, transcripts[other], 1<<62)
+	var p map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(body, &p))
+	p["sessionId"], _ = json.Marshal(other)
+	b, _ := json.Marshal(p)
+	a := post(t, urls[0]+hooksPath+"/"+hook.PostToolUse, b)
+	assert.Equal(t, http.StatusServiceUnavailable, a.Code)
+	assert.NotEmpty(t, a.RetryAfter)
+	assert.Contains(t, a.Error, urls[1])
+	assert.Equal(t, before, exported(sinks[0].allMetrics()))
+
+	// A payload a peer passes for a session this replica does not own
+	// (the lists disagree) is refused too.
+	a = post(t, urls[0]+hooksPath+"/"+hook.PostToolUse, b, HeaderPeer, "http://127.0.0.1:1")
+	assert.Equal(t, http.StatusServiceUnavailable, a.Code)
+	assert.Contains(t, a.Error, "hooks::peers")
+	stops[0]()
 }

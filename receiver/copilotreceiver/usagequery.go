@@ -296,6 +296,9 @@ func (h *hookServer) handleUsage(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, http.StatusBadRequest, rejectMalformed, fmt.Sprintf("%q is not a session id", id))
 		return
 	}
+	if h.passToOwner(w, r, nil, id) {
+		return
+	}
 	if path, ok := h.index.locate(id, ""); ok {
 		snap, err := h.index.sessions.Current(path)
 		switch {

@@ -178,6 +178,36 @@ var MapAttributeGenAiTokenType = map[string]AttributeGenAiTokenType{
 	"reasoning":   AttributeGenAiTokenTypeReasoning,
 }
 
+// AttributeOutcome specifies the value outcome attribute.
+type AttributeOutcome int
+
+const (
+	_ AttributeOutcome = iota
+	AttributeOutcomePassed
+	AttributeOutcomeUnreachable
+	AttributeOutcomeMisrouted
+)
+
+// String returns the string representation of the AttributeOutcome.
+func (av AttributeOutcome) String() string {
+	switch av {
+	case AttributeOutcomePassed:
+		return "passed"
+	case AttributeOutcomeUnreachable:
+		return "unreachable"
+	case AttributeOutcomeMisrouted:
+		return "misrouted"
+	}
+	return ""
+}
+
+// MapAttributeOutcome is a helper map of string to AttributeOutcome attribute value.
+var MapAttributeOutcome = map[string]AttributeOutcome{
+	"passed":      AttributeOutcomePassed,
+	"unreachable": AttributeOutcomeUnreachable,
+	"misrouted":   AttributeOutcomeMisrouted,
+}
+
 var MetricsInfo = metricsInfo{
 	CopilotAPIRequests: metricInfo{
 		Name:       "copilot.api.requests",

@@ -35,6 +35,7 @@ type TelemetryBuilder struct {
 	ReceiverCopilotHooksAccepted           metric.Int64Counter
 	ReceiverCopilotHooksDuplicate          metric.Int64Counter
 	ReceiverCopilotHooksForwarderDropped   metric.Int64Counter
+	ReceiverCopilotHooksPeerPassed         metric.Int64Counter
 	ReceiverCopilotHooksRefused            metric.Int64Counter
 	ReceiverCopilotHooksRejected           metric.Int64Counter
 	ReceiverCopilotLinesRepaired           metric.Int64Counter
@@ -124,6 +125,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_copilot_hooks_forwarder_dropped",
 		metric.WithDescription("Hook payloads forwarders report they dropped from a full spool while the collector was unreachable (the increase of each machine's X-Copilot-Hook-Dropped-Total). [Development]"),
 		metric.WithUnit("{payload}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverCopilotHooksPeerPassed, err = builder.meter.Int64Counter(
+		"otelcol_receiver_copilot_hooks_peer_passed",
+		metric.WithDescription("Hook payloads and usage queries of sessions another replica owns (hooks::peers), by outcome (passed to the owner; the owner unreachable, answered 503; misrouted, a peer passed a session this replica does not own, answered 503). [Development]"),
+		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverCopilotHooksRefused, err = builder.meter.Int64Counter(

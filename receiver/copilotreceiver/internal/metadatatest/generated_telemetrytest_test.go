@@ -28,6 +28,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverCopilotHooksAccepted.Add(context.Background(), 1)
 	tb.ReceiverCopilotHooksDuplicate.Add(context.Background(), 1)
 	tb.ReceiverCopilotHooksForwarderDropped.Add(context.Background(), 1)
+	tb.ReceiverCopilotHooksPeerPassed.Add(context.Background(), 1)
 	tb.ReceiverCopilotHooksRefused.Add(context.Background(), 1)
 	tb.ReceiverCopilotHooksRejected.Add(context.Background(), 1)
 	tb.ReceiverCopilotLinesRepaired.Add(context.Background(), 1)
@@ -59,6 +60,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverCopilotHooksForwarderDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverCopilotHooksPeerPassed(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverCopilotHooksRefused(t, testTel,
