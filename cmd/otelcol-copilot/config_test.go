@@ -149,4 +149,3 @@ func TestShippedPipelinesCommitAfterExport(t *testing.T) {
 		})
 	}
 }
-
