@@ -4,7 +4,10 @@
 # at /etc/otelcol-copilot-gateway/config.yaml, or pass --config.
 #
 #   docker build -f deploy/docker/gateway.Dockerfile -t otelcol-copilot-gateway .
-#   docker run -v $PWD/examples:/etc/otelcol-copilot:ro otelcol-copilot-gateway --config /etc/otelcol-copilot/ledger-gateway.yaml
+#   docker run --rm -w / -v $PWD/examples:/examples:ro -e OTELCOL_COPILOT_STATE_DIR=/home/nonroot/state \
+#     -p 4318:4318 otelcol-copilot-gateway --config /examples/ledger-gateway.yaml
+#
+# (-w /: the example names its mapping file relative to the repository's root.)
 #
 # deploy/docker's test runs this file's build command and checks the result.
 
