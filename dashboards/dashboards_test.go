@@ -131,7 +131,7 @@ func readJSON(t *testing.T, path string, v any) {
 // (v0.159.0, the default translation): dots to underscores, the unit as a
 // suffix (annotations such as {token} dropped, s as seconds, 1 as ratio on
 // gauges), _total on counters. TestPrometheusBackfill in
-// cmd/otelcol-copilot scrapes these names from a running collector.
+// cmd/otelcol-copilot-gateway scrapes these names from a running collector.
 func promName(name string, m *metricDef) string {
 	n := strings.ReplaceAll(name, ".", "_")
 	switch {

@@ -5,7 +5,8 @@
 // COPILOT_CLI) runs offline in bring-your-own-key mode against the fake
 // provider of internal/testsupport/fakeprovider on loopback, with the hook forwarder
 // installed by its own install command, and the collector built from
-// cmd/otelcol-copilot exporting to files.
+// cmd/otelcol-copilot-gateway (the copilot receiver of both distributions,
+// and the file exporter) exporting to files.
 //
 //	COPILOT_CLI=/path/to/node_modules/.bin/copilot go test -tags clie2e -count=1 ./e2e/
 //
@@ -117,11 +118,16 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func (e *env) hookBin() string      { return filepath.Join(e.bin, "otelcol-copilot-hook") }
-func (e *env) collectorBin() string { return filepath.Join(e.bin, "otelcol-copilot") }
+func (e *env) hookBin() string { return filepath.Join(e.bin, "otelcol-copilot-hook") }
+
+// collectorBin is the gateway distribution: the base configuration observes
+// what the receiver exports through the file exporter, and the chargeback
+// test adds jira, notify and filter, which only the gateway has. Its
+// copilot receiver is the laptop distribution's.
+func (e *env) collectorBin() string { return filepath.Join(e.bin, "otelcol-copilot-gateway") }
 
 func (e *env) build() {
-	for _, pkg := range []string{"otelcol-copilot", "otelcol-copilot-hook"} {
+	for _, pkg := range []string{"otelcol-copilot-gateway", "otelcol-copilot-hook"} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(e.bin, pkg), "./cmd/"+pkg)
 		cmd.Dir = ".."
 		out, err := cmd.CombinedOutput()
@@ -200,8 +206,8 @@ func (e *env) run(name string, args ...string) string {
 	return string(out)
 }
 
-// startCollector runs the distribution with the file exporter; each run
-// writes its own files.
+// startCollector runs the gateway distribution with the file exporter;
+// each run writes its own files.
 func (e *env) startCollector() { e.startCollectorWith("") }
 
 // baseConfig is the collector's configuration: the copilot receiver into
@@ -239,7 +245,7 @@ service:
 `, e.state, e.copilotHome, e.hookPort, e.out, e.runs)
 }
 
-// startCollectorWith runs the distribution on the base configuration with
+// startCollectorWith runs the gateway distribution on the base configuration with
 // overlay (a configuration the collector merges over it) when not empty.
 func (e *env) startCollectorWith(overlay string) {
 	e.runs++

@@ -5,158 +5,147 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/config/configoptional"
-	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/otelcol/otelcoltest"
+	"go.opentelemetry.io/collector/pipeline"
 
 	"github.com/otelcol-copilot/otelcol-copilot/confmap/provider/defaultconfigprovider"
-	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/distrotest"
 )
 
-// exampleEnv sets the variables the example configurations read, with
-// values that validate.
-func exampleEnv(t *testing.T) {
-	for k, v := range map[string]string{
-		"DD_API_KEY": "test-key", "DD_SITE": "datadoghq.com", "HONEYCOMB_API_KEY": "test-key",
-		"OTELCOL_COPILOT_HOOK_TOKEN": "test-token",
-		"SLACK_WEBHOOK_URL":          "https://hooks.slack.com/services/T0/B0/test",
-		"TEAMS_WEBHOOK_URL":          "https://example.invalid/workflows/test",
-		"NOTIFY_WEBHOOK_URL":         "https://example.invalid/notify", "NOTIFY_WEBHOOK_SECRET": "test-secret",
-		"JIRA_URL": "https://acme.example.invalid", "JIRA_EMAIL": "bot@acme.example.invalid", "JIRA_API_TOKEN": "test-token",
-		"JIRA_AI_CREDITS_FIELD": "customfield_10100", "JIRA_AI_USAGE_FIELD": "customfield_10101",
-	} {
-		t.Setenv(k, v)
-	}
-}
-
-// TestExamples loads and validates every example configuration with the
-// distribution's own components, from the repository's root as the README
-// runs them (chargeback.yaml's mapping file is relative to it).
+// TestExamples loads and validates the example configurations the laptop
+// distribution runs (distrotest.LaptopExamples) with its own components,
+// from the repository's root as the README runs them (chargeback.yaml's
+// mapping file is relative to it); every other example must be refused for
+// a component this distribution does not have (it runs on the gateway),
+// so that the list stays true.
 func TestExamples(t *testing.T) {
 	t.Chdir("../..")
-	exampleEnv(t)
-	files, err := filepath.Glob("examples/*.yaml")
-	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(files), 4)
+	distrotest.ExampleEnv(t)
 	factories, err := components()
 	require.NoError(t, err)
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
+	for _, f := range distrotest.Examples(t, ".") {
+		t.Run(f, func(t *testing.T) {
 			cfg, err := otelcoltest.LoadConfigAndValidate(f, factories)
+			if !distrotest.LaptopExamples[filepath.Base(f)] {
+				require.Error(t, err, "%s loads on the laptop distribution: add it to distrotest.LaptopExamples", f)
+				assert.Contains(t, err.Error(), "unknown type")
+				return
+			}
 			require.NoError(t, err)
 			require.NotEmpty(t, cfg.Service.Pipelines)
 		})
 	}
 }
 
-// TestDefaultConfig validates the embedded default configuration.
-func TestDefaultConfig(t *testing.T) {
-	t.Setenv(defaultconfigprovider.StateDirEnv, t.TempDir())
+// renderDefault writes the embedded default configuration as rendered with
+// the environment's gateway settings, and returns its path.
+func renderDefault(t *testing.T) string {
+	t.Helper()
 	b, err := defaultconfigprovider.Render()
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "default.yaml")
 	require.NoError(t, os.WriteFile(path, b, 0o600))
-	factories, err := components()
-	require.NoError(t, err)
-	_, err = otelcoltest.LoadConfigAndValidate(path, factories)
-	require.NoError(t, err)
+	return path
 }
 
-// TestShippedPipelinesCommitAfterExport holds every configuration the
-// repository ships to the shape that keeps the receiver's promise under
-// kill -9 (see the receiver README, "What a crash can cost"): no pipeline
-// the copilot receiver feeds has a batch processor (it acknowledges before
-// export, and the receiver commits its checkpoint on that
-// acknowledgement), and its exporters either answer only after the backend
-// did (no sending queue, or an exporter without one) or, for a collector
-// that only takes hook payloads or an exporter that drops what it is sent
-// again (idempotentSinks), keep what they acknowledged on disk (a
-// persistent queue).
-//
-// It runs from the repository's root, as TestExamples does.
-func TestShippedPipelinesCommitAfterExport(t *testing.T) {
-	t.Chdir("../..")
-	exampleEnv(t)
-	t.Setenv(defaultconfigprovider.StateDirEnv, t.TempDir())
-	files, err := filepath.Glob("examples/*.yaml")
-	require.NoError(t, err)
-	b, err := defaultconfigprovider.Render()
-	require.NoError(t, err)
-	def := filepath.Join(t.TempDir(), "default.yaml")
-	require.NoError(t, os.WriteFile(def, b, 0o600))
-	files = append(files, def)
+// defaultModes are the environments the embedded default is rendered in:
+// alone, sending to a gateway, and to a gateway behind a bearer token.
+func defaultModes(t *testing.T) map[string]map[string]string {
+	token := filepath.Join(t.TempDir(), "gateway-token")
+	require.NoError(t, os.WriteFile(token, []byte("test-token\n"), 0o600))
+	return map[string]map[string]string{
+		"laptop":             {defaultconfigprovider.GatewayEnv: "", defaultconfigprovider.GatewayTokenFileEnv: ""},
+		"gateway":            {defaultconfigprovider.GatewayEnv: "https://gateway.example:4318", defaultconfigprovider.GatewayTokenFileEnv: ""},
+		"gateway with token": {defaultconfigprovider.GatewayEnv: "https://gateway.example:4318", defaultconfigprovider.GatewayTokenFileEnv: token},
+	}
+}
+
+// TestDefaultConfig validates the embedded default configuration with the
+// laptop distribution's components, alone and with a gateway: the gateway's
+// pipelines are there exactly when OTELCOL_COPILOT_GATEWAY is set, every
+// signal goes to it, and its exporter keeps its queue on disk.
+func TestDefaultConfig(t *testing.T) {
 	factories, err := components()
 	require.NoError(t, err)
-	copilotType := component.MustNewType("copilot")
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			cfg, err := otelcoltest.LoadConfigAndValidate(f, factories)
+	gatewayExporter := component.MustNewIDWithName("otlphttp", "gateway")
+	for name, env := range defaultModes(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(defaultconfigprovider.StateDirEnv, t.TempDir())
+			for k, v := range env {
+				t.Setenv(k, v)
+			}
+			cfg, err := otelcoltest.LoadConfigAndValidate(renderDefault(t), factories)
 			require.NoError(t, err)
-			for pid, p := range cfg.Service.Pipelines {
-				hooksOnly, fed := true, false
-				for _, r := range p.Receivers {
-					if r.Type() != copilotType {
-						continue
-					}
-					fed = true
-					rc := cfg.Receivers[r].(*copilotreceiver.Config)
-					if !rc.Hooks.HasValue() || rc.Hooks.Get().Accounting != copilotreceiver.AccountingHooks {
-						hooksOnly = false
-					}
-				}
-				if !fed {
-					continue
-				}
-				for _, id := range p.Processors {
-					assert.NotEqual(t, "batch", id.Type().String(), "pipeline %s: the batch processor acknowledges before export", pid)
-				}
-				for _, id := range p.Exporters {
-					queue, persistent, has := sendingQueue(cfg.Exporters[id])
-					if !has {
-						continue // exports before it returns
-					}
-					if hooksOnly || idempotentSinks[id.Type().String()] {
-						assert.True(t, !queue || persistent, "pipeline %s, exporter %s: an in-memory queue loses what it acknowledged at a kill", pid, id)
-					} else {
-						assert.False(t, queue, "pipeline %s, exporter %s: the copilot receiver reads transcripts; set sending_queue.enabled: false (the transcripts are the queue)", pid, id)
+			logs := pipeline.NewID(pipeline.SignalLogs)
+			require.Contains(t, cfg.Service.Pipelines, logs)
+			assert.NotContains(t, cfg.Service.Pipelines[logs].Exporters, gatewayExporter)
+			toGateway := map[pipeline.Signal]bool{}
+			for id, p := range cfg.Service.Pipelines {
+				for _, e := range p.Exporters {
+					if e == gatewayExporter {
+						toGateway[id.Signal()] = true
 					}
 				}
 			}
+			if env[defaultconfigprovider.GatewayEnv] == "" {
+				assert.Len(t, cfg.Service.Pipelines, 1)
+				assert.Empty(t, toGateway)
+				assert.NotContains(t, cfg.Exporters, gatewayExporter)
+				return
+			}
+			assert.Equal(t, map[pipeline.Signal]bool{pipeline.SignalMetrics: true, pipeline.SignalTraces: true, pipeline.SignalLogs: true}, toGateway)
+			require.Contains(t, cfg.Exporters, gatewayExporter)
+			on, persistent, _ := distrotest.SendingQueue(cfg.Exporters[gatewayExporter])
+			assert.True(t, on && persistent, "the gateway exporter's queue is kept in file_storage")
+			hasAuth := false
+			for _, e := range cfg.Service.Extensions {
+				hasAuth = hasAuth || e.Type().String() == "bearertokenauth"
+			}
+			assert.Equal(t, env[defaultconfigprovider.GatewayTokenFileEnv] != "", hasAuth)
 		})
 	}
 }
 
-// idempotentSinks are exporters that drop what they are sent again by their
-// own ids (a crossing id, a ticket total recomputed from per-session totals,
-// a ledger row id): a batch a persistent queue took but the receiver had not
-// committed when it was killed is sent again and changes nothing, so they
-// may keep one and not hold up the transcripts while their service is down.
-var idempotentSinks = map[string]bool{"notify": true, "jira": true, "usage_ledger": true}
-
-// sendingQueue reports whether an exporter's configuration has an
-// exporterhelper sending queue (has), whether it is on, and whether it is
-// kept in a storage extension.
-func sendingQueue(cfg component.Config) (on, persistent, has bool) {
-	v := reflect.ValueOf(cfg)
-	if v.Kind() == reflect.Pointer {
-		v = v.Elem()
+// TestShippedPipelinesCommitAfterExport holds the laptop examples and the
+// embedded default, in each of its modes, to the shape that keeps the
+// receiver's promise under kill -9 (distrotest.CommitAfterExport; the
+// gateway distribution's test holds every example). The default's gateway
+// exporter keeps a persistent queue (the receiver README's second row:
+// after a kill, what was in flight is sent again, identically), so that a
+// gateway outage neither stops the local pipeline nor, when the delivery
+// is retried, prints its lines again.
+func TestShippedPipelinesCommitAfterExport(t *testing.T) {
+	t.Chdir("../..")
+	distrotest.ExampleEnv(t)
+	factories, err := components()
+	require.NoError(t, err)
+	check := func(t *testing.T, path string, persistentOK func(component.ID) bool) {
+		cfg, err := otelcoltest.LoadConfigAndValidate(path, factories)
+		require.NoError(t, err)
+		distrotest.CommitAfterExport(t, cfg, persistentOK)
 	}
-	f := v.FieldByName("QueueConfig")
-	if !f.IsValid() || !f.CanAddr() {
-		return false, false, false
+	for _, f := range distrotest.Examples(t, ".") {
+		if !distrotest.LaptopExamples[filepath.Base(f)] {
+			continue
+		}
+		t.Run(f, func(t *testing.T) {
+			t.Setenv(defaultconfigprovider.StateDirEnv, t.TempDir())
+			check(t, f, nil)
+		})
 	}
-	q, ok := f.Addr().Interface().(*configoptional.Optional[exporterhelper.QueueBatchConfig])
-	if !ok {
-		return false, false, false
+	gatewayExporter := component.MustNewIDWithName("otlphttp", "gateway")
+	for name, env := range defaultModes(t) {
+		t.Run("default "+name, func(t *testing.T) {
+			t.Setenv(defaultconfigprovider.StateDirEnv, t.TempDir())
+			for k, v := range env {
+				t.Setenv(k, v)
+			}
+			check(t, renderDefault(t), func(id component.ID) bool { return id == gatewayExporter })
+		})
 	}
-	if !q.HasValue() {
-		return false, false, true
-	}
-	return true, q.Get().StorageID != nil, true
 }

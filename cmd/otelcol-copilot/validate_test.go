@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-copilot/otelcol-copilot/confmap/provider/defaultconfigprovider"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/distrotest"
 )
 
 // runMainEnv set to 1 makes the test binary run the distribution's main
@@ -187,24 +188,34 @@ service:
 	}
 }
 
-// TestValidateExamplesAndDefault: every example configuration and the
-// embedded default pass `otelcol-copilot validate`, run from the
-// repository's root as the README runs them.
+// TestValidateExamplesAndDefault: the laptop examples and the embedded
+// default, alone and with a gateway, pass `otelcol-copilot validate`, run
+// from the repository's root as the README runs them.
 func TestValidateExamplesAndDefault(t *testing.T) {
-	exampleEnv(t)
+	distrotest.ExampleEnv(t)
 	t.Setenv("COPILOT_HOME", t.TempDir())
 	t.Setenv(defaultconfigprovider.StateDirEnv, filepath.Join(t.TempDir(), "state"))
-	files, err := filepath.Glob("../../examples/*.yaml")
-	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(files), 4)
-	configs := []string{defaultconfigprovider.URI}
-	for _, f := range files {
-		configs = append(configs, filepath.ToSlash(filepath.Join("examples", filepath.Base(f))))
-	}
-	for _, c := range configs {
+	for _, c := range distrotest.Examples(t, "../..") {
+		if !distrotest.LaptopExamples[filepath.Base(c)] {
+			continue
+		}
 		t.Run(c, func(t *testing.T) {
 			out, ok := runCommand(t, "../..", "validate", "--config="+c)
 			assert.True(t, ok, out)
 		})
 	}
+	for name, env := range defaultModes(t) {
+		t.Run("default "+name, func(t *testing.T) {
+			for k, v := range env {
+				t.Setenv(k, v)
+			}
+			out, ok := runCommand(t, "../..", "validate", "--config="+defaultconfigprovider.URI)
+			assert.True(t, ok, out)
+		})
+	}
+	// A bad gateway URL is refused naming the variable.
+	t.Setenv(defaultconfigprovider.GatewayEnv, "gateway.example:4318")
+	out, ok := runCommand(t, "../..", "validate", "--config="+defaultconfigprovider.URI)
+	assert.False(t, ok, out)
+	assert.Contains(t, out, defaultconfigprovider.GatewayEnv)
 }

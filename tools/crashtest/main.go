@@ -53,7 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var o options
 	var seed int64
-	fs.StringVar(&o.Collector, "collector", "", "the otelcol-copilot binary (default: built from ./cmd/otelcol-copilot into the work directory)")
+	fs.StringVar(&o.Collector, "collector", "", "the agent's binary, otelcol-copilot (default: built from ./cmd/otelcol-copilot into the work directory)")
+	fs.StringVar(&o.Gateway, "gateway", "", "the gateway's binary, otelcol-copilot-gateway, which has the file exporter, chargeback and usage_ledger (default: built from ./cmd/otelcol-copilot-gateway into the work directory)")
 	shape := fs.String("shape", "direct", "pipeline shape, or all: "+strings.Join(shapeNames(), ", "))
 	fs.IntVar(&o.Sessions, "sessions", 300, "sessions in the corpus")
 	fs.Int64Var(&seed, "seed", 1, "seed of the corpus and the fault schedule")
@@ -103,15 +104,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case o.Kills < 0 || o.Sigterms < 0 || o.GatewayKills < 0:
 		return errors.New("-kills, -sigterm and -gateway-kills cannot be negative")
 	}
-	if o.Collector == "" {
+	for _, b := range []struct {
+		bin *string
+		cmd string
+	}{{&o.Collector, "otelcol-copilot"}, {&o.Gateway, "otelcol-copilot-gateway"}} {
+		if *b.bin != "" {
+			continue
+		}
 		dir, err := os.MkdirTemp(o.Dir, "crashtest-bin-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		o.Collector = filepath.Join(dir, "otelcol-copilot")
-		o.logf("building ./cmd/otelcol-copilot")
-		if err := build(ctx, o.Collector); err != nil {
+		*b.bin = filepath.Join(dir, b.cmd)
+		o.logf("building ./cmd/%s", b.cmd)
+		if err := build(ctx, "./cmd/"+b.cmd, *b.bin); err != nil {
 			return err
 		}
 	}
@@ -155,18 +162,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// build builds the distribution from the module this program is in.
-func build(ctx context.Context, out string) error {
+// build builds a distribution (pkg, ./cmd/...) from the module this program
+// is in.
+func build(ctx context.Context, pkg, out string) error {
 	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
 		return fmt.Errorf("go env GOMOD: %w", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/otelcol-copilot")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("building the collector in %s: %w", root, err)
+		return fmt.Errorf("building %s in %s: %w", pkg, root, err)
 	}
 	return nil
 }

@@ -17,7 +17,8 @@ import (
 
 // options are a run's settings (the flags).
 type options struct {
-	Collector    string
+	Collector    string // the agent: the laptop distribution
+	Gateway      string // the gateway: file exporter, chargeback, usage_ledger
 	Shape        string
 	Sessions     int
 	Seed         uint64
@@ -144,7 +145,7 @@ func runShape(ctx context.Context, o options, shape string) (res *result, err er
 		return nil, err
 	}
 	env := []string{"COPILOT_HOME=" + home, "OTELCOL_COPILOT_STATE_DIR=" + filepath.Join(work, "statedir")}
-	gw := &process{name: "gateway", binary: o.Collector, config: gwCfg, env: env, logDir: logs}
+	gw := &process{name: "gateway", binary: o.Gateway, config: gwCfg, env: env, logDir: logs}
 	agent := &process{name: "agent", binary: o.Collector, config: agentCfg, env: env, logDir: logs}
 	defer func() {
 		// Whatever happened, leave nothing running.

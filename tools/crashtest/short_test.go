@@ -11,7 +11,8 @@ import (
 )
 
 var (
-	shortCollector = flag.String("crashtest.collector", "", "collector binary for TestShort (default: built from ./cmd/otelcol-copilot)")
+	shortCollector = flag.String("crashtest.collector", "", "agent binary for TestShort (default: built from ./cmd/otelcol-copilot)")
+	shortGateway   = flag.String("crashtest.gateway", "", "gateway binary for TestShort (default: built from ./cmd/otelcol-copilot-gateway)")
 	shortShape     = flag.String("crashtest.shape", "direct", "pipeline shape for TestShort")
 )
 
@@ -35,6 +36,9 @@ func TestShort(t *testing.T) {
 	}
 	if *shortCollector != "" {
 		args = append(args, "-collector", *shortCollector)
+	}
+	if *shortGateway != "" {
+		args = append(args, "-gateway", *shortGateway)
 	}
 	err := run(context.Background(), args, os.Stdout, os.Stderr)
 	if errors.Is(err, errFailed) {

@@ -9,6 +9,8 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/template"
@@ -24,6 +26,13 @@ const (
 	URI = schemeName + ":default"
 	// StateDirEnv overrides the directory checkpoints are kept in.
 	StateDirEnv = statedir.Env
+	// GatewayEnv is a gateway's OTLP/HTTP base URL
+	// (https://gateway.example:4318). When set, the default configuration
+	// also sends metrics, traces and logs there, through a persistent queue.
+	GatewayEnv = "OTELCOL_COPILOT_GATEWAY"
+	// GatewayTokenFileEnv names a file holding the bearer token the
+	// gateway wants; read by the bearertokenauth extension.
+	GatewayTokenFileEnv = "OTELCOL_COPILOT_GATEWAY_TOKEN_FILE"
 )
 
 //go:embed default.yaml
@@ -53,22 +62,66 @@ func (provider) Scheme() string                 { return schemeName }
 func (provider) Shutdown(context.Context) error { return nil }
 
 // Render returns the default configuration, with the per-user state
-// directory filled in.
+// directory filled in, and the gateway pipelines when GatewayEnv is set.
 func Render() ([]byte, error) {
 	dir, err := StateDir()
 	if err != nil {
 		return nil, err
 	}
-	// A JSON string is a YAML scalar whatever the path holds.
-	quoted, err := json.Marshal(filepath.Join(dir, "storage"))
+	gateway, tokenFile, err := gatewayFromEnv()
 	if err != nil {
 		return nil, err
 	}
+	data := map[string]string{"StorageDir": yamlString(filepath.Join(dir, "storage"))}
+	if gateway != "" {
+		data["Gateway"] = yamlString(gateway)
+	}
+	if tokenFile != "" {
+		data["TokenFile"] = yamlString(tokenFile)
+	}
 	var buf bytes.Buffer
-	if err := tmpl.Execute(&buf, map[string]string{"StorageDir": string(quoted)}); err != nil {
+	if err := tmpl.Execute(&buf, data); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// yamlString quotes s as a JSON string, which is a YAML scalar whatever s
+// holds.
+func yamlString(s string) string {
+	b, _ := json.Marshal(s) // a string always marshals
+	return string(b)
+}
+
+// gatewayFromEnv reads and checks GatewayEnv and GatewayTokenFileEnv; both
+// empty when no gateway is configured.
+func gatewayFromEnv() (gateway, tokenFile string, err error) {
+	gateway = strings.TrimSpace(os.Getenv(GatewayEnv))
+	tokenFile = strings.TrimSpace(os.Getenv(GatewayTokenFileEnv))
+	if gateway == "" {
+		if tokenFile != "" {
+			return "", "", fmt.Errorf("%s is set but %s is not: set %s to the gateway's OTLP/HTTP URL (https://gateway.example:4318), or unset %s",
+				GatewayTokenFileEnv, GatewayEnv, GatewayEnv, GatewayTokenFileEnv)
+		}
+		return "", "", nil
+	}
+	u, perr := url.Parse(gateway)
+	if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", "", fmt.Errorf("%s=%q is not an http or https URL with a host; set it to the gateway's OTLP/HTTP base URL, such as https://gateway.example:4318", GatewayEnv, gateway)
+	}
+	if tokenFile != "" {
+		if !filepath.IsAbs(tokenFile) {
+			return "", "", fmt.Errorf("%s=%q is not an absolute path; name the token file by its absolute path", GatewayTokenFileEnv, tokenFile)
+		}
+		fi, serr := os.Stat(tokenFile)
+		if serr != nil {
+			return "", "", fmt.Errorf("%s: %w; write the gateway's bearer token to that file, or unset %s", GatewayTokenFileEnv, serr, GatewayTokenFileEnv)
+		}
+		if fi.IsDir() {
+			return "", "", fmt.Errorf("%s=%q is a directory; name the file that holds the gateway's bearer token", GatewayTokenFileEnv, tokenFile)
+		}
+	}
+	return gateway, tokenFile, nil
 }
 
 // StateDir is the per-user directory for the collector's state (see

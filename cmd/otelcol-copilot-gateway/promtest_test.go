@@ -24,7 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/otelcol-copilot/otelcol-copilot/confmap/provider/defaultconfigprovider"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/statedir"
 )
 
 // TestGrafanaOnPrometheus runs examples/prometheus-chargeback.yaml on a
@@ -44,7 +44,7 @@ func TestGrafanaOnPrometheus(t *testing.T) {
 		require.NoError(t, os.CopyFS(filepath.Join(home, "session-state"), os.DirFS(dir)))
 	}
 	t.Setenv("COPILOT_HOME", home)
-	t.Setenv(defaultconfigprovider.StateDirEnv, t.TempDir())
+	t.Setenv(statedir.Env, t.TempDir())
 	addr := freeLoopbackAddr(t)
 	t.Setenv("PROMETHEUS_ENDPOINT", addr)
 	stop := runCollector(t, []string{"file:examples/prometheus-chargeback.yaml",

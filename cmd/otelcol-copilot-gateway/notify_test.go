@@ -13,13 +13,15 @@ import (
 	"go.opentelemetry.io/collector/otelcol/otelcoltest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/distrotest"
 )
 
 // TestNotifyExampleKeepsOnlyCrossings: the filter in examples/notify.yaml
 // passes budget crossings to the notify exporter and nothing else.
 func TestNotifyExampleKeepsOnlyCrossings(t *testing.T) {
 	t.Chdir("../..")
-	exampleEnv(t)
+	distrotest.ExampleEnv(t)
 	factories, err := components()
 	require.NoError(t, err)
 	cfg, err := otelcoltest.LoadConfigAndValidate("examples/notify.yaml", factories)

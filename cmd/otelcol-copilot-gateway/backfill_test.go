@@ -29,7 +29,7 @@ import (
 	"go.opentelemetry.io/collector/otelcol"
 
 	"github.com/otelcol-copilot/otelcol-copilot/confmap/converter/storagecheckconverter"
-	"github.com/otelcol-copilot/otelcol-copilot/confmap/provider/defaultconfigprovider"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/statedir"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/cliaccounting"
 )
 
@@ -66,22 +66,11 @@ func TestPrometheusBackfill(t *testing.T) {
 		// cost is the expected copilot.cost total in US$; negative when
 		// the configuration does not price.
 		cost float64
-		// endpoint is the YAML key of the Prometheus endpoint, for the
-		// configurations that take no PROMETHEUS_ENDPOINT.
-		endpoint string
-		// extra overrides, beyond the ports.
-		extra []string
 	}{
 		{name: "examples/prometheus.yaml", uri: "file:examples/prometheus.yaml", cost: -1},
 		// AI credits at US$0.01; gpt-4.1 and claude-sonnet-4, which report
 		// none, by their tokens.
 		{name: "examples/prometheus-chargeback.yaml", uri: "file:examples/prometheus-chargeback.yaml", cost: 0.288073675},
-		// The default prices AI credits only.
-		{
-			name: "default", uri: defaultconfigprovider.URI, cost: float64(want.NanoAIU) / 1e9 * 0.01,
-			endpoint: "exporters::prometheus::endpoint",
-			extra:    []string{"receivers::copilot::hooks::endpoint: 127.0.0.1:0"},
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,19 +79,13 @@ func TestPrometheusBackfill(t *testing.T) {
 				require.NoError(t, os.CopyFS(filepath.Join(home, "session-state"), os.DirFS(dir)))
 			}
 			t.Setenv("COPILOT_HOME", home)
-			t.Setenv(defaultconfigprovider.StateDirEnv, t.TempDir())
+			t.Setenv(statedir.Env, t.TempDir())
 			addr := freeLoopbackAddr(t)
 			t.Setenv("PROMETHEUS_ENDPOINT", addr)
 
 			uris := []string{tt.uri,
 				"yaml:extensions::health_check::endpoint: " + freeLoopbackAddr(t),
 				"yaml:service::telemetry::metrics::level: none",
-			}
-			if tt.endpoint != "" {
-				uris = append(uris, "yaml:"+tt.endpoint+": "+addr)
-			}
-			for _, e := range tt.extra {
-				uris = append(uris, "yaml:"+e)
 			}
 			stop := runCollector(t, uris)
 			defer stop()
@@ -189,7 +172,7 @@ func accountingOf(t *testing.T, dirs []string) cliaccounting.ModelTotals {
 	return total
 }
 
-// runCollector runs the distribution in-process on the configuration the
+// runCollector runs the gateway distribution in-process on the configuration the
 // URIs resolve to, with the providers and converters main uses, and returns
 // a function that stops it and waits for it to end.
 func runCollector(t *testing.T, uris []string) (stop func()) {
@@ -204,7 +187,6 @@ func runCollector(t *testing.T, uris []string) (stop func()) {
 					envprovider.NewFactory(),
 					fileprovider.NewFactory(),
 					yamlprovider.NewFactory(),
-					defaultconfigprovider.NewFactory(),
 				},
 				ConverterFactories: []confmap.ConverterFactory{
 					storagecheckconverter.NewFactory(),
