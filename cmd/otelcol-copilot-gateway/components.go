@@ -13,6 +13,7 @@ import (
 	deltatocumulativeprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/deltatocumulativeprocessor"
 	filterprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/filterprocessor"
 	transformprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/transformprocessor"
+	consoleexporter "github.com/otelcol-copilot/otelcol-copilot/exporter/consoleexporter"
 	jiraexporter "github.com/otelcol-copilot/otelcol-copilot/exporter/jiraexporter"
 	notifyexporter "github.com/otelcol-copilot/otelcol-copilot/exporter/notifyexporter"
 	usageledgerexporter "github.com/otelcol-copilot/otelcol-copilot/exporter/usageledgerexporter"
@@ -84,6 +85,7 @@ func components() (otelcol.Factories, error) {
 		usageledgerexporter.NewFactory(),
 		jiraexporter.NewFactory(),
 		notifyexporter.NewFactory(),
+		consoleexporter.NewFactory(),
 		otlpexporter.NewFactory(),
 		otlphttpexporter.NewFactory(),
 		debugexporter.NewFactory(),
@@ -98,6 +100,7 @@ func components() (otelcol.Factories, error) {
 		usageledgerexporter.NewFactory().Type():   "github.com/otelcol-copilot/otelcol-copilot v0.0.0",
 		jiraexporter.NewFactory().Type():          "github.com/otelcol-copilot/otelcol-copilot v0.0.0",
 		notifyexporter.NewFactory().Type():        "github.com/otelcol-copilot/otelcol-copilot v0.0.0",
+		consoleexporter.NewFactory().Type():       "github.com/otelcol-copilot/otelcol-copilot v0.0.0",
 		otlpexporter.NewFactory().Type():          "go.opentelemetry.io/collector/exporter/otlpexporter v0.159.0",
 		otlphttpexporter.NewFactory().Type():      "go.opentelemetry.io/collector/exporter/otlphttpexporter v0.159.0",
 		debugexporter.NewFactory().Type():         "go.opentelemetry.io/collector/exporter/debugexporter v0.159.0",

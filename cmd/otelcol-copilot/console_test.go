@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/otelcol-copilot/otelcol-copilot/confmap/provider/defaultconfigprovider"
 	"github.com/otelcol-copilot/otelcol-copilot/exporter/consoleexporter"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
@@ -60,25 +61,7 @@ var receiverLines = regexp.MustCompile(`^(Following Copilot CLI sessions|Waiting
 // their top sessions against each session's records so far.
 func TestConsole(t *testing.T) {
 	t.Chdir("../..")
-	dir := t.TempDir()
-	for _, d := range consoleSessions {
-		require.NoError(t, os.CopyFS(dir, os.DirFS(d)))
-	}
-	// Standard output, where the console writes, and the receiver's log
-	// lines go to one file, each written as it happens.
-	out, err := os.CreateTemp(t.TempDir(), "stdout")
-	require.NoError(t, err)
-	stdout := os.Stdout
-	os.Stdout = out
-	t.Cleanup(func() { os.Stdout = stdout })
-	hook := zap.Hooks(func(e zapcore.Entry) error {
-		if e.Level == zapcore.InfoLevel && receiverLines.MatchString(e.Message) {
-			_, err := out.WriteString("[log] " + e.Message + "\n")
-			return err
-		}
-		return nil
-	})
-
+	dir := copySessions(t)
 	factories := func() (otelcol.Factories, error) {
 		recv, err := otelcol.MakeFactoryMap[receiver.Factory](copilotreceiver.NewFactory())
 		if err != nil {
@@ -135,16 +118,68 @@ service:
     metrics:
       level: none
 `
-	col, err := otelcol.NewCollector(otelcol.CollectorSettings{
-		BuildInfo:      component.NewDefaultBuildInfo(),
-		Factories:      factories,
-		LoggingOptions: []zap.Option{hook},
-		ConfigProviderSettings: otelcol.ConfigProviderSettings{
-			ResolverSettings: confmap.ResolverSettings{
-				URIs:              []string{"yaml:" + config},
-				ProviderFactories: []confmap.ProviderFactory{yamlprovider.NewFactory()},
-			},
+	got := runConsole(t, dir, factories, confmap.ResolverSettings{
+		URIs:              []string{"yaml:" + config},
+		ProviderFactories: []confmap.ProviderFactory{yamlprovider.NewFactory()},
+	})
+	checkGolden(t, "console.golden", got)
+}
+
+// TestDefaultConsole is what a person sees running the embedded default
+// configuration (go run ./cmd/otelcol-copilot) over the same transcripts:
+// the start line, one line per session end with its cost at the default
+// price, the caught-up line. Only its ports are moved off the fixed ones,
+// so that the test runs beside anything.
+func TestDefaultConsole(t *testing.T) {
+	t.Chdir("../..")
+	dir := copySessions(t)
+	t.Setenv("COPILOT_HOME", filepath.Dir(dir))
+	t.Setenv(defaultconfigprovider.StateDirEnv, t.TempDir())
+	t.Setenv(defaultconfigprovider.GatewayEnv, "")
+	t.Setenv(defaultconfigprovider.GatewayTokenFileEnv, "")
+	got := runConsole(t, dir, components, confmap.ResolverSettings{
+		URIs: []string{
+			defaultconfigprovider.URI,
+			"yaml:receivers::copilot::hooks::endpoint: 127.0.0.1:0",
+			"yaml:extensions::health_check::endpoint: 127.0.0.1:0",
+			"yaml:service::telemetry::metrics: {level: none, readers: []}",
 		},
+		ProviderFactories: []confmap.ProviderFactory{defaultconfigprovider.NewFactory(), yamlprovider.NewFactory()},
+	})
+	checkGolden(t, "console-default.golden", got)
+}
+
+// copySessions copies the test's transcripts into <tmp>/session-state.
+func copySessions(t *testing.T) string {
+	dir := filepath.Join(t.TempDir(), "session-state")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	for _, d := range consoleSessions {
+		require.NoError(t, os.CopyFS(dir, os.DirFS(d)))
+	}
+	return dir
+}
+
+// runConsole runs a collector until the receiver has caught up and returns
+// what a person sees: the console's lines on standard output and the
+// receiver's lines in the collector's log, in the order they were written.
+func runConsole(t *testing.T, dir string, factories func() (otelcol.Factories, error), resolver confmap.ResolverSettings) string {
+	out, err := os.CreateTemp(t.TempDir(), "stdout")
+	require.NoError(t, err)
+	stdout := os.Stdout
+	os.Stdout = out
+	t.Cleanup(func() { os.Stdout = stdout })
+	hook := zap.Hooks(func(e zapcore.Entry) error {
+		if e.Level == zapcore.InfoLevel && receiverLines.MatchString(e.Message) {
+			_, err := out.WriteString("[log] " + e.Message + "\n")
+			return err
+		}
+		return nil
+	})
+	col, err := otelcol.NewCollector(otelcol.CollectorSettings{
+		BuildInfo:              component.NewDefaultBuildInfo(),
+		Factories:              factories,
+		LoggingOptions:         []zap.Option{hook},
+		ConfigProviderSettings: otelcol.ConfigProviderSettings{ResolverSettings: resolver},
 	})
 	require.NoError(t, err)
 	done := make(chan error, 1)
@@ -171,10 +206,13 @@ service:
 	case <-time.After(30 * time.Second):
 		t.Fatal("collector did not stop")
 	}
-
 	got := strings.ReplaceAll(read(), dir, "<sessions>")
-	got = regexp.MustCompile(` in [0-9.]+[µnm]?s\)`).ReplaceAllString(got, " in <duration>)")
-	golden := filepath.Join("cmd", "otelcol-copilot", "testdata", "console.golden")
+	got = strings.ReplaceAll(got, filepath.Dir(dir), "<home>")
+	return regexp.MustCompile(` in [0-9.]+[µnm]?s\)`).ReplaceAllString(got, " in <duration>)")
+}
+
+func checkGolden(t *testing.T, name, got string) {
+	golden := filepath.Join("cmd", "otelcol-copilot", "testdata", name)
 	if *update {
 		require.NoError(t, os.WriteFile(golden, []byte(got), 0o600))
 	}

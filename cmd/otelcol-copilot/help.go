@@ -126,8 +126,8 @@ func writeHelp(w io.Writer, getenv func(string) string) {
 
 // The gateway the default configuration also exports to, when set.
 const (
-	envGateway          = "OTELCOL_COPILOT_GATEWAY"
-	envGatewayTokenFile = "OTELCOL_COPILOT_GATEWAY_TOKEN_FILE"
+	envGateway          = defaultconfigprovider.GatewayEnv
+	envGatewayTokenFile = defaultconfigprovider.GatewayTokenFileEnv
 )
 
 // now says what a setting is here, if anything.
