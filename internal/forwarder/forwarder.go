@@ -172,6 +172,14 @@ func (f *Forwarder) addUsage(typ string, body []byte, res *Result) []byte {
 		return body
 	}
 	res.Usage = added
+	// Where the session runs, for a collector that counts its hooks
+	// without its transcript: the ticket of the branch, the repository's
+	// team.
+	if c := u.Context; c.Repository != "" || c.Branch != "" || c.GitRoot != "" {
+		if withCtx, _, err := hook.WithContext(out, hook.SessionContext{Repository: c.Repository, Branch: c.Branch, GitRoot: c.GitRoot, HeadCommit: c.HeadCommit}); err == nil {
+			out = withCtx
+		}
+	}
 	return out
 }
 

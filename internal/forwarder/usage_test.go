@@ -88,8 +88,13 @@ func TestForwardUsageOfRealHookPayloads(t *testing.T) {
 			_ = json.Unmarshal(body, &before)
 			_ = json.Unmarshal(got.Body, &after)
 			delete(after, "usage")
+			// And the session's context, from the transcript.
+			if p.Context == nil || p.Context.GitRoot == "" || p.Context.Branch == "" {
+				t.Errorf("%s: no sessionContext with the transcript's git root and branch: %+v", hf, p.Context)
+			}
+			delete(after, hook.SessionContextMember)
 			if diff := cmp.Diff(before, after); diff != "" {
-				t.Errorf("%s: payload changed beyond usage:\n%s", hf, diff)
+				t.Errorf("%s: payload changed beyond usage and context:\n%s", hf, diff)
 			}
 			withUsage++
 		}

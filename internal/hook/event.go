@@ -27,6 +27,9 @@ func (p *Payload) Event() session.HookEvent {
 		ErrorType: p.ErrorName, ErrorMessage: p.ErrorMessage, ErrorContext: p.ErrorContext, Recoverable: p.Recoverable,
 		Usage: p.Usage,
 	}
+	if c := p.Context; c != nil {
+		ev.Context = &session.Context{Repository: c.Repository, Branch: c.Branch, GitRoot: c.GitRoot, HeadCommit: c.HeadCommit}
+	}
 	switch p.Type {
 	case SessionEnd:
 		ev.Reason = p.Reason

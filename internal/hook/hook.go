@@ -118,6 +118,11 @@ type Payload struct {
 	// Usage is the Option A usage object, when the payload carries one (a
 	// forwarder added it, or a future CLI sends it).
 	Usage *session.UsageSummary
+	// Context is where the session runs (repository, branch, git root),
+	// when a forwarder added it from the transcript (SessionContextMember):
+	// what a collector that counts hooks without the transcript attributes
+	// the session by.
+	Context *SessionContext
 
 	Prompt     string          // content capture only
 	ToolArgs   json.RawMessage // content capture only
@@ -171,6 +176,7 @@ type wire struct {
 	InitialPrompt  string          `json:"initialPrompt"`
 	InitialPromptS string          `json:"initial_prompt"`
 	Usage          json.RawMessage `json:"usage"`
+	SessionContext *SessionContext `json:"sessionContext"`
 }
 
 // ErrInvalidUsage is what errors.Is finds in Decode's error when a number
@@ -297,6 +303,12 @@ func Decode(body []byte, typeHint string, opts Options) (Payload, error) {
 		}
 		p.Usage = &u
 	}
+	if c := w.SessionContext; c != nil {
+		if err := c.valid(); err != nil {
+			return p, err
+		}
+		p.Context = c
+	}
 	if opts.CaptureContent {
 		p.Prompt = first(w.Prompt, w.InitialPrompt, w.InitialPromptS)
 		p.ToolArgs = firstRaw(w.ToolArgs, w.ToolInputS, w.ToolInput)
@@ -379,6 +391,31 @@ func firstRaw(vs ...json.RawMessage) json.RawMessage {
 	return nil
 }
 
+// SessionContextMember is the member a forwarder adds to a payload with
+// the session's context from its transcript.
+const SessionContextMember = "sessionContext"
+
+// SessionContext is the sessionContext member: the session's place as its
+// transcript's session.start (or resume) records it.
+type SessionContext struct {
+	Repository string `json:"repository,omitempty"` // owner/name
+	Branch     string `json:"branch,omitempty"`
+	GitRoot    string `json:"gitRoot,omitempty"`
+	HeadCommit string `json:"headCommit,omitempty"`
+}
+
+// maxContextField bounds each field of a sessionContext.
+const maxContextField = 1024
+
+func (c *SessionContext) valid() error {
+	for name, v := range map[string]string{"repository": c.Repository, "branch": c.Branch, "gitRoot": c.GitRoot, "headCommit": c.HeadCommit} {
+		if len(v) > maxContextField {
+			return fmt.Errorf("sessionContext.%s is longer than %d bytes", name, maxContextField)
+		}
+	}
+	return nil
+}
+
 // WithUsage returns the payload with a usage member set to u, leaving the
 // rest of it as it was written. A payload that already carries a usage
 // object (a CLI that reports its own) is returned unchanged.
@@ -387,36 +424,50 @@ func firstRaw(vs ...json.RawMessage) json.RawMessage {
 // member (the text "usage" or an escape sequence appears in it), it is
 // only validated, not decoded, and the member is appended.
 func WithUsage(body []byte, u session.UsageSummary) ([]byte, bool, error) {
+	return withMember(body, "usage", u)
+}
+
+// WithContext returns the payload with a sessionContext member set to c,
+// as WithUsage does the usage: a payload that has one keeps it.
+func WithContext(body []byte, c SessionContext) ([]byte, bool, error) {
+	return withMember(body, SessionContextMember, c)
+}
+
+// withMember sets the member name of a JSON object to v unless it has a
+// non-null one.
+func withMember(body []byte, name string, v any) ([]byte, bool, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(trimmed) {
 		return body, false, errors.New("the payload is not a JSON object")
 	}
-	enc, err := json.Marshal(u)
+	enc, err := json.Marshal(v)
 	if err != nil {
 		return body, false, err
 	}
 	empty := len(bytes.TrimSpace(trimmed[1:len(trimmed)-1])) == 0
-	if bytes.Contains(trimmed, []byte(`"usage"`)) || bytes.Contains(trimmed, []byte(`\u`)) {
+	if bytes.Contains(trimmed, []byte(`"`+name+`"`)) || bytes.Contains(trimmed, []byte(`\u`)) {
 		var members map[string]json.RawMessage
 		if err := json.Unmarshal(trimmed, &members); err != nil {
 			return body, false, fmt.Errorf("the payload is not a JSON object: %w", err)
 		}
-		if v, ok := members["usage"]; ok {
+		if v, ok := members[name]; ok {
 			if string(v) != "null" {
 				return body, false, nil
 			}
-			// A null usage: replace it by rewriting the object.
-			members["usage"] = enc
+			// A null member: replace it by rewriting the object.
+			members[name] = enc
 			out, err := json.Marshal(members)
 			return out, err == nil, err
 		}
 	}
-	out := make([]byte, 0, len(trimmed)+len(enc)+10)
+	out := make([]byte, 0, len(trimmed)+len(enc)+len(name)+10)
 	out = append(out, trimmed[:len(trimmed)-1]...)
 	if !empty {
 		out = append(out, ',')
 	}
-	out = append(out, `"usage":`...)
+	out = append(out, '"')
+	out = append(out, name...)
+	out = append(out, '"', ':')
 	out = append(out, enc...)
 	out = append(out, '}')
 	return out, true, nil

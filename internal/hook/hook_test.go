@@ -305,3 +305,29 @@ func TestSession(t *testing.T) {
 		assert.Error(t, err, bad)
 	}
 }
+
+// A forwarder adds the session's context from its transcript; the
+// collector reads it back, and a context that is not a bounded object is
+// refused.
+func TestSessionContext(t *testing.T) {
+	body := []byte(`{"sessionId":"s","timestamp":1795363646805,"cwd":"/home/dev/src/payments-api"}`)
+	out, added, err := WithContext(body, SessionContext{Repository: "acme/payments-api", Branch: "feature/PAY-4411-x", GitRoot: "/home/dev/src/payments-api"})
+	require.NoError(t, err)
+	require.True(t, added)
+	again, added, err := WithContext(out, SessionContext{Branch: "other"})
+	require.NoError(t, err)
+	assert.False(t, added, "a payload that has a context keeps it")
+	assert.Equal(t, out, again)
+	p, err := Decode(out, "sessionStart", Options{})
+	require.NoError(t, err)
+	require.NotNil(t, p.Context)
+	assert.Equal(t, SessionContext{Repository: "acme/payments-api", Branch: "feature/PAY-4411-x", GitRoot: "/home/dev/src/payments-api"}, *p.Context)
+	ev := p.Event()
+	require.NotNil(t, ev.Context)
+	assert.Equal(t, "feature/PAY-4411-x", ev.Context.Branch)
+
+	_, err = Decode([]byte(`{"sessionId":"s","timestamp":1,"sessionContext":{"branch":"`+strings.Repeat("b", 2000)+`"}}`), "sessionStart", Options{})
+	assert.ErrorContains(t, err, "sessionContext.branch is longer than 1024 bytes")
+	_, err = Decode([]byte(`{"sessionId":"s","timestamp":1,"sessionContext":"main"}`), "sessionStart", Options{})
+	assert.Error(t, err)
+}

@@ -62,6 +62,10 @@ type HookEvent struct {
 	// Recoverable says whether the CLI recovered from it (nil: not said).
 	ErrorType, ErrorMessage, ErrorContext string
 	Recoverable                           *bool
+	// Context is the session's context a forwarder read from the
+	// transcript, when the payload carries it: what a session counted from
+	// hooks alone is attributed by.
+	Context *Context
 	// Usage is the session's usage so far, cumulative, when the payload
 	// carries it (the forwarder adds it to every payload).
 	Usage *UsageSummary
@@ -163,6 +167,12 @@ func (t *HookTracker) Context() *Context { return t.ctx }
 func (t *HookTracker) Apply(ev *HookEvent, tc *Context, fromTranscript bool, out *Facts) {
 	if t.ctx.Cwd == "" && ev.Cwd != "" {
 		t.ctx.Cwd = ev.Cwd
+	}
+	if c := ev.Context; c != nil && t.ctx.Repository == "" && t.ctx.Branch == "" && t.ctx.GitRoot == "" {
+		// The first payload that says where the session runs says it for
+		// the session: its facts all carry one context.
+		t.ctx.Repository, t.ctx.RepositoryHost, t.ctx.Branch = c.Repository, c.RepositoryHost, c.Branch
+		t.ctx.GitRoot, t.ctx.HeadCommit = c.GitRoot, c.HeadCommit
 	}
 	ctx := t.ctx
 	if fromTranscript && tc != nil {

@@ -451,3 +451,22 @@ func TestHookPayloadsDelivered(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, found)
 }
+
+// A session counted from hooks alone is attributed by the context the
+// first payload that carries one gives; later ones do not move it.
+func TestHookContextFromPayload(t *testing.T) {
+	tr := NewHookTracker("s", HookOptions{})
+	f := &Facts{}
+	tr.Apply(&HookEvent{Kind: HookSessionStart, Type: "sessionStart", Cwd: "/home/dev/src/payments-api"}, nil, false, f)
+	assert.Empty(t, tr.Context().Branch)
+	tr.Apply(&HookEvent{Kind: HookToolStart, Type: "preToolUse", Tool: "bash",
+		Context: &Context{Repository: "acme/payments-api", Branch: "feature/PAY-4411-x", GitRoot: "/home/dev/src/payments-api"}}, nil, false, f)
+	tr.Apply(&HookEvent{Kind: HookToolEnd, Type: "postToolUse", Tool: "bash", Context: &Context{Branch: "main"}}, nil, false, f)
+	c := tr.Context()
+	assert.Equal(t, "acme/payments-api", c.Repository)
+	assert.Equal(t, "feature/PAY-4411-x", c.Branch)
+	assert.Equal(t, "/home/dev/src/payments-api", c.Cwd)
+	for _, h := range f.Hooks {
+		assert.Same(t, c, h.Ctx, "every fact carries the session's one context")
+	}
+}
