@@ -14,6 +14,9 @@
 //	go build -o bin/otelcol-copilot ./cmd/otelcol-copilot
 //	go run ./tools/bench-hookload -before /tmp/otelcol-copilot-main -after bin/otelcol-copilot
 //
+// With -replicas 1,2,3 it measures one binary as a tier of that many
+// replicas with hooks::peers (docs/fleet.md, Capacity) instead.
+//
 // The payloads are the real ones recorded with Copilot CLI 1.0.102 (
 // testdata/copilot-cli/1.0.102/hooks), each given a session of its own
 // among -sessions and the cumulative usage object the forwarder adds, and
@@ -70,8 +73,26 @@ func main() {
 		cores    = flag.Float64("cores", 2, "cores of the gateway, for the fleet size")
 		exporter = flag.String("exporter", "debug", "where the collector sends: debug (a debug exporter that logs nothing: the receiver alone), queue (otlp_http with a sending_queue in file_storage, as examples/central-hooks.yaml, to a stand-in gateway), direct (otlp_http without a queue, as the other examples, to the stand-in gateway, which answers after -gateway-latency)")
 		latency  = flag.Duration("gateway-latency", 0, "how long the stand-in gateway takes to answer each export")
+		replicas = flag.String("replicas", "", "instead of -before against -after: run -after as a tier of this many replicas with hooks::peers, each count in turn (e.g. 1,2,3), the load spread over them round robin as a load balancer without affinity would")
 	)
 	flag.Parse()
+	if *replicas != "" {
+		if *after == "" {
+			fmt.Fprintln(os.Stderr, "bench-hookload: -replicas measures the -after binary")
+			os.Exit(2)
+		}
+		var ns []int
+		for _, f := range strings.Split(*replicas, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				fail(fmt.Errorf("-replicas: %q is not a list of counts like 1,2,3", *replicas))
+			}
+			ns = append(ns, n)
+		}
+		*before = ""
+		tier(ns, *after, *rounds, *sessions, *conns, *warmup, *serial, *parallel, *testdata, *exporter, *latency)
+		return
+	}
 	if *before == "" || *after == "" {
 		fmt.Fprintln(os.Stderr, "bench-hookload: -before and -after name the two collector binaries; see go doc ./tools/bench-hookload")
 		os.Exit(2)
@@ -197,7 +218,8 @@ func median(rs []result, f func(result) float64) float64 {
 // loader makes and posts the payloads of one collector run: the payload
 // types in turn, each session's usage growing with each of its payloads.
 type loader struct {
-	url      string
+	urls     []string // the replicas, in turn
+	turn     atomic.Uint64
 	recorded []recordedPayload
 	client   *http.Client
 	seq      []atomic.Int64 // payloads sent per session
@@ -239,7 +261,8 @@ func (l *loader) body(session int) (string, int64, []byte) {
 func (l *loader) post(ctx context.Context, session int) error {
 	typ, k, body := l.body(session)
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url+"/v1/hooks/"+typ, bytes.NewReader(body))
+		url := l.urls[int(l.turn.Add(1)%uint64(len(l.urls)))]
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/hooks/"+typ, bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
@@ -270,8 +293,8 @@ func (l *loader) post(ctx context.Context, session int) error {
 // run posts n payloads on conns connections; connection c posts for the
 // sessions s with s%conns == c, one after another, as one forwarder posts
 // its sessions' payloads in order.
-func (l *loader) run(pid, sessions, conns, n int) (phase, error) {
-	cpu0, err := procCPU(pid)
+func (l *loader) run(pids []int, sessions, conns, n int) (phase, error) {
+	cpu0, err := procsCPU(pids)
 	if err != nil {
 		return phase{}, err
 	}
@@ -299,7 +322,7 @@ func (l *loader) run(pid, sessions, conns, n int) (phase, error) {
 	}
 	wg.Wait()
 	wall := time.Since(start)
-	cpu1, err := procCPU(pid)
+	cpu1, err := procsCPU(pids)
 	if err != nil {
 		return phase{}, err
 	}
@@ -307,57 +330,119 @@ func (l *loader) run(pid, sessions, conns, n int) (phase, error) {
 }
 
 func runRound(ctx context.Context, bin, exporters string, recorded []recordedPayload, sessions, conns, warmup, serial, parallel int) (result, error) {
+	return runTier(ctx, bin, exporters, 1, recorded, sessions, conns, warmup, serial, parallel)
+}
+
+// runTier runs replicas collectors of bin as one hook endpoint tier
+// (hooks::peers when more than one) and the load against them, each
+// request to the next replica in turn.
+func runTier(ctx context.Context, bin, exporters string, replicas int, recorded []recordedPayload, sessions, conns, warmup, serial, parallel int) (result, error) {
 	work, err := os.MkdirTemp("", "bench-hookload-")
 	if err != nil {
 		return result{}, err
 	}
 	defer os.RemoveAll(work)
-	port, err := freePort()
-	if err != nil {
-		return result{}, err
-	}
 	if err := os.MkdirAll(filepath.Join(work, "session-state"), 0o755); err != nil {
 		return result{}, err
 	}
-	cfgPath := filepath.Join(work, "config.yaml")
-	cfg := fmt.Sprintf(benchConfig, filepath.Join(work, "session-state", "*", "events.jsonl"), filepath.Join(work, "state"), port, exporters, strings.TrimSpace(strings.SplitN(exporters, ":", 2)[0]))
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return result{}, err
+	ports := make([]int, replicas)
+	var urls []string
+	for i := range ports {
+		if ports[i], err = freePort(); err != nil {
+			return result{}, err
+		}
+		urls = append(urls, fmt.Sprintf("http://127.0.0.1:%d", ports[i]))
 	}
-	cmd := exec.CommandContext(ctx, bin, "--config", cfgPath)
+	var pids []int
 	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		return result{}, err
+	for i := range replicas {
+		peers := ""
+		if replicas > 1 {
+			peers = fmt.Sprintf("\n      peers:\n        self: %s\n        endpoints: [%s]", urls[i], strings.Join(urls, ", "))
+		}
+		cfgPath := filepath.Join(work, fmt.Sprintf("config-%d.yaml", i))
+		cfg := fmt.Sprintf(benchConfig, filepath.Join(work, "session-state", "*", "events.jsonl"), filepath.Join(work, fmt.Sprintf("state-%d", i)), ports[i], exporters, strings.TrimSpace(strings.SplitN(exporters, ":", 2)[0]), peers)
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			return result{}, err
+		}
+		cmd := exec.CommandContext(ctx, bin, "--config", cfgPath)
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			return result{}, err
+		}
+		defer func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		}()
+		pids = append(pids, cmd.Process.Pid)
 	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	if err := waitHealthy(url, &logs); err != nil {
-		return result{}, err
+	for _, url := range urls {
+		if err := waitHealthy(url, &logs); err != nil {
+			return result{}, err
+		}
 	}
 	l := &loader{
-		url: url, recorded: recorded, seq: make([]atomic.Int64, sessions),
+		urls: urls, recorded: recorded, seq: make([]atomic.Int64, sessions),
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}},
 	}
-	pid := cmd.Process.Pid
 	self0 := selfCPU()
 	// Warm up: every session -warmup times, so that both phases find them
 	// known and as they are after a while.
-	if _, err := l.run(pid, sessions, conns, max(1, warmup)*sessions); err != nil {
+	if _, err := l.run(pids, sessions, conns, max(1, warmup)*sessions); err != nil {
 		return result{}, fmt.Errorf("warm-up: %w\n%s", err, tail(&logs))
 	}
 	var res result
-	if res.serial, err = l.run(pid, sessions, 1, serial); err != nil {
+	if res.serial, err = l.run(pids, sessions, 1, serial); err != nil {
 		return result{}, fmt.Errorf("1 connection: %w\n%s", err, tail(&logs))
 	}
-	if res.parallel, err = l.run(pid, sessions, conns, parallel); err != nil {
+	if res.parallel, err = l.run(pids, sessions, conns, parallel); err != nil {
 		return result{}, fmt.Errorf("%d connections: %w\n%s", conns, err, tail(&logs))
 	}
 	res.clientCPU = selfCPU() - self0
 	return res, nil
+}
+
+// tier measures the tier of each replica count, in interleaved rounds.
+func tier(counts []int, bin string, rounds, sessions, conns, warmup, serial, parallel int, testdata, exporter string, latency time.Duration) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	recorded, err := readRecorded(testdata)
+	if err != nil {
+		fail(err)
+	}
+	exporters, ok := exporterConfigs[exporter]
+	if !ok {
+		fail(fmt.Errorf("-exporter %q is not debug, queue or direct", exporter))
+	}
+	if exporter != "debug" {
+		gw, err := startGateway(latency)
+		if err != nil {
+			fail(err)
+		}
+		exporters = fmt.Sprintf(exporters, gw)
+	}
+	results := map[int][]result{}
+	for r := range rounds {
+		for _, n := range counts {
+			res, err := runTier(ctx, bin, exporters, n, recorded, sessions, conns, warmup, serial, parallel)
+			if err != nil {
+				fail(fmt.Errorf("%d replicas, round %d: %w", n, r+1, err))
+			}
+			results[n] = append(results[n], res)
+			fmt.Printf("round %d %d replicas  1 conn: %7.0f payloads/s %5.2f CPU-s/10k   %d conns: %7.0f payloads/s %5.2f CPU-s/10k   (503s: %d, %d)\n",
+				r+1, n, res.serial.rate(), res.serial.cpuPer10k(), conns, res.parallel.rate(), res.parallel.cpuPer10k(), res.serial.refused, res.parallel.refused)
+		}
+	}
+	fmt.Printf("\nexporter %s; medians of %d interleaved rounds, %d sessions, the load spread round robin over the replicas (CPU of all replicas):\n", exporter, rounds, sessions)
+	fmt.Printf("%-10s  %14s %14s  %14s %14s\n", "replicas", "1 conn /s", "CPU-s/10k", fmt.Sprintf("%d conns /s", conns), "CPU-s/10k")
+	for _, n := range counts {
+		rs := results[n]
+		fmt.Printf("%-10d  %14.0f %14.2f  %14.0f %14.2f\n", n,
+			median(rs, func(r result) float64 { return r.serial.rate() }),
+			median(rs, func(r result) float64 { return r.serial.cpuPer10k() }),
+			median(rs, func(r result) float64 { return r.parallel.rate() }),
+			median(rs, func(r result) float64 { return r.parallel.cpuPer10k() }))
+	}
 }
 
 // tail is the end of the collector's output, for an error.
@@ -400,7 +485,7 @@ receivers:
     hooks:
       endpoint: 127.0.0.1:%[3]d
       accounting: hooks
-      usage_query: false
+      usage_query: false%[6]s
 exporters:
 %[4]s
 service:
@@ -471,6 +556,19 @@ func selfCPU() time.Duration {
 }
 
 // procCPU is the user and system time of a process, from /proc/<pid>/stat.
+// procsCPU is the CPU time of the processes, summed.
+func procsCPU(pids []int) (time.Duration, error) {
+	var sum time.Duration
+	for _, pid := range pids {
+		c, err := procCPU(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += c
+	}
+	return sum, nil
+}
+
 func procCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
