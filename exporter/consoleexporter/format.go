@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/crossingrecord"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/usagebody"
 )
 
@@ -27,7 +28,6 @@ const (
 	// session's usage so far (_exact, _currency).
 	attrSessionCost  = "copilot.session.cost"
 	attrShutdownType = "copilot.shutdown.type"
-	attrTopSessions  = "copilot.budget.top_sessions"
 )
 
 // shutdownIdle is the copilot.shutdown.type of a summary the receiver
@@ -102,27 +102,25 @@ func summaryLine(res pcommon.Map, lr plog.LogRecord, loc *time.Location, now tim
 // The top sessions are there when the processor knows them (session.id
 // on the receiver's metrics).
 func crossingLine(lr plog.LogRecord, loc *time.Location, now time.Time) string {
-	a := lr.Attributes()
-	spend, limit := exact(a, "copilot.budget.spend"), exact(a, "copilot.budget.limit")
+	c, _ := crossingrecord.Read(lr)
 	line := fmt.Sprintf("%s budget %q: %s %s reached %s%% of its limit: %s of %s %s spent from %s to %s",
-		stamp(lr, loc, now), str(a, "copilot.budget.name"), str(a, "copilot.budget.scope"), str(a, "copilot.budget.value"),
-		strconv.FormatFloat(dbl(a, "copilot.budget.threshold"), 'f', -1, 64),
-		spend, limit, str(a, "copilot.budget.currency"),
-		str(a, "copilot.budget.window.start"), str(a, "copilot.budget.window.end"))
-	if top, ok := a.Get(attrTopSessions); ok && top.Type() == pcommon.ValueTypeSlice {
-		var parts []string
-		for _, s := range top.Slice().All() {
-			if s.Type() != pcommon.ValueTypeMap {
-				continue
-			}
-			m := s.Map()
-			parts = append(parts, fmt.Sprintf("%s (%s)", shortID(str(m, attrSessionID)), exact(m, "spend")))
-		}
-		if len(parts) > 0 {
-			line += "; most by sessions " + strings.Join(parts, ", ")
-		}
+		stamp(lr, loc, now), c.Budget, c.Scope, c.Value, strconv.FormatFloat(c.Threshold, 'f', -1, 64),
+		orUnknown(c.Spend), orUnknown(c.Limit), c.Currency, c.WindowStart, c.WindowEnd)
+	var parts []string
+	for _, s := range c.TopSessions {
+		parts = append(parts, fmt.Sprintf("%s (%s)", shortID(s.Session), orUnknown(s.Spend)))
+	}
+	if len(parts) > 0 {
+		line += "; most by sessions " + strings.Join(parts, ", ")
 	}
 	return line
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "?"
+	}
+	return s
 }
 
 // stamp is the record's time: the time of day for today, the date and
@@ -236,20 +234,6 @@ func num(m pcommon.Map, keys ...string) int64 {
 	return 0
 }
 
-func dbl(m pcommon.Map, k string) float64 {
-	v, ok := m.Get(k)
-	if !ok {
-		return 0
-	}
-	switch v.Type() {
-	case pcommon.ValueTypeDouble:
-		return v.Double()
-	case pcommon.ValueTypeInt:
-		return float64(v.Int())
-	}
-	return 0
-}
-
 func anyInt(v any) int64 {
 	switch x := v.(type) {
 	case int64:
@@ -258,16 +242,4 @@ func anyInt(v any) int64 {
 		return int64(x)
 	}
 	return 0
-}
-
-// exact is the exact decimal of a budget amount (<key>_exact), else its
-// double.
-func exact(a pcommon.Map, key string) string {
-	if s := str(a, key+"_exact"); s != "" {
-		return s
-	}
-	if _, ok := a.Get(key); ok {
-		return strconv.FormatFloat(dbl(a, key), 'f', -1, 64)
-	}
-	return "?"
 }

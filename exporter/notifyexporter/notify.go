@@ -27,13 +27,20 @@ import (
 
 	"github.com/otelcol-copilot/otelcol-copilot/exporter/notifyexporter/internal/metadata"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/crossingrecord"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/retryafter"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 )
 
 // eventCrossing is the event name of the chargeback processor's budget
 // crossing records.
-const eventCrossing = "copilot.budget.crossing"
+const eventCrossing = crossingrecord.EventName
+
+// Crossing and TopSession are a crossing as templates and webhooks see it.
+type (
+	Crossing   = crossingrecord.Crossing
+	TopSession = crossingrecord.TopSession
+)
 
 const (
 	// headerSignature carries sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">.
@@ -162,7 +169,7 @@ type notice struct {
 // ld.
 func (n *notifier) notices(ctx context.Context, ld plog.Logs) []notice {
 	var out []notice
-	for _, c := range crossingsOf(ld) {
+	for _, c := range crossingrecord.All(ld) {
 		out = append(out, notice{key: c.ID, what: "budget crossing", idKey: "crossing.id", id: c.ID,
 			payload: func(d *destination) ([]byte, error) { return d.payload(c) }})
 	}

@@ -352,5 +352,5 @@ func TestTopSessions(t *testing.T) {
 
 	var m webhookMessage
 	require.NoError(t, json.Unmarshal(e.hook.requests()[0].body, &m))
-	assert.Equal(t, []TopSession{{"0b1e1ed0-0000-4000-8000-000000000002", "0.06"}, {"0b1e1ed0-0000-4000-8000-000000000001", "0.04"}}, m.Crossing.TopSessions)
+	assert.Equal(t, []TopSession{{Session: "0b1e1ed0-0000-4000-8000-000000000002", Spend: "0.06"}, {Session: "0b1e1ed0-0000-4000-8000-000000000001", Spend: "0.04"}}, m.Crossing.TopSessions)
 }

@@ -1,6 +1,7 @@
 package notifyexporter // import "github.com/otelcol-copilot/otelcol-copilot/exporter/notifyexporter"
 
 import (
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
@@ -45,6 +46,13 @@ type Session struct {
 // defaultSessionTemplate is the text of a session message when
 // sessions::template is not set.
 const defaultSessionTemplate = `Copilot session {{.ID}}{{if .Ticket}} ({{.Ticket}}){{end}}{{if .Repository}} in {{.Repository}}{{end}}{{if .User}} by {{.User}}{{end}} has cost {{.Cost}} {{.Currency}}, over {{.MinCost}} {{.Currency}}: {{.Credits}} AI credits, {{.Tokens}} tokens`
+
+func str(m pcommon.Map, k string) string {
+	if v, ok := m.Get(k); ok {
+		return v.AsString()
+	}
+	return ""
+}
 
 // sessionsOver returns the summaries in ld whose cost is at least min, and
 // counts those that carry no cost (no chargeback processor before the

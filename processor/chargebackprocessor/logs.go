@@ -15,6 +15,7 @@ import (
 
 	shared "github.com/otelcol-copilot/otelcol-copilot/internal/chargeback"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/crossingrecord"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/usagebody"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/budget"
@@ -22,7 +23,7 @@ import (
 )
 
 // eventCrossing is the event name of a budget crossing record.
-const eventCrossing = "copilot.budget.crossing"
+const eventCrossing = crossingrecord.EventName
 
 // The cost of a session's usage so far, on its summary and end records:
 // as a double, as an exact decimal, and the currency.
@@ -171,22 +172,22 @@ func (p *chargeback) crossingLogs(crossings []budget.Crossing) plog.Logs {
 		a.PutStr(attrBudget, c.Budget)
 		a.PutStr(attrScope, c.Scope)
 		a.PutStr(attrValue, c.Value)
-		a.PutDouble("copilot.budget.threshold", c.Threshold)
-		a.PutDouble("copilot.budget.spend", c.Spend.Float64())
-		a.PutDouble("copilot.budget.limit", c.Limit.Float64())
-		a.PutStr("copilot.budget.spend_exact", c.Spend.String())
-		a.PutStr("copilot.budget.limit_exact", c.Limit.String())
-		a.PutStr("copilot.budget.currency", cur)
-		a.PutStr("copilot.budget.window.start", c.WindowStart.Format(time.RFC3339))
-		a.PutStr("copilot.budget.window.end", c.WindowEnd.Format(time.RFC3339))
-		a.PutStr("copilot.budget.crossing.id", c.ID)
+		a.PutDouble(crossingrecord.AttrThreshold, c.Threshold)
+		a.PutDouble(crossingrecord.AttrSpend, c.Spend.Float64())
+		a.PutDouble(crossingrecord.AttrLimit, c.Limit.Float64())
+		a.PutStr(crossingrecord.AttrSpend+crossingrecord.ExactSuffix, c.Spend.String())
+		a.PutStr(crossingrecord.AttrLimit+crossingrecord.ExactSuffix, c.Limit.String())
+		a.PutStr(crossingrecord.AttrCurrency, cur)
+		a.PutStr(crossingrecord.AttrWindowStart, c.WindowStart.Format(time.RFC3339))
+		a.PutStr(crossingrecord.AttrWindowEnd, c.WindowEnd.Format(time.RFC3339))
+		a.PutStr(crossingrecord.AttrID, c.ID)
 		if len(c.TopSessions) > 0 {
-			top := a.PutEmptySlice("copilot.budget.top_sessions")
+			top := a.PutEmptySlice(crossingrecord.AttrTopSessions)
 			for _, s := range c.TopSessions {
 				m := top.AppendEmpty().SetEmptyMap()
 				m.PutStr(semconv.AttrSessionID, s.Session)
 				m.PutDouble("spend", s.Spend.Float64())
-				m.PutStr("spend_exact", s.Spend.String())
+				m.PutStr("spend"+crossingrecord.ExactSuffix, s.Spend.String())
 			}
 		}
 		if name := p.scopeAttr(c.Scope); name != "" {

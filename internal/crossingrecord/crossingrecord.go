@@ -1,10 +1,35 @@
-package notifyexporter // import "github.com/otelcol-copilot/otelcol-copilot/exporter/notifyexporter"
+// Package crossingrecord is the one reading of a budget crossing record
+// (event copilot.budget.crossing, written by the chargeback processor): the
+// names of its attributes and the Crossing the notify and console exporters
+// show.
+package crossingrecord // import "github.com/otelcol-copilot/otelcol-copilot/internal/crossingrecord"
 
 import (
 	"strconv"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// EventName is the event name of a budget crossing record.
+const EventName = "copilot.budget.crossing"
+
+// The record's attributes (the chargeback processor's README, Budgets).
+const (
+	AttrID          = "copilot.budget.crossing.id"
+	AttrBudget      = "copilot.budget.name"
+	AttrScope       = "copilot.budget.scope"
+	AttrValue       = "copilot.budget.value"
+	AttrThreshold   = "copilot.budget.threshold"
+	AttrSpend       = "copilot.budget.spend"
+	AttrLimit       = "copilot.budget.limit"
+	AttrCurrency    = "copilot.budget.currency"
+	AttrWindowStart = "copilot.budget.window.start"
+	AttrWindowEnd   = "copilot.budget.window.end"
+	AttrTopSessions = "copilot.budget.top_sessions"
+	// ExactSuffix names the exact decimal beside a double amount
+	// (copilot.budget.spend_exact).
+	ExactSuffix = "_exact"
 )
 
 // Crossing is a budget crossing as templates see it: the attributes of a
@@ -45,50 +70,54 @@ type TopSession struct {
 	Spend string `json:"spend"`
 }
 
-// crossingsOf returns the budget crossings in ld, in order; records
-// without a crossing id are not crossings.
-func crossingsOf(ld plog.Logs) []Crossing {
+// All returns the budget crossings in ld, in order; records without a
+// crossing id are not crossings.
+func All(ld plog.Logs) []Crossing {
 	var out []Crossing
 	for _, rl := range ld.ResourceLogs().All() {
 		for _, sl := range rl.ScopeLogs().All() {
 			for _, lr := range sl.LogRecords().All() {
-				if lr.EventName() != eventCrossing {
-					continue
+				if c, ok := Read(lr); ok {
+					out = append(out, c)
 				}
-				a := lr.Attributes()
-				c := Crossing{
-					ID:          str(a, "copilot.budget.crossing.id"),
-					Budget:      str(a, "copilot.budget.name"),
-					Scope:       str(a, "copilot.budget.scope"),
-					Value:       str(a, "copilot.budget.value"),
-					Threshold:   num(a, "copilot.budget.threshold"),
-					Spend:       exact(a, "copilot.budget.spend"),
-					Limit:       exact(a, "copilot.budget.limit"),
-					Currency:    str(a, "copilot.budget.currency"),
-					WindowStart: str(a, "copilot.budget.window.start"),
-					WindowEnd:   str(a, "copilot.budget.window.end"),
-					Severity:    lr.SeverityText(),
-					Body:        lr.Body().AsString(),
-				}
-				c.TopSessions = topSessions(a)
-				if ts := lr.Timestamp(); ts != 0 {
-					c.Time = ts.AsTime().UTC().Format("2006-01-02T15:04:05Z07:00")
-				}
-				if c.ID == "" {
-					continue
-				}
-				out = append(out, c)
 			}
 		}
 	}
 	return out
 }
 
+// Read reads one record; false when it is not a crossing.
+func Read(lr plog.LogRecord) (Crossing, bool) {
+	if lr.EventName() != EventName {
+		return Crossing{}, false
+	}
+	a := lr.Attributes()
+	c := Crossing{
+		ID:          str(a, AttrID),
+		Budget:      str(a, AttrBudget),
+		Scope:       str(a, AttrScope),
+		Value:       str(a, AttrValue),
+		Threshold:   num(a, AttrThreshold),
+		Spend:       exact(a, AttrSpend),
+		Limit:       exact(a, AttrLimit),
+		Currency:    str(a, AttrCurrency),
+		WindowStart: str(a, AttrWindowStart),
+		WindowEnd:   str(a, AttrWindowEnd),
+		Severity:    lr.SeverityText(),
+		Body:        lr.Body().AsString(),
+		TopSessions: topSessions(a),
+	}
+	if ts := lr.Timestamp(); ts != 0 {
+		c.Time = ts.AsTime().UTC().Format("2006-01-02T15:04:05Z07:00")
+	}
+	return c, c.ID != ""
+}
+
 // topSessions reads copilot.budget.top_sessions: maps with session.id and
 // spend_exact (or spend). Entries that are not maps with a session are
 // skipped.
 func topSessions(a pcommon.Map) []TopSession {
-	v, ok := a.Get("copilot.budget.top_sessions")
+	v, ok := a.Get(AttrTopSessions)
 	if !ok || v.Type() != pcommon.ValueTypeSlice {
 		return nil
 	}
@@ -129,7 +158,7 @@ func num(a pcommon.Map, k string) float64 {
 
 // exact is the _exact decimal string of k, or its double when missing.
 func exact(a pcommon.Map, k string) string {
-	if s := str(a, k+"_exact"); s != "" {
+	if s := str(a, k+ExactSuffix); s != "" {
 		return s
 	}
 	if _, ok := a.Get(k); ok {
