@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/otelcol/otelcoltest"
 
+	"github.com/otelcol-copilot/otelcol-copilot/cmd/internal/distrotest"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/statedir"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/distrotest"
 )
 
 // TestExamples loads and validates every example configuration with the

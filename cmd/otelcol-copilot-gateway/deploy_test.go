@@ -17,7 +17,7 @@ import (
 	"go.opentelemetry.io/collector/otelcol/otelcoltest"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/distrotest"
+	"github.com/otelcol-copilot/otelcol-copilot/cmd/internal/distrotest"
 )
 
 // manifests reads a multi-document YAML file into its objects by kind.

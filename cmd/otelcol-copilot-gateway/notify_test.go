@@ -14,7 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
 
-	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/distrotest"
+	"github.com/otelcol-copilot/otelcol-copilot/cmd/internal/distrotest"
 )
 
 // TestNotifyExampleKeepsOnlyCrossings: the filter in examples/notify.yaml

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelcol-copilot/otelcol-copilot/cmd/internal/distrotest"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/statedir"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/distrotest"
 )
 
 // runMainEnv set to 1 makes the test binary run the distribution's main

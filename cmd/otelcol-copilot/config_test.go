@@ -13,8 +13,8 @@ import (
 	"go.opentelemetry.io/collector/otelcol/otelcoltest"
 	"go.opentelemetry.io/collector/pipeline"
 
+	"github.com/otelcol-copilot/otelcol-copilot/cmd/internal/distrotest"
 	"github.com/otelcol-copilot/otelcol-copilot/confmap/provider/defaultconfigprovider"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/distrotest"
 )
 
 // TestExamples loads and validates the example configurations the laptop

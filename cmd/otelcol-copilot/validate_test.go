@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelcol-copilot/otelcol-copilot/cmd/internal/distrotest"
 	"github.com/otelcol-copilot/otelcol-copilot/confmap/provider/defaultconfigprovider"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/distrotest"
 )
 
 // runMainEnv set to 1 makes the test binary run the distribution's main

@@ -3,7 +3,7 @@
 // share: which example configuration each distribution runs, the
 // variables the examples read, and the check that a configuration keeps the
 // copilot receiver's promise under kill -9.
-package distrotest // import "github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/distrotest"
+package distrotest // import "github.com/otelcol-copilot/otelcol-copilot/cmd/internal/distrotest"
 
 import (
 	"path/filepath"
