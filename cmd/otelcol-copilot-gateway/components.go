@@ -18,6 +18,7 @@ import (
 	notifyexporter "github.com/otelcol-copilot/otelcol-copilot/exporter/notifyexporter"
 	usageledgerexporter "github.com/otelcol-copilot/otelcol-copilot/exporter/usageledgerexporter"
 	chargebackprocessor "github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor"
+	dedupprocessor "github.com/otelcol-copilot/otelcol-copilot/processor/dedupprocessor"
 	copilotreceiver "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
@@ -111,6 +112,7 @@ func components() (otelcol.Factories, error) {
 
 	factories.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
 		chargebackprocessor.NewFactory(),
+		dedupprocessor.NewFactory(),
 		batchprocessor.NewFactory(),
 		memorylimiterprocessor.NewFactory(),
 		deltatocumulativeprocessor.NewFactory(),
@@ -123,6 +125,7 @@ func components() (otelcol.Factories, error) {
 	}
 	factories.ProcessorModules = makeModulesMap(factories.Processors, map[component.Type]string{
 		chargebackprocessor.NewFactory().Type():        "github.com/otelcol-copilot/otelcol-copilot v0.0.0",
+		dedupprocessor.NewFactory().Type():             "github.com/otelcol-copilot/otelcol-copilot v0.0.0",
 		batchprocessor.NewFactory().Type():             "go.opentelemetry.io/collector/processor/batchprocessor v0.159.0",
 		memorylimiterprocessor.NewFactory().Type():     "go.opentelemetry.io/collector/processor/memorylimiterprocessor v0.159.0",
 		deltatocumulativeprocessor.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/processor/deltatocumulativeprocessor v0.159.0",

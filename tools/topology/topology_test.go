@@ -23,6 +23,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,13 +99,13 @@ func TestFleet(t *testing.T) {
 	// Three gateways with deploy/kubernetes/config.yaml, moved to loopback.
 	const n = 3
 	var gw [n]*proc
-	var agentPorts, ownedPorts, hookPorts, healthPorts [n]int
+	var agentPorts, ownedPorts, hookPorts, healthPorts, telemetryPorts [n]int
 	for i := range n {
-		agentPorts[i], ownedPorts[i], hookPorts[i], healthPorts[i] = freePort(t), freePort(t), freePort(t), freePort(t)
+		agentPorts[i], ownedPorts[i], hookPorts[i], healthPorts[i], telemetryPorts[i] = freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
 	}
 	lbAgents, lbHooks := freePort(t), freePort(t)
 	for i := range n {
-		cfg := gatewayConfig(t, i, agentPorts, ownedPorts, hookPorts, healthPorts[i], sinkPort, lbHooks)
+		cfg := gatewayConfig(t, i, agentPorts, ownedPorts, hookPorts, healthPorts[i], sinkPort, lbHooks, telemetryPorts[i])
 		state := filepath.Join(work, fmt.Sprintf("gateway-%d-state", i))
 		gw[i] = newProc(t, work, fmt.Sprintf("gateway-%d", i), bin.gateway, []string{"--config", writeFile(t, work, fmt.Sprintf("gateway-%d.yaml", i), cfg)},
 			[]string{"OTELCOL_COPILOT_HOOK_TOKEN=" + token, "OTELCOL_COPILOT_STATE_DIR=" + state, "POD_NAME=gateway-" + fmt.Sprint(i)})
@@ -206,14 +207,29 @@ func TestFleet(t *testing.T) {
 		drain(t, bin.hook, hookEnv)
 		time.Sleep(2 * time.Second)
 	}
+	// What the owning replicas' dedup processors dropped: requests sent
+	// again whole after a replica's outage (their counters since their
+	// last start).
+	dropped := 0
+	for i := range n {
+		dropped += scrapeSum(t, telemetryPorts[i], "otelcol_processor_dedup_dropped")
+	}
 	for _, p := range append(append([]*proc{}, agents[:]...), gw[:]...) {
 		p.stop(t)
 	}
 	sink.stop(t)
 	got = readSink(t, sinkOut)
+	t.Logf("the owners' dedup dropped %d repeated items", dropped)
+	// What still repeats at the sink is what a killed owner's queue had in
+	// flight: whole requests, at most its consumers' worth per signal.
+	assert.LessOrEqual(t, got.repeatedRequests, 3*10, "requests repeated at the sink, beyond what one owner kill leaves in flight")
+	assert.Zero(t, got.mixedRequests, "requests with repeated points among new ones: a request sent again whole reached the sink past the owner's dedup")
+	for owner, n := range got.repeatedBy {
+		assert.Equal(t, "gateway-1", owner, "%d points repeated by %s, which was not killed: a request sent again whole passed its dedup", n, owner)
+	}
 
-	t.Logf("sink: %d unique points (%d repeated identically), %d crossings (%d repeated identically); %d sessions on laptops, %d by hooks",
-		got.points, got.repeatedPoints, len(got.crossings), got.repeatedCrossings, want.sessions, want.hookSessions)
+	t.Logf("sink: %d unique points (%d repeated identically, in %d requests), %d crossings (%d repeated identically); %d sessions on laptops, %d by hooks",
+		got.points, got.repeatedPoints, got.repeatedRequests, len(got.crossings), got.repeatedCrossings, want.sessions, want.hookSessions)
 	assert.Zero(t, got.conflicts, "points with the same identity and different values")
 	assertTotals(t, "model", want.byModel, got.byModel)
 	assertTotals(t, "team", want.byTeam, got.byTeam)
@@ -389,7 +405,7 @@ func sinkConfig(port int, out string) string {
 // gatewayConfig is deploy/kubernetes/config.yaml on loopback: its ports,
 // the replicas' names as loopback ports, the test's attribution rules and
 // a budget every team with spend crosses at once, in one window.
-func gatewayConfig(t *testing.T, i int, agents, owned, hooks [3]int, health, sink, lbHooks int) string {
+func gatewayConfig(t *testing.T, i int, agents, owned, hooks [3]int, health, sink, lbHooks, telemetry int) string {
 	b, err := os.ReadFile("../../deploy/kubernetes/config.yaml")
 	require.NoError(t, err)
 	var c map[string]any
@@ -430,7 +446,17 @@ func gatewayConfig(t *testing.T, i int, agents, owned, hooks [3]int, health, sin
 		"name": "team-fixed", "scope": "team", "amount": "0.000000001", "period": "fixed",
 		"start": "2000-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z",
 	}}
-	c["service"].(map[string]any)["telemetry"] = map[string]any{"metrics": map[string]any{"level": "none"}}
+	// Which owner sent a point on: what repeats at the sink must come from
+	// the owner that was killed (its queue's requests in flight), never
+	// from the others (a laptop's request sent again whole).
+	c["processors"].(map[string]any)["transform/owner"] = map[string]any{"metric_statements": []any{map[string]any{
+		"context": "resource", "statements": []any{fmt.Sprintf(`set(attributes["test.owner"], "gateway-%d")`, i)},
+	}}}
+	mp := m("service", "pipelines", "metrics")
+	mp["processors"] = append(mp["processors"].([]any), "transform/owner")
+	c["service"].(map[string]any)["telemetry"] = map[string]any{"metrics": map[string]any{"level": "normal", "readers": []any{
+		map[string]any{"pull": map[string]any{"exporter": map[string]any{"prometheus": map[string]any{"host": "127.0.0.1", "port": telemetry}}}},
+	}}}
 	out, err := yaml.Marshal(c)
 	require.NoError(t, err)
 	return string(out)
@@ -622,6 +648,9 @@ func firstLine(path string) ([]byte, error) {
 type totals struct {
 	byModel, byTeam, byTicket            map[string]cliaccounting.ModelTotals
 	points, repeatedPoints, conflicts    int
+	repeatedRequests                     int               // requests all of whose points came before
+	repeatedBy                           map[string]int    // repeated points by the owner that sent them
+	mixedRequests                        int               // requests with new points and repeated ones
 	crossings                            map[string]string // id → team@threshold
 	repeatedCrossings, crossingConflicts int
 }
@@ -631,13 +660,22 @@ func (g totals) equal(w want) bool {
 }
 
 func readSink(t *testing.T, dir string) totals {
-	g := totals{byModel: map[string]cliaccounting.ModelTotals{}, byTeam: map[string]cliaccounting.ModelTotals{}, byTicket: map[string]cliaccounting.ModelTotals{}, crossings: map[string]string{}}
+	g := totals{byModel: map[string]cliaccounting.ModelTotals{}, byTeam: map[string]cliaccounting.ModelTotals{}, byTicket: map[string]cliaccounting.ModelTotals{}, crossings: map[string]string{}, repeatedBy: map[string]int{}}
 	seen := map[[32]byte]int64{}
 	eachLine(t, filepath.Join(dir, "metrics.jsonl"), func(line []byte) {
 		md, err := (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics(line)
 		if err != nil {
 			return // a line being written
 		}
+		fresh, repeated := g.points, g.repeatedPoints
+		defer func() {
+			switch {
+			case g.points == fresh && g.repeatedPoints > repeated:
+				g.repeatedRequests++
+			case g.points > fresh && g.repeatedPoints > repeated:
+				g.mixedRequests++
+			}
+		}()
 		for _, rm := range md.ResourceMetrics().All() {
 			res, _ := json.Marshal(rm.Resource().Attributes().AsRaw())
 			for _, sm := range rm.ScopeMetrics().All() {
@@ -659,6 +697,8 @@ func readSink(t *testing.T, dir string) totals {
 								g.conflicts++
 							}
 							g.repeatedPoints++
+							by, _ := rm.Resource().Attributes().Get("test.owner")
+							g.repeatedBy[by.Str()]++
 							continue
 						}
 						seen[id] = v
@@ -733,6 +773,27 @@ func readSink(t *testing.T, dir string) totals {
 		}
 	})
 	return g
+}
+
+// scrapeSum sums a counter's series on a collector's own metrics endpoint.
+func scrapeSum(t *testing.T, port int, name string) int {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if err != nil {
+		t.Logf("scraping 127.0.0.1:%d: %v", port, err)
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	total := 0.0
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, name) {
+			var v float64
+			if _, err := fmt.Sscan(l[strings.LastIndexByte(l, ' ')+1:], &v); err == nil {
+				total += v
+			}
+		}
+	}
+	return int(total)
 }
 
 func eachLine(t *testing.T, path string, fn func([]byte)) {
