@@ -26,7 +26,6 @@ const (
 	attrCrossingID = "copilot.budget.crossing.id"
 	// Set by the chargeback processor on summaries: the cost of the
 	// session's usage so far (_exact, _currency).
-	attrSessionCost  = "copilot.session.cost"
 	attrShutdownType = "copilot.shutdown.type"
 )
 
@@ -83,8 +82,8 @@ func summaryLine(res pcommon.Map, lr plog.LogRecord, loc *time.Location, now tim
 	fmt.Fprintf(&b, " / %s out tokens, %s AI credits", thousands(u.TokenDetails.Output), usagebody.Credits(u.TotalNanoAIU))
 	// What the chargeback processor priced the usage at, when it is in
 	// the pipeline.
-	if cost := str(lr.Attributes(), attrSessionCost+"_exact"); cost != "" {
-		fmt.Fprintf(&b, ", %s %s", cost, str(lr.Attributes(), attrSessionCost+"_currency"))
+	if cost := str(lr.Attributes(), usagebody.AttrCostExact); cost != "" {
+		fmt.Fprintf(&b, ", %s %s", cost, str(lr.Attributes(), usagebody.AttrCostCurrency))
 	}
 	fmt.Fprintf(&b, ", %s %s", premium, noun)
 	c := u.CodeChanges

@@ -150,13 +150,6 @@ func (s ticketState) total() ticketTotal {
 	return t
 }
 
-// The chargeback processor's cost of a session's usage so far, on its
-// summary records (the processor's README).
-const (
-	attrSessionCostExact    = "copilot.session.cost_exact"
-	attrSessionCostCurrency = "copilot.session.cost_currency"
-)
-
 func stateKey(ticket string) string { return "ticket/" + ticket }
 
 func (e *jiraExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
@@ -365,13 +358,12 @@ func totalOf(lr plog.LogRecord) (sessionTotal, error) {
 		return sessionTotal{}, err
 	}
 	st := sessionTotal{NanoAIU: u.TotalNanoAIU, PremiumRequests: u.TotalPremiumRequestCost, Tokens: u.TokenDetails.Input + u.TokenDetails.Output}
-	if v, ok := lr.Attributes().Get(attrSessionCostExact); ok {
-		c, err := money.ParseDecimal(v.AsString())
-		if err != nil {
-			return sessionTotal{}, fmt.Errorf("%s: %w", attrSessionCostExact, err)
-		}
-		st.Cost = &c
-		st.Currency = str(lr.Attributes(), attrSessionCostCurrency)
+	cost, currency, found, err := usagebody.Cost(lr.Attributes())
+	if err != nil {
+		return sessionTotal{}, err
+	}
+	if found {
+		st.Cost, st.Currency = &cost, currency
 	}
 	return st, nil
 }

@@ -66,9 +66,8 @@ func sessionsOver(ld plog.Logs, min money.Amount) (out []Session, unpriced int) 
 					continue
 				}
 				a := lr.Attributes()
-				exactCost := str(a, "copilot.session.cost_exact")
-				cost, err := money.ParseDecimal(exactCost)
-				if exactCost == "" || err != nil {
+				cost, currency, found, err := usagebody.Cost(a)
+				if !found || err != nil {
 					unpriced++
 					continue
 				}
@@ -76,7 +75,7 @@ func sessionsOver(ld plog.Logs, min money.Amount) (out []Session, unpriced int) 
 					continue
 				}
 				s := Session{
-					ID: str(res, "session.id"), Cost: cost.String(), Currency: str(a, "copilot.session.cost_currency"), MinCost: min.String(),
+					ID: str(res, "session.id"), Cost: cost.String(), Currency: currency, MinCost: min.String(),
 					Repository: str(res, "vcs.repository.name"), Branch: str(res, "vcs.ref.head.name"), User: str(res, "user.name"),
 					Team: str(a, "team"), Ticket: str(a, "ticket"),
 				}

@@ -15,6 +15,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 )
 
@@ -50,6 +51,39 @@ func Put(m pcommon.Map, u session.UsageSummary) {
 	cc.PutInt("linesAdded", u.CodeChanges.LinesAdded)
 	cc.PutInt("linesRemoved", u.CodeChanges.LinesRemoved)
 	cc.PutInt("filesModified", u.CodeChanges.FilesModified)
+}
+
+// The cost of the usage summary, which the chargeback processor puts on a
+// summary or end record beside its body: a double, an exact decimal and
+// the currency.
+const (
+	AttrCost         = "copilot.session.cost"
+	AttrCostExact    = "copilot.session.cost_exact"
+	AttrCostCurrency = "copilot.session.cost_currency"
+)
+
+// PutCost puts a record's cost on its attributes.
+func PutCost(attrs pcommon.Map, cost money.Amount, currency string) {
+	attrs.PutDouble(AttrCost, cost.Float64())
+	attrs.PutStr(AttrCostExact, cost.String())
+	attrs.PutStr(AttrCostCurrency, currency)
+}
+
+// Cost reads a record's cost back: found says the record carries one, err
+// that what it carries is not a decimal amount.
+func Cost(attrs pcommon.Map) (cost money.Amount, currency string, found bool, err error) {
+	v, ok := attrs.Get(AttrCostExact)
+	if !ok {
+		return money.Amount{}, "", false, nil
+	}
+	cost, err = money.ParseDecimal(v.AsString())
+	if err != nil {
+		return money.Amount{}, "", true, fmt.Errorf("%s: %w", AttrCostExact, err)
+	}
+	if c, ok := attrs.Get(AttrCostCurrency); ok {
+		currency = c.AsString()
+	}
+	return cost, currency, true, nil
 }
 
 // ErrNoUsage is returned by Get for a body that is not a usage summary:

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 )
 
@@ -63,4 +64,23 @@ func TestCredits(t *testing.T) {
 	for n, want := range map[int64]string{0: "0", 1: "0.000000001", 1_500_000_000: "1.5", 42_000_000_000: "42", -2_500_000_000: "-2.5", -1 << 63: "-9223372036.854775808"} {
 		assert.Equal(t, want, Credits(n))
 	}
+}
+
+func TestCost(t *testing.T) {
+	a := pcommon.NewMap()
+	_, _, found, err := Cost(a)
+	assert.False(t, found)
+	assert.NoError(t, err)
+	PutCost(a, money.MustParse("0.046357675"), "USD")
+	c, cur, found, err := Cost(a)
+	require.NoError(t, err)
+	assert.True(t, found)
+	assert.Equal(t, "0.046357675", c.String())
+	assert.Equal(t, "USD", cur)
+	v, _ := a.Get(AttrCost)
+	assert.InDelta(t, 0.046357675, v.Double(), 1e-15)
+	a.PutStr(AttrCostExact, "")
+	_, _, found, err = Cost(a)
+	assert.True(t, found)
+	assert.ErrorContains(t, err, AttrCostExact)
 }

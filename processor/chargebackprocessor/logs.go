@@ -25,14 +25,6 @@ import (
 // eventCrossing is the event name of a budget crossing record.
 const eventCrossing = crossingrecord.EventName
 
-// The cost of a session's usage so far, on its summary and end records:
-// as a double, as an exact decimal, and the currency.
-const (
-	attrSessionCost         = "copilot.session.cost"
-	attrSessionCostExact    = "copilot.session.cost_exact"
-	attrSessionCostCurrency = "copilot.session.cost_currency"
-)
-
 type logsProcessor struct {
 	p    *chargeback
 	next consumer.Logs
@@ -104,10 +96,7 @@ func (p *chargeback) putSessionCost(lr plog.LogRecord) {
 		return
 	}
 	cost, _ := shared.Price(p.pricer, u)
-	a := lr.Attributes()
-	a.PutDouble(attrSessionCost, cost.Float64())
-	a.PutStr(attrSessionCostExact, cost.String())
-	a.PutStr(attrSessionCostCurrency, p.pricer.Currency())
+	usagebody.PutCost(lr.Attributes(), cost, p.pricer.Currency())
 }
 
 // putContext lends a session's context attributes to an item of the CLI's

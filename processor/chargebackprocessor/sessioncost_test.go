@@ -10,6 +10,8 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/usagebody"
 )
 
 // The summary and end records of the receiver carry the cost of the
@@ -29,7 +31,7 @@ func TestSessionCostOnSummaries(t *testing.T) {
 			for _, sl := range rl.ScopeLogs().All() {
 				for _, lr := range sl.LogRecords().All() {
 					if lr.EventName() != "copilot.session.summary" {
-						_, has := lr.Attributes().Get(attrSessionCostExact)
+						_, has := lr.Attributes().Get(usagebody.AttrCostExact)
 						assert.Equal(t, lr.EventName() == "copilot.session.end" && lr.Body().Type() == pcommon.ValueTypeMap, has, lr.EventName())
 						continue
 					}
@@ -37,14 +39,14 @@ func TestSessionCostOnSummaries(t *testing.T) {
 					require.True(t, ok)
 					require.Positive(t, n.Int(), "the billed sessions have nano-AIU")
 					want := new(big.Rat).SetFrac(big.NewInt(n.Int()), big.NewInt(100_000_000_000))
-					exact, ok := lr.Attributes().Get(attrSessionCostExact)
+					exact, ok := lr.Attributes().Get(usagebody.AttrCostExact)
 					require.True(t, ok, "no cost on a summary")
 					gotCost, ok := new(big.Rat).SetString(exact.Str())
 					require.True(t, ok, exact.Str())
 					assert.Equal(t, want.FloatString(13), gotCost.FloatString(13))
-					cur, _ := lr.Attributes().Get(attrSessionCostCurrency)
+					cur, _ := lr.Attributes().Get(usagebody.AttrCostCurrency)
 					assert.Equal(t, "USD", cur.Str())
-					f, _ := lr.Attributes().Get(attrSessionCost)
+					f, _ := lr.Attributes().Get(usagebody.AttrCost)
 					wf, _ := want.Float64()
 					assert.InDelta(t, wf, f.Double(), 1e-12)
 					priced++
@@ -71,7 +73,7 @@ func TestSessionCostBadBody(t *testing.T) {
 	b.PutStr("tokenDetails", "many")
 	require.NoError(t, p.l.ConsumeLogs(context.Background(), ld))
 	out := p.ls.AllLogs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
-	_, has := out.Attributes().Get(attrSessionCostExact)
+	_, has := out.Attributes().Get(usagebody.AttrCostExact)
 	assert.False(t, has)
 	assert.Equal(t, int64(1), p.counter(t, "unpriced", "reason", "bad_summary"))
 }

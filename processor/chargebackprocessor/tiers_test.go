@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/usagebody"
+
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/budget"
 )
@@ -60,7 +62,7 @@ func TestTwoTiers(t *testing.T) {
 		for _, rl := range ld.ResourceLogs().All() {
 			for _, sl := range rl.ScopeLogs().All() {
 				for _, lr := range sl.LogRecords().All() {
-					_, priced := lr.Attributes().Get(attrSessionCostExact)
+					_, priced := lr.Attributes().Get(usagebody.AttrCostExact)
 					assert.False(t, priced, lr.EventName())
 				}
 			}
