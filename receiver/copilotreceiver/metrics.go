@@ -186,9 +186,12 @@ type metricsBatch struct {
 	collecting bool
 	// group is what groups the points of the usage fact being converted
 	// (nil for other facts, whose points are grouped by series).
-	group   []string
-	resKeys map[*session.Context]string
-	wkey    []byte
+	group []string
+	// resIDs numbers the resources of the batch by their attributes
+	// (resourceKey), resOf the contexts by the number of their resource.
+	resIDs map[string]int
+	resOf  map[*session.Context]int
+	wkey   []byte
 }
 
 // window is the times of a group of combined points: the earliest start
@@ -215,7 +218,8 @@ func (b *metricsBuilder) build(f *session.Facts, now time.Time) pmetric.Metrics 
 	}
 	if b.combine {
 		mb.windows = map[string]*window{}
-		mb.resKeys = map[*session.Context]string{}
+		mb.resIDs = map[string]int{}
+		mb.resOf = map[*session.Context]int{}
 		mb.collecting = true
 		mb.add(f)
 		mb.collecting = false
@@ -286,14 +290,18 @@ func usageGroup(dst []string, u *session.UsageFact) []string {
 // hours of start and ts, and the group (a usage group, or a metric and the
 // point's attributes).
 func (mb *metricsBatch) windowKey(ctx *session.Context, start, ts time.Time, name string, attrs []string) []byte {
-	rk, ok := mb.resKeys[ctx]
+	id, ok := mb.resOf[ctx]
 	if !ok {
 		res := pcommon.NewResource()
 		mb.b.resources.fill(res, ctx, false)
-		rk = resourceKey(res)
-		mb.resKeys[ctx] = rk
+		rk := resourceKey(res)
+		if id, ok = mb.resIDs[rk]; !ok {
+			id = len(mb.resIDs)
+			mb.resIDs[rk] = id
+		}
+		mb.resOf[ctx] = id
 	}
-	k := append(mb.wkey[:0], rk...)
+	k := strconv.AppendInt(mb.wkey[:0], int64(id), 36)
 	k = append(k, 0)
 	k = strconv.AppendInt(k, start.UnixNano()/int64(combineSpan), 36)
 	k = append(k, 0)
