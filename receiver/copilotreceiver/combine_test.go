@@ -1,8 +1,11 @@
 package copilotreceiver
 
 import (
+	"bytes"
 	"maps"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -313,4 +316,31 @@ func TestCombinedUsageGroupsShareWindows(t *testing.T) {
 	assert.Equal(t, 3.0, got[unbilled]["copilot.usage.tokens input"])
 	assert.NotContains(t, got[unbilled], semconv.MetricCopilotUsageNanoAIU)
 	assert.Equal(t, 1.0, got[later][semconv.MetricCopilotUsageNanoAIU])
+}
+
+// TestReceiverCombinesRounds runs the receiver over every real transcript,
+// both ways: what the tailer's rounds deliver combined adds up to what it
+// delivers one point per event, per series and quarter hour.
+func TestReceiverCombinesRounds(t *testing.T) {
+	run := func(points string) (map[string]*seriesTotal, int) {
+		h := newHarness(t)
+		h.cfg.MetricPoints = points
+		events := 0
+		for _, path := range transcripts(t) {
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			events += bytes.Count(b, []byte("\n"))
+			h.write(filepath.Base(filepath.Dir(path)), b)
+		}
+		s := &sink{}
+		stop := h.run(s)
+		require.Eventually(t, func() bool { return eventsRead(h) >= int64(events) }, 30*time.Second, 10*time.Millisecond)
+		stop()
+		return seriesTotals(s.allMetrics())
+	}
+	perEvent, nPerEvent := run(PointsPerEvent)
+	combined, nCombined := run(PointsCombined)
+	t.Logf("%d points per event, %d combined", nPerEvent, nCombined)
+	assert.Less(t, nCombined, nPerEvent)
+	requireSameTotals(t, perEvent, combined)
 }
