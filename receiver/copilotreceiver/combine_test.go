@@ -31,8 +31,10 @@ type seriesTotal struct {
 // seriesTotals adds up the points of md by series (resource attributes,
 // metric, point attributes) and by the quarter hour of their start and of
 // their time: the resolution combining keeps. It also returns the number
-// of points.
-func seriesTotals(md pmetric.Metrics) (map[string]*seriesTotal, int) {
+// of points. Combining adds points up, which is right for delta sums and
+// histograms only (a cumulative sum or a gauge would keep its last point),
+// so any other kind of metric fails the test.
+func seriesTotals(t *testing.T, md pmetric.Metrics) (map[string]*seriesTotal, int) {
 	out := map[string]*seriesTotal{}
 	points := 0
 	at := func(res pcommon.Resource, name string, attrs pcommon.Map, start, ts pcommon.Timestamp) *seriesTotal {
@@ -49,12 +51,14 @@ func seriesTotals(md pmetric.Metrics) (map[string]*seriesTotal, int) {
 			for _, m := range sm.Metrics().All() {
 				switch m.Type() {
 				case pmetric.MetricTypeSum:
+					require.Equal(t, pmetric.AggregationTemporalityDelta, m.Sum().AggregationTemporality(), m.Name())
 					for _, dp := range m.Sum().DataPoints().All() {
 						s := at(rm.Resource(), m.Name(), dp.Attributes(), dp.StartTimestamp(), dp.Timestamp())
 						s.ival += dp.IntValue()
 						s.dval += dp.DoubleValue()
 					}
 				case pmetric.MetricTypeHistogram:
+					require.Equal(t, pmetric.AggregationTemporalityDelta, m.Histogram().AggregationTemporality(), m.Name())
 					for _, dp := range m.Histogram().DataPoints().All() {
 						s := at(rm.Resource(), m.Name(), dp.Attributes(), dp.StartTimestamp(), dp.Timestamp())
 						s.count += float64(dp.Count())
@@ -67,7 +71,7 @@ func seriesTotals(md pmetric.Metrics) (map[string]*seriesTotal, int) {
 						}
 					}
 				default:
-					panic("the receiver makes no " + m.Type().String())
+					require.Failf(t, "combining would add up a "+m.Type().String(), m.Name())
 				}
 			}
 		}
@@ -135,8 +139,8 @@ func TestCombinedKeepsTotals(t *testing.T) {
 				mb, _, _ := builders(cfg)
 				return mb.build(facts, time.Time{})
 			}
-			perEvent, nPerEvent := seriesTotals(build(PointsPerEvent))
-			combined, nCombined := seriesTotals(build(PointsCombined))
+			perEvent, nPerEvent := seriesTotals(t, build(PointsPerEvent))
+			combined, nCombined := seriesTotals(t, build(PointsCombined))
 			t.Logf("%d usage facts: %d points per event, %d combined", len(facts.Usage), nPerEvent, nCombined)
 			assert.Less(t, nCombined, nPerEvent, "combining should make fewer points")
 			requireSameTotals(t, perEvent, combined)
@@ -205,9 +209,9 @@ func TestCombiningKeepsSeriesApart(t *testing.T) {
 		mbPerEvent, _, _ := builders(cfg)
 		cfg.MetricPoints = PointsCombined
 		mb, _, _ := builders(cfg)
-		perEvent, _ := seriesTotals(mbPerEvent.build(f, time.Time{}))
+		perEvent, _ := seriesTotals(t, mbPerEvent.build(f, time.Time{}))
 		md := mb.build(f, time.Time{})
-		combined, _ := seriesTotals(md)
+		combined, _ := seriesTotals(t, md)
 		requireSameTotals(t, perEvent, combined)
 
 		// Each input-token point is one series' own: its value is a sum of
@@ -336,7 +340,7 @@ func TestReceiverCombinesRounds(t *testing.T) {
 		stop := h.run(s)
 		require.Eventually(t, func() bool { return eventsRead(h) >= int64(events) }, 30*time.Second, 10*time.Millisecond)
 		stop()
-		return seriesTotals(s.allMetrics())
+		return seriesTotals(t, s.allMetrics())
 	}
 	perEvent, nPerEvent := run(PointsPerEvent)
 	combined, nCombined := run(PointsCombined)

@@ -198,6 +198,11 @@ type metricsBatch struct {
 // and the latest time of what they count.
 type window struct{ start, ts time.Time }
 
+// Combining adds points up: the receiver's sums and histograms are all
+// delta, so a combined point covers its points' windows and nothing is
+// kept from one batch to the next. A cumulative sum or a gauge would have
+// to keep its last point instead (TestCombinedKeepsTotals fails on one).
+//
 // combineSpan bounds a combined point: the points combined have their
 // start times in one quarter hour (UTC), and their times in one, so that
 // usage by hour or by day, in any time zone, is what it is per event (a
