@@ -40,6 +40,18 @@ const (
 	TimestampsReceived = "received"
 )
 
+// Values of metric_points.
+const (
+	// PointsCombined combines the points of each series read in one round
+	// (one batch the receiver delivers: a poll of live sessions, or up to
+	// 2048 events of history) into one point, never across a quarter hour
+	// of their start or end times. Totals are the same as per event.
+	PointsCombined = "combined"
+	// PointsPerEvent keeps one point per counted event: per model call,
+	// tool call, session start, and so on.
+	PointsPerEvent = "per_event"
+)
+
 // Config is the configuration of the copilot receiver.
 type Config struct {
 	// SessionState configures reading session transcripts.
@@ -51,6 +63,11 @@ type Config struct {
 
 	// MetricTimestamps is "event" or "received".
 	MetricTimestamps string `mapstructure:"metric_timestamps"`
+
+	// MetricPoints is "combined" or "per_event": whether the points of a
+	// series read together are combined into one. per_event needs
+	// metric_timestamps: event.
+	MetricPoints string `mapstructure:"metric_points"`
 
 	// Histograms configures the two histogram metrics, which the metadata
 	// generator cannot describe.
@@ -231,6 +248,15 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MetricTimestamps != TimestampsEvent && cfg.MetricTimestamps != TimestampsReceived {
 		errs = append(errs, fmt.Errorf("metric_timestamps: %q is not %q or %q", cfg.MetricTimestamps, TimestampsEvent, TimestampsReceived))
+	}
+	switch cfg.MetricPoints {
+	case PointsCombined:
+	case PointsPerEvent:
+		if cfg.MetricTimestamps == TimestampsReceived {
+			errs = append(errs, fmt.Errorf("metric_points: %q needs metric_timestamps: %q; %q stamps every point read together with one time, and a series' points with one time would be dropped but the first", cfg.MetricPoints, TimestampsEvent, TimestampsReceived))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("metric_points: %q is not %q or %q", cfg.MetricPoints, PointsCombined, PointsPerEvent))
 	}
 	hists := cfg.Histograms.byName()
 	for _, name := range slices.Sorted(maps.Keys(hists)) {

@@ -28,6 +28,7 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, []string{filepath.Join("/home/u/.copilot", "session-state", "*", "events.jsonl")}, def.SessionState.Include)
 	assert.Equal(t, StartAtBeginning, def.SessionState.StartAt)
 	assert.Equal(t, TimestampsEvent, def.MetricTimestamps)
+	assert.Equal(t, PointsCombined, def.MetricPoints)
 	assert.False(t, def.ResourceAttributes.SessionID.Enabled, "session.id is off metrics by default")
 	assert.False(t, def.CaptureContent)
 
@@ -53,6 +54,13 @@ func TestLoadConfig(t *testing.T) {
 	assert.False(t, cfg.Metrics.CopilotToolCalls.Enabled)
 	assert.True(t, cfg.ResourceAttributes.SessionID.Enabled)
 	assert.False(t, cfg.Events.CopilotSessionError.Enabled)
+
+	cfg = NewFactory().CreateDefaultConfig().(*Config)
+	sub, err = cm.Sub(component.NewIDWithName(metadata.Type, "per_event").String())
+	require.NoError(t, err)
+	require.NoError(t, sub.Unmarshal(cfg))
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, PointsPerEvent, cfg.MetricPoints)
 }
 
 func TestValidateNamesKeyAndValue(t *testing.T) {
@@ -74,6 +82,8 @@ func TestValidateNamesKeyAndValue(t *testing.T) {
 		{"idle", func(c *Config) { c.SessionState.IdleTimeout = 0 }, "session_state::idle_timeout: 0s"},
 		{"retry", func(c *Config) { c.SessionState.RetryOnRefused.MaxInterval = time.Millisecond }, "session_state::retry_on_refused: initial_interval"},
 		{"timestamps", func(c *Config) { c.MetricTimestamps = "wall" }, `metric_timestamps: "wall"`},
+		{"points", func(c *Config) { c.MetricPoints = "per_call" }, `metric_points: "per_call" is not "combined" or "per_event"`},
+		{"per event received", func(c *Config) { c.MetricPoints, c.MetricTimestamps = PointsPerEvent, TimestampsReceived }, `metric_points: "per_event" needs metric_timestamps: "event"`},
 		{"buckets", func(c *Config) { c.Histograms.APIDuration.Buckets = []float64{1, 1} }, "histograms::copilot.api.duration::buckets"},
 		{"strategy", func(c *Config) { c.Metrics.CopilotUsageTokens.AggregationStrategy = metadata.AggregationStrategyAvg }, `metrics::copilot.usage.tokens::aggregation_strategy: "avg"`},
 		// The hooks' own Validate names keys below hooks; the collector's

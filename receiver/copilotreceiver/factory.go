@@ -43,6 +43,7 @@ func createDefaultConfig() component.Config {
 			ProgressInterval: 5 * time.Second,
 		},
 		MetricTimestamps: TimestampsEvent,
+		MetricPoints:     PointsCombined,
 		Histograms: HistogramsConfig{
 			APIDuration:      HistogramConfig{Enabled: true, Buckets: defaultDurationBuckets},
 			TimeToFirstToken: HistogramConfig{Enabled: true, Buckets: defaultTTFTBuckets},

@@ -79,28 +79,38 @@ func builders(cfg *Config) (*metricsBuilder, *tracesBuilder, *logsBuilder) {
 		&logsBuilder{resources: res, version: "test", events: cfg.Events}
 }
 
-// TestGolden pins the telemetry of every real transcript. Refresh with
-// `go test ./receiver/copilotreceiver -run TestGolden -update` and review
-// the diff.
+// TestGolden pins the telemetry of every real transcript, read as one
+// batch: metrics.yaml with the default configuration (the points of each
+// series combined), metrics_per_event.yaml with metric_points: per_event.
+// Refresh with `go test ./receiver/copilotreceiver -run TestGolden -update`
+// and review the diff.
 func TestGolden(t *testing.T) {
 	for _, path := range transcripts(t) {
 		name := caseName(path)
 		t.Run(name, func(t *testing.T) {
 			mb, tb, lb := builders(testConfig())
+			perEvent := testConfig()
+			perEvent.MetricPoints = PointsPerEvent
+			mbPerEvent, _, _ := builders(perEvent)
 			facts := readFacts(t, path, false)
 			md := mb.build(facts, time.Time{})
+			mdPerEvent := mbPerEvent.build(facts, time.Time{})
 			td := tb.build(facts)
 			ld := lb.build(facts)
 			dir := filepath.Join("testdata", "golden", filepath.FromSlash(name))
 			if *update {
 				require.NoError(t, os.MkdirAll(dir, 0o755))
 				require.NoError(t, golden.WriteMetrics(t, filepath.Join(dir, "metrics.yaml"), md, golden.SkipMetricTimestampNormalization()))
+				require.NoError(t, golden.WriteMetrics(t, filepath.Join(dir, "metrics_per_event.yaml"), mdPerEvent, golden.SkipMetricTimestampNormalization()))
 				require.NoError(t, golden.WriteTraces(t, filepath.Join(dir, "traces.yaml"), td))
 				require.NoError(t, golden.WriteLogs(t, filepath.Join(dir, "logs.yaml"), ld))
 			}
 			wantM, err := golden.ReadMetrics(filepath.Join(dir, "metrics.yaml"))
 			require.NoError(t, err)
 			require.NoError(t, pmetrictest.CompareMetrics(wantM, md, pmetrictest.IgnoreMetricDataPointsOrder()))
+			wantM, err = golden.ReadMetrics(filepath.Join(dir, "metrics_per_event.yaml"))
+			require.NoError(t, err)
+			require.NoError(t, pmetrictest.CompareMetrics(wantM, mdPerEvent, pmetrictest.IgnoreMetricDataPointsOrder()))
 			wantT, err := golden.ReadTraces(filepath.Join(dir, "traces.yaml"))
 			require.NoError(t, err)
 			require.NoError(t, ptracetest.CompareTraces(wantT, td, ptracetest.IgnoreSpansOrder()))

@@ -102,11 +102,14 @@ type histSpec struct {
 // metricsBuilder turns facts into metrics. It is not safe for concurrent
 // use.
 type metricsBuilder struct {
-	enabled   map[string]bool
-	attrs     map[string]map[string]bool
-	shells    map[string]pmetric.Metric
-	hists     map[string]histSpec
-	received  bool
+	enabled  map[string]bool
+	attrs    map[string]map[string]bool
+	shells   map[string]pmetric.Metric
+	hists    map[string]histSpec
+	received bool
+	// combine: in event mode, the points of a series in one batch are
+	// combined (metric_points: combined).
+	combine   bool
 	resources *resourceBuilder
 	version   string
 	// clock gives the strictly increasing stamps of received mode, so
@@ -123,6 +126,7 @@ func newMetricsBuilder(cfg *Config, res *resourceBuilder, version string, clock 
 		attrs:     map[string]map[string]bool{},
 		shells:    metricShells(),
 		received:  cfg.MetricTimestamps == TimestampsReceived,
+		combine:   cfg.MetricTimestamps == TimestampsEvent && cfg.MetricPoints == PointsCombined,
 		resources: res,
 		version:   version,
 		hists:     map[string]histSpec{},
@@ -173,7 +177,38 @@ type metricsBatch struct {
 	start  pcommon.Timestamp
 	stamp  pcommon.Timestamp
 	filter []string
+
+	// Combined mode. A first pass over the facts (collecting) finds the
+	// window of each group of points (windowKey); the second builds the
+	// points, each with its group's window, so that the points of a group
+	// fall together.
+	windows    map[string]*window
+	collecting bool
+	// group is what groups the points of the usage fact being converted
+	// (nil for other facts, whose points are grouped by series).
+	group []string
+	// resIDs numbers the resources of the batch by their attributes
+	// (resourceKey), resOf the contexts by the number of their resource.
+	resIDs map[string]int
+	resOf  map[*session.Context]int
+	wkey   []byte
 }
+
+// window is the times of a group of combined points: the earliest start
+// and the latest time of what they count.
+type window struct{ start, ts time.Time }
+
+// Combining adds points up: the receiver's sums and histograms are all
+// delta, so a combined point covers its points' windows and nothing is
+// kept from one batch to the next. A cumulative sum or a gauge would have
+// to keep its last point instead (TestCombinedKeepsTotals fails on one).
+//
+// combineSpan bounds a combined point: the points combined have their
+// start times in one quarter hour (UTC), and their times in one, so that
+// usage by hour or by day, in any time zone, is what it is per event (a
+// day of the ledger and a billing month go by the start; backends and
+// budgets by the time).
+const combineSpan = 15 * time.Minute
 
 // build converts the facts of one batch. now is the receive time, used in
 // received mode.
@@ -186,6 +221,21 @@ func (b *metricsBuilder) build(f *session.Facts, now time.Time) pmetric.Metrics 
 		}
 		mb.start, mb.stamp = pcommon.NewTimestampFromTime(start), pcommon.NewTimestampFromTime(end)
 	}
+	if b.combine {
+		mb.windows = map[string]*window{}
+		mb.resIDs = map[string]int{}
+		mb.resOf = map[*session.Context]int{}
+		mb.collecting = true
+		mb.add(f)
+		mb.collecting = false
+	}
+	mb.add(f)
+	return mb.emit()
+}
+
+// add converts the facts into points (or, collecting, finds the windows
+// of the combined points).
+func (mb *metricsBatch) add(f *session.Facts) {
 	for i := range f.Usage {
 		mb.usage(&f.Usage[i])
 	}
@@ -216,10 +266,86 @@ func (b *metricsBuilder) build(f *session.Facts, now time.Time) pmetric.Metrics 
 		}
 		mb.sum(c.Ctx, semconv.MetricCopilotCompactions, c.Time, c.Time, 1, semconv.AttrCopilotCompactionOutcome, outcome)
 	}
-	return mb.emit()
+}
+
+// usageGroup is what groups the combined points of a usage fact: its
+// model, initiator and agent, and whether it is billed in AI credits and
+// in premium requests. Every point of the fact gets the group's window,
+// so that a consumer that puts a model call's tokens, nano-AIU and premium
+// requests together by their attributes and times (the chargeback
+// processor, the usage ledger) finds them together combined too; and a
+// call billed one way is never combined with one billed another, so that
+// such a consumer prices the combined usage as it prices each call (by AI
+// credits, else by tokens).
+func usageGroup(dst []string, u *session.UsageFact) []string {
+	billed := "none"
+	switch {
+	case u.Usage.NanoAIU != 0 && u.Usage.PremiumCost != 0:
+		billed = "nano_aiu+premium"
+	case u.Usage.NanoAIU != 0:
+		billed = "nano_aiu"
+	case u.Usage.PremiumCost != 0:
+		billed = "premium"
+	}
+	return append(dst[:0], "\x01usage", u.Model, u.Initiator, u.Agent.Name, billed)
+}
+
+// windowKey identifies a group of combined points: the resource's
+// attributes (sessions alike on metrics share their series), the quarter
+// hours of start and ts, and the group (a usage group, or a metric and the
+// point's attributes).
+func (mb *metricsBatch) windowKey(ctx *session.Context, start, ts time.Time, name string, attrs []string) []byte {
+	id, ok := mb.resOf[ctx]
+	if !ok {
+		res := pcommon.NewResource()
+		mb.b.resources.fill(res, ctx, false)
+		rk := resourceKey(res)
+		if id, ok = mb.resIDs[rk]; !ok {
+			id = len(mb.resIDs)
+			mb.resIDs[rk] = id
+		}
+		mb.resOf[ctx] = id
+	}
+	k := strconv.AppendInt(mb.wkey[:0], int64(id), 36)
+	k = append(k, 0)
+	k = strconv.AppendInt(k, start.UnixNano()/int64(combineSpan), 36)
+	k = append(k, 0)
+	k = strconv.AppendInt(k, ts.UnixNano()/int64(combineSpan), 36)
+	k = append(k, 0)
+	k = append(k, name...)
+	for _, a := range attrs {
+		k = append(k, 0)
+		k = append(k, a...)
+	}
+	mb.wkey = k
+	return k
+}
+
+// widen makes the window of group k cover start to ts.
+func (mb *metricsBatch) widen(k []byte, start, ts time.Time) {
+	w := mb.windows[string(k)]
+	if w == nil {
+		mb.windows[string(k)] = &window{start: start, ts: ts}
+		return
+	}
+	if start.Before(w.start) {
+		w.start = start
+	}
+	if ts.After(w.ts) {
+		w.ts = ts
+	}
 }
 
 func (mb *metricsBatch) usage(u *session.UsageFact) {
+	if mb.windows != nil {
+		mb.group = usageGroup(mb.group, u)
+		if mb.collecting {
+			mb.widen(mb.windowKey(u.Ctx, u.Start, u.Time, "", mb.group), u.Start, u.Time)
+			mb.group = mb.group[:0]
+			return
+		}
+		defer func() { mb.group = mb.group[:0] }()
+	}
 	attrs := []string{semconv.AttrGenAIRequestModel, u.Model, semconv.AttrCopilotInitiator, u.Initiator, semconv.AttrGenAIAgentName, u.Agent.Name}
 	for _, tt := range []struct {
 		typ string
@@ -256,6 +382,33 @@ func (mb *metricsBatch) acc(ctx *session.Context, metric string, start, ts time.
 	if !mb.b.enabled[metric] {
 		return nil
 	}
+	mb.filter = mb.filter[:0]
+	on := mb.b.attrs[metric]
+	for i := 0; i+1 < len(attrs); i += 2 {
+		if on == nil || on[attrs[i]] {
+			mb.filter = append(mb.filter, attrs[i], attrs[i+1])
+		}
+	}
+	var s, t pcommon.Timestamp
+	switch {
+	case mb.stamp != 0:
+		s, t = mb.start, mb.stamp
+	case mb.windows != nil:
+		var wk []byte
+		if len(mb.group) > 0 {
+			wk = mb.windowKey(ctx, start, ts, "", mb.group)
+		} else {
+			wk = mb.windowKey(ctx, start, ts, metric, mb.filter)
+		}
+		if mb.collecting {
+			mb.widen(wk, start, ts)
+			return nil
+		}
+		w := mb.windows[string(wk)]
+		s, t = pcommon.NewTimestampFromTime(w.start), pcommon.NewTimestampFromTime(w.ts)
+	default:
+		s, t = pcommon.NewTimestampFromTime(start), pcommon.NewTimestampFromTime(ts)
+	}
 	r := mb.byCtx[ctx]
 	if r == nil {
 		r = &resourceAcc{ctx: ctx, metrics: map[string]*metricAcc{}}
@@ -266,19 +419,6 @@ func (mb *metricsBatch) acc(ctx *session.Context, metric string, start, ts time.
 	if m == nil {
 		m = &metricAcc{points: map[string]*point{}}
 		r.metrics[metric] = m
-	}
-	mb.filter = mb.filter[:0]
-	on := mb.b.attrs[metric]
-	for i := 0; i+1 < len(attrs); i += 2 {
-		if on == nil || on[attrs[i]] {
-			mb.filter = append(mb.filter, attrs[i], attrs[i+1])
-		}
-	}
-	var s, t pcommon.Timestamp
-	if mb.stamp != 0 {
-		s, t = mb.start, mb.stamp
-	} else {
-		s, t = pcommon.NewTimestampFromTime(start), pcommon.NewTimestampFromTime(ts)
 	}
 	k := mb.key[:0]
 	k = strconv.AppendUint(k, uint64(s), 36)
@@ -337,9 +477,12 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 	// sessions whose resources are alike on metrics (session.id is off
 	// there by default: two sessions on the same branch and commit) would
 	// give a stream two points with one timestamp, and delta_to_cumulative
-	// keeps only the first. Their points are summed into one resource.
+	// keeps only the first. Their points are summed into one resource. In
+	// combined mode the points of alike sessions have their groups'
+	// windows, which windowKey made by resource: those that fall together
+	// are summed the same way.
 	var seen map[string]*resourceAcc
-	if mb.stamp != 0 {
+	if mb.stamp != 0 || mb.windows != nil {
 		seen = map[string]*resourceAcc{}
 	}
 	for _, r := range mb.order {

@@ -49,23 +49,34 @@ func TestMetricsFollowTheirConfiguration(t *testing.T) {
 	assert.Equal(t, 3, nano.At(0).Attributes().Len())
 }
 
-// TestReceivedModeMergesAlikeSessions: in received mode two sessions whose
-// resources are alike on metrics (same branch and commit, session.id off)
-// become one resource with summed points, since their points have the same
-// times and delta_to_cumulative would keep only the first of a stream's
-// points with one timestamp. Under event mode they stay apart.
-func TestReceivedModeMergesAlikeSessions(t *testing.T) {
-	for _, mode := range []string{TimestampsReceived, TimestampsEvent} {
-		t.Run(mode, func(t *testing.T) {
+// TestAlikeSessionsShareSeries: two sessions whose resources are alike on
+// metrics (same branch and commit, session.id off) are one series. In
+// received mode they become one resource with summed points, since their
+// points have the same times and delta_to_cumulative would keep only the
+// first of a stream's points with one timestamp. Combined, their points
+// are one resource too, summed when they fall in the same quarter hour;
+// per event they stay apart.
+func TestAlikeSessionsShareSeries(t *testing.T) {
+	for _, tc := range []struct {
+		timestamps, points  string
+		shift               time.Duration
+		resources, inputPts int
+	}{
+		{TimestampsReceived, PointsCombined, time.Hour, 1, 1},
+		{TimestampsEvent, PointsCombined, time.Minute, 1, 1},
+		{TimestampsEvent, PointsCombined, time.Hour, 1, 2},
+		{TimestampsEvent, PointsPerEvent, time.Minute, 2, 2},
+	} {
+		t.Run(tc.timestamps+"/"+tc.points+"/"+tc.shift.String(), func(t *testing.T) {
 			cfg := testConfig()
-			cfg.MetricTimestamps = mode
+			cfg.MetricTimestamps, cfg.MetricPoints = tc.timestamps, tc.points
 			mb, _, _ := builders(cfg)
 			f := everyFact()
 			other := *f.Usage[0].Ctx
 			other.SessionID = "0b1e1ed0-5a1e-4c0d-9b11-000000000002"
 			second := f.Usage[0]
 			second.Ctx = &other
-			second.Start, second.Time = second.Start.Add(time.Hour), second.Time.Add(time.Hour)
+			second.Start, second.Time = second.Start.Add(tc.shift), second.Time.Add(tc.shift)
 			f.Usage = append(f.Usage, second)
 			md := mb.build(f, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
 
@@ -85,13 +96,8 @@ func TestReceivedModeMergesAlikeSessions(t *testing.T) {
 				}
 			}
 			assert.Equal(t, int64(20), input)
-			if mode == TimestampsReceived {
-				assert.Equal(t, 1, md.ResourceMetrics().Len())
-				assert.Equal(t, 1, points)
-			} else {
-				assert.Equal(t, 2, md.ResourceMetrics().Len())
-				assert.Equal(t, 2, points)
-			}
+			assert.Equal(t, tc.resources, md.ResourceMetrics().Len())
+			assert.Equal(t, tc.inputPts, points)
 		})
 	}
 }
