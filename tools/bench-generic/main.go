@@ -39,6 +39,7 @@ type flags struct {
 	genericConfig, oursConfig    string
 	oursLaptop, oursGateway      string
 	genericBin                   string
+	parseAll                     bool
 	settle, idle, timeout, stall time.Duration
 }
 
@@ -65,6 +66,7 @@ func main() {
 	flag.StringVar(&f.oursLaptop, "ours-laptop", "", "a prebuilt cmd/otelcol-copilot (default: go build it into -cache)")
 	flag.StringVar(&f.oursGateway, "ours-gateway", "", "a prebuilt cmd/otelcol-copilot-gateway (default: go build it into -cache)")
 	flag.StringVar(&f.genericBin, "generic", "", "a prebuilt generic collector (default: build -manifest into -cache once)")
+	flag.BoolVar(&f.parseAll, "generic-parse-all", false, "generic route without the filter operator before json_parser: every line is parsed, the filter processor alone keeps the usage records")
 	flag.DurationVar(&f.settle, "settle", 5*time.Second, "wait after catching up before the idle window")
 	flag.DurationVar(&f.idle, "idle", 10*time.Second, "idle window: CPU once caught up is measured over it (0: not measured)")
 	flag.DurationVar(&f.timeout, "timeout", 30*time.Minute, "longest a run may take")
@@ -242,7 +244,7 @@ func runRoute(route string, c *corpus, bin string, f flags, o runOpts, sink *sin
 		return result{}, err
 	}
 	defer os.RemoveAll(work)
-	data := configData{Glob: c.glob(), StateDir: filepath.Join(work, "state")}
+	data := configData{Glob: c.glob(), StateDir: filepath.Join(work, "state"), ParseAll: f.parseAll}
 	var src collector
 	if strings.HasSuffix(route, "-file") {
 		data.Exporter, data.OutFile = "file", filepath.Join(work, "metrics.jsonl")

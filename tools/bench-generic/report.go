@@ -74,6 +74,10 @@ func formatTotals(t Totals) string {
 func printTable(w io.Writer, c *corpus, f flags, res map[string][]result) {
 	fmt.Fprintf(w, "\n%d sessions, %.1f MB; medians of %d round(s); both exports equal the transcripts' accounting in every run\n\n",
 		len(c.Paths), float64(c.Bytes)/1e6, f.rounds)
+	if f.parseAll {
+		fmt.Fprintln(w, "generic route with -generic-parse-all: json_parser on every line, no filter operator before it")
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintln(w, "| route | MB per CPU-second | CPU-s to caught up | wall to caught up | peak RSS | CPU once caught up |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
 	sums := map[string]summary{}

@@ -34,6 +34,7 @@ type configData struct {
 	Exporter     string // file or otlp
 	OutFile      string
 	OTLPEndpoint string
+	ParseAll     bool // generic route: json_parser on every line, no filter operator before it
 }
 
 type runOpts struct {
