@@ -87,19 +87,30 @@ func makeCorpus(dir string, files int, size, seed int64) (*corpus, error) {
 	}
 	c := &corpus{Dir: dir, Files: files, Target: size, Seed: seed}
 	r := rand.New(rand.NewPCG(uint64(seed), 0xbe4c4))
-	const chunk = 64
+	const chunk = 16
+	// Sessions come out larger than transcriptgen's estimate by some
+	// ratio; aim at the estimate that gives the size wanted.
+	var estimated int64
 	for len(c.Paths) < files {
+		ratio := 1.0
+		if estimated > 0 {
+			ratio = float64(c.Bytes) / float64(estimated)
+		}
 		var batch []transcriptgen.Options
 		for i := 0; i < chunk && len(c.Paths)+len(batch) < files; i++ {
 			left := files - len(c.Paths)
 			mean := max(1, size-c.Bytes) / int64(left)
-			batch = append(batch, sessionOptions(r, mean))
+			// No session bigger than what the others leave, at about
+			// the least size a session has.
+			most := size - c.Bytes - int64(left-1)*minSession
+			batch = append(batch, sessionOptions(r, int64(float64(mean)/ratio), int64(float64(most)/ratio)))
 		}
 		sts, err := writeSessions(dir, batch)
 		if err != nil {
 			return nil, err
 		}
-		for _, st := range sts {
+		for i, st := range sts {
+			estimated += batch[i].EstimateBytes()
 			c.Paths = append(c.Paths, filepath.Join(dir, st.SessionID, "events.jsonl"))
 			c.Bytes += st.Bytes
 			c.Events += st.Events
@@ -114,9 +125,13 @@ func makeCorpus(dir string, files int, size, seed int64) (*corpus, error) {
 	return c, nil
 }
 
-// sessionOptions draws one session of about mean*w bytes, w from a
-// heavy-tailed spread with mean 1.
-func sessionOptions(r *rand.Rand, mean int64) transcriptgen.Options {
+// sessionOptions draws one session of about mean*w bytes (estimated), w
+// from a heavy-tailed spread with mean 1, and at most most bytes.
+// minSession is about the mean size of the shortest session
+// sessionOptions makes (one interaction, a 1 KiB system prompt).
+const minSession = 36000
+
+func sessionOptions(r *rand.Rand, mean, most int64) transcriptgen.Options {
 	var w float64
 	switch c := r.IntN(1000); {
 	case c < 700: // one question
@@ -128,7 +143,7 @@ func sessionOptions(r *rand.Rand, mean int64) transcriptgen.Options {
 	default: // a marathon
 		w = 100
 	}
-	target := int64(w / 0.89 * float64(mean))
+	target := min(int64(w/0.89*float64(mean)), most)
 	o := transcriptgen.Options{
 		Seed:           r.Int64(),
 		Interactions:   1,

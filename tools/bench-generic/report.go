@@ -116,37 +116,39 @@ type countResult struct {
 	res   map[string][]result
 }
 
-// printScale compares the same size at different file counts: CPU against
-// the first count, and peak RSS growth per file.
+// printScale compares the same size at different file counts: CPU per
+// byte against the first count (the corpora's sizes differ a little: a
+// session has a least size), and peak RSS growth per file.
 func printScale(w io.Writer, routes []string, cs []countResult) {
 	fmt.Fprintln(w, "by number of files (same -size):")
 	fmt.Fprintln(w)
 	fmt.Fprint(w, "| route |")
 	for _, c := range cs {
-		fmt.Fprintf(w, " CPU-s at %d | peak RSS at %d |", c.files, c.files)
+		fmt.Fprintf(w, " %d files (%.0f MB): MB per CPU-s, peak RSS |", c.files, float64(c.bytes)/1e6)
 	}
-	fmt.Fprintf(w, " CPU %d÷%d | RSS per 1,000 files |\n", cs[len(cs)-1].files, cs[0].files)
+	last := cs[len(cs)-1]
+	fmt.Fprintf(w, " CPU per MB, %d÷%d files | peak RSS growth per 1,000 files |\n", last.files, cs[0].files)
 	fmt.Fprint(w, "|---|")
 	for range cs {
-		fmt.Fprint(w, "---:|---:|")
+		fmt.Fprint(w, "---:|")
 	}
 	fmt.Fprintln(w, "---:|---:|")
 	for _, r := range routes {
 		fmt.Fprintf(w, "| %s |", r)
-		var first, last summary
+		var first, end summary
 		for i, c := range cs {
 			s := summarize(c.bytes, c.res[r])
-			fmt.Fprintf(w, " %.2f | %s |", s.cpu, mb(int64(s.rss)))
+			fmt.Fprintf(w, " %.1f, %s |", s.mbPerCPU, mb(int64(s.rss)))
 			if i == 0 {
 				first = s
 			}
-			last = s
+			end = s
 		}
 		perK := "–"
 		if first.rss > 0 {
-			perK = fmt.Sprintf("%.1f MB", (last.rss-first.rss)/(1<<20)/float64(cs[len(cs)-1].files-cs[0].files)*1000)
+			perK = fmt.Sprintf("%.1f MB", (end.rss-first.rss)/(1<<20)/float64(last.files-cs[0].files)*1000)
 		}
-		fmt.Fprintf(w, " %.2f | %s |\n", last.cpu/first.cpu, perK)
+		fmt.Fprintf(w, " %.2f | %s |\n", first.mbPerCPU/end.mbPerCPU, perK)
 	}
 	fmt.Fprintln(w)
 }
