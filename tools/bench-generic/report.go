@@ -92,12 +92,12 @@ func printTable(w io.Writer, c *corpus, f flags, res map[string][]result) {
 		if !oka || !okb || sb.mbPerCPU == 0 {
 			return
 		}
-		line := fmt.Sprintf("%s: %.2f× the MB per CPU-second", label, sa.mbPerCPU/sb.mbPerCPU)
+		line := fmt.Sprintf("%s: %s× the MB per CPU-second", label, ratioText(sa.mbPerCPU/sb.mbPerCPU))
 		if sb.rss > 0 && sa.rss > 0 {
 			line += fmt.Sprintf(", %.2f× the peak RSS", sa.rss/sb.rss)
 		}
 		if sb.idle > 0 && sa.idle >= 0 {
-			line += fmt.Sprintf(", %.2f× the CPU once caught up", sa.idle/sb.idle)
+			line += fmt.Sprintf(", %s× the CPU once caught up", ratioText(sa.idle/sb.idle))
 		}
 		fmt.Fprintln(w, line)
 	}
@@ -151,4 +151,12 @@ func printScale(w io.Writer, routes []string, cs []countResult) {
 		fmt.Fprintf(w, " %.2f | %s |\n", first.mbPerCPU/end.mbPerCPU, perK)
 	}
 	fmt.Fprintln(w)
+}
+
+// ratioText prints a ratio with two significant digits below 0.1.
+func ratioText(r float64) string {
+	if r != 0 && r < 0.1 {
+		return fmt.Sprintf("%.2g", r)
+	}
+	return fmt.Sprintf("%.2f", r)
 }
