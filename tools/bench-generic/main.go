@@ -235,7 +235,7 @@ func rounds(c *corpus, f flags, bins map[string]string, sink *sink) (map[string]
 	return res, nil
 }
 
-func runRoute(route string, c *corpus, bin string, f flags, o runOpts, sink *sink) (result, error) {
+func runRoute(route string, c *corpus, bin string, f flags, o runOpts, sink *sink) (res result, err error) {
 	if route == "scan" {
 		return lineScan(c.Paths)
 	}
@@ -243,7 +243,12 @@ func runRoute(route string, c *corpus, bin string, f flags, o runOpts, sink *sin
 	if err != nil {
 		return result{}, err
 	}
-	defer os.RemoveAll(work)
+	defer func() {
+		// A failed run's config, log and export stay for a look.
+		if err == nil {
+			os.RemoveAll(work)
+		}
+	}()
 	data := configData{Glob: c.glob(), StateDir: filepath.Join(work, "state"), ParseAll: f.parseAll}
 	var src collector
 	if strings.HasSuffix(route, "-file") {
@@ -253,7 +258,7 @@ func runRoute(route string, c *corpus, bin string, f flags, o runOpts, sink *sin
 		src = ft
 	} else {
 		sink.reset()
-		data.Exporter, data.OTLPEndpoint = "otlp", sink.addr
+		data.Exporter, data.OTLPEndpoint = "otlp_grpc", sink.addr
 		src = sink
 	}
 	tmpl := f.oursConfig

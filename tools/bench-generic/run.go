@@ -31,7 +31,7 @@ type result struct {
 type configData struct {
 	Glob         string
 	StateDir     string
-	Exporter     string // file or otlp
+	Exporter     string // the exporter's id: file or otlp_grpc
 	OutFile      string
 	OTLPEndpoint string
 	ParseAll     bool // generic route: json_parser on every line, no filter operator before it
