@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/template"
+	"time"
+)
+
+// result is one route's measurement in one round.
+type result struct {
+	CPU  time.Duration // user + system CPU of the process until it had exported everything
+	Wall time.Duration // from the process's start to that moment
+	// PeakRSS is the process's VmHWM in bytes, read at the end of the run
+	// (idle window included); 0 for the line scan.
+	PeakRSS int64
+	// Idle is the CPU used once caught up, over the idle window, as a
+	// fraction of one core; -1 when not measured.
+	Idle float64
+}
+
+// configData fills a route's config template.
+type configData struct {
+	Glob         string
+	StateDir     string
+	Exporter     string // the exporter's id: file or otlp_grpc
+	OutFile      string
+	OTLPEndpoint string
+	ParseAll     bool // generic route: json_parser on every line, no filter operator before it
+}
+
+type runOpts struct {
+	settle, idle, timeout, stall time.Duration
+}
+
+// runCollector runs one collector process until its export equals want,
+// measures it, then measures it idle and stops it.
+func runCollector(name, bin, tmplPath string, data configData, src collector, want Totals, work string, o runOpts) (result, error) {
+	res := result{Idle: -1}
+	tmpl, err := template.ParseFiles(tmplPath)
+	if err != nil {
+		return res, err
+	}
+	var cfg bytes.Buffer
+	if err := tmpl.Execute(&cfg, data); err != nil {
+		return res, err
+	}
+	cfgPath := filepath.Join(work, "config.yaml")
+	if err := os.WriteFile(cfgPath, cfg.Bytes(), 0o644); err != nil {
+		return res, err
+	}
+	logPath := filepath.Join(work, "collector.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return res, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, "--config", cfgPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+	defer stop()
+	fail := func(format string, args ...any) (result, error) {
+		return res, fmt.Errorf("%s: %s\nits log (%s):\n%s", name, fmt.Sprintf(format, args...), logPath, tail(logPath, 30))
+	}
+	pid := cmd.Process.Pid
+	var last Totals
+	lastChange := time.Now()
+	for {
+		select {
+		case err := <-exited:
+			stopped = true
+			return fail("the collector exited before exporting everything: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		got, err := src.Totals()
+		if err != nil {
+			return fail("reading its export: %v", err)
+		}
+		if got.Equal(want) {
+			res.Wall = time.Since(start)
+			if res.CPU, err = procCPU(pid); err != nil {
+				return res, err
+			}
+			break
+		}
+		if got.Over(want) {
+			return fail("NOT EXACT: it exported more than the transcripts account for:\n%s", Diff(got, want))
+		}
+		if !got.Equal(last) {
+			last, lastChange = got, time.Now()
+		}
+		if time.Since(lastChange) > o.stall || time.Since(start) > o.timeout {
+			return fail("NOT EXACT: its export stopped short of the transcripts' accounting (nothing new for %v):\n%s",
+				time.Since(lastChange).Round(time.Second), Diff(got, want))
+		}
+	}
+	if o.idle > 0 {
+		time.Sleep(o.settle)
+		c0, err := procCPU(pid)
+		if err != nil {
+			return res, err
+		}
+		time.Sleep(o.idle)
+		c1, err := procCPU(pid)
+		if err != nil {
+			return res, err
+		}
+		res.Idle = (c1 - c0).Seconds() / o.idle.Seconds()
+	}
+	got, err := src.Totals()
+	if err != nil {
+		return fail("reading its export: %v", err)
+	}
+	if !got.Equal(want) {
+		return fail("NOT EXACT: it exported more after catching up:\n%s", Diff(got, want))
+	}
+	if res.PeakRSS, err = procStatusBytes(pid, "VmHWM"); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// lineScan splits every file into lines with one buffer, in this process.
+func lineScan(paths []string) (result, error) {
+	res := result{Idle: -1}
+	buf := make([]byte, 0, 1<<20)
+	c0, t0 := selfCPU(), time.Now()
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return res, err
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(buf, 64<<20)
+		for sc.Scan() {
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			return res, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	res.CPU, res.Wall = selfCPU()-c0, time.Since(t0)
+	return res, nil
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU is a process's user plus system time (/proc/<pid>/stat, fields
+// 14 and 15, in USER_HZ ticks: 100 a second on Linux).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatCPU(b)
+}
+
+func parseStatCPU(b []byte) (time.Duration, error) {
+	// The command name, field 2, is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("/proc stat without a command name")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("/proc stat too short")
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	const hz = 100
+	return time.Duration(ut+st) * time.Second / hz, nil
+}
+
+// procStatusBytes reads a "kB" line of /proc/<pid>/status.
+func procStatusBytes(pid int, key string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, key+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("%s not in /proc/%d/status", key, pid)
+}
+
+// tail is the last n lines of a file.
+func tail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	ls := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return strings.Join(ls, "\n")
+}
