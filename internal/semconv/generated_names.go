@@ -75,6 +75,8 @@ const (
 	AttrCopilotToolOutcome = "copilot.tool.outcome"
 	// AttrErrorType: The CLI's error type.
 	AttrErrorType = "error.type"
+	// AttrField: The usage figure in which the CLI's session store and the transcript disagree.
+	AttrField = "field"
 	// AttrGenAIAgentName: The agent that did the work, `main` for the session's own agent or the subagent's name (`explore`).
 	AttrGenAIAgentName = "gen_ai.agent.name"
 	// AttrGenAIRequestModel: The model, as the CLI names it.
@@ -125,6 +127,13 @@ const (
 	CopilotToolOutcomeSuccess        = "success"
 	CopilotToolOutcomeFailure        = "failure"
 	CopilotToolOutcomeIncomplete     = "incomplete"
+	FieldCalls                       = "calls"
+	FieldInputTokens                 = "input_tokens"
+	FieldOutputTokens                = "output_tokens"
+	FieldCacheReadTokens             = "cache_read_tokens"
+	FieldCacheWriteTokens            = "cache_write_tokens"
+	FieldReasoningTokens             = "reasoning_tokens"
+	FieldNanoAIU                     = "nano_aiu"
 	GenAITokenTypeInput              = "input"
 	GenAITokenTypeOutput             = "output"
 	GenAITokenTypeCacheRead          = "cache_read"

@@ -119,6 +119,11 @@ type SessionStateConfig struct {
 	// backfill of months of history takes a while); 0 turns these lines
 	// off. The start line and the caught-up line are always written.
 	ProgressInterval time.Duration `mapstructure:"progress_interval"`
+	// Store is the CLI's session store (session-store.db) the receiver
+	// cross-checks the transcripts' usage with: "auto" (the default), the
+	// store beside each include glob's session-state directory; an absolute
+	// path; or "none" or "" for none. It is never counted (store.go).
+	Store string `mapstructure:"store"`
 }
 
 // RetryConfig is an exponential backoff without an end.
@@ -228,6 +233,9 @@ func (cfg *Config) Validate() error {
 	}
 	if r := ss.RetryOnRefused; r.InitialInterval <= 0 || r.MaxInterval < r.InitialInterval {
 		errs = append(errs, fmt.Errorf("session_state::retry_on_refused: initial_interval (%v) must be positive and max_interval (%v) at least as long", r.InitialInterval, r.MaxInterval))
+	}
+	if err := ss.validateStore(); err != nil {
+		errs = append(errs, err)
 	}
 	if cfg.MetricTimestamps != TimestampsEvent && cfg.MetricTimestamps != TimestampsReceived {
 		errs = append(errs, fmt.Errorf("metric_timestamps: %q is not %q or %q", cfg.MetricTimestamps, TimestampsEvent, TimestampsReceived))

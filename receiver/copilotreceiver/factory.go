@@ -41,6 +41,7 @@ func createDefaultConfig() component.Config {
 			DrainTimeout:   10 * time.Second,
 			// A line every few seconds while a backfill is read.
 			ProgressInterval: 5 * time.Second,
+			Store:            StoreAuto,
 		},
 		MetricTimestamps: TimestampsEvent,
 		Histograms: HistogramsConfig{

@@ -127,7 +127,7 @@ func (r *copilotReceiver) start(ctx context.Context, host component.Host) error 
 
 		ProgressInterval: ss.ProgressInterval,
 		IncludeNote:      includeNote(ss.Include),
-	}, r.client, r.signals(r.metricsB), &observer{tel: tel}, r.set.Logger)
+	}, r.client, r.tailerSignals(tel), &observer{tel: tel}, r.set.Logger)
 	if err := r.tail.Start(ctx); err != nil {
 		return err
 	}

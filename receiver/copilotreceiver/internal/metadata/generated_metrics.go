@@ -140,6 +140,52 @@ var MapAttributeCopilotToolOutcome = map[string]AttributeCopilotToolOutcome{
 	"incomplete": AttributeCopilotToolOutcomeIncomplete,
 }
 
+// AttributeField specifies the value field attribute.
+type AttributeField int
+
+const (
+	_ AttributeField = iota
+	AttributeFieldCalls
+	AttributeFieldInputTokens
+	AttributeFieldOutputTokens
+	AttributeFieldCacheReadTokens
+	AttributeFieldCacheWriteTokens
+	AttributeFieldReasoningTokens
+	AttributeFieldNanoAiu
+)
+
+// String returns the string representation of the AttributeField.
+func (av AttributeField) String() string {
+	switch av {
+	case AttributeFieldCalls:
+		return "calls"
+	case AttributeFieldInputTokens:
+		return "input_tokens"
+	case AttributeFieldOutputTokens:
+		return "output_tokens"
+	case AttributeFieldCacheReadTokens:
+		return "cache_read_tokens"
+	case AttributeFieldCacheWriteTokens:
+		return "cache_write_tokens"
+	case AttributeFieldReasoningTokens:
+		return "reasoning_tokens"
+	case AttributeFieldNanoAiu:
+		return "nano_aiu"
+	}
+	return ""
+}
+
+// MapAttributeField is a helper map of string to AttributeField attribute value.
+var MapAttributeField = map[string]AttributeField{
+	"calls":              AttributeFieldCalls,
+	"input_tokens":       AttributeFieldInputTokens,
+	"output_tokens":      AttributeFieldOutputTokens,
+	"cache_read_tokens":  AttributeFieldCacheReadTokens,
+	"cache_write_tokens": AttributeFieldCacheWriteTokens,
+	"reasoning_tokens":   AttributeFieldReasoningTokens,
+	"nano_aiu":           AttributeFieldNanoAiu,
+}
+
 // AttributeGenAiTokenType specifies the value gen_ai.token.type attribute.
 type AttributeGenAiTokenType int
 
