@@ -52,7 +52,7 @@ type Config struct {
 	// MetricTimestamps is "event" or "received".
 	MetricTimestamps string `mapstructure:"metric_timestamps"`
 
-	// Histograms configures the two histogram metrics, which the metadata
+	// Histograms configures the histogram metrics, which the metadata
 	// generator cannot describe.
 	Histograms HistogramsConfig `mapstructure:"histograms"`
 
@@ -138,14 +138,22 @@ type HistogramsConfig struct {
 	APIDuration HistogramConfig `mapstructure:"copilot.api.duration"`
 	// TimeToFirstToken is copilot.api.time_to_first_token.
 	TimeToFirstToken HistogramConfig `mapstructure:"copilot.api.time_to_first_token"`
+	// ServerTimeToFirstToken is gen_ai.server.time_to_first_token, from
+	// the session store (store_calls.go).
+	ServerTimeToFirstToken HistogramConfig `mapstructure:"gen_ai.server.time_to_first_token"`
+	// ServerTimePerOutputToken is gen_ai.server.time_per_output_token,
+	// from the session store.
+	ServerTimePerOutputToken HistogramConfig `mapstructure:"gen_ai.server.time_per_output_token"`
 }
 
 // byName returns the histograms' configurations by metric name, the key
 // of each.
 func (h *HistogramsConfig) byName() map[string]HistogramConfig {
 	return map[string]HistogramConfig{
-		semconv.MetricCopilotAPIDuration:         h.APIDuration,
-		semconv.MetricCopilotAPITimeToFirstToken: h.TimeToFirstToken,
+		semconv.MetricCopilotAPIDuration:            h.APIDuration,
+		semconv.MetricCopilotAPITimeToFirstToken:    h.TimeToFirstToken,
+		semconv.MetricGenAIServerTimeToFirstToken:   h.ServerTimeToFirstToken,
+		semconv.MetricGenAIServerTimePerOutputToken: h.ServerTimePerOutputToken,
 	}
 }
 

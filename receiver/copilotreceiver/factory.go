@@ -47,6 +47,9 @@ func createDefaultConfig() component.Config {
 		Histograms: HistogramsConfig{
 			APIDuration:      HistogramConfig{Enabled: true, Buckets: defaultDurationBuckets},
 			TimeToFirstToken: HistogramConfig{Enabled: true, Buckets: defaultTTFTBuckets},
+			// Off by default: see store_calls.go.
+			ServerTimeToFirstToken:   HistogramConfig{Buckets: semconvTTFTBuckets},
+			ServerTimePerOutputToken: HistogramConfig{Buckets: semconvTPOTBuckets},
 		},
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		Events:               metadata.DefaultEventsConfig(),

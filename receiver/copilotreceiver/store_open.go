@@ -10,7 +10,7 @@ import (
 var errNoUsageTable = sessionstore.ErrNoUsageTable
 
 // sessionStore reads a session store with internal/sessionstore for the
-// cross-check (storeReader).
+// cross-check (storeReader) and the per-call metrics (callReader).
 type sessionStore struct{ st *sessionstore.Store }
 
 // openSessionStore opens a store read-only; a store without the usage
@@ -24,6 +24,10 @@ func openSessionStore(_ context.Context, path string) (*sessionStore, error) {
 }
 
 func (r *copilotReceiver) openStore(ctx context.Context, path string) (storeReader, error) {
+	return openSessionStore(ctx, path)
+}
+
+func (r *copilotReceiver) openCalls(ctx context.Context, path string) (callReader, error) {
 	return openSessionStore(ctx, path)
 }
 
@@ -43,4 +47,23 @@ func (s *sessionStore) Session(ctx context.Context, sessionID string) (storeSess
 		Calls: u.Calls, Input: t.Input, Output: t.Output, CacheRead: t.CacheRead, CacheWrite: t.CacheWrite,
 		Reasoning: t.Reasoning, NanoAIU: u.Summary.TotalNanoAIU, First: first, Last: last,
 	}, true, nil
+}
+
+func (s *sessionStore) Calls(ctx context.Context, after int64, limit int) ([]storeCall, error) {
+	rows, err := s.st.Rows(ctx, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	hasTTFT, hasITL := s.st.HasColumn("output_ttft_ms"), s.st.HasColumn("inter_token_latency_ms")
+	out := make([]storeCall, len(rows))
+	for i, r := range rows {
+		out[i] = storeCall{
+			RowID: r.RowID, SessionID: r.SessionID, Model: r.Model, UsageModel: r.CopilotUsageModel,
+			Initiator: r.Initiator, ReasoningEffort: r.ReasoningEffort, FinishReason: r.FinishReason,
+			OutputTTFTMs: r.OutputTTFTMs, HasOutputTTFT: hasTTFT,
+			InterTokenLatencyMs: r.InterTokenLatencyMs, HasInterTok: hasITL,
+			ContentFilter: r.ContentFilterTriggered, CreatedAt: r.CreatedAt,
+		}
+	}
+	return out, nil
 }

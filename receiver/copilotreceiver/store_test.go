@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -188,6 +189,89 @@ func TestStoreCheckMissingStore(t *testing.T) {
 	assert.Empty(t, mismatches(t, tel))
 }
 
+// everyStoreCall is a store row with every attribute of the per-call
+// metrics set.
+func everyStoreCall() storeCall {
+	return storeCall{
+		RowID: 1, SessionID: "s", Model: "auto", UsageModel: "gpt-5.3-codex", Initiator: "user",
+		ReasoningEffort: "high", FinishReason: "content_filter", ContentFilter: true,
+		OutputTTFTMs: 420, HasOutputTTFT: true, InterTokenLatencyMs: 12.5, HasInterTok: true,
+		CreatedAt: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC),
+	}
+}
+
+// TestStoreCallMetrics: each store row is one observation of the two
+// histograms, in seconds, and a content filter hit one count; finish
+// reasons are the semantic conventions' string array. The histograms are
+// off by default, the counter on.
+func TestStoreCallMetrics(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	calls := []storeCall{
+		everyStoreCall(),
+		{RowID: 2, SessionID: "s", Model: "gpt-4.1", Initiator: "agent", FinishReason: "stop", OutputTTFTMs: 40, HasOutputTTFT: true, InterTokenLatencyMs: 30, HasInterTok: true, CreatedAt: t0},
+		{RowID: 3, SessionID: "s", Model: "gpt-4.1", Initiator: "agent", FinishReason: "stop", OutputTTFTMs: 60, HasOutputTTFT: true, InterTokenLatencyMs: 50, HasInterTok: true, CreatedAt: t0},
+		// 1.0.80: no output_ttft_ms
+		{RowID: 4, SessionID: "s", Model: "gpt-4.1", FinishReason: "tool_calls", InterTokenLatencyMs: 0.5, HasInterTok: true, CreatedAt: t0},
+	}
+	ctxOf := func(string) *session.Context { return &session.Context{SessionID: "s", Branch: "main"} }
+
+	cfg := testConfig()
+	mb, _, _ := builders(cfg)
+	md := mb.buildCalls(calls, ctxOf, time.Time{})
+	names := map[string]pmetric.Metric{}
+	for _, m := range md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().All() {
+		names[m.Name()] = m
+	}
+	require.Len(t, names, 1, "only the content filter counter by default")
+	hits := names["copilot.api.content_filter_hits"].Sum().DataPoints()
+	require.Equal(t, 1, hits.Len())
+	assert.Equal(t, int64(1), hits.At(0).IntValue())
+	assert.Equal(t, map[string]any{
+		"gen_ai.request.model": "auto", "gen_ai.response.model": "gpt-5.3-codex", "copilot.initiator": "user",
+		"gen_ai.response.finish_reasons": []any{"content_filter"}, "gen_ai.request.reasoning.level": "high",
+	}, hits.At(0).Attributes().AsRaw())
+	branch, _ := md.ResourceMetrics().At(0).Resource().Attributes().Get("vcs.ref.head.name")
+	assert.Equal(t, "main", branch.Str(), "the session's resource")
+
+	cfg.Histograms.ServerTimeToFirstToken.Enabled = true
+	cfg.Histograms.ServerTimePerOutputToken.Enabled = true
+	mb, _, _ = builders(cfg)
+	md = mb.buildCalls(calls, ctxOf, time.Time{})
+	names = map[string]pmetric.Metric{}
+	for _, m := range md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().All() {
+		names[m.Name()] = m
+	}
+	ttft := names["gen_ai.server.time_to_first_token"]
+	assert.Equal(t, "s", ttft.Unit())
+	type obs struct {
+		count  uint64
+		sum    float64
+		finish any
+	}
+	points := func(m pmetric.Metric) map[string]obs {
+		out := map[string]obs{}
+		for _, dp := range m.Histogram().DataPoints().All() {
+			model, _ := dp.Attributes().Get("gen_ai.request.model")
+			f, _ := dp.Attributes().Get("gen_ai.response.finish_reasons")
+			out[model.Str()+"/"+f.AsString()] = obs{dp.Count(), dp.Sum(), f.AsRaw()}
+		}
+		return out
+	}
+	got := points(ttft)
+	assert.Equal(t, uint64(1), got[`auto/["content_filter"]`].count)
+	assert.InDelta(t, 0.42, got[`auto/["content_filter"]`].sum, 1e-9)
+	assert.Equal(t, uint64(2), got[`gpt-4.1/["stop"]`].count)
+	assert.InDelta(t, 0.1, got[`gpt-4.1/["stop"]`].sum, 1e-9)
+	assert.Len(t, got, 2, "a row without output_ttft_ms is no observation")
+	assert.Equal(t, semconvTTFTBuckets, ttft.Histogram().DataPoints().At(0).ExplicitBounds().AsRaw())
+
+	tpot := points(names["gen_ai.server.time_per_output_token"])
+	assert.Len(t, tpot, 3)
+	assert.InDelta(t, 0.0005, tpot[`gpt-4.1/["tool_calls"]`].sum, 1e-12)
+	assert.InDelta(t, 0.08, tpot[`gpt-4.1/["stop"]`].sum, 1e-9)
+	assert.Equal(t, semconvTPOTBuckets, names["gen_ai.server.time_per_output_token"].Histogram().DataPoints().At(0).ExplicitBounds().AsRaw())
+}
+
 const storesDir = "../../testdata/copilot-cli/stores"
 
 // TestStoreCrossCheckRecorded: over the real stores of CLI 1.0.20 to
@@ -294,4 +378,83 @@ func TestStoreCrossCheckReceiver(t *testing.T) {
 				"the transcript's figures are exported")
 		})
 	}
+}
+
+// observations counts the observations of a histogram in what s received,
+// by the session.id of their resource.
+func observations(s *sink, name string) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, rm := range s.allMetrics().ResourceMetrics().All() {
+		id, _ := rm.Resource().Attributes().Get("session.id")
+		for _, sm := range rm.ScopeMetrics().All() {
+			for _, m := range sm.Metrics().All() {
+				if m.Name() == name {
+					for _, dp := range m.Histogram().DataPoints().All() {
+						out[id.Str()] += dp.Count()
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestStoreCallsRestart: the store's rows are exported once across a
+// restart: the watermark kept in session_state::storage after the first
+// run makes the second export only the rows the CLI wrote since.
+func TestStoreCallsRestart(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.Histograms.ServerTimeToFirstToken.Enabled = true
+	h.cfg.Histograms.ServerTimePerOutputToken.Enabled = true
+	h.cfg.ResourceAttributes.SessionID.Enabled = true
+	db, _ := h.copyStoreCase("1.0.102-resumed")
+	const id = "7b01f271-4cdc-4c16-bd60-fb6cd140a487"
+
+	first := &sink{}
+	stop := h.run(first)
+	require.Eventually(t, func() bool {
+		return observations(first, "gen_ai.server.time_to_first_token")[id] == 7
+	}, 10*time.Second, 10*time.Millisecond)
+	stop()
+	assert.Equal(t, map[string]uint64{id: 7}, observations(first, "gen_ai.server.time_per_output_token"))
+	md := first.allMetrics()
+	var branch string
+	for _, rm := range md.ResourceMetrics().All() {
+		if v, ok := rm.Resource().Attributes().Get("vcs.ref.head.name"); ok {
+			for _, sm := range rm.ScopeMetrics().All() {
+				for _, m := range sm.Metrics().All() {
+					if m.Name() == "gen_ai.server.time_to_first_token" {
+						branch = v.Str()
+					}
+				}
+			}
+		}
+	}
+	assert.Equal(t, "feature/PAY-4411-refund-retries", branch, "the per-call metrics carry the session's resource")
+
+	// Two more calls while the collector is down.
+	execStore(t, db, `INSERT INTO assistant_usage_events (session_id, turn_index, model, input_tokens, output_tokens,
+		output_ttft_ms, inter_token_latency_ms, initiator, finish_reason, content_filter_triggered, created_at)
+		SELECT session_id, turn_index, model, input_tokens, output_tokens, output_ttft_ms, inter_token_latency_ms, initiator,
+		'content_filter', 1, created_at FROM assistant_usage_events WHERE id IN (6, 7)`)
+	second := &sink{}
+	stop = h.run(second)
+	require.Eventually(t, func() bool {
+		return observations(second, "gen_ai.server.time_to_first_token")[id] >= 2
+	}, 10*time.Second, 10*time.Millisecond)
+	stop() // delivers what was read
+	assert.Equal(t, map[string]uint64{id: 2}, observations(second, "gen_ai.server.time_to_first_token"), "only the new rows")
+	hits := int64(0)
+	for _, rm := range second.allMetrics().ResourceMetrics().All() {
+		for _, sm := range rm.ScopeMetrics().All() {
+			for _, m := range sm.Metrics().All() {
+				if m.Name() == "copilot.api.content_filter_hits" {
+					for _, dp := range m.Sum().DataPoints().All() {
+						hits += dp.IntValue()
+					}
+				}
+			}
+		}
+	}
+	assert.Equal(t, int64(2), hits)
 }
