@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -99,15 +100,21 @@ type storeCalls struct {
 
 	watermark map[string]int64
 	problem   map[string]string
+	// seen is the size and modification time of each store's files when
+	// it was last read to its end: a poll that finds them unchanged does
+	// not open the store.
+	seen map[string]string
 
 	cancel context.CancelFunc
 	done   chan struct{}
 	once   sync.Once
+	// rounds counts the polls of every store, for tests.
+	rounds atomic.Int64
 }
 
 // start loads the watermarks and follows the stores until stop.
 func (s *storeCalls) start(ctx context.Context) error {
-	s.watermark, s.problem = map[string]int64{}, map[string]string{}
+	s.watermark, s.problem, s.seen = map[string]int64{}, map[string]string{}, map[string]string{}
 	for _, p := range s.paths {
 		if s.client == nil {
 			continue
@@ -139,6 +146,7 @@ func (s *storeCalls) run(ctx context.Context) {
 		for _, p := range s.paths {
 			s.poll(ctx, p)
 		}
+		s.rounds.Add(1)
 		select {
 		case <-ctx.Done():
 			return
@@ -163,6 +171,10 @@ func (s *storeCalls) stop() {
 func (s *storeCalls) poll(ctx context.Context, path string) {
 	if _, err := os.Stat(path); err != nil {
 		s.fail(path, err)
+		return
+	}
+	files := storeFilesState(path)
+	if s.seen[path] == files {
 		return
 	}
 	r, err := s.open(ctx, path)
@@ -196,6 +208,7 @@ func (s *storeCalls) poll(ctx context.Context, path string) {
 			return
 		}
 		if len(calls) == 0 {
+			s.seen[path] = files
 			break
 		}
 		if s.problem[path] != "" {
@@ -225,6 +238,21 @@ func (s *storeCalls) poll(ctx context.Context, path string) {
 			return
 		}
 	}
+}
+
+// storeFilesState is the size and modification time of a store and its
+// WAL: the CLI's commits change one of them.
+func storeFilesState(path string) string {
+	var b []byte
+	for _, p := range []string{path, path + "-wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			b = strconv.AppendInt(b, fi.Size(), 10)
+			b = append(b, '/')
+			b = strconv.AppendInt(b, fi.ModTime().UnixNano(), 10)
+		}
+		b = append(b, ';')
+	}
+	return string(b)
 }
 
 // commit moves a store's watermark, in storage first.

@@ -458,3 +458,28 @@ func TestStoreCallsRestart(t *testing.T) {
 	}
 	assert.Equal(t, int64(2), hits)
 }
+
+// TestStoreDamaged: a store that is not SQLite is logged once, at warn, by
+// the cross-check and by the per-call reader, and the receiver exports the
+// transcript's usage as without a store.
+func TestStoreDamaged(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.Histograms.ServerTimeToFirstToken.Enabled = true
+	db, shutdowns := h.copyStoreCase("1.0.102-resumed")
+	require.NoError(t, os.WriteFile(db, []byte("not a database, but long enough to have a header of one: "+strings.Repeat("x", 200)), 0o644))
+	core, logs := zapobserver.New(zapcore.InfoLevel)
+	h.logger = zap.New(core)
+	s := &sink{}
+	stop := h.run(s)
+	require.Eventually(t, func() bool { return s.summaries() == shutdowns }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, map[string]modelTotals{"gpt-4.1": {Requests: 7, Input: 45342, Output: 305, CacheRead: 22669, Reas: 35}}, totalsOf(s))
+	assert.Empty(t, mismatches(t, h.tel))
+	require.Eventually(t, func() bool {
+		return logs.FilterMessageSnippet("its per-call metrics wait").Len() == 1
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return h.recv.calls.rounds.Load() >= 5 }, 10*time.Second, 10*time.Millisecond, "a few polls")
+	stop()
+	assert.Equal(t, 1, logs.FilterMessageSnippet("Cannot read the CLI's session store; the transcripts are not cross-checked").Len(), "logged once for two shutdowns")
+	assert.Equal(t, 1, logs.FilterMessageSnippet("its per-call metrics wait").Len(), "logged once for every poll")
+	assert.Empty(t, observations(s, "gen_ai.server.time_to_first_token"))
+}
