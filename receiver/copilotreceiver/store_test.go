@@ -483,3 +483,26 @@ func TestStoreDamaged(t *testing.T) {
 	assert.Equal(t, 1, logs.FilterMessageSnippet("its per-call metrics wait").Len(), "logged once for every poll")
 	assert.Empty(t, observations(s, "gen_ai.server.time_to_first_token"))
 }
+
+// TestStoreCallsStartAtEnd: with start_at end, the rows a store has at the
+// first start are not exported; those written after are.
+func TestStoreCallsStartAtEnd(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.SessionState.StartAt = StartAtEnd
+	h.cfg.Histograms.ServerTimePerOutputToken.Enabled = true
+	db, _ := h.copyStoreCase("1.0.102-resumed")
+	s := &sink{}
+	stop := h.run(s)
+	require.Eventually(t, func() bool { return h.recv.calls.rounds.Load() >= 2 }, 10*time.Second, 10*time.Millisecond)
+	execStore(t, db, `INSERT INTO assistant_usage_events (session_id, model, inter_token_latency_ms, initiator, created_at)
+		SELECT session_id, model, inter_token_latency_ms, initiator, created_at FROM assistant_usage_events WHERE id = 7`)
+	require.Eventually(t, func() bool {
+		return len(observations(s, "gen_ai.server.time_per_output_token")) > 0
+	}, 10*time.Second, 10*time.Millisecond)
+	stop()
+	total := uint64(0)
+	for _, n := range observations(s, "gen_ai.server.time_per_output_token") {
+		total += n
+	}
+	assert.Equal(t, uint64(1), total, "only the row written after the start")
+}
