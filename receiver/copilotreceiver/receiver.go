@@ -50,6 +50,7 @@ type copilotReceiver struct {
 	hooks   *hookServer
 	client  storage.Client
 	calls   *storeCalls // the session store's per-call metrics (store_calls.go)
+	check   *storeCheck // the session store cross-check (store.go)
 }
 
 var (

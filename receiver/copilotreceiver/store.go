@@ -151,7 +151,7 @@ type storeCheck struct {
 	// sessions is what is known of sessions checked: the end of their
 	// first leg, and whether a mismatch was logged.
 	sessions map[string]*checkedSession
-	// compared counts the shutdowns compared with a store.
+	// compared counts the shutdowns compared with a store (under mu).
 	compared int64
 }
 
@@ -287,7 +287,8 @@ func (c *storeCheck) read(ctx context.Context, path, sessionID string) (storeSes
 func (r *copilotReceiver) tailerSignals(tel *metadata.TelemetryBuilder) []pipeline.Signal {
 	signals := r.signals(r.metricsB)
 	if paths := r.cfg.SessionState.storePaths(); len(paths) > 0 {
-		signals = append([]pipeline.Signal{newStoreCheck(paths, r.openStore, tel, r.set.Logger).signal()}, signals...)
+		r.check = newStoreCheck(paths, r.openStore, tel, r.set.Logger)
+		signals = append([]pipeline.Signal{r.check.signal()}, signals...)
 	}
 	return signals
 }

@@ -506,3 +506,43 @@ func TestStoreCallsStartAtEnd(t *testing.T) {
 	}
 	assert.Equal(t, uint64(1), total, "only the row written after the start")
 }
+
+// comparedShutdowns is how many shutdowns the running receiver compared.
+func (h *harness) comparedShutdowns() int64 {
+	c := h.recv.check
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.compared
+}
+
+// TestStoreCrossCheckLive: a session followed while the CLI writes it, as
+// the real 1.0.102 CLI wrote it: the store has each leg's calls before its
+// shutdown is in the transcript, and each shutdown is compared when it is
+// read, the resumed leg's with the cumulative totals, with no mismatch.
+func TestStoreCrossCheckLive(t *testing.T) {
+	h := newHarness(t)
+	db, _ := h.copyStoreCase("1.0.102-resumed")
+	const id = "7b01f271-4cdc-4c16-bd60-fb6cd140a487"
+	path := filepath.Join(h.root, id, "events.jsonl")
+	whole, err := os.ReadFile(path)
+	require.NoError(t, err)
+	cut := strings.Index(string(whole), `{"type":"session.shutdown"`)
+	cut += strings.IndexByte(string(whole[cut:]), '\n') + 1
+	// the first leg: its transcript up to its shutdown, its five calls
+	require.NoError(t, os.WriteFile(path, whole[:cut], 0o644))
+	execStore(t, db, `CREATE TABLE later AS SELECT * FROM assistant_usage_events WHERE id > 5`)
+	execStore(t, db, `DELETE FROM assistant_usage_events WHERE id > 5`)
+
+	s := &sink{}
+	stop := h.run(s)
+	defer stop()
+	require.Eventually(t, func() bool { return s.summaries() == 1 }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, int64(1), h.comparedShutdowns())
+
+	// the resumed leg: its calls reach the store first, then the transcript
+	execStore(t, db, `INSERT INTO assistant_usage_events SELECT * FROM later`)
+	h.appendTo(path, whole[cut:])
+	require.Eventually(t, func() bool { return s.summaries() == 2 }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, int64(2), h.comparedShutdowns())
+	assert.Empty(t, mismatches(t, h.tel))
+}
