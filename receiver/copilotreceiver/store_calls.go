@@ -88,11 +88,12 @@ type storeCalls struct {
 	open   openCallsFunc
 	client storage.Client // nil: the watermark is kept in memory only
 	build  func([]storeCall) pmetric.Metrics
-	// ready reports whether a row's session can be described: its
-	// transcript was read, or is not one the receiver reads. Rows from the
-	// first that is not ready wait for a later poll, so that their metrics
-	// carry the session's resource (repository, branch) as its usage does.
-	ready    func(storeCall) bool
+	// ready says what becomes of a row: exported, once its session's
+	// transcript was read (so that its metrics carry the session's
+	// resource, as its usage does); dropped, when the session's transcript
+	// is one session_state::exclude leaves out; or waiting, with the rows
+	// after it, for a later poll.
+	ready    func(storeCall) rowFate
 	consume  func(context.Context, pmetric.Metrics) error
 	interval time.Duration
 	atEnd    bool // start at the rows there now, for a store without a watermark
@@ -215,16 +216,25 @@ func (s *storeCalls) poll(ctx context.Context, path string) {
 			s.log.Info("The CLI's session store can be read again", zap.String("store.path", path))
 			delete(s.problem, path)
 		}
-		for i, c := range calls {
-			if s.ready != nil && !s.ready(c) {
-				calls = calls[:i]
+		var keep []storeCall
+		last := int64(-1) // the last row taken, exported or dropped
+		for _, c := range calls {
+			fate := rowExport
+			if s.ready != nil {
+				fate = s.ready(c)
+			}
+			if fate == rowWait {
 				break
 			}
+			if fate == rowExport {
+				keep = append(keep, c)
+			}
+			last = c.RowID
 		}
-		if len(calls) == 0 {
+		if last < 0 {
 			return
 		}
-		if md := s.build(calls); md.DataPointCount() > 0 {
+		if md := s.build(keep); md.DataPointCount() > 0 {
 			if err := s.consume(ctx, md); err != nil {
 				if consumererror.IsPermanent(err) {
 					s.log.Error("The pipeline rejected the session store's per-call metrics permanently; they are dropped", zap.String("store.path", path), zap.Error(err))
@@ -234,11 +244,20 @@ func (s *storeCalls) poll(ctx context.Context, path string) {
 				}
 			}
 		}
-		if err := s.commit(ctx, path, calls[len(calls)-1].RowID); err != nil {
+		if err := s.commit(ctx, path, last); err != nil {
 			return
 		}
 	}
 }
+
+// rowFate is what becomes of a store row.
+type rowFate int
+
+const (
+	rowExport rowFate = iota
+	rowWait
+	rowDrop
+)
 
 // storeFilesState is the size and modification time of a store and its
 // WAL: the CLI's commits change one of them.
@@ -384,9 +403,22 @@ func (r *copilotReceiver) startStoreCalls(ctx context.Context) error {
 	// A row waits for its transcript to be read for as long as a rescan
 	// takes to find it; a session whose transcript the receiver does not
 	// read goes at once, with only its id.
-	ready := func(c storeCall) bool {
-		p, ok := index.locate(c.SessionID, "")
-		return !ok || index.context(p) != nil || time.Since(c.CreatedAt) > 2*ss.RescanInterval
+	ready := func(c storeCall) rowFate {
+		if p, ok := index.locate(c.SessionID, ""); ok {
+			if index.context(p) != nil || time.Since(c.CreatedAt) > 2*ss.RescanInterval {
+				return rowExport
+			}
+			return rowWait
+		}
+		for _, cand := range index.candidates(c.SessionID) {
+			if _, err := os.Stat(cand.path); err == nil {
+				return rowDrop // there, but excluded
+			}
+		}
+		if time.Since(c.CreatedAt) > 2*ss.RescanInterval {
+			return rowExport // no transcript: the session's id alone
+		}
+		return rowWait
 	}
 	r.calls = &storeCalls{
 		paths: paths, open: r.openCalls, client: r.client, interval: ss.PollInterval,

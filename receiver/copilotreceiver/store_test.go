@@ -546,3 +546,26 @@ func TestStoreCrossCheckLive(t *testing.T) {
 	assert.Equal(t, int64(2), h.comparedShutdowns())
 	assert.Empty(t, mismatches(t, h.tel))
 }
+
+// TestStoreCallsExcluded: the rows of a session whose transcript
+// session_state::exclude leaves out are not exported, and do not hold up
+// the rows after them (a session without a transcript goes, after a
+// while, with its id alone).
+func TestStoreCallsExcluded(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.Histograms.ServerTimePerOutputToken.Enabled = true
+	h.cfg.ResourceAttributes.SessionID.Enabled = true
+	db, _ := h.copyStoreCase("1.0.102-resumed")
+	const id = "7b01f271-4cdc-4c16-bd60-fb6cd140a487"
+	h.cfg.SessionState.Exclude = []string{filepath.Join(h.root, id, "events.jsonl")}
+	execStore(t, db, `INSERT INTO sessions (id) VALUES ('00000000-0000-4000-8000-000000000001')`)
+	execStore(t, db, `INSERT INTO assistant_usage_events (session_id, model, inter_token_latency_ms, initiator, created_at)
+		VALUES ('00000000-0000-4000-8000-000000000001', 'gpt-4.1', 12.5, 'user', '2026-12-07T14:00:00.000Z')`)
+	s := &sink{}
+	stop := h.run(s)
+	require.Eventually(t, func() bool {
+		return observations(s, "gen_ai.server.time_per_output_token")["00000000-0000-4000-8000-000000000001"] == 1
+	}, 10*time.Second, 10*time.Millisecond)
+	stop()
+	assert.Equal(t, map[string]uint64{"00000000-0000-4000-8000-000000000001": 1}, observations(s, "gen_ai.server.time_per_output_token"))
+}
