@@ -63,7 +63,9 @@ func (u *UsageCounter) logStore(sessionID, problem string, err error) {
 		// An older CLI, or the store not made yet: nothing to fix.
 		u.Log.Debugf("session %s: no session store at %s; usage from the transcript only", sessionID, u.Store)
 	case storeOld:
-		u.Log.Infof("session %s: the session store %s is of an older CLI (%v); usage from the transcript only", sessionID, u.Store, err)
+		// An older CLI's, or one the CLI has not migrated yet (its first
+		// session's first hooks).
+		u.Log.Infof("session %s: the session store %s has no usage table (%v); usage from the transcript only", sessionID, u.Store, err)
 	default:
 		u.Log.Warnf("session %s: could not read the session store %s (%v); usage from the transcript only (logged once per session)", sessionID, u.Store, err)
 	}

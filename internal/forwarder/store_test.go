@@ -179,7 +179,7 @@ func TestUsageStoreFallbacks(t *testing.T) {
 			defer db.Close()
 			_, err = db.Exec(`DROP TABLE assistant_usage_events`)
 			require.NoError(t, err)
-		}, "is of an older CLI"},
+		}, "has no usage table"},
 		"locked": {func(h *storeHome) {
 			h.store(6)
 			db, err := sql.Open("sqlite", h.storePath())
