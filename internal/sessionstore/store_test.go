@@ -316,6 +316,39 @@ func TestLockedStore(t *testing.T) {
 	}
 }
 
+// TestReservedStoreReads: a rollback-journal store whose writer holds
+// RESERVED (it has begun writing, not committing) is read as committed.
+func TestReservedStoreReads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	w, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	defer w.Close()
+	ctx := context.Background()
+	conn, err := w.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	for _, s := range []string{
+		"PRAGMA journal_mode=DELETE",
+		`CREATE TABLE assistant_usage_events (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, model TEXT, input_tokens INTEGER)`,
+		`INSERT INTO assistant_usage_events (session_id, model, input_tokens) VALUES ('s1', 'm', 10)`,
+		"BEGIN IMMEDIATE",
+		`INSERT INTO assistant_usage_events (session_id, model, input_tokens) VALUES ('s1', 'm', 5)`,
+	} {
+		_, err := conn.ExecContext(ctx, s)
+		require.NoError(t, err, s)
+	}
+	s, err := Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	u, ok, err := s.SessionUsage(ctx, "s1")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, int64(1), u.Calls, "the uncommitted row is not seen")
+	assert.Equal(t, int64(10), u.Summary.TokenDetails.Input)
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	require.NoError(t, err, "the reader did not keep the writer from committing")
+}
+
 func TestReadOnly(t *testing.T) {
 	s := fixture(t)
 	_, err := s.db.Exec(`INSERT INTO assistant_usage_events (session_id, model) VALUES ('x', 'y')`)
