@@ -25,20 +25,26 @@ const (
 	storeFailed  = "unreadable"
 )
 
-// readStore sums the session's rows in the store at path. problem names
-// what kept it from being read (with err).
-func readStore(path, sessionID string) (u sessionstore.Usage, ok bool, problem string, err error) {
+// readStore sums the session's rows in the store at path and, with
+// withContext, reads where the session runs. problem names what kept the
+// usage from being read (with err); the context is best effort.
+func readStore(path, sessionID string, withContext bool) (u sessionstore.Usage, ok bool, info *sessionstore.SessionInfo, problem string, err error) {
 	s, err := sessionstore.Open(path)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		u, ok, err = s.SessionUsage(ctx, sessionID)
+		if err == nil && ok && withContext {
+			if si, found, serr := s.Session(ctx, sessionID); serr == nil && found {
+				info = &si
+			}
+		}
 		cancel()
 		_ = s.Close()
 	}
 	if err != nil {
-		return u, false, storeProblem(err), err
+		return u, false, nil, storeProblem(err), err
 	}
-	return u, ok, "", nil
+	return u, ok, info, "", nil
 }
 
 func storeProblem(err error) string {

@@ -107,6 +107,10 @@ func TestForwardUsageFromStoreAhead(t *testing.T) {
 	h.store(3)
 	u1, src := post(hook.PreToolUse)
 	assert.Equal(t, hook.UsageFromStore, src)
+	p, err := hook.Decode(c.requests()[0].Body, hook.PreToolUse, hook.Options{})
+	require.NoError(t, err)
+	require.NotNil(t, p.Context, "where the session runs, from the store's sessions table")
+	assert.Equal(t, "feature/PAY-4411-refund-retries", p.Context.Branch)
 	assert.Equal(t, int64(1), calls(u1))
 	assert.Equal(t, int64(6052), u1.TokenDetails.Input)
 	assert.Equal(t, int64(1), u1.TotalUserRequests)
@@ -131,6 +135,7 @@ func TestForwardUsageFromStoreAhead(t *testing.T) {
 	post(hook.PreToolUse)
 	assert.Equal(t, 1, strings.Count(logText(t, f), "could not read the session store"), "logged once per session:\n%s", logText(t, f))
 
+	var acc cliaccounting.Accounting
 	// 4. The session ended: the whole transcript, as many calls as the
 	// store: the transcript's usage, the CLI's final accounting.
 	path := h.transcript(0)
@@ -140,7 +145,7 @@ func TestForwardUsageFromStoreAhead(t *testing.T) {
 	if diff := cmp.Diff(fullUsage(t, path, storeSession), u4); diff != "" {
 		t.Errorf("sessionEnd usage differs from the transcript's (-want +got):\n%s", diff)
 	}
-	acc, err := cliaccounting.File(path, nil)
+	acc, err = cliaccounting.File(path, nil)
 	require.NoError(t, err)
 	final := acc.Total()
 	assert.Equal(t, final.Requests, calls(u4))

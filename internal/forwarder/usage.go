@@ -110,7 +110,7 @@ type UsageResult struct {
 	// it counts ("4 calls"), or the problem that kept it from being read.
 	Store string
 	// Context is where the session runs (repository, branch, ...), as its
-	// transcript says.
+	// transcript says, else as the session store's sessions table does.
 	Context session.Context
 	// Synced is set when the transcript showed the hook.start event of the
 	// SyncPoint: every event the CLI wrote before running the hook is
@@ -268,7 +268,7 @@ func (u *UsageCounter) SessionUsage(sessionID, path string, sync *SyncPoint) (Us
 	res.Summary, res.Calls, res.Source = tr, trCalls, hook.UsageFromTranscript
 
 	if u.Store != "" && !res.Synced {
-		su, ok, problem, serr := readStore(u.Store, sessionID)
+		su, ok, info, problem, serr := readStore(u.Store, sessionID, res.Context == (session.Context{}))
 		switch {
 		case serr != nil:
 			res.Store = problem
@@ -284,6 +284,11 @@ func (u *UsageCounter) SessionUsage(sessionID, path string, sync *SyncPoint) (Us
 				code := tr.CodeChanges
 				res.Summary, res.Calls, res.Source = su.Summary, su.Calls, hook.UsageFromStore
 				res.Summary.CodeChanges = code
+			}
+			if info != nil {
+				// No transcript context yet: where the store says the
+				// session runs (no git root or commit there).
+				res.Context = session.Context{SessionID: sessionID, Cwd: info.Cwd, Repository: info.Repository, Branch: info.Branch}
 			}
 		}
 	}

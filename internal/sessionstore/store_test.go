@@ -127,6 +127,21 @@ func TestRealStoreRows(t *testing.T) {
 	assert.False(t, ok)
 }
 
+func TestRealStoreSession(t *testing.T) {
+	s := fixture(t)
+	info, ok, err := s.Session(context.Background(), subagentSession)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, SessionInfo{
+		ID: subagentSession, Cwd: "/tmp/storerec/home/repo", Branch: "feature/PAY-4411-refund-retries",
+		Summary:   "Do the task [scenario:subagent]",
+		CreatedAt: time.Date(2026, 12, 7, 13, 58, 4, 815e6, time.UTC), UpdatedAt: time.Date(2026, 12, 7, 13, 58, 5, 535e6, time.UTC),
+	}, info)
+	_, ok, err = s.Session(context.Background(), "no-such-session")
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
+
 func TestOpenNoStore(t *testing.T) {
 	_, err := Open(filepath.Join(t.TempDir(), FileName))
 	require.ErrorIs(t, err, ErrNoStore)
@@ -224,6 +239,10 @@ func TestOldSchemaWithFewerColumns(t *testing.T) {
 	assert.Equal(t, session.TokenDetails{Input: 150, Output: 10}, u.Summary.TokenDetails)
 	assert.Equal(t, int64(0), u.Summary.TotalUserRequests, "no initiator column")
 	assert.Equal(t, int64(1), u.Summary.ModelMetrics["m2"].Requests.Count)
+
+	_, ok, err = s.Session(context.Background(), "s1")
+	require.NoError(t, err)
+	assert.False(t, ok, "no sessions table")
 
 	rows, err := s.Rows(context.Background(), 0, 0)
 	require.NoError(t, err)
