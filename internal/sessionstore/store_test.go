@@ -127,6 +127,21 @@ func TestRealStoreRows(t *testing.T) {
 	assert.False(t, ok)
 }
 
+func TestRealStoreSession(t *testing.T) {
+	s := fixture(t)
+	info, ok, err := s.Session(context.Background(), subagentSession)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, SessionInfo{
+		ID: subagentSession, Cwd: "/tmp/storerec/home/repo", Branch: "feature/PAY-4411-refund-retries",
+		Summary:   "Do the task [scenario:subagent]",
+		CreatedAt: time.Date(2026, 12, 7, 13, 58, 4, 815e6, time.UTC), UpdatedAt: time.Date(2026, 12, 7, 13, 58, 5, 535e6, time.UTC),
+	}, info)
+	_, ok, err = s.Session(context.Background(), "no-such-session")
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
+
 func TestOpenNoStore(t *testing.T) {
 	_, err := Open(filepath.Join(t.TempDir(), FileName))
 	require.ErrorIs(t, err, ErrNoStore)
@@ -225,6 +240,10 @@ func TestOldSchemaWithFewerColumns(t *testing.T) {
 	assert.Equal(t, int64(0), u.Summary.TotalUserRequests, "no initiator column")
 	assert.Equal(t, int64(1), u.Summary.ModelMetrics["m2"].Requests.Count)
 
+	_, ok, err = s.Session(context.Background(), "s1")
+	require.NoError(t, err)
+	assert.False(t, ok, "no sessions table")
+
 	rows, err := s.Rows(context.Background(), 0, 0)
 	require.NoError(t, err)
 	require.Len(t, rows, 3)
@@ -314,6 +333,39 @@ func TestLockedStore(t *testing.T) {
 			assert.True(t, ok)
 		})
 	}
+}
+
+// TestReservedStoreReads: a rollback-journal store whose writer holds
+// RESERVED (it has begun writing, not committing) is read as committed.
+func TestReservedStoreReads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	w, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	defer w.Close()
+	ctx := context.Background()
+	conn, err := w.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	for _, s := range []string{
+		"PRAGMA journal_mode=DELETE",
+		`CREATE TABLE assistant_usage_events (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, model TEXT, input_tokens INTEGER)`,
+		`INSERT INTO assistant_usage_events (session_id, model, input_tokens) VALUES ('s1', 'm', 10)`,
+		"BEGIN IMMEDIATE",
+		`INSERT INTO assistant_usage_events (session_id, model, input_tokens) VALUES ('s1', 'm', 5)`,
+	} {
+		_, err := conn.ExecContext(ctx, s)
+		require.NoError(t, err, s)
+	}
+	s, err := Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	u, ok, err := s.SessionUsage(ctx, "s1")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, int64(1), u.Calls, "the uncommitted row is not seen")
+	assert.Equal(t, int64(10), u.Summary.TokenDetails.Input)
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	require.NoError(t, err, "the reader did not keep the writer from committing")
 }
 
 func TestReadOnly(t *testing.T) {

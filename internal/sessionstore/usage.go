@@ -2,6 +2,8 @@ package sessionstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -320,4 +322,81 @@ func asTime(v any) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// SessionInfo is a session's row in the store's sessions table: where it
+// runs. A column the store lacks reads as the zero value.
+type SessionInfo struct {
+	ID         string
+	Cwd        string
+	Repository string // owner/name, when the repository has a GitHub remote
+	HostType   string
+	Branch     string
+	Summary    string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+var sessionColumns = []struct {
+	name string
+	set  func(s *SessionInfo, v any)
+}{
+	{"cwd", func(s *SessionInfo, v any) { s.Cwd = asString(v) }},
+	{"repository", func(s *SessionInfo, v any) { s.Repository = asString(v) }},
+	{"host_type", func(s *SessionInfo, v any) { s.HostType = asString(v) }},
+	{"branch", func(s *SessionInfo, v any) { s.Branch = asString(v) }},
+	{"summary", func(s *SessionInfo, v any) { s.Summary = asString(v) }},
+	{"created_at", func(s *SessionInfo, v any) { s.CreatedAt = asTime(v) }},
+	{"updated_at", func(s *SessionInfo, v any) { s.UpdatedAt = asTime(v) }},
+}
+
+// Session returns the session's row of the sessions table; ok is false
+// when there is none, or no such table (an older store).
+func (s *Store) Session(ctx context.Context, sessionID string) (SessionInfo, bool, error) {
+	info := SessionInfo{ID: sessionID}
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM pragma_table_info('sessions')`)
+	if err != nil {
+		return info, false, s.wrap(err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return info, false, s.wrap(err)
+		}
+		have[strings.ToLower(name)] = true
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return info, false, s.wrap(err)
+	}
+	if !have["id"] {
+		return info, false, nil
+	}
+	var present []int
+	sel := []string{"id"}
+	for i, c := range sessionColumns {
+		if have[c.name] {
+			present = append(present, i)
+			sel = append(sel, quoteIdent(c.name))
+		}
+	}
+	vals := make([]any, len(sel))
+	ptrs := make([]any, len(sel))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	err = s.db.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM sessions WHERE id = ?", sessionID).Scan(ptrs...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return info, false, nil
+	}
+	if err != nil {
+		return info, false, s.wrap(err)
+	}
+	for k, i := range present {
+		sessionColumns[i].set(&info, vals[k+1])
+	}
+	return info, true, nil
 }
