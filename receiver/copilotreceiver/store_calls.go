@@ -92,8 +92,11 @@ type storeCalls struct {
 	// transcript was read (so that its metrics carry the session's
 	// resource, as its usage does); dropped, when the session's transcript
 	// is one session_state::exclude leaves out; or waiting, with the rows
-	// after it, for a later poll.
+	// after it, for a later poll, for at most maxWait from when the row
+	// first waited (then it goes with what is known of its session).
 	ready    func(storeCall) rowFate
+	maxWait  time.Duration
+	waiting  map[string]waitingRow
 	consume  func(context.Context, pmetric.Metrics) error
 	interval time.Duration
 	atEnd    bool // start at the rows there now, for a store without a watermark
@@ -116,6 +119,7 @@ type storeCalls struct {
 // start loads the watermarks and follows the stores until stop.
 func (s *storeCalls) start(ctx context.Context) error {
 	s.watermark, s.problem, s.seen = map[string]int64{}, map[string]string{}, map[string]string{}
+	s.waiting = map[string]waitingRow{}
 	for _, p := range s.paths {
 		if s.client == nil {
 			continue
@@ -224,7 +228,15 @@ func (s *storeCalls) poll(ctx context.Context, path string) {
 				fate = s.ready(c)
 			}
 			if fate == rowWait {
-				break
+				w := s.waiting[path]
+				if w.row != c.RowID {
+					s.waiting[path] = waitingRow{row: c.RowID, since: time.Now()}
+					break
+				}
+				if time.Since(w.since) <= s.maxWait {
+					break
+				}
+				fate = rowExport // waited long enough
 			}
 			if fate == rowExport {
 				keep = append(keep, c)
@@ -248,6 +260,12 @@ func (s *storeCalls) poll(ctx context.Context, path string) {
 			return
 		}
 	}
+}
+
+// waitingRow is the row a store's rows wait at, since when.
+type waitingRow struct {
+	row   int64
+	since time.Time
 }
 
 // rowFate is what becomes of a store row.
@@ -405,25 +423,24 @@ func (r *copilotReceiver) startStoreCalls(ctx context.Context) error {
 	// read goes at once, with only its id.
 	ready := func(c storeCall) rowFate {
 		if p, ok := index.locate(c.SessionID, ""); ok {
-			if index.context(p) != nil || time.Since(c.CreatedAt) > 2*ss.RescanInterval {
+			if index.context(p) != nil {
 				return rowExport
 			}
-			return rowWait
+			return rowWait // not read yet
 		}
 		for _, cand := range index.candidates(c.SessionID) {
 			if _, err := os.Stat(cand.path); err == nil {
 				return rowDrop // there, but excluded
 			}
 		}
-		if time.Since(c.CreatedAt) > 2*ss.RescanInterval {
-			return rowExport // no transcript: the session's id alone
-		}
-		return rowWait
+		return rowWait // no transcript yet
 	}
 	r.calls = &storeCalls{
 		paths: paths, open: r.openCalls, client: r.client, interval: ss.PollInterval,
 		atEnd: ss.StartAt == StartAtEnd, log: r.set.Logger, ready: ready,
-		build: func(calls []storeCall) pmetric.Metrics { return mb.buildCalls(calls, ctxOf, time.Now()) },
+		// as long as a rescan takes to find a transcript, twice
+		maxWait: 2 * ss.RescanInterval,
+		build:   func(calls []storeCall) pmetric.Metrics { return mb.buildCalls(calls, ctxOf, time.Now()) },
 		consume: func(ctx context.Context, md pmetric.Metrics) error {
 			n := md.DataPointCount()
 			ctx = r.obsrecv.StartMetricsOp(ctx)
