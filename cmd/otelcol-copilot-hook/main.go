@@ -444,7 +444,10 @@ func usage(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(stderr, "usage", err)
 	}
 	if *format == "json" {
-		b, err := json.Marshal(res.Summary)
+		b, err := json.Marshal(struct {
+			session.UsageSummary
+			Source string `json:"source"`
+		}{res.Summary, res.Source})
 		if err != nil {
 			return fail(stderr, "usage", err)
 		}
@@ -452,6 +455,7 @@ func usage(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	vars := append(forwarder.UsageEnv(q.id, res.Summary), forwarder.ChargeEnv(ch, res.Summary)...)
+	vars = append(vars, forwarder.EnvVar{Name: forwarder.EnvPrefix + "USAGE_SOURCE", Value: res.Source})
 	fmt.Fprint(stdout, forwarder.FormatEnv(vars))
 	return 0
 }
@@ -502,8 +506,8 @@ func (q *usageQuery) run() (forwarder.UsageResult, chargeback.Charge, error) {
 	cfg, _ := forwarder.Resolve(forwarder.Settings{CopilotHome: copilotHome}, os.Getenv)
 	counter := cfg.UsageCounter(cfg.Logger(fmt.Sprintf("pid=%d usage", os.Getpid()), nil))
 	counter.Roots = nil // the path is the user's own choice
-	if res, err = counter.Usage(path, nil); err != nil {
-		return res, chargeback.Charge{}, fmt.Errorf("cannot read the transcript of session %s: %w", q.id, err)
+	if res, err = counter.SessionUsage(q.id, path, nil); err != nil {
+		return res, chargeback.Charge{}, fmt.Errorf("cannot read the transcript of session %s (and the session store has none of its usage): %w", q.id, err)
 	}
 	resolver, err := attribution.New(cbCfg.Attribution, nil)
 	if err != nil {

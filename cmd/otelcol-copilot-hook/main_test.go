@@ -483,3 +483,41 @@ func TestStatusLine(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageCommandFromStore: before the CLI has written the transcript,
+// usage (Option B) gives the session store's usage and says so.
+func TestUsageCommandFromStore(t *testing.T) {
+	const id = "484fbd51-1aaf-45c3-b3ff-ae6ec8e80c30" // 4 calls, 16093 input tokens
+	home := t.TempDir()
+	b, err := os.ReadFile(filepath.Join("..", "..", "internal", "sessionstore", "testdata", "1.0.102", "session-store.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "session-store.db"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OTELCOL_COPILOT_STATE_DIR", t.TempDir())
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"usage", "--session", id, "--copilot-home", home}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"COPILOT_SESSION_REQUESTS='4'\n", "COPILOT_SESSION_INPUT_TOKENS='16093'\n", "COPILOT_SESSION_USAGE_SOURCE='store'\n"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("no %q in:\n%s", want, stdout.String())
+		}
+	}
+	stdout.Reset()
+	if code := run([]string{"usage", "--session", id, "--copilot-home", home, "--format", "json"}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var got struct {
+		session.UsageSummary
+		Source string `json:"source"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Source != "store" || got.TokenDetails.Input != 16093 {
+		t.Errorf("json: %s", stdout.String())
+	}
+}

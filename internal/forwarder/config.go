@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/sessionstore"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/statedir"
 )
 
@@ -255,6 +256,7 @@ func (c Config) UsageCounter(log *Logger) *UsageCounter {
 	u := &UsageCounter{SyncWait: c.SyncWait, Log: log}
 	if c.CopilotHome != "" {
 		u.Roots = []string{SessionStateDir(c.CopilotHome)}
+		u.Store = sessionstore.Path(c.CopilotHome)
 	}
 	if c.StateDir != "" {
 		u.CacheDir = filepath.Join(c.StateDir, UsageCacheDir)

@@ -142,19 +142,19 @@ func (f *Forwarder) addUsage(typ string, body []byte, res *Result) []byte {
 	if !p.Time.IsZero() && f.syncs(typ) {
 		sync = &SyncPoint{HookType: typ, Time: p.Time}
 	}
-	u, err := f.Usage.Usage(path, sync)
+	u, err := f.Usage.SessionUsage(owner, path, sync)
 	if errors.Is(err, usage.ErrOutsideRoots) && p.TranscriptPath != "" {
 		// A transcriptPath this forwarder may not read: the session's own
 		// place under COPILOT_HOME may still be right.
 		if alt, aerr := TranscriptPath(f.CopilotHome, owner, ""); aerr == nil {
 			f.Log.Warnf("the %s payload names the transcript %s, which is not under %s; using %s", typ, path, strings.Join(f.Usage.Roots, ", "), alt)
 			path = alt
-			u, err = f.Usage.Usage(path, sync)
+			u, err = f.Usage.SessionUsage(owner, path, sync)
 		}
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		f.Log.Debugf("session %s has no transcript at %s yet; forwarding the %s payload without usage", p.SessionID, path, typ)
+		f.Log.Debugf("session %s has no transcript at %s and no usage in the session store yet; forwarding the %s payload without usage", p.SessionID, path, typ)
 		return body
 	case errors.Is(err, usage.ErrOutsideRoots):
 		f.Log.Warnf("the %s payload names the transcript %s, which is not under %s (see --copilot-home); forwarding it without usage",
@@ -164,9 +164,9 @@ func (f *Forwarder) addUsage(typ string, body []byte, res *Result) []byte {
 		f.Log.Warnf("could not read the transcript of session %s (%v); forwarding the %s payload without usage", p.SessionID, err, typ)
 		return body
 	}
-	f.Log.Debugf("usage of %s: read %d bytes to offset %d, synced %t, waited %s, restart %q",
-		path, u.Read, u.Offset, u.Synced, u.Waited.Round(time.Microsecond), u.Restart)
-	out, added, err := hook.WithUsage(body, u.Summary)
+	f.Log.Debugf("usage of %s: %d calls from the %s (store: %q, raised %t); read %d bytes to offset %d, synced %t, waited %s, restart %q",
+		path, u.Calls, u.Source, u.Store, u.Raised, u.Read, u.Offset, u.Synced, u.Waited.Round(time.Microsecond), u.Restart)
+	out, added, err := hook.WithUsageFrom(body, u.Summary, u.Source)
 	if err != nil {
 		f.Log.Warnf("could not add usage to the %s payload: %v", typ, err)
 		return body

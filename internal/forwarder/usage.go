@@ -48,6 +48,21 @@ type usageCache struct {
 	Session    json.RawMessage     `json:"session,omitempty"`
 	// File is where version 1 kept the state of its usage.File.
 	File json.RawMessage `json:"file,omitempty"`
+	// Sent is the usage last given out for the session (added to a
+	// payload, or printed): no later usage is less, field by field. It is
+	// kept when the transcript's checkpoint is not usable.
+	Sent *sentUsage `json:"sent,omitempty"`
+	// StoreNote is the session store's problem last logged for the
+	// session (a storeProblem), so that it is logged once, not at every
+	// hook.
+	StoreNote string `json:"storeNote,omitempty"`
+}
+
+// sentUsage is a usage given out, with where it was read and its calls.
+type sentUsage struct {
+	Summary session.UsageSummary `json:"usage"`
+	Source  string               `json:"source"`
+	Calls   int64                `json:"calls"`
 }
 
 // fileStateV1 is the state of a version 1 cache's usage.File.
@@ -75,11 +90,27 @@ func (c *usageCache) upgrade() error {
 	return nil
 }
 
-// UsageResult is a session's usage as read from its transcript.
+// UsageResult is a session's usage as read from its transcript or its
+// session store.
 type UsageResult struct {
+	// Summary is the session's cumulative usage: of the transcript or of
+	// the store, whichever counts more calls (the transcript when they
+	// tie), raised field by field to what the session's last result gave
+	// out (never less than an earlier hook's).
 	Summary session.UsageSummary
+	// Source is where Summary was read: hook.UsageFromTranscript or
+	// hook.UsageFromStore.
+	Source string
+	// Calls is the model calls Summary counts.
+	Calls int64
+	// Raised is set when Summary was raised to the last usage given out.
+	Raised bool
+	// Store says what the session store gave: "" (not read: none
+	// configured, or the transcript had the hook's own line), the calls
+	// it counts ("4 calls"), or the problem that kept it from being read.
+	Store string
 	// Context is where the session runs (repository, branch, ...), as its
-	// transcript says.
+	// transcript says, else as the session store's sessions table does.
 	Context session.Context
 	// Synced is set when the transcript showed the hook.start event of the
 	// SyncPoint: every event the CLI wrote before running the hook is
@@ -97,6 +128,8 @@ type UsageResult struct {
 	// not, as far as is known here), "new" (no cache), "cache" (the cache
 	// was unusable), or "file" (the transcript was truncated or replaced).
 	Restart string
+
+	loaded int64 // the offset the cache restored
 }
 
 // SyncPoint is the hook a payload comes from. The CLI writes a hook.start
@@ -120,7 +153,10 @@ type UsageCounter struct {
 	Roots []string
 	// SyncWait bounds the wait for a SyncPoint's hook.start; 0 waits not.
 	SyncWait time.Duration
-	Log      *Logger
+	// Store is the CLI's session store ($COPILOT_HOME/session-store.db);
+	// empty reads none.
+	Store string
+	Log   *Logger
 }
 
 // CacheKey is the name of a session's cache file (without .json): the
@@ -133,13 +169,37 @@ func CacheKey(sessionID string) string {
 	return "h-" + hex.EncodeToString(h[:16])
 }
 
-// Usage returns the usage of the session whose transcript is at path (the
-// session is named by the transcript's directory). With a sync point, it
-// waits up to SyncWait for the CLI to create the transcript and to write
-// the hook's hook.start event, if the transcript has hook events at all.
-// An error means that the transcript could not be read, or is outside the
-// roots (usage.ErrOutsideRoots).
+// Usage returns the usage of the session whose transcript is at path, the
+// session being named by the transcript's directory (see SessionUsage).
 func (u *UsageCounter) Usage(path string, sync *SyncPoint) (UsageResult, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return UsageResult{}, err
+	}
+	return u.SessionUsage(usage.SessionIDOf(abs), abs, sync)
+}
+
+// SessionUsage returns the usage of the session sessionID, whose
+// transcript is at path. With a sync point, it waits up to SyncWait for
+// the CLI to create the transcript and to write the hook's hook.start
+// event, if the transcript has hook events at all.
+//
+// When a session store is configured and the transcript did not show the
+// sync point's hook.start, the session's rows in the store are summed too,
+// and the source with more calls is taken (the transcript when they tie):
+// the CLI commits each call to the store as it ends but writes the
+// transcript in batches, so mid-session the store is often ahead, while at
+// the end the transcript is complete (and also has what the store does
+// not: code changes, where the session runs). Either way the result is
+// raised to the last usage given out for the session, kept in its cache,
+// so a session's usage never goes backwards from hook to hook. A store
+// that is missing, locked, corrupt or of an older schema is logged once
+// per session and the transcript is used.
+//
+// An error means that neither the transcript nor the store has the
+// session's usage: the transcript could not be read (fs.ErrNotExist when
+// there is none yet), or is outside the roots (usage.ErrOutsideRoots).
+func (u *UsageCounter) SessionUsage(sessionID, path string, sync *SyncPoint) (UsageResult, error) {
 	var res UsageResult
 	start := time.Now()
 	abs, err := filepath.Abs(path)
@@ -148,31 +208,119 @@ func (u *UsageCounter) Usage(path string, sync *SyncPoint) (UsageResult, error) 
 	}
 	waiting := sync != nil && u.SyncWait > 0
 	until := start.Add(u.SyncWait)
-	resolved, err := u.confine(abs)
-	if errors.Is(err, os.ErrNotExist) && waiting {
+	resolved, terr := u.confine(abs)
+	if errors.Is(terr, os.ErrNotExist) && waiting {
 		// The CLI creates the transcript at its first write, which may come
 		// after the first hooks of a short session.
-		for pause := 500 * time.Microsecond; errors.Is(err, os.ErrNotExist) && time.Now().Before(until); pause = min(2*pause, 4*time.Millisecond) {
+		for pause := 500 * time.Microsecond; errors.Is(terr, os.ErrNotExist) && time.Now().Before(until); pause = min(2*pause, 4*time.Millisecond) {
 			time.Sleep(pause)
-			resolved, err = u.confine(abs)
+			resolved, terr = u.confine(abs)
 		}
 		res.Waited = time.Since(start)
 	}
-	if err != nil {
-		return res, err
+	if terr != nil && (u.Store == "" || !errors.Is(terr, os.ErrNotExist)) {
+		return res, terr
 	}
 
 	cachePath := ""
 	if u.CacheDir != "" {
-		cachePath = filepath.Join(u.CacheDir, CacheKey(usage.SessionIDOf(resolved))+".json")
+		id := sessionID
+		if resolved != "" {
+			id = usage.SessionIDOf(resolved)
+		}
+		cachePath = filepath.Join(u.CacheDir, CacheKey(id)+".json")
 	}
 	c, f, why := u.load(cachePath, resolved)
-	if f == nil {
-		res.Restart = why
-		c = usageCache{Version: usageCacheVersion, Path: resolved}
-		f = session.NewCursor(resolved, session.CursorOptions{})
+	dirty := false
+	var tr session.UsageSummary
+	var trCalls int64
+	if resolved != "" {
+		if f == nil {
+			res.Restart = why
+			c.Version, c.Path, c.Hooks, c.Checkpoint, c.Session = usageCacheVersion, resolved, nil, nil, nil
+			f = session.NewCursor(resolved, session.CursorOptions{})
+		}
+		if err := u.readTranscript(f, &c, sync, waiting, until, start, &res); err != nil {
+			return res, fmt.Errorf("transcript %s: %w", resolved, err)
+		}
+		tr = f.Tracker().Summary()
+		trCalls = calls(tr)
+		if ctx := f.Tracker().Context(); ctx != nil {
+			res.Context = *ctx
+		}
+		if res.Restart == "file" {
+			u.Log.Infof("transcript %s was truncated or replaced since the last hook; read again from its start", resolved)
+		}
+		if f.Offset() != res.loaded || res.Restart != "" {
+			if res.loaded == 0 && res.Restart != "file" && cachePath != "" {
+				// A session new to the cache: a good time to forget old ones.
+				u.prune(time.Now())
+			}
+			cp := f.Checkpoint()
+			c.Checkpoint = &cp
+			if c.Session, err = f.Tracker().MarshalState(); err != nil {
+				u.Log.Warnf("could not keep the accounting state of %s (the next hook reads the transcript again): %v", resolved, err)
+				c.Checkpoint, c.Session = nil, nil
+			}
+			dirty = true
+		}
 	}
-	loaded := f.Offset()
+	res.Summary, res.Calls, res.Source = tr, trCalls, hook.UsageFromTranscript
+
+	if u.Store != "" && !res.Synced {
+		su, ok, info, problem, serr := readStore(u.Store, sessionID, res.Context == (session.Context{}))
+		switch {
+		case serr != nil:
+			res.Store = problem
+			if c.StoreNote != problem {
+				c.StoreNote, dirty = problem, true
+				u.logStore(sessionID, problem, serr)
+			}
+		case !ok:
+			res.Store = "0 calls"
+		default:
+			res.Store = strconv.FormatInt(su.Calls, 10) + " calls"
+			if resolved == "" || su.Calls > trCalls {
+				code := tr.CodeChanges
+				res.Summary, res.Calls, res.Source = su.Summary, su.Calls, hook.UsageFromStore
+				res.Summary.CodeChanges = code
+			}
+			if info != nil {
+				// No transcript context yet: where the store says the
+				// session runs (no git root or commit there).
+				res.Context = session.Context{SessionID: sessionID, Cwd: info.Cwd, Repository: info.Repository, Branch: info.Branch}
+			}
+		}
+	}
+	if resolved == "" && res.Source != hook.UsageFromStore {
+		// Neither the transcript nor the store has the session.
+		if dirty && cachePath != "" {
+			u.trySave(cachePath, c)
+		}
+		return res, terr
+	}
+
+	if c.Sent != nil {
+		res.Summary, res.Raised = raiseSummary(res.Summary, c.Sent.Summary)
+		res.Calls = max(res.Calls, c.Sent.Calls)
+	}
+	if c.Sent == nil || c.Sent.Calls != res.Calls || c.Sent.Source != res.Source || !sameUsage(c.Sent.Summary, res.Summary) {
+		c.Sent = &sentUsage{Summary: res.Summary, Source: res.Source, Calls: res.Calls}
+		dirty = true
+	}
+	if c.Version == 0 {
+		c.Version = usageCacheVersion
+	}
+	if dirty && cachePath != "" {
+		u.trySave(cachePath, c)
+	}
+	return res, nil
+}
+
+// readTranscript reads what was appended to the transcript and, for a sync
+// point, waits for its hook.start line.
+func (u *UsageCounter) readTranscript(f *session.Cursor, c *usageCache, sync *SyncPoint, waiting bool, until, start time.Time, res *UsageResult) error {
+	res.loaded = f.Offset()
 	// The hook.start lines read note when each hook type last ran.
 	onEvent := func(ev *transcript.Event) {
 		d, ok := ev.Data.(*transcript.HookStartData)
@@ -186,7 +334,6 @@ func (u *UsageCounter) Usage(path string, sync *SyncPoint) (UsageResult, error) 
 			c.Hooks[t] = max(c.Hooks[t], ev.Timestamp.UnixMilli())
 		}
 	}
-
 	// update reads what was appended.
 	update := func() error {
 		from, restarts := f.Offset(), f.Restarts()
@@ -200,7 +347,7 @@ func (u *UsageCounter) Usage(path string, sync *SyncPoint) (UsageResult, error) 
 		return nil
 	}
 	if err := update(); err != nil {
-		return res, fmt.Errorf("transcript %s: %w", resolved, err)
+		return err
 	}
 	synced := func() bool {
 		return sync == nil || c.Hooks[sync.HookType] >= sync.Time.UnixMilli()
@@ -215,7 +362,7 @@ func (u *UsageCounter) Usage(path string, sync *SyncPoint) (UsageResult, error) 
 		for pause := 500 * time.Microsecond; time.Now().Before(until); pause = min(2*pause, 4*time.Millisecond) {
 			time.Sleep(pause)
 			if err := update(); err != nil {
-				return res, fmt.Errorf("transcript %s: %w", resolved, err)
+				return err
 			}
 			if res.Synced = synced(); res.Synced {
 				break
@@ -224,30 +371,22 @@ func (u *UsageCounter) Usage(path string, sync *SyncPoint) (UsageResult, error) 
 		res.Waited = time.Since(start)
 	}
 	res.Offset = f.Offset()
-	res.Summary = f.Tracker().Summary()
-	if c := f.Tracker().Context(); c != nil {
-		res.Context = *c
-	}
-	if res.Restart == "file" {
-		u.Log.Infof("transcript %s was truncated or replaced since the last hook; read again from its start", resolved)
-	}
+	return nil
+}
 
-	if cachePath != "" && (f.Offset() != loaded || res.Restart != "") {
-		if loaded == 0 && res.Restart != "file" {
-			// A session new to the cache: a good time to forget old ones.
-			u.prune(time.Now())
-		}
-		cp := f.Checkpoint()
-		c.Checkpoint = &cp
-		c.Session, err = f.Tracker().MarshalState()
-		if err == nil {
-			err = u.save(cachePath, c)
-		}
-		if err != nil {
-			u.Log.Warnf("could not write the usage cache %s (the next hook reads the transcript again): %v", cachePath, err)
-		}
+func (u *UsageCounter) trySave(cachePath string, c usageCache) {
+	if err := u.save(cachePath, c); err != nil {
+		u.Log.Warnf("could not write the usage cache %s (the next hook reads the transcript again): %v", cachePath, err)
 	}
-	return res, nil
+}
+
+// calls is the model calls a usage summary counts.
+func calls(s session.UsageSummary) int64 {
+	var n int64
+	for _, m := range s.ModelMetrics {
+		n += m.Requests.Count
+	}
+	return n
 }
 
 func (u *UsageCounter) confine(abs string) (string, error) {
@@ -300,6 +439,7 @@ func (u *UsageCounter) load(cachePath, path string) (usageCache, *session.Cursor
 	if err == nil {
 		err = json.Unmarshal(b, &c)
 	}
+	storeOnly := err == nil && c.Version == usageCacheVersion && c.Path == "" && c.Checkpoint == nil
 	if err == nil && c.Version == 1 {
 		err = c.upgrade()
 	}
@@ -322,8 +462,16 @@ func (u *UsageCounter) load(cachePath, path string) (usageCache, *session.Cursor
 		err = f.Attach(c.Session)
 	}
 	if err != nil {
-		u.Log.Infof("ignoring the usage cache %s: %v", cachePath, err)
-		return usageCache{}, nil, "cache"
+		// What was given out stays given out.
+		kept := usageCache{Sent: c.Sent, StoreNote: c.StoreNote}
+		if storeOnly {
+			// A cache of the store alone, before the transcript existed.
+			return kept, nil, "new"
+		}
+		if path != "" {
+			u.Log.Infof("ignoring the usage cache %s: %v", cachePath, err)
+		}
+		return kept, nil, "cache"
 	}
 	return c, f, ""
 }

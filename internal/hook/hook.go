@@ -118,6 +118,12 @@ type Payload struct {
 	// Usage is the Option A usage object, when the payload carries one (a
 	// forwarder added it, or a future CLI sends it).
 	Usage *session.UsageSummary
+	// UsageSource is the usage object's source member, where a forwarder
+	// says what it read the usage from (UsageFromTranscript,
+	// UsageFromStore); "" when it does not say. Either way the usage is
+	// the session's cumulative usage, which hook accounting takes only
+	// beyond what it accepted before.
+	UsageSource string
 	// Context is where the session runs (repository, branch, git root),
 	// when a forwarder added it from the transcript (SessionContextMember):
 	// what a collector that counts hooks without the transcript attributes
@@ -302,6 +308,12 @@ func Decode(body []byte, typeHint string, opts Options) (Payload, error) {
 			return p, err
 		}
 		p.Usage = &u
+		var src struct {
+			Source string `json:"source"`
+		}
+		if json.Unmarshal(w.Usage, &src) == nil && len(src.Source) <= maxUsageSource {
+			p.UsageSource = src.Source
+		}
 	}
 	if c := w.SessionContext; c != nil {
 		if err := c.valid(); err != nil {
@@ -425,6 +437,30 @@ func (c *SessionContext) valid() error {
 // only validated, not decoded, and the member is appended.
 func WithUsage(body []byte, u session.UsageSummary) ([]byte, bool, error) {
 	return withMember(body, "usage", u)
+}
+
+// Values of a usage object's source member: where a forwarder read the
+// session's usage from. The session store (CLI 1.0.102 and later) has each
+// model call as soon as it ends; the transcript only once the CLI writes
+// its next batch, but it is complete at the session's end.
+const (
+	UsageFromTranscript = "transcript"
+	UsageFromStore      = "store"
+)
+
+// maxUsageSource bounds the source member kept from a payload.
+const maxUsageSource = 64
+
+// WithUsageFrom is WithUsage with the usage object's source member set to
+// source (UsageFromTranscript, UsageFromStore; "" sets none).
+func WithUsageFrom(body []byte, u session.UsageSummary, source string) ([]byte, bool, error) {
+	if source == "" {
+		return WithUsage(body, u)
+	}
+	return withMember(body, "usage", struct {
+		session.UsageSummary
+		Source string `json:"source"`
+	}{u, source})
 }
 
 // WithContext returns the payload with a sessionContext member set to c,

@@ -125,6 +125,26 @@ func TestCaptureContent(t *testing.T) {
 	assert.Contains(t, string(p.ToolResult), "hi")
 }
 
+func TestWithUsageFrom(t *testing.T) {
+	u := session.UsageSummary{TotalNanoAIU: 7, ModelMetrics: map[string]session.ModelSummary{"m": {Requests: session.RequestSummary{Count: 2}}}}
+	out, added, err := WithUsageFrom([]byte(`{"sessionId":"s","timestamp":1}`), u, UsageFromStore)
+	require.NoError(t, err)
+	require.True(t, added)
+	assert.Contains(t, string(out), `"source":"store"`)
+	p, err := Decode(out, PreToolUse, Options{})
+	require.NoError(t, err)
+	require.NotNil(t, p.Usage)
+	assert.Equal(t, u, *p.Usage)
+	assert.Equal(t, UsageFromStore, p.UsageSource)
+
+	out, _, err = WithUsageFrom([]byte(`{"sessionId":"s","timestamp":1}`), u, "")
+	require.NoError(t, err)
+	assert.NotContains(t, string(out), `"source"`)
+	p, err = Decode(out, PreToolUse, Options{})
+	require.NoError(t, err)
+	assert.Empty(t, p.UsageSource)
+}
+
 func TestWithUsage(t *testing.T) {
 	u := session.UsageSummary{TotalNanoAIU: 7, TotalUserRequests: 1, ModelMetrics: map[string]session.ModelSummary{}}
 	body := []byte(`{"sessionId":"s","timestamp":1795363647009,"reason":"complete"}`)

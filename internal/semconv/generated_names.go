@@ -7,6 +7,8 @@ const ReceiverScope = "github.com/otelcol-copilot/otelcol-copilot/receiver/copil
 
 // Metrics of the copilot receiver.
 const (
+	// MetricCopilotAPIContentFilterHits ({request}): Model calls in which the provider's content filter was triggered, from the CLI's session store (`content_filter_triggered`, CLI 1.0.80 and later; read when session_state::store names a store). The transcript's usage is unchanged by it.
+	MetricCopilotAPIContentFilterHits = "copilot.api.content_filter_hits"
 	// MetricCopilotAPIDuration (s): Duration of model API calls, as the CLI measured them.
 	MetricCopilotAPIDuration = "copilot.api.duration"
 	// MetricCopilotAPIRequests ({request}): Model API calls.
@@ -39,6 +41,10 @@ const (
 	MetricCopilotUsageTokens = "copilot.usage.tokens"
 	// MetricCopilotUserRequests ({request}): Requests a person made (prompts), as the CLI counts them.
 	MetricCopilotUserRequests = "copilot.user.requests"
+	// MetricGenAIServerTimePerOutputToken (s): Time between the output tokens of a model API call after the first, per call, from the CLI's session store.
+	MetricGenAIServerTimePerOutputToken = "gen_ai.server.time_per_output_token"
+	// MetricGenAIServerTimeToFirstToken (s): Time from a model API call to the first token of its output, per call, from the CLI's session store.
+	MetricGenAIServerTimeToFirstToken = "gen_ai.server.time_to_first_token"
 )
 
 // Attributes of the copilot receiver's data points, log records and resources.
@@ -75,10 +81,18 @@ const (
 	AttrCopilotToolOutcome = "copilot.tool.outcome"
 	// AttrErrorType: The CLI's error type.
 	AttrErrorType = "error.type"
+	// AttrField: The usage figure in which the CLI's session store and the transcript disagree.
+	AttrField = "field"
 	// AttrGenAIAgentName: The agent that did the work, `main` for the session's own agent or the subagent's name (`explore`).
 	AttrGenAIAgentName = "gen_ai.agent.name"
 	// AttrGenAIRequestModel: The model, as the CLI names it.
 	AttrGenAIRequestModel = "gen_ai.request.model"
+	// AttrGenAIRequestReasoningLevel: The reasoning effort the CLI requested of the model (`low`, `medium`, `high`, ...; the store's `reasoning_effort`), empty when it requested none. Named as the GenAI semantic conventions registry names it since semantic-conventions-genai PR 258 (the registry of semconv 1.37, which this receiver declares, has no such attribute).
+	AttrGenAIRequestReasoningLevel = "gen_ai.request.reasoning.level"
+	// AttrGenAIResponseFinishReasons: Why the model stopped generating (`stop`, `tool_calls`, `length`, `content_filter`, ...), the one finish reason of the call, from the CLI's session store.
+	AttrGenAIResponseFinishReasons = "gen_ai.response.finish_reasons"
+	// AttrGenAIResponseModel: The model the usage was accounted to, where the CLI's session store names one apart from the requested model (`copilot_usage_model`, such as the model `auto` chose); else the requested model.
+	AttrGenAIResponseModel = "gen_ai.response.model"
 	// AttrGenAITokenType: The kind of tokens, as the CLI counts them. `input` includes cached tokens (`cache_read`, `cache_write`) and `output` includes `reasoning`, so the types do not add up to a total.
 	AttrGenAITokenType = "gen_ai.token.type"
 	// AttrGenAIToolName: The tool's name.
@@ -125,6 +139,13 @@ const (
 	CopilotToolOutcomeSuccess        = "success"
 	CopilotToolOutcomeFailure        = "failure"
 	CopilotToolOutcomeIncomplete     = "incomplete"
+	FieldCalls                       = "calls"
+	FieldInputTokens                 = "input_tokens"
+	FieldOutputTokens                = "output_tokens"
+	FieldCacheReadTokens             = "cache_read_tokens"
+	FieldCacheWriteTokens            = "cache_write_tokens"
+	FieldReasoningTokens             = "reasoning_tokens"
+	FieldNanoAIU                     = "nano_aiu"
 	GenAITokenTypeInput              = "input"
 	GenAITokenTypeOutput             = "output"
 	GenAITokenTypeCacheRead          = "cache_read"
@@ -151,5 +172,7 @@ func Histograms() []Histogram {
 	return []Histogram{
 		{Name: MetricCopilotAPIDuration, Description: "Duration of model API calls, as the CLI measured them.", Unit: "s", Attributes: []string{AttrGenAIRequestModel, AttrCopilotInitiator, AttrGenAIAgentName}},
 		{Name: MetricCopilotAPITimeToFirstToken, Description: "Time from sending a model API call to its first token.", Unit: "s", Attributes: []string{AttrGenAIRequestModel, AttrGenAIAgentName}},
+		{Name: MetricGenAIServerTimePerOutputToken, Description: "Time between the output tokens of a model API call after the first, per call, from the CLI's session store.", Unit: "s", Attributes: []string{AttrGenAIRequestModel, AttrGenAIResponseModel, AttrGenAIResponseFinishReasons, AttrGenAIRequestReasoningLevel, AttrCopilotInitiator}},
+		{Name: MetricGenAIServerTimeToFirstToken, Description: "Time from a model API call to the first token of its output, per call, from the CLI's session store.", Unit: "s", Attributes: []string{AttrGenAIRequestModel, AttrGenAIResponseModel, AttrGenAIResponseFinishReasons, AttrGenAIRequestReasoningLevel, AttrCopilotInitiator}},
 	}
 }

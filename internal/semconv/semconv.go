@@ -4,7 +4,7 @@
 // processor that reads it.
 //
 // The names are generated from the receiver's metadata.yaml (and
-// histograms.yaml, for the two histograms mdatagen cannot describe) by
+// histograms.yaml, for the histograms mdatagen cannot describe) by
 // internal/semconv/gen, which the receiver's doc.go runs with mdatagen: a
 // name is declared once, in metadata.yaml, and `go generate` makes the
 // constants. Do not declare a telemetry name by hand.

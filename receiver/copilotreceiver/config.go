@@ -69,7 +69,7 @@ type Config struct {
 	// metric_timestamps: event.
 	MetricPoints string `mapstructure:"metric_points"`
 
-	// Histograms configures the two histogram metrics, which the metadata
+	// Histograms configures the histogram metrics, which the metadata
 	// generator cannot describe.
 	Histograms HistogramsConfig `mapstructure:"histograms"`
 
@@ -136,6 +136,11 @@ type SessionStateConfig struct {
 	// backfill of months of history takes a while); 0 turns these lines
 	// off. The start line and the caught-up line are always written.
 	ProgressInterval time.Duration `mapstructure:"progress_interval"`
+	// Store is the CLI's session store (session-store.db) the receiver
+	// cross-checks the transcripts' usage with: "auto" (the default), the
+	// store beside each include glob's session-state directory; an absolute
+	// path; or "none" or "" for none. It is never counted (store.go).
+	Store string `mapstructure:"store"`
 }
 
 // RetryConfig is an exponential backoff without an end.
@@ -150,14 +155,22 @@ type HistogramsConfig struct {
 	APIDuration HistogramConfig `mapstructure:"copilot.api.duration"`
 	// TimeToFirstToken is copilot.api.time_to_first_token.
 	TimeToFirstToken HistogramConfig `mapstructure:"copilot.api.time_to_first_token"`
+	// ServerTimeToFirstToken is gen_ai.server.time_to_first_token, from
+	// the session store (store_calls.go).
+	ServerTimeToFirstToken HistogramConfig `mapstructure:"gen_ai.server.time_to_first_token"`
+	// ServerTimePerOutputToken is gen_ai.server.time_per_output_token,
+	// from the session store.
+	ServerTimePerOutputToken HistogramConfig `mapstructure:"gen_ai.server.time_per_output_token"`
 }
 
 // byName returns the histograms' configurations by metric name, the key
 // of each.
 func (h *HistogramsConfig) byName() map[string]HistogramConfig {
 	return map[string]HistogramConfig{
-		semconv.MetricCopilotAPIDuration:         h.APIDuration,
-		semconv.MetricCopilotAPITimeToFirstToken: h.TimeToFirstToken,
+		semconv.MetricCopilotAPIDuration:            h.APIDuration,
+		semconv.MetricCopilotAPITimeToFirstToken:    h.TimeToFirstToken,
+		semconv.MetricGenAIServerTimeToFirstToken:   h.ServerTimeToFirstToken,
+		semconv.MetricGenAIServerTimePerOutputToken: h.ServerTimePerOutputToken,
 	}
 }
 
@@ -245,6 +258,9 @@ func (cfg *Config) Validate() error {
 	}
 	if r := ss.RetryOnRefused; r.InitialInterval <= 0 || r.MaxInterval < r.InitialInterval {
 		errs = append(errs, fmt.Errorf("session_state::retry_on_refused: initial_interval (%v) must be positive and max_interval (%v) at least as long", r.InitialInterval, r.MaxInterval))
+	}
+	if err := ss.validateStore(); err != nil {
+		errs = append(errs, err)
 	}
 	if cfg.MetricTimestamps != TimestampsEvent && cfg.MetricTimestamps != TimestampsReceived {
 		errs = append(errs, fmt.Errorf("metric_timestamps: %q is not %q or %q", cfg.MetricTimestamps, TimestampsEvent, TimestampsReceived))

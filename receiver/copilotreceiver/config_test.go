@@ -47,6 +47,7 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, ByteSize(32<<20), ss.MaxLineSize)
 	assert.Equal(t, 2*time.Hour, ss.IdleTimeout)
 	assert.Equal(t, "alice", ss.User)
+	assert.Equal(t, "/data/copilot/session-store.db", ss.Store)
 	assert.Equal(t, RetryConfig{InitialInterval: time.Second, MaxInterval: time.Minute}, ss.RetryOnRefused)
 	assert.True(t, cfg.CaptureContent)
 	assert.Equal(t, TimestampsReceived, cfg.MetricTimestamps)

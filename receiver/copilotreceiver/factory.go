@@ -41,12 +41,16 @@ func createDefaultConfig() component.Config {
 			DrainTimeout:   10 * time.Second,
 			// A line every few seconds while a backfill is read.
 			ProgressInterval: 5 * time.Second,
+			Store:            StoreAuto,
 		},
 		MetricTimestamps: TimestampsEvent,
 		MetricPoints:     PointsCombined,
 		Histograms: HistogramsConfig{
 			APIDuration:      HistogramConfig{Enabled: true, Buckets: defaultDurationBuckets},
 			TimeToFirstToken: HistogramConfig{Enabled: true, Buckets: defaultTTFTBuckets},
+			// Off by default: see store_calls.go.
+			ServerTimeToFirstToken:   HistogramConfig{Buckets: semconvTTFTBuckets},
+			ServerTimePerOutputToken: HistogramConfig{Buckets: semconvTPOTBuckets},
 		},
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		Events:               metadata.DefaultEventsConfig(),

@@ -62,6 +62,7 @@ func metricShells() map[string]pmetric.Metric {
 	}
 	mb := metadata.NewMetricsBuilder(metadata.NewDefaultMetricsBuilderConfig(), set)
 	mb.RecordCopilotAPIRequestsDataPoint(0, 0, "", "", "")
+	mb.RecordCopilotAPIContentFilterHitsDataPoint(0, 0, "", "", "", "", "")
 	mb.RecordCopilotCodeFilesModifiedDataPoint(0, 0)
 	mb.RecordCopilotCodeLinesAddedDataPoint(0, 0)
 	mb.RecordCopilotCodeLinesRemovedDataPoint(0, 0)

@@ -110,6 +110,8 @@ func TestTelemetryNamesAreDeclared(t *testing.T) {
 	cfg := testConfig()
 	cfg.ResourceAttributes.SessionID.Enabled = true
 	cfg.ResourceAttributes.CopilotCwd.Enabled = true
+	cfg.Histograms.ServerTimeToFirstToken.Enabled = true
+	cfg.Histograms.ServerTimePerOutputToken.Enabled = true
 	mb, _, lb := builders(cfg)
 	facts := []*session.Facts{everyFact()}
 	for _, path := range transcripts(t) {
@@ -126,8 +128,14 @@ func TestTelemetryNamesAreDeclared(t *testing.T) {
 			assert.Contains(t, declared, k, "%s %s: attribute %s is not declared for it", what, name, k)
 		}
 	}
+	var made []pmetric.Metrics
 	for _, f := range facts {
-		for _, rm := range mb.build(f, time.Time{}).ResourceMetrics().All() {
+		made = append(made, mb.build(f, time.Time{}))
+	}
+	// the per-call metrics of the session store (store_calls.go)
+	made = append(made, mb.buildCalls([]storeCall{everyStoreCall()}, func(string) *session.Context { return everyFact().Usage[0].Ctx }, time.Time{}))
+	for _, md := range made {
+		for _, rm := range md.ResourceMetrics().All() {
 			checkResource(rm.Resource().Attributes())
 			for _, sm := range rm.ScopeMetrics().All() {
 				assert.Equal(t, semconv.ReceiverScope, sm.Scope().Name())
@@ -141,6 +149,8 @@ func TestTelemetryNamesAreDeclared(t *testing.T) {
 				}
 			}
 		}
+	}
+	for _, f := range facts {
 		for _, rl := range lb.build(f).ResourceLogs().All() {
 			checkResource(rl.Resource().Attributes())
 			for _, sl := range rl.ScopeLogs().All() {

@@ -49,6 +49,8 @@ type copilotReceiver struct {
 	tail    *tailer.Tailer
 	hooks   *hookServer
 	client  storage.Client
+	calls   *storeCalls // the session store's per-call metrics (store_calls.go)
+	check   *storeCheck // the session store cross-check (store.go)
 }
 
 var (
@@ -127,8 +129,11 @@ func (r *copilotReceiver) start(ctx context.Context, host component.Host) error 
 
 		ProgressInterval: ss.ProgressInterval,
 		IncludeNote:      includeNote(ss.Include),
-	}, r.client, r.signals(r.metricsB), &observer{tel: tel}, r.set.Logger)
+	}, r.client, r.tailerSignals(tel), &observer{tel: tel}, r.set.Logger)
 	if err := r.tail.Start(ctx); err != nil {
+		return err
+	}
+	if err := r.startStoreCalls(ctx); err != nil {
 		return err
 	}
 	if r.cfg.Hooks.HasValue() {
@@ -212,6 +217,9 @@ func (r *copilotReceiver) shutdown(ctx context.Context) error {
 	var errs []error
 	if r.hooks != nil {
 		errs = append(errs, r.hooks.shutdown(ctx))
+	}
+	if r.calls != nil {
+		r.calls.stop()
 	}
 	if r.tail != nil {
 		errs = append(errs, r.tail.Stop(ctx))

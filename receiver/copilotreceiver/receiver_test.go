@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
 
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
 )
@@ -178,6 +179,7 @@ type harness struct {
 	tel     *componenttest.Telemetry
 	recv    *copilotReceiver // the running receiver
 	exts    map[component.ID]extension.Extension
+	logger  *zap.Logger // the receiver's, when set
 }
 
 func newHarness(t testing.TB) *harness {
@@ -218,6 +220,9 @@ func (h *harness) run(s *sink) func() {
 	h.tel = componenttest.NewTelemetry()
 	set := receivertest.NewNopSettings(metadata.Type)
 	set.TelemetrySettings = h.tel.NewTelemetrySettings()
+	if h.logger != nil {
+		set.Logger = h.logger
+	}
 	set.ID = component.NewIDWithName(metadata.Type, "test")
 	ctx := context.Background()
 	m, err := f.CreateMetrics(ctx, set, h.cfg, s.metricsConsumer())

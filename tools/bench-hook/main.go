@@ -6,6 +6,11 @@
 //     transcript present (steady state: usage from the warm cache), with
 //     --no-usage, and for a 64 MB session whose transcript grows by one
 //     event before each run;
+//   - the same in a Copilot home with a session store (session-store.db,
+//     the real store of internal/sessionstore/testdata grown with
+//     -store-rows rows of other sessions): the session's store ahead of
+//     its transcript (usage from the store), and level with it (the store
+//     read, the transcript's usage taken);
 //   - the same with the collector down (nothing listening: the payload is
 //     spooled);
 //   - curl posting the same payload (when curl is installed), the least a
@@ -13,7 +18,9 @@
 //   - the startup of each binary: otelcol-copilot-hook version against
 //     otelcol-copilot --version, the two ways to ship the hook command.
 //
-// It builds both binaries unless given, and prints a table.
+// The variants run in turns (one run of each, then the next round), so
+// that the load of a shared machine falls on all of them alike. It builds
+// both binaries unless given, and prints a table.
 //
 //	go run ./tools/bench-hook -runs 200
 package main
@@ -34,7 +41,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/sessionstore"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/transcriptgen"
+)
+
+// The store's session (four calls, two of them a subagent's), and a copy
+// of its whole transcript under another id whose rows are added to the
+// store too (level).
+const (
+	storeSession = "484fbd51-1aaf-45c3-b3ff-ae6ec8e80c30"
+	levelSession = "00000000-0000-0000-0000-0000000000cc"
 )
 
 func main() {
@@ -42,11 +58,13 @@ func main() {
 		runs      = flag.Int("runs", 200, "runs per variant")
 		warmup    = flag.Int("warmup", 10, "uncounted runs before each variant")
 		hookBin   = flag.String("hook", "", "otelcol-copilot-hook binary (default: built from ./cmd/otelcol-copilot-hook)")
-		collector = flag.String("collector", "", "otelcol-copilot binary (default: built from ./cmd/otelcol-copilot)")
+		collector = flag.String("collector", "", "otelcol-copilot binary (default: built from ./cmd/otelcol-copilot; none: leave its startup out)")
 		testdata  = flag.String("testdata", "testdata/copilot-cli/1.0.102", "a Copilot home with session-state/ and hooks/")
 		session   = flag.String("session", "a92b1b62-74c7-4c1a-af6c-ac66b8e23ba2", "session of the payload (its transcript is read for the usage)")
 		keep      = flag.Bool("keep", false, "keep the work directory")
 		endpoint  = flag.String("endpoint", "", "a running collector's hook endpoint for the 'collector up' cases (default: a loopback stub answering 202)")
+		storeDir  = flag.String("store-testdata", "internal/sessionstore/testdata/1.0.102", "a Copilot home with a session-store.db and the transcripts of its sessions")
+		storeRows = flag.Int("store-rows", 20000, "rows of other sessions added to the session store")
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -104,6 +122,24 @@ func main() {
 		}
 	}
 
+	// A Copilot home with a session store: the session's transcript has
+	// its first call, the store all four (ahead), or the transcript all
+	// four too (level).
+	storeHome := filepath.Join(work, "copilot-home-store")
+	storeRowsTotal, err := makeStore(filepath.Join(*storeDir, sessionstore.FileName), sessionstore.Path(storeHome), *storeRows)
+	if err != nil {
+		log.Fatal(err)
+	}
+	storeTranscript := filepath.Join(*storeDir, "session-state", storeSession, "events.jsonl")
+	if err := copyLines(storeTranscript, filepath.Join(storeHome, "session-state", storeSession, "events.jsonl"), 14); err != nil {
+		log.Fatal(err)
+	}
+	if err := copyFile(storeTranscript, filepath.Join(storeHome, "session-state", levelSession, "events.jsonl")); err != nil {
+		log.Fatal(err)
+	}
+	storeBody := []byte(`{"sessionId":"` + storeSession + `","timestamp":1796651886000,"cwd":"/home/dev/src/payments-api","toolName":"bash","toolArgs":{"command":"go test ./...","description":"run the tests"},"toolResult":{"resultType":"success","textResultForLlm":"ok  \tgithub.com/acme/payments-api\t0.412s"}}`)
+	levelBody := bytes.Replace(storeBody, []byte(storeSession), []byte(levelSession), 1)
+
 	up, stop := serve()
 	defer stop()
 	if *endpoint != "" {
@@ -111,10 +147,11 @@ func main() {
 	}
 	down := deadEndpoint()
 
-	env := func(state string) []string {
+	envIn := func(home, state string) []string {
 		return append(os.Environ(), "OTELCOL_COPILOT_STATE_DIR="+filepath.Join(work, state), "COPILOT_HOME="+home,
 			"OTELCOL_COPILOT_ENDPOINT=", "OTELCOL_COPILOT_TOKEN=", "OTELCOL_COPILOT_TOKEN_FILE=", "OTELCOL_COPILOT_SPOOL_DIR=")
 	}
+	env := func(state string) []string { return envIn(home, state) }
 	type variant struct {
 		name string
 		args []string
@@ -131,6 +168,8 @@ func main() {
 		{"otelcol-copilot-hook forward --no-usage, collector up", []string{*hookBin, "forward", "postToolUse", "--endpoint", up, "--no-usage"}, env("up-nousage"), body, nil, false},
 		{"otelcol-copilot-hook forward, collector up, 64 MB session grown", []string{*hookBin, "forward", "postToolUse", "--endpoint", up}, env("big"), bigBody, appendEvent, false},
 		{"otelcol-copilot-hook forward, collector down (spooled)", []string{*hookBin, "forward", "postToolUse", "--endpoint", down}, env("down"), body, nil, false},
+		{"forward, collector up, store ahead of transcript (from store)", []string{*hookBin, "forward", "postToolUse", "--endpoint", up}, envIn(storeHome, "store-ahead"), storeBody, nil, false},
+		{"forward, collector up, store level with transcript", []string{*hookBin, "forward", "postToolUse", "--endpoint", up}, envIn(storeHome, "store-level"), levelBody, nil, false},
 	}
 	if curl, err := exec.LookPath("curl"); err == nil {
 		for _, c := range []struct{ name, url string }{{"curl POST, collector up", up}, {"curl POST, collector down", down}} {
@@ -140,19 +179,20 @@ func main() {
 	} else {
 		log.Printf("curl not found: skipping the curl variant")
 	}
-	variants = append(variants,
-		variant{"startup: otelcol-copilot-hook version", []string{*hookBin, "version"}, env("v"), nil, nil, false},
-		variant{"startup: otelcol-copilot --version", []string{*collector, "--version"}, env("v"), nil, nil, false},
-	)
+	variants = append(variants, variant{"startup: otelcol-copilot-hook version", []string{*hookBin, "version"}, env("v"), nil, nil, false})
+	if *collector != "none" {
+		variants = append(variants, variant{"startup: otelcol-copilot --version", []string{*collector, "--version"}, env("v"), nil, nil, false})
+	}
 
 	fmt.Printf("bench-hook: %d runs per variant (after %d warm-up runs), %s/%s, %d CPUs, %s\n",
 		*runs, *warmup, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
 	fmt.Printf("binaries: otelcol-copilot-hook %s, otelcol-copilot %s\n", sizeOf(*hookBin), sizeOf(*collector))
-	fmt.Printf("payload: %d bytes; transcripts: %s (%s), %s (%s)\n\n", len(body), *session, sizeOf(dst), bigID, sizeOf(bigPath))
+	fmt.Printf("payload: %d bytes; transcripts: %s (%s), %s (%s)\n", len(body), *session, sizeOf(dst), bigID, sizeOf(bigPath))
+	fmt.Printf("session store: %s, %d rows\n\n", sizeOf(sessionstore.Path(storeHome)), storeRowsTotal)
 	fmt.Printf("%-62s %6s %8s %8s %8s %8s %8s\n", "variant", "runs", "min ms", "p50 ms", "p90 ms", "p99 ms", "max ms")
-	for _, v := range variants {
-		d := make([]time.Duration, 0, *runs)
-		for i := 0; i < *warmup+*runs; i++ {
+	times := make([][]time.Duration, len(variants))
+	for i := 0; i < *warmup+*runs; i++ {
+		for k, v := range variants {
 			if v.before != nil {
 				v.before()
 			}
@@ -160,13 +200,18 @@ func main() {
 			if err != nil && !v.mayFail {
 				log.Fatalf("%s: %v", v.name, err)
 			}
-			if i < *warmup {
-				continue
+			if i >= *warmup {
+				times[k] = append(times[k], t)
 			}
-			d = append(d, t)
 		}
+	}
+	for k, v := range variants {
+		d := times[k]
 		slices.Sort(d)
 		fmt.Printf("%-62s %6d %8.2f %8.2f %8.2f %8.2f %8.2f\n", v.name, len(d), ms(d[0]), ms(pct(d, 50)), ms(pct(d, 90)), ms(pct(d, 99)), ms(d[len(d)-1]))
+	}
+	if err := checkSources(work); err != nil {
+		log.Fatal(err)
 	}
 	spooled, _ := filepath.Glob(filepath.Join(work, "down", "spool", "*.hook"))
 	fmt.Printf("\nspooled while the collector was down: %d payloads\n", len(spooled))

@@ -10,6 +10,12 @@
 //
 //	go run ./tools/record-transcripts -cli-dir /path/to/cli -out testdata/copilot-cli/recorded -home /home/dev
 //
+// With -stores it records the cases of storePlan into
+// testdata/copilot-cli/stores instead. Every case also keeps the session
+// store the CLI left ($COPILOT_HOME/session-store.db, when the version
+// writes one) as <out>/<case>/session-store.db, its WAL checkpointed into
+// the file (see copyStore; needs the sqlite3 shell).
+//
 // where <cli-dir>/<version>/node_modules/.bin/copilot is each CLI version
 // (cd <cli-dir>/<version> && npm install @github/copilot@<version>).
 //
@@ -38,6 +44,7 @@ func main() {
 		list     = flag.Bool("list", false, "list the cases and exit")
 		check    = flag.Bool("check", false, "only read the recorded transcripts with internal/transcript and report skipped lines")
 		manifest = flag.Bool("manifest", false, "only rewrite MANIFEST.md from the recorded files")
+		stores   = flag.Bool("stores", false, "record the session-store cases (storePlan) instead, into testdata/copilot-cli/stores unless -out is given")
 		verbose  = flag.Bool("v", false, "print the CLI's output")
 	)
 	flag.Parse()
@@ -45,6 +52,14 @@ func main() {
 	log.SetPrefix("record-transcripts: ")
 
 	cases := plan()
+	if *stores {
+		cases = storePlan()
+		outSet := false
+		flag.Visit(func(f *flag.Flag) { outSet = outSet || f.Name == "out" })
+		if !outSet {
+			*out = storesDir
+		}
+	}
 	if *list {
 		for _, c := range cases {
 			fmt.Println(c.Name + "\t" + c.describe())
@@ -58,7 +73,7 @@ func main() {
 		return
 	}
 	if *manifest {
-		if err := writeManifest(*out, cases); err != nil {
+		if err := writeManifest(*out, cases, *stores); err != nil {
 			log.Fatal(err)
 		}
 		return
@@ -109,7 +124,7 @@ func main() {
 		}
 		log.Printf("%s: recorded in %s", c.Name, time.Since(start).Round(100*time.Millisecond))
 	}
-	if err := writeManifest(*out, cases); err != nil {
+	if err := writeManifest(*out, cases, *stores); err != nil {
 		log.Fatal(err)
 	}
 	if err := checkAll(*out, os.Stdout); err != nil {

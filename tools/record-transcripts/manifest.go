@@ -171,9 +171,13 @@ func readFacts(path string) (*sessionFacts, error) {
 
 // writeManifest writes <out>/MANIFEST.md from the recorded files of the
 // cases of the plan that are present.
-func writeManifest(out string, cases []caseDef) error {
+func writeManifest(out string, cases []caseDef, stores bool) error {
 	var b strings.Builder
-	b.WriteString(manifestHead)
+	if stores {
+		b.WriteString(storesHead)
+	} else {
+		b.WriteString(manifestHead)
+	}
 
 	type row struct {
 		c   caseDef
@@ -289,6 +293,17 @@ func writeManifest(out string, cases []caseDef) error {
 			}
 		}
 	}
+	if stores {
+		if err := writeStoreSection(&b, out, func() []storeCase {
+			var sc []storeCase
+			for _, r := range rows {
+				sc = append(sc, storeCase{c: r.c, ses: r.ses})
+			}
+			return sc
+		}()); err != nil {
+			return err
+		}
+	}
 	return os.WriteFile(filepath.Join(out, "MANIFEST.md"), []byte(b.String()), 0o644)
 }
 
@@ -320,6 +335,11 @@ N being the length of the original text in characters (Unicode code points). The
 each line is byte for byte what the CLI wrote. ` + "`recording.json`" + ` in each case says what
 the recorder did (legs, prompts, signals sent, exit status) and every request the fake
 provider answered (scenario, step, HTTP status); it was written by the recorder, not the CLI.
+
+The recorder now also keeps each case's ` + "`session-store.db`" + `; the cases here were recorded
+before it did and have none. The stores, with their own transcripts, are in
+` + "`../stores/`" + ` (its MANIFEST says which versions write a store, with which ` + "`schema_version`" + `,
+and from which version it holds per-call usage).
 
 ## Re-recording
 

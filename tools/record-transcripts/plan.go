@@ -101,3 +101,27 @@ func plan() []caseDef {
 	add("1.0.102-interrupted", leg{Version: "1.0.102", Scenario: slow, Stop: stopInterrupt})
 	return cs
 }
+
+// storePlan is the cases recorded with their session store
+// (testdata/copilot-cli/stores): a resumed session for every version the
+// plan runs (1.0.20 keeps no store; 1.0.40 to 1.0.66 keep one without
+// per-call usage), a subagent for the versions whose store has
+// assistant_usage_events (1.0.80 on), and a session started by a CLI whose
+// store has no usage table and resumed by one whose store has it.
+func storePlan() []caseDef {
+	var cs []caseDef
+	add := func(name string, legs ...leg) { cs = append(cs, caseDef{Name: name, Legs: legs}) }
+	const (
+		multi    = fakeprovider.ScenarioMulti
+		cont     = fakeprovider.ScenarioContinue
+		subagent = fakeprovider.ScenarioSubagent
+	)
+	for _, v := range []string{"1.0.20", "1.0.40", "1.0.60", "1.0.65", "1.0.66", "1.0.80", "1.0.92", "1.0.102"} {
+		add(v+"-resumed", leg{Version: v, Scenario: multi}, leg{Version: v, Scenario: cont, Resume: true})
+	}
+	for _, v := range []string{"1.0.80", "1.0.92", "1.0.102"} {
+		add(v+"-subagent", leg{Version: v, Scenario: subagent})
+	}
+	add("mixed-1.0.66-to-1.0.102", leg{Version: "1.0.66", Scenario: multi}, leg{Version: "1.0.102", Scenario: cont, Resume: true})
+	return cs
+}

@@ -222,6 +222,9 @@ func (r *recorder) record(c caseDef) error {
 			return fmt.Errorf("session %s: %w", id, err)
 		}
 	}
+	if _, err := r.copyStore(dst); err != nil {
+		return err
+	}
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return err

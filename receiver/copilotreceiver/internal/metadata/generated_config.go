@@ -9,6 +9,58 @@ import (
 	"go.opentelemetry.io/collector/filter"
 )
 
+// CopilotAPIContentFilterHitsMetricAttributeKey specifies the key of an attribute for the copilot.api.content_filter_hits metric.
+type CopilotAPIContentFilterHitsMetricAttributeKey string
+
+const (
+	CopilotAPIContentFilterHitsMetricAttributeKeyGenAiRequestModel          CopilotAPIContentFilterHitsMetricAttributeKey = "gen_ai.request.model"
+	CopilotAPIContentFilterHitsMetricAttributeKeyGenAiResponseModel         CopilotAPIContentFilterHitsMetricAttributeKey = "gen_ai.response.model"
+	CopilotAPIContentFilterHitsMetricAttributeKeyGenAiResponseFinishReasons CopilotAPIContentFilterHitsMetricAttributeKey = "gen_ai.response.finish_reasons"
+	CopilotAPIContentFilterHitsMetricAttributeKeyGenAiRequestReasoningLevel CopilotAPIContentFilterHitsMetricAttributeKey = "gen_ai.request.reasoning.level"
+	CopilotAPIContentFilterHitsMetricAttributeKeyCopilotInitiator           CopilotAPIContentFilterHitsMetricAttributeKey = "copilot.initiator"
+)
+
+// CopilotAPIContentFilterHitsMetricConfig provides config for the copilot.api.content_filter_hits metric.
+type CopilotAPIContentFilterHitsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                          `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []CopilotAPIContentFilterHitsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *CopilotAPIContentFilterHitsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *CopilotAPIContentFilterHitsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case CopilotAPIContentFilterHitsMetricAttributeKeyGenAiRequestModel, CopilotAPIContentFilterHitsMetricAttributeKeyGenAiResponseModel, CopilotAPIContentFilterHitsMetricAttributeKeyGenAiResponseFinishReasons, CopilotAPIContentFilterHitsMetricAttributeKeyGenAiRequestReasoningLevel, CopilotAPIContentFilterHitsMetricAttributeKeyCopilotInitiator:
+		default:
+			return fmt.Errorf("metric copilot.api.content_filter_hits doesn't have an attribute %v, valid attributes: [gen_ai.request.model, gen_ai.response.model, gen_ai.response.finish_reasons, gen_ai.request.reasoning.level, copilot.initiator]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // CopilotAPIRequestsMetricAttributeKey specifies the key of an attribute for the copilot.api.requests metric.
 type CopilotAPIRequestsMetricAttributeKey string
 
@@ -613,6 +665,7 @@ func (ms *CopilotUserRequestsMetricConfig) Validate() error {
 
 // MetricsConfig provides config for copilot metrics.
 type MetricsConfig struct {
+	CopilotAPIContentFilterHits CopilotAPIContentFilterHitsMetricConfig `mapstructure:"copilot.api.content_filter_hits"`
 	CopilotAPIRequests          CopilotAPIRequestsMetricConfig          `mapstructure:"copilot.api.requests"`
 	CopilotCodeFilesModified    CopilotCodeFilesModifiedMetricConfig    `mapstructure:"copilot.code.files_modified"`
 	CopilotCodeLinesAdded       CopilotCodeLinesAddedMetricConfig       `mapstructure:"copilot.code.lines_added"`
@@ -631,6 +684,11 @@ type MetricsConfig struct {
 
 func DefaultMetricsConfig() MetricsConfig {
 	return MetricsConfig{
+		CopilotAPIContentFilterHits: CopilotAPIContentFilterHitsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []CopilotAPIContentFilterHitsMetricAttributeKey{CopilotAPIContentFilterHitsMetricAttributeKeyGenAiRequestModel, CopilotAPIContentFilterHitsMetricAttributeKeyGenAiResponseModel, CopilotAPIContentFilterHitsMetricAttributeKeyGenAiResponseFinishReasons, CopilotAPIContentFilterHitsMetricAttributeKeyGenAiRequestReasoningLevel, CopilotAPIContentFilterHitsMetricAttributeKeyCopilotInitiator},
+		},
 		CopilotAPIRequests: CopilotAPIRequestsMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,

@@ -26,6 +26,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "all_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					CopilotAPIContentFilterHits: CopilotAPIContentFilterHitsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []CopilotAPIContentFilterHitsMetricAttributeKey{CopilotAPIContentFilterHitsMetricAttributeKeyGenAiRequestModel, CopilotAPIContentFilterHitsMetricAttributeKeyGenAiResponseModel, CopilotAPIContentFilterHitsMetricAttributeKeyGenAiResponseFinishReasons, CopilotAPIContentFilterHitsMetricAttributeKeyGenAiRequestReasoningLevel, CopilotAPIContentFilterHitsMetricAttributeKeyCopilotInitiator},
+					},
 					CopilotAPIRequests: CopilotAPIRequestsMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
@@ -110,6 +115,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "none_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					CopilotAPIContentFilterHits: CopilotAPIContentFilterHitsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []CopilotAPIContentFilterHitsMetricAttributeKey{CopilotAPIContentFilterHitsMetricAttributeKeyGenAiRequestModel, CopilotAPIContentFilterHitsMetricAttributeKeyGenAiResponseModel, CopilotAPIContentFilterHitsMetricAttributeKeyGenAiResponseFinishReasons, CopilotAPIContentFilterHitsMetricAttributeKeyGenAiRequestReasoningLevel, CopilotAPIContentFilterHitsMetricAttributeKeyCopilotInitiator},
+					},
 					CopilotAPIRequests: CopilotAPIRequestsMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
@@ -194,11 +204,23 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(CopilotAPIRequestsMetricConfig{}, CopilotCodeFilesModifiedMetricConfig{}, CopilotCodeLinesAddedMetricConfig{}, CopilotCodeLinesRemovedMetricConfig{}, CopilotCompactionsMetricConfig{}, CopilotErrorsMetricConfig{}, CopilotHookInvocationsMetricConfig{}, CopilotSessionsMetricConfig{}, CopilotSubagentRunsMetricConfig{}, CopilotToolCallsMetricConfig{}, CopilotUsageNanoAiuMetricConfig{}, CopilotUsagePremiumRequestsMetricConfig{}, CopilotUsageTokensMetricConfig{}, CopilotUserRequestsMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(CopilotAPIContentFilterHitsMetricConfig{}, CopilotAPIRequestsMetricConfig{}, CopilotCodeFilesModifiedMetricConfig{}, CopilotCodeLinesAddedMetricConfig{}, CopilotCodeLinesRemovedMetricConfig{}, CopilotCompactionsMetricConfig{}, CopilotErrorsMetricConfig{}, CopilotHookInvocationsMetricConfig{}, CopilotSessionsMetricConfig{}, CopilotSubagentRunsMetricConfig{}, CopilotToolCallsMetricConfig{}, CopilotUsageNanoAiuMetricConfig{}, CopilotUsagePremiumRequestsMetricConfig{}, CopilotUsageTokensMetricConfig{}, CopilotUserRequestsMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
 }
+func TestCopilotAPIContentFilterHitsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().CopilotAPIContentFilterHits
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []CopilotAPIContentFilterHitsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric copilot.api.content_filter_hits doesn't have an attribute invalid, valid attributes: [gen_ai.request.model, gen_ai.response.model, gen_ai.response.finish_reasons, gen_ai.request.reasoning.level, copilot.initiator]")
+
+	cfg = DefaultMetricsConfig().CopilotAPIContentFilterHits
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestCopilotAPIRequestsMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().CopilotAPIRequests
 	require.NoError(t, cfg.Validate())

@@ -140,6 +140,52 @@ var MapAttributeCopilotToolOutcome = map[string]AttributeCopilotToolOutcome{
 	"incomplete": AttributeCopilotToolOutcomeIncomplete,
 }
 
+// AttributeField specifies the value field attribute.
+type AttributeField int
+
+const (
+	_ AttributeField = iota
+	AttributeFieldCalls
+	AttributeFieldInputTokens
+	AttributeFieldOutputTokens
+	AttributeFieldCacheReadTokens
+	AttributeFieldCacheWriteTokens
+	AttributeFieldReasoningTokens
+	AttributeFieldNanoAiu
+)
+
+// String returns the string representation of the AttributeField.
+func (av AttributeField) String() string {
+	switch av {
+	case AttributeFieldCalls:
+		return "calls"
+	case AttributeFieldInputTokens:
+		return "input_tokens"
+	case AttributeFieldOutputTokens:
+		return "output_tokens"
+	case AttributeFieldCacheReadTokens:
+		return "cache_read_tokens"
+	case AttributeFieldCacheWriteTokens:
+		return "cache_write_tokens"
+	case AttributeFieldReasoningTokens:
+		return "reasoning_tokens"
+	case AttributeFieldNanoAiu:
+		return "nano_aiu"
+	}
+	return ""
+}
+
+// MapAttributeField is a helper map of string to AttributeField attribute value.
+var MapAttributeField = map[string]AttributeField{
+	"calls":              AttributeFieldCalls,
+	"input_tokens":       AttributeFieldInputTokens,
+	"output_tokens":      AttributeFieldOutputTokens,
+	"cache_read_tokens":  AttributeFieldCacheReadTokens,
+	"cache_write_tokens": AttributeFieldCacheWriteTokens,
+	"reasoning_tokens":   AttributeFieldReasoningTokens,
+	"nano_aiu":           AttributeFieldNanoAiu,
+}
+
 // AttributeGenAiTokenType specifies the value gen_ai.token.type attribute.
 type AttributeGenAiTokenType int
 
@@ -209,6 +255,10 @@ var MapAttributeOutcome = map[string]AttributeOutcome{
 }
 
 var MetricsInfo = metricsInfo{
+	CopilotAPIContentFilterHits: metricInfo{
+		Name:       "copilot.api.content_filter_hits",
+		Attributes: []string{"gen_ai.request.model", "gen_ai.response.model", "gen_ai.response.finish_reasons", "gen_ai.request.reasoning.level", "copilot.initiator"},
+	},
 	CopilotAPIRequests: metricInfo{
 		Name:       "copilot.api.requests",
 		Attributes: []string{"gen_ai.request.model", "copilot.initiator", "gen_ai.agent.name"},
@@ -265,6 +315,7 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
+	CopilotAPIContentFilterHits metricInfo
 	CopilotAPIRequests          metricInfo
 	CopilotCodeFilesModified    metricInfo
 	CopilotCodeLinesAdded       metricInfo
@@ -284,6 +335,109 @@ type metricsInfo struct {
 type metricInfo struct {
 	Name       string
 	Attributes []string
+}
+
+type metricCopilotAPIContentFilterHits struct {
+	data          pmetric.Metric                          // data buffer for generated metric.
+	config        CopilotAPIContentFilterHitsMetricConfig // metric config provided by user.
+	capacity      int                                     // max observed number of data points added to the metric.
+	aggDataPoints []int64                                 // slice containing number of aggregated datapoints at each index
+}
+
+// init fills copilot.api.content_filter_hits metric with initial data.
+func (m *metricCopilotAPIContentFilterHits) init() {
+	m.data.SetName("copilot.api.content_filter_hits")
+	m.data.SetDescription("Model calls in which the provider's content filter was triggered, from the CLI's session store (`content_filter_triggered`, CLI 1.0.80 and later; read when session_state::store names a store). The transcript's usage is unchanged by it.")
+	m.data.SetUnit("{request}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricCopilotAPIContentFilterHits) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, genAiRequestModelAttributeValue string, genAiResponseModelAttributeValue string, genAiResponseFinishReasonsAttributeValue string, genAiRequestReasoningLevelAttributeValue string, copilotInitiatorAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, CopilotAPIContentFilterHitsMetricAttributeKeyGenAiRequestModel) {
+		dp.Attributes().PutStr("gen_ai.request.model", genAiRequestModelAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, CopilotAPIContentFilterHitsMetricAttributeKeyGenAiResponseModel) {
+		dp.Attributes().PutStr("gen_ai.response.model", genAiResponseModelAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, CopilotAPIContentFilterHitsMetricAttributeKeyGenAiResponseFinishReasons) {
+		dp.Attributes().PutStr("gen_ai.response.finish_reasons", genAiResponseFinishReasonsAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, CopilotAPIContentFilterHitsMetricAttributeKeyGenAiRequestReasoningLevel) {
+		dp.Attributes().PutStr("gen_ai.request.reasoning.level", genAiRequestReasoningLevelAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, CopilotAPIContentFilterHitsMetricAttributeKeyCopilotInitiator) {
+		dp.Attributes().PutStr("copilot.initiator", copilotInitiatorAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricCopilotAPIContentFilterHits) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricCopilotAPIContentFilterHits) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricCopilotAPIContentFilterHits(cfg CopilotAPIContentFilterHitsMetricConfig) metricCopilotAPIContentFilterHits {
+	m := metricCopilotAPIContentFilterHits{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
 }
 
 type metricCopilotAPIRequests struct {
@@ -1495,6 +1649,7 @@ type MetricsBuilder struct {
 	buildInfo                         component.BuildInfo  // contains version information.
 	resourceAttributeIncludeFilter    map[string]filter.Filter
 	resourceAttributeExcludeFilter    map[string]filter.Filter
+	metricCopilotAPIContentFilterHits metricCopilotAPIContentFilterHits
 	metricCopilotAPIRequests          metricCopilotAPIRequests
 	metricCopilotCodeFilesModified    metricCopilotCodeFilesModified
 	metricCopilotCodeLinesAdded       metricCopilotCodeLinesAdded
@@ -1534,6 +1689,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		startTime:                         pcommon.NewTimestampFromTime(time.Now()),
 		metricsBuffer:                     pmetric.NewMetrics(),
 		buildInfo:                         settings.BuildInfo,
+		metricCopilotAPIContentFilterHits: newMetricCopilotAPIContentFilterHits(mbc.Metrics.CopilotAPIContentFilterHits),
 		metricCopilotAPIRequests:          newMetricCopilotAPIRequests(mbc.Metrics.CopilotAPIRequests),
 		metricCopilotCodeFilesModified:    newMetricCopilotCodeFilesModified(mbc.Metrics.CopilotCodeFilesModified),
 		metricCopilotCodeLinesAdded:       newMetricCopilotCodeLinesAdded(mbc.Metrics.CopilotCodeLinesAdded),
@@ -1687,6 +1843,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
+	mb.metricCopilotAPIContentFilterHits.emit(ils.Metrics())
 	mb.metricCopilotAPIRequests.emit(ils.Metrics())
 	mb.metricCopilotCodeFilesModified.emit(ils.Metrics())
 	mb.metricCopilotCodeLinesAdded.emit(ils.Metrics())
@@ -1730,6 +1887,11 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 	metrics := mb.metricsBuffer
 	mb.metricsBuffer = pmetric.NewMetrics()
 	return metrics
+}
+
+// RecordCopilotAPIContentFilterHitsDataPoint adds a data point to copilot.api.content_filter_hits metric.
+func (mb *MetricsBuilder) RecordCopilotAPIContentFilterHitsDataPoint(ts pcommon.Timestamp, val int64, genAiRequestModelAttributeValue string, genAiResponseModelAttributeValue string, genAiResponseFinishReasonsAttributeValue string, genAiRequestReasoningLevelAttributeValue string, copilotInitiatorAttributeValue string) {
+	mb.metricCopilotAPIContentFilterHits.recordDataPoint(mb.startTime, ts, val, genAiRequestModelAttributeValue, genAiResponseModelAttributeValue, genAiResponseFinishReasonsAttributeValue, genAiRequestReasoningLevelAttributeValue, copilotInitiatorAttributeValue)
 }
 
 // RecordCopilotAPIRequestsDataPoint adds a data point to copilot.api.requests metric.

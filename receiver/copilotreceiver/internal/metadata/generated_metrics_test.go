@@ -67,6 +67,7 @@ func TestMetricsBuilder(t *testing.T) {
 			settings.Logger = zap.New(observedZapCore)
 			mb := NewMetricsBuilder(loadMetricsBuilderConfig(t, tt.name), settings, WithStartTime(start))
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
+			aggMap["copilot.api.content_filter_hits"] = mb.metricCopilotAPIContentFilterHits.config.AggregationStrategy
 			aggMap["copilot.api.requests"] = mb.metricCopilotAPIRequests.config.AggregationStrategy
 			aggMap["copilot.compactions"] = mb.metricCopilotCompactions.config.AggregationStrategy
 			aggMap["copilot.errors"] = mb.metricCopilotErrors.config.AggregationStrategy
@@ -86,6 +87,12 @@ func TestMetricsBuilder(t *testing.T) {
 
 			defaultMetricsCount := 0
 			allMetricsCount := 0
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordCopilotAPIContentFilterHitsDataPoint(ts, 1, "gen_ai.request.model-val", "gen_ai.response.model-val", "gen_ai.response.finish_reasons-val", "gen_ai.request.reasoning.level-val", "copilot.initiator-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordCopilotAPIContentFilterHitsDataPoint(ts, 3, "gen_ai.request.model-val-2", "gen_ai.response.model-val-2", "gen_ai.response.finish_reasons-val-2", "gen_ai.request.reasoning.level-val-2", "copilot.initiator-val-2")
+			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordCopilotAPIRequestsDataPoint(ts, 1, "gen_ai.request.model-val", "copilot.initiator-val", "gen_ai.agent.name-val")
@@ -177,6 +184,7 @@ func TestMetricsBuilder(t *testing.T) {
 			res := rb.Emit()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
+				assert.Empty(t, mb.metricCopilotAPIContentFilterHits.aggDataPoints)
 				assert.Empty(t, mb.metricCopilotAPIRequests.aggDataPoints)
 				assert.Empty(t, mb.metricCopilotCompactions.aggDataPoints)
 				assert.Empty(t, mb.metricCopilotErrors.aggDataPoints)
@@ -215,6 +223,70 @@ func TestMetricsBuilder(t *testing.T) {
 			validatedMetrics := make(map[string]bool)
 			for _, mi := range allMetricsList {
 				switch mi.Name() {
+				case "copilot.api.content_filter_hits":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["copilot.api.content_filter_hits"], "Found a duplicate in the metrics slice: copilot.api.content_filter_hits")
+						validatedMetrics["copilot.api.content_filter_hits"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Model calls in which the provider's content filter was triggered, from the CLI's session store (`content_filter_triggered`, CLI 1.0.80 and later; read when session_state::store names a store). The transcript's usage is unchanged by it.", mi.Description())
+						assert.Equal(t, "{request}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityDelta, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
+						assert.True(t, ok)
+						assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
+						genAiResponseModelAttrVal, ok := dp.Attributes().Get("gen_ai.response.model")
+						assert.True(t, ok)
+						assert.Equal(t, "gen_ai.response.model-val", genAiResponseModelAttrVal.Str())
+						genAiResponseFinishReasonsAttrVal, ok := dp.Attributes().Get("gen_ai.response.finish_reasons")
+						assert.True(t, ok)
+						assert.Equal(t, "gen_ai.response.finish_reasons-val", genAiResponseFinishReasonsAttrVal.Str())
+						genAiRequestReasoningLevelAttrVal, ok := dp.Attributes().Get("gen_ai.request.reasoning.level")
+						assert.True(t, ok)
+						assert.Equal(t, "gen_ai.request.reasoning.level-val", genAiRequestReasoningLevelAttrVal.Str())
+						copilotInitiatorAttrVal, ok := dp.Attributes().Get("copilot.initiator")
+						assert.True(t, ok)
+						assert.Equal(t, "copilot.initiator-val", copilotInitiatorAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["copilot.api.content_filter_hits"], "Found a duplicate in the metrics slice: copilot.api.content_filter_hits")
+						validatedMetrics["copilot.api.content_filter_hits"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Model calls in which the provider's content filter was triggered, from the CLI's session store (`content_filter_triggered`, CLI 1.0.80 and later; read when session_state::store names a store). The transcript's usage is unchanged by it.", mi.Description())
+						assert.Equal(t, "{request}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityDelta, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["copilot.api.content_filter_hits"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("gen_ai.request.model")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("gen_ai.response.model")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("gen_ai.response.finish_reasons")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("gen_ai.request.reasoning.level")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("copilot.initiator")
+						assert.False(t, ok)
+					}
 				case "copilot.api.requests":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["copilot.api.requests"], "Found a duplicate in the metrics slice: copilot.api.requests")

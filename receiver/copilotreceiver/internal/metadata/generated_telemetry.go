@@ -41,6 +41,7 @@ type TelemetryBuilder struct {
 	ReceiverCopilotLinesRepaired           metric.Int64Counter
 	ReceiverCopilotLinesSkipped            metric.Int64Counter
 	ReceiverCopilotSessionSnapshotsEvicted metric.Int64Counter
+	ReceiverCopilotSourceMismatch          metric.Int64Counter
 	ReceiverCopilotUsageRecordsDuplicate   metric.Int64Counter
 }
 
@@ -161,6 +162,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_copilot_session_snapshots_evicted",
 		metric.WithDescription("Sessions whose latest context and usage the receiver stopped keeping in memory for the hook endpoint and the usage query (over session_state's bound of recently read sessions, least recently read first); they are read again from storage and the transcript when asked for. [Development]"),
 		metric.WithUnit("{session}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverCopilotSourceMismatch, err = builder.meter.Int64Counter(
+		"otelcol_receiver_copilot_source_mismatch",
+		metric.WithDescription("Fields in which a session's cumulative usage at a shutdown differs between the transcript and the CLI's session store (session_state::store), by field: calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, nano_aiu. The transcript's figures are exported either way; a non-zero value is worth a bug report. [Development]"),
+		metric.WithUnit("{field}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverCopilotUsageRecordsDuplicate, err = builder.meter.Int64Counter(

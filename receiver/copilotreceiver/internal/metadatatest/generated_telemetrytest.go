@@ -259,6 +259,22 @@ func AssertEqualReceiverCopilotSessionSnapshotsEvicted(t *testing.T, tt *compone
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualReceiverCopilotSourceMismatch(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_receiver_copilot_source_mismatch",
+		Description: "Fields in which a session's cumulative usage at a shutdown differs between the transcript and the CLI's session store (session_state::store), by field: calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, nano_aiu. The transcript's figures are exported either way; a non-zero value is worth a bug report. [Development]",
+		Unit:        "{field}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_receiver_copilot_source_mismatch")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualReceiverCopilotUsageRecordsDuplicate(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_copilot_usage_records_duplicate",
