@@ -223,6 +223,7 @@ func (c *storeCheck) check(ctx context.Context, sf *session.SummaryFact) {
 			return
 		}
 		c.compared++
+		c.tel.ReceiverCopilotSourceChecked.Add(ctx, 1)
 		diffs := compareUsage(sf.Usage, s)
 		for _, d := range diffs {
 			c.tel.ReceiverCopilotSourceMismatch.Add(ctx, 1, metric.WithAttributes(attribute.String(semconv.AttrField, d.Field)))

@@ -307,6 +307,7 @@ func TestStoreCrossCheckRecorded(t *testing.T) {
 			require.Len(t, files, 1)
 			require.NoError(t, c.signal().Consume(context.Background(), readFacts(t, files[0], false)))
 			assert.Equal(t, want[name], c.compared, "shutdowns compared")
+			assert.Equal(t, want[name], checked(t, tel), "otelcol_receiver_copilot_source_checked")
 			assert.Empty(t, mismatches(t, tel))
 			assert.Empty(t, logs.FilterLevelExact(zapcore.WarnLevel).All())
 		})
@@ -507,12 +508,32 @@ func TestStoreCallsStartAtEnd(t *testing.T) {
 	assert.Equal(t, uint64(1), total, "only the row written after the start")
 }
 
-// comparedShutdowns is how many shutdowns the running receiver compared.
+// comparedShutdowns is how many shutdowns the running receiver compared,
+// as its telemetry counts them.
 func (h *harness) comparedShutdowns() int64 {
 	c := h.recv.check
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.compared
+	n := c.compared
+	c.mu.Unlock()
+	if got := checked(h.t, h.tel); got != n {
+		h.t.Errorf("otelcol_receiver_copilot_source_checked is %d, shutdowns compared %d", got, n)
+	}
+	return n
+}
+
+// checked is the value of otelcol_receiver_copilot_source_checked, 0 when
+// nothing was counted yet.
+func checked(t testing.TB, tel *componenttest.Telemetry) int64 {
+	t.Helper()
+	m, err := tel.GetMetric("otelcol_receiver_copilot_source_checked")
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		n += dp.Value
+	}
+	return n
 }
 
 // TestStoreCrossCheckLive: a session followed while the CLI writes it, as

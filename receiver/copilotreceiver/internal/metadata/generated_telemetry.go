@@ -41,6 +41,7 @@ type TelemetryBuilder struct {
 	ReceiverCopilotLinesRepaired           metric.Int64Counter
 	ReceiverCopilotLinesSkipped            metric.Int64Counter
 	ReceiverCopilotSessionSnapshotsEvicted metric.Int64Counter
+	ReceiverCopilotSourceChecked           metric.Int64Counter
 	ReceiverCopilotSourceMismatch          metric.Int64Counter
 	ReceiverCopilotUsageRecordsDuplicate   metric.Int64Counter
 }
@@ -162,6 +163,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_copilot_session_snapshots_evicted",
 		metric.WithDescription("Sessions whose latest context and usage the receiver stopped keeping in memory for the hook endpoint and the usage query (over session_state's bound of recently read sessions, least recently read first); they are read again from storage and the transcript when asked for. [Development]"),
 		metric.WithUnit("{session}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverCopilotSourceChecked, err = builder.meter.Int64Counter(
+		"otelcol_receiver_copilot_source_checked",
+		metric.WithDescription("Shutdowns whose cumulative usage the receiver compared with the CLI's session store (session_state::store): the denominator of receiver_copilot_source_mismatch. Shutdowns the store cannot answer (no usage table, no rows of the session, a later leg already in it) are not counted. [Development]"),
+		metric.WithUnit("{shutdown}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverCopilotSourceMismatch, err = builder.meter.Int64Counter(

@@ -259,6 +259,22 @@ func AssertEqualReceiverCopilotSessionSnapshotsEvicted(t *testing.T, tt *compone
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualReceiverCopilotSourceChecked(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_receiver_copilot_source_checked",
+		Description: "Shutdowns whose cumulative usage the receiver compared with the CLI's session store (session_state::store): the denominator of receiver_copilot_source_mismatch. Shutdowns the store cannot answer (no usage table, no rows of the session, a later leg already in it) are not counted. [Development]",
+		Unit:        "{shutdown}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_receiver_copilot_source_checked")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualReceiverCopilotSourceMismatch(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_copilot_source_mismatch",

@@ -34,6 +34,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverCopilotLinesRepaired.Add(context.Background(), 1)
 	tb.ReceiverCopilotLinesSkipped.Add(context.Background(), 1)
 	tb.ReceiverCopilotSessionSnapshotsEvicted.Add(context.Background(), 1)
+	tb.ReceiverCopilotSourceChecked.Add(context.Background(), 1)
 	tb.ReceiverCopilotSourceMismatch.Add(context.Background(), 1)
 	tb.ReceiverCopilotUsageRecordsDuplicate.Add(context.Background(), 1)
 	AssertEqualReceiverCopilotAccountingExcess(t, testTel,
@@ -79,6 +80,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverCopilotSessionSnapshotsEvicted(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverCopilotSourceChecked(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverCopilotSourceMismatch(t, testTel,
