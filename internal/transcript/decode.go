@@ -1,11 +1,14 @@
 package transcript
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Reasons a line is skipped. They are few and fixed so that they can label a
@@ -54,12 +57,15 @@ type Options struct {
 // package session counts it at the time of the event before it.
 func Decode(line []byte, opts Options) (Event, error) {
 	var (
-		ev       Event
-		tsRaw    []byte
-		dataRaw  []byte
-		data     any
-		dataErr  error
-		streamed bool
+		ev        Event
+		tsRaw     []byte
+		dataRaw   []byte
+		data      any
+		dataErr   error
+		streamed  bool
+		idRaw     []byte
+		parentRaw []byte
+		agentRaw  []byte
 	)
 	// One pass over the line: the envelope, and the data of the event
 	// types that have a decoder of their own, decoded as they are met
@@ -80,15 +86,16 @@ func Decode(line []byte, opts Options) (Event, error) {
 				dataRaw = m.value()
 			}
 		case "id":
-			ev.ID, _ = unquote(m.value())
+			idRaw = m.value()
 		case "timestamp":
 			tsRaw = m.value()
 		case "parentId":
-			ev.ParentID, _ = unquote(m.value())
+			parentRaw = m.value()
 		case "agentId":
-			ev.AgentID, _ = unquote(m.value())
+			agentRaw = m.value()
 		}
 	}
+	ev.ID, ev.ParentID, ev.AgentID = unquoteIDs(idRaw, parentRaw, agentRaw)
 	if err := m.end(); err != nil {
 		return ev, &DecodeError{Reason: ReasonInvalidJSON, Err: err}
 	}
@@ -143,6 +150,50 @@ func carriesUsage(typ string) bool {
 func timeless(ev *Event, err error) bool {
 	var de *DecodeError
 	return errors.As(err, &de) && de.Reason == ReasonInvalidTimestamp && ev.Data != nil
+}
+
+// unquoteIDs unquotes the envelope's ids (a string, or anything else for
+// none) into strings that share one allocation: every event has an id and
+// most a parent id, so that this saves an allocation or two per event.
+func unquoteIDs(id, parent, agent []byte) (string, string, string) {
+	a, okA := plainString(id)
+	b, okB := plainString(parent)
+	c, okC := plainString(agent)
+	var sb strings.Builder
+	sb.Grow(len(a) + len(b) + len(c))
+	sb.Write(a)
+	sb.Write(b)
+	sb.Write(c)
+	all := sb.String()
+	ids := [3]string{all[:len(a)], all[len(a) : len(a)+len(b)], all[len(a)+len(b):]}
+	for i, x := range []struct {
+		raw []byte
+		ok  bool
+	}{{id, okA}, {parent, okB}, {agent, okC}} {
+		if !x.ok {
+			ids[i], _ = unquote(x.raw)
+		}
+	}
+	return ids[0], ids[1], ids[2]
+}
+
+// plainString returns the contents of a raw JSON string that holds no
+// escape, and false for anything else (another value, an escape, invalid
+// UTF-8 or a control character), which unquote decides.
+func plainString(raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return nil, false
+	}
+	s := raw[1 : len(raw)-1]
+	if bytes.IndexByte(s, '\\') >= 0 || !utf8.Valid(s) {
+		return nil, false
+	}
+	for _, c := range s {
+		if c < 0x20 {
+			return nil, false
+		}
+	}
+	return s, true
 }
 
 // typeName returns the event type of a raw JSON string: for a known type
