@@ -71,16 +71,22 @@ func Decode(line []byte, opts Options) (Event, error) {
 	// types that have a decoder of their own, decoded as they are met
 	// (the CLI writes the type before the data). Anything else is checked
 	// and skipped.
+	stack := memberStacks.Get().(*memberStack)
+	defer func() {
+		*stack = memberStack{} // holds no line
+		memberStacks.Put(stack)
+	}()
 	m := openMembers(line, 0)
+	m.stack = stack
 	for key, ok := m.next(); ok; key, ok = m.next() {
 		switch string(key) {
 		case "type":
 			ev.Type = typeName(m.value())
 		case "data":
 			if dec := dataDecoders[ev.Type]; dec != nil && m.isObject() {
-				child := m.enter()
-				data, dataErr = dec(&child, opts)
-				m.leave(&child)
+				child := m.enterChild()
+				data, dataErr = dec(child, opts)
+				m.leave(child)
 				streamed = true
 			} else {
 				dataRaw = m.value()
@@ -328,9 +334,9 @@ func pick[T any](m *members, d *T, set func(d *T, key []byte, m *members) error)
 // object decodes the current value, an object or null, with fn.
 func object(m *members, fn func(c *members) error) error {
 	if m.isObject() {
-		c := m.enter()
-		err := fn(&c)
-		m.leave(&c)
+		c := m.enterChild()
+		err := fn(c)
+		m.leave(c)
 		return err
 	}
 	if v := m.value(); v != nil && string(v) != "null" {
