@@ -95,6 +95,12 @@ func (c *Confiner) Confine(path string) (string, error) {
 	if !c.underAny(clean, false) && !c.underAny(clean, true) {
 		return "", ErrOutsideRoots
 	}
+	if resolved, fi, ok := c.underRoot(clean); ok {
+		if !fi.Mode().IsRegular() {
+			return "", fmt.Errorf("%s is not a regular file", resolved)
+		}
+		return resolved, nil
+	}
 	resolved, err := filepath.EvalSymlinks(clean)
 	if err != nil {
 		return "", err
@@ -112,16 +118,53 @@ func (c *Confiner) Confine(path string) (string, error) {
 	return resolved, nil
 }
 
+// underRoot resolves clean, a path under one of the roots as written,
+// when no part of it below that root is a symbolic link: it is the
+// resolved root joined with the rest, which costs an lstat per part below
+// the root rather than one per part of the whole path. It reports false
+// when a part is a link or cannot be looked at (the caller resolves the
+// whole path then), and returns the file information of the last part.
+func (c *Confiner) underRoot(clean string) (string, os.FileInfo, bool) {
+	for i, root := range c.roots {
+		if !within(clean, root) {
+			continue
+		}
+		p := c.resolvedRoot(i)
+		if p == "" {
+			return "", nil, false
+		}
+		rel, err := filepath.Rel(root, clean)
+		if err != nil {
+			return "", nil, false
+		}
+		var fi os.FileInfo
+		for _, part := range strings.Split(rel, string(filepath.Separator)) {
+			p = filepath.Join(p, part)
+			if fi, err = os.Lstat(p); err != nil || fi.Mode()&os.ModeSymlink != 0 {
+				return "", nil, false
+			}
+		}
+		return p, fi, fi != nil
+	}
+	return "", nil, false
+}
+
+// resolvedRoot is root i with its links resolved, once; "" while it
+// cannot be resolved (it does not exist yet).
+func (c *Confiner) resolvedRoot(i int) string {
+	if c.resolved[i] == "" {
+		if rr, err := filepath.EvalSymlinks(c.roots[i]); err == nil {
+			c.resolved[i] = rr
+		}
+	}
+	return c.resolved[i]
+}
+
 func (c *Confiner) underAny(p string, resolve bool) bool {
 	for i, root := range c.roots {
 		if resolve {
-			if c.resolved[i] == "" {
-				if rr, err := filepath.EvalSymlinks(root); err == nil {
-					c.resolved[i] = rr
-				}
-			}
-			if c.resolved[i] != "" {
-				root = c.resolved[i]
+			if rr := c.resolvedRoot(i); rr != "" {
+				root = rr
 			}
 		}
 		if within(p, root) {

@@ -77,4 +77,10 @@ func TestConfine(t *testing.T) {
 	got, err = c.Confine(inside)
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
+	// A session directory that is a link within the root resolves to
+	// where it leads.
+	require.NoError(t, os.Symlink(filepath.Join(root, "s1"), filepath.Join(root, "s2")))
+	got, err = c.Confine(filepath.Join(root, "s2", TranscriptName))
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
 }
