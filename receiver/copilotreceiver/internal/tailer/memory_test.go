@@ -67,8 +67,10 @@ func heapAlloc() uint64 {
 
 // TestFinishedSessionsRetainLittle: once the sessions of a backlog are
 // read, committed and quiet, each costs the tailer no more than what
-// recognises its file again (path, offset, fingerprint): the heap retained
-// per finished session, beyond what the storage holds, stays small.
+// recognises its file again (path, size, time, committed offset; the
+// fingerprint is in storage): the heap retained per finished session,
+// beyond what the storage holds, stays small, and no step but the rescan
+// looks at them.
 func TestFinishedSessionsRetainLittle(t *testing.T) {
 	const n = 1500
 	dir := t.TempDir()
@@ -98,6 +100,7 @@ func TestFinishedSessionsRetainLittle(t *testing.T) {
 		require.Nil(t, f.cur, "a finished session keeps its cursor: %s", f.path)
 		require.Equal(t, f.size, f.committed, f.path)
 	}
+	require.Zero(t, len(tl.hot), "finished sessions are still looked at by every step")
 
 	// What the tailer holds is the heap it keeps alive: measured with it,
 	// and without it (the storage is kept).

@@ -109,7 +109,11 @@ type Tailer struct {
 	log      *zap.Logger
 	now      func() time.Time
 
-	files     map[string]*file
+	files map[string]*file
+	// hot are the files a step looks at: all but those parked with
+	// nothing left to do (no spans to end when idle), so that finished
+	// sessions cost a step nothing. Only the rescan goes over all files.
+	hot       map[*file]bool
 	stat      func(string) (os.FileInfo, error) // os.Stat; counted by tests
 	find      *finder
 	firstScan bool
@@ -150,7 +154,7 @@ func New(cfg Config, store storage.Client, signals []pipeline.Signal, obs Observ
 	t := &Tailer{
 		cfg: cfg, store: checkpoints{store}, obs: obs, log: logger, now: now,
 		delivery: newDeliverer(signals, cfg.RetryInitial, cfg.RetryMax, obs, logger),
-		files:    map[string]*file{}, stat: os.Stat, find: newFinder(cfg.Include, cfg.Exclude, logger), firstScan: true,
+		files:    map[string]*file{}, hot: map[*file]bool{}, stat: os.Stat, find: newFinder(cfg.Include, cfg.Exclude, logger), firstScan: true,
 		backlog: newBacklog(now()),
 	}
 	t.sessions = newSessions(session.NewRegistry(cfg.RegistrySize, obs.SnapshotEvicted), t.store, session.CursorOptions{MaxLineSize: cfg.MaxLineSize})
@@ -324,23 +328,38 @@ func (t *Tailer) quietAfter() time.Duration {
 // evict releases the trackers of sessions that are closed (their last
 // leg shut down) or no longer polled; their state is in storage since the
 // round that last touched them, and is loaded again if the file grows.
-// Files no longer polled are parked: they keep no cursor.
+// Files no longer polled are parked: they keep no cursor, and leave the
+// hot files unless their session has spans to end when it goes idle.
 func (t *Tailer) evict() {
-	for _, f := range t.files {
+	left := 0
+	for f := range t.hot {
 		if f.tracker() != nil && (!f.active || !f.needsIdle) {
 			f.release()
 		}
 		if !f.active {
 			f.park()
+			if f.cur == nil && !f.needsIdle {
+				delete(t.hot, f)
+				left++
+			}
 		}
+	}
+	if left > 256 && len(t.hot) < left {
+		// A map does not shrink: after a backlog was read, the hot files'
+		// map would keep room for every file.
+		hot := make(map[*file]bool, len(t.hot))
+		for f := range t.hot {
+			hot[f] = true
+		}
+		t.hot = hot
 	}
 }
 
-// sortedFiles returns the files keep selects, in path order, so that a
+// sortedFiles returns the hot files keep selects, in path order, so that a
 // round reads files in the same order every time.
 func (t *Tailer) sortedFiles(keep func(*file) bool) []*file {
 	var out []*file
-	for _, f := range t.files {
+	for f := range t.hot {
 		if keep(f) {
 			out = append(out, f)
 		}
@@ -397,6 +416,7 @@ func (t *Tailer) rescan(ctx context.Context) {
 				}
 			}
 			delete(t.files, p)
+			delete(t.hot, f)
 			t.sessions.forget(p)
 			if err := t.store.forget(ctx, p); err != nil {
 				t.log.Warn("Could not delete the checkpoint of a transcript that is gone", zap.String("path", p), zap.Error(err))
@@ -428,11 +448,13 @@ func (t *Tailer) track(path string) *file {
 		catchUp:    t.firstScan && t.cfg.StartAtEnd,
 	}
 	t.files[path] = f
+	t.hot[f] = true
 	return f
 }
 
 // activate makes f checked at every poll, and watched.
 func (t *Tailer) activate(f *file) {
+	t.hot[f] = true
 	if f.active {
 		return
 	}
@@ -452,6 +474,7 @@ func (t *Tailer) load(ctx context.Context, f *file) error {
 	}
 	if f.cur == nil {
 		f.cur = t.cursor(f.path)
+		t.hot[f] = true
 	}
 	cp, found, err := t.store.load(ctx, f.path)
 	if err != nil {
