@@ -1,7 +1,6 @@
 package transcript
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -183,19 +182,17 @@ func unquoteIDs(id, parent, agent []byte) (string, string, string) {
 	return ids[0], ids[1], ids[2]
 }
 
-// plainString returns the contents of a raw JSON string that holds no
-// escape, and false for anything else (another value, an escape, invalid
-// UTF-8 or a control character), which unquote decides.
+// plainString returns the contents of a raw JSON string of printable
+// ASCII without escapes (ids are), and false for anything else (another
+// value, an escape, a control character, non-ASCII text), which unquote
+// decides.
 func plainString(raw []byte) ([]byte, bool) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return nil, false
 	}
 	s := raw[1 : len(raw)-1]
-	if bytes.IndexByte(s, '\\') >= 0 || !utf8.Valid(s) {
-		return nil, false
-	}
 	for _, c := range s {
-		if c < 0x20 {
+		if c < 0x20 || c == '\\' || c >= utf8.RuneSelf {
 			return nil, false
 		}
 	}
