@@ -39,7 +39,13 @@ const (
 // of a call, the tool call id, the subagent instance id).
 func SpanID(sessionID, kind, key string) [8]byte {
 	var id [8]byte
-	sum := sha256.Sum256([]byte(sessionID + "\x00" + kind + "\x00" + key))
+	// Hashed from a buffer on the stack: a span id is made for every
+	// interaction, turn, tool call and usage record.
+	var buf [160]byte
+	b := append(buf[:0], sessionID...)
+	b = append(append(b, 0), kind...)
+	b = append(append(b, 0), key...)
+	sum := sha256.Sum256(b)
 	copy(id[:], sum[:8])
 	if id == ([8]byte{}) {
 		id[7] = 1 // an all-zero span id is invalid

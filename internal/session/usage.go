@@ -3,7 +3,7 @@ package session
 import (
 	"encoding/json"
 	"slices"
-	"sort"
+	"strings"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
 )
@@ -230,11 +230,11 @@ func (l ledger) keys() []Key {
 	for k := range l {
 		ks = append(ks, k)
 	}
-	sort.Slice(ks, func(i, j int) bool {
-		if ks[i].Agent != ks[j].Agent {
-			return ks[i].Agent < ks[j].Agent
+	slices.SortFunc(ks, func(a, b Key) int {
+		if c := strings.Compare(a.Agent, b.Agent); c != 0 {
+			return c
 		}
-		return ks[i].Model < ks[j].Model
+		return strings.Compare(a.Model, b.Model)
 	})
 	return ks
 }

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Reasons a line is skipped. They are few and fixed so that they can label a
@@ -54,41 +56,51 @@ type Options struct {
 // package session counts it at the time of the event before it.
 func Decode(line []byte, opts Options) (Event, error) {
 	var (
-		ev       Event
-		tsRaw    []byte
-		dataRaw  []byte
-		data     any
-		dataErr  error
-		streamed bool
+		ev        Event
+		tsRaw     []byte
+		dataRaw   []byte
+		data      any
+		dataErr   error
+		streamed  bool
+		idRaw     []byte
+		parentRaw []byte
+		agentRaw  []byte
 	)
 	// One pass over the line: the envelope, and the data of the event
 	// types that have a decoder of their own, decoded as they are met
 	// (the CLI writes the type before the data). Anything else is checked
 	// and skipped.
+	stack := memberStacks.Get().(*memberStack)
+	defer func() {
+		*stack = memberStack{} // holds no line
+		memberStacks.Put(stack)
+	}()
 	m := openMembers(line, 0)
+	m.stack = stack
 	for key, ok := m.next(); ok; key, ok = m.next() {
 		switch string(key) {
 		case "type":
 			ev.Type = typeName(m.value())
 		case "data":
 			if dec := dataDecoders[ev.Type]; dec != nil && m.isObject() {
-				child := m.enter()
-				data, dataErr = dec(&child, opts)
-				m.leave(&child)
+				child := m.enterChild()
+				data, dataErr = dec(child, opts)
+				m.leave(child)
 				streamed = true
 			} else {
 				dataRaw = m.value()
 			}
 		case "id":
-			ev.ID, _ = unquote(m.value())
+			idRaw = m.value()
 		case "timestamp":
 			tsRaw = m.value()
 		case "parentId":
-			ev.ParentID, _ = unquote(m.value())
+			parentRaw = m.value()
 		case "agentId":
-			ev.AgentID, _ = unquote(m.value())
+			agentRaw = m.value()
 		}
 	}
+	ev.ID, ev.ParentID, ev.AgentID = unquoteIDs(idRaw, parentRaw, agentRaw)
 	if err := m.end(); err != nil {
 		return ev, &DecodeError{Reason: ReasonInvalidJSON, Err: err}
 	}
@@ -143,6 +155,48 @@ func carriesUsage(typ string) bool {
 func timeless(ev *Event, err error) bool {
 	var de *DecodeError
 	return errors.As(err, &de) && de.Reason == ReasonInvalidTimestamp && ev.Data != nil
+}
+
+// unquoteIDs unquotes the envelope's ids (a string, or anything else for
+// none) into strings that share one allocation: every event has an id and
+// most a parent id, so that this saves an allocation or two per event.
+func unquoteIDs(id, parent, agent []byte) (string, string, string) {
+	a, okA := plainString(id)
+	b, okB := plainString(parent)
+	c, okC := plainString(agent)
+	var sb strings.Builder
+	sb.Grow(len(a) + len(b) + len(c))
+	sb.Write(a)
+	sb.Write(b)
+	sb.Write(c)
+	all := sb.String()
+	ids := [3]string{all[:len(a)], all[len(a) : len(a)+len(b)], all[len(a)+len(b):]}
+	for i, x := range []struct {
+		raw []byte
+		ok  bool
+	}{{id, okA}, {parent, okB}, {agent, okC}} {
+		if !x.ok {
+			ids[i], _ = unquote(x.raw)
+		}
+	}
+	return ids[0], ids[1], ids[2]
+}
+
+// plainString returns the contents of a raw JSON string of printable
+// ASCII without escapes (ids are), and false for anything else (another
+// value, an escape, a control character, non-ASCII text), which unquote
+// decides.
+func plainString(raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return nil, false
+	}
+	s := raw[1 : len(raw)-1]
+	for _, c := range s {
+		if c < 0x20 || c == '\\' || c >= utf8.RuneSelf {
+			return nil, false
+		}
+	}
+	return s, true
 }
 
 // typeName returns the event type of a raw JSON string: for a known type
@@ -277,9 +331,9 @@ func pick[T any](m *members, d *T, set func(d *T, key []byte, m *members) error)
 // object decodes the current value, an object or null, with fn.
 func object(m *members, fn func(c *members) error) error {
 	if m.isObject() {
-		c := m.enter()
-		err := fn(&c)
-		m.leave(&c)
+		c := m.enterChild()
+		err := fn(c)
+		m.leave(c)
 		return err
 	}
 	if v := m.value(); v != nil && string(v) != "null" {

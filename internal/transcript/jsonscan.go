@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -340,7 +341,17 @@ type members struct {
 	started bool
 	done    bool
 	err     error
+	// stack holds the children of one decode by depth, so that entering
+	// an object allocates nothing (enterChild); nil, or deeper than it
+	// goes, a child is allocated.
+	stack *memberStack
+	depth int
 }
+
+// memberStack is where enterChild puts the children of one decode.
+type memberStack [8]members
+
+var memberStacks = sync.Pool{New: func() any { return new(memberStack) }}
 
 // openMembers starts iterating the object at or after b[i].
 func openMembers(b []byte, i int) members {
@@ -445,6 +456,23 @@ func (m *members) isObject() bool {
 func (m *members) enter() members {
 	m.pending = false
 	return openMembers(m.b, m.i)
+}
+
+// enterChild enters the object that is the current value, as enter does,
+// with the child in the decode's stack: it is valid until the next
+// enterChild at its depth, that is until the parent has left it and moved
+// on.
+func (m *members) enterChild() *members {
+	c := m.enter()
+	c.stack, c.depth = m.stack, m.depth+1
+	var p *members
+	if m.stack != nil && c.depth < len(m.stack) {
+		p = &m.stack[c.depth]
+	} else {
+		p = new(members)
+	}
+	*p = c
+	return p
 }
 
 // leave reads what the child left unread of its object and resumes the

@@ -101,8 +101,13 @@ func parseInt(b []byte) (int64, bool, error) {
 	if v, ok := smallInt(b); ok {
 		return v, true, nil
 	}
-	if v, err := strconv.ParseInt(string(b), 10, 64); err == nil {
-		return v, true, nil
+	// A fraction or an exponent is left to splitNumber: ParseInt would
+	// fail on it, allocating its error, for numbers the CLI writes often
+	// (1234.5, 1.2e3).
+	if bytes.IndexAny(b, ".eE") < 0 {
+		if v, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+			return v, true, nil
+		}
 	}
 	neg, digits, exp, ok := splitNumber(b)
 	if !ok {

@@ -55,6 +55,7 @@ type Reader struct {
 	offset int64 // file offset of buf[start]
 	srcEOF bool
 	queue  []Item
+	slab   []Event // events not handed out yet (newEvent)
 
 	// Final makes the reader decide an incomplete last line at the end of
 	// the input instead of waiting for more: a complete event is read, a
@@ -73,14 +74,15 @@ func NewReader(src io.Reader, offset int64, maxLine int, opts Options) *Reader {
 
 // Reset makes the reader read src from file offset offset, with Final
 // unset, keeping its buffer: a caller that reads many files one after the
-// other allocates it once. A buffer grown for an unusually long line is
-// let go.
+// other allocates it once. A buffer grown for a line of up to about 1.5
+// MB (system prompts, large tool output: common) is kept, up to 2 MiB;
+// one grown for a longer line is let go.
 func (r *Reader) Reset(src io.Reader, offset int64) {
 	buf := r.buf[:0]
-	if cap(buf) > 4*r.chunk {
+	if cap(buf) > 8*r.chunk {
 		buf = nil
 	}
-	*r = Reader{src: src, offset: offset, maxLine: r.maxLine, opts: r.opts, chunk: r.chunk, buf: buf, queue: r.queue[:0]}
+	*r = Reader{src: src, offset: offset, maxLine: r.maxLine, opts: r.opts, chunk: r.chunk, buf: buf, queue: r.queue[:0], slab: r.slab}
 }
 
 // Offset is the file offset just after the last consumed line.
@@ -101,8 +103,11 @@ func (r *Reader) Next() (Item, error) {
 func (r *Reader) next() (Item, error) {
 	for {
 		if len(r.queue) > 0 {
+			// Shifted, not resliced, so that the queue keeps its array:
+			// it holds one or two items, and appending to a slice whose
+			// start moved would allocate a new one for every line.
 			it := r.queue[0]
-			r.queue = r.queue[1:]
+			r.queue = r.queue[:copy(r.queue, r.queue[1:])]
 			return it, nil
 		}
 		line, n, err := r.line(0)
@@ -146,7 +151,7 @@ func (r *Reader) decodeLine(line []byte, n int) (bool, error) {
 	ev, err := Decode(body, r.opts)
 	if err == nil || timeless(&ev, err) {
 		r.consume(n)
-		r.queue = append(r.queue, Item{Event: &ev, Repaired: err != nil, End: r.offset})
+		r.queue = append(r.queue, Item{Event: r.newEvent(ev), Repaired: err != nil, End: r.offset})
 		return false, nil
 	}
 	var de *DecodeError
@@ -349,6 +354,22 @@ func (r *Reader) discard() error {
 			return err
 		}
 	}
+}
+
+// eventSlab is how many events are allocated at once.
+const eventSlab = 32
+
+// newEvent returns a copy of ev on the heap. Events are allocated a slab
+// at a time, one allocation for many lines; each is still an event of its
+// own, which the caller may keep.
+func (r *Reader) newEvent(ev Event) *Event {
+	if len(r.slab) == 0 {
+		r.slab = make([]Event, eventSlab)
+	}
+	e := &r.slab[0]
+	*e = ev
+	r.slab = r.slab[1:]
+	return e
 }
 
 func (r *Reader) consume(n int) {

@@ -54,6 +54,34 @@ var ErrOutsideRoots = errors.New("the path is not under a configured session dir
 // it, and returns the resolved path if it lies under one of roots (also
 // resolved) and names a regular file. Nothing outside the roots is opened.
 func Confine(path string, roots []string) (string, error) {
+	return NewConfiner(roots).Confine(path)
+}
+
+// Confiner confines paths to roots as Confine does, resolving the symbolic
+// links of each root once, the first time it resolves (a root that does not
+// exist yet is resolved again at the next call), so that a caller checking
+// thousands of paths does not resolve the roots for each. A root whose links
+// are changed afterwards keeps the location it first resolved to. A
+// Confiner is not safe for concurrent use.
+type Confiner struct {
+	roots    []string // cleaned
+	resolved []string // "" until resolved
+}
+
+// NewConfiner returns a Confiner to roots.
+func NewConfiner(roots []string) *Confiner {
+	c := &Confiner{}
+	for _, r := range roots {
+		if r != "" {
+			c.roots = append(c.roots, filepath.Clean(r))
+		}
+	}
+	c.resolved = make([]string, len(c.roots))
+	return c
+}
+
+// Confine is Confine with the Confiner's roots.
+func (c *Confiner) Confine(path string) (string, error) {
 	if path == "" || !filepath.IsAbs(path) {
 		return "", fmt.Errorf("%w: %q is not an absolute path", ErrOutsideRoots, path)
 	}
@@ -64,14 +92,20 @@ func Confine(path string, roots []string) (string, error) {
 	// Refuse before touching the file system when even the unresolved
 	// path is not under a root: a symbolic link may lead into a root, but
 	// a path outside all of them is never looked at.
-	if !underAny(clean, roots, false) && !underAny(clean, roots, true) {
+	if !c.underAny(clean, false) && !c.underAny(clean, true) {
 		return "", ErrOutsideRoots
+	}
+	if resolved, fi, ok := c.underRoot(clean); ok {
+		if !fi.Mode().IsRegular() {
+			return "", fmt.Errorf("%s is not a regular file", resolved)
+		}
+		return resolved, nil
 	}
 	resolved, err := filepath.EvalSymlinks(clean)
 	if err != nil {
 		return "", err
 	}
-	if !underAny(resolved, roots, true) {
+	if !c.underAny(resolved, true) {
 		return "", ErrOutsideRoots
 	}
 	fi, err := os.Stat(resolved)
@@ -84,14 +118,52 @@ func Confine(path string, roots []string) (string, error) {
 	return resolved, nil
 }
 
-func underAny(p string, roots []string, resolve bool) bool {
-	for _, r := range roots {
-		if r == "" {
+// underRoot resolves clean, a path under one of the roots as written,
+// when no part of it below that root is a symbolic link: it is the
+// resolved root joined with the rest, which costs an lstat per part below
+// the root rather than one per part of the whole path. It reports false
+// when a part is a link or cannot be looked at (the caller resolves the
+// whole path then), and returns the file information of the last part.
+func (c *Confiner) underRoot(clean string) (string, os.FileInfo, bool) {
+	for i, root := range c.roots {
+		if !within(clean, root) {
 			continue
 		}
-		root := filepath.Clean(r)
+		p := c.resolvedRoot(i)
+		if p == "" {
+			return "", nil, false
+		}
+		rel, err := filepath.Rel(root, clean)
+		if err != nil {
+			return "", nil, false
+		}
+		var fi os.FileInfo
+		for _, part := range strings.Split(rel, string(filepath.Separator)) {
+			p = filepath.Join(p, part)
+			if fi, err = os.Lstat(p); err != nil || fi.Mode()&os.ModeSymlink != 0 {
+				return "", nil, false
+			}
+		}
+		return p, fi, fi != nil
+	}
+	return "", nil, false
+}
+
+// resolvedRoot is root i with its links resolved, once; "" while it
+// cannot be resolved (it does not exist yet).
+func (c *Confiner) resolvedRoot(i int) string {
+	if c.resolved[i] == "" {
+		if rr, err := filepath.EvalSymlinks(c.roots[i]); err == nil {
+			c.resolved[i] = rr
+		}
+	}
+	return c.resolved[i]
+}
+
+func (c *Confiner) underAny(p string, resolve bool) bool {
+	for i, root := range c.roots {
 		if resolve {
-			if rr, err := filepath.EvalSymlinks(root); err == nil {
+			if rr := c.resolvedRoot(i); rr != "" {
 				root = rr
 			}
 		}

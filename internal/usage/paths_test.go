@@ -51,6 +51,7 @@ func TestConfine(t *testing.T) {
 	_, err = Confine(inside, []string{filepath.Join(base, "homelink", ".copilot", "session-state")})
 	require.NoError(t, err)
 
+	c := NewConfiner(roots) // one for every path: its roots are resolved once
 	for name, p := range map[string]string{
 		"outside":           outside,
 		"dot-dot":           filepath.Join(root, "s1", "..", "..", "..", "..", "secret.txt"),
@@ -70,5 +71,16 @@ func TestConfine(t *testing.T) {
 		if name != "directory in root" {
 			assert.True(t, errors.Is(err, ErrOutsideRoots), "%s: %v", name, err)
 		}
+		_, cerr := c.Confine(p)
+		assert.Equal(t, err, cerr, name)
 	}
+	got, err = c.Confine(inside)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	// A session directory that is a link within the root resolves to
+	// where it leads.
+	require.NoError(t, os.Symlink(filepath.Join(root, "s1"), filepath.Join(root, "s2")))
+	got, err = c.Confine(filepath.Join(root, "s2", TranscriptName))
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
 }

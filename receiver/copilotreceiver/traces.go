@@ -44,6 +44,9 @@ func (b *tracesBuilder) build(f *session.Facts) ptrace.Traces {
 	for _, l := range f.Legs {
 		s := sb.span(l.Ctx, l.Span, "copilot.session", ptrace.SpanKindInternal, l.Start, l.End)
 		a := s.Attributes()
+		// Sized for the span's attributes at once: growing the slice
+		// attribute by attribute allocated four times per span.
+		a.EnsureCapacity(5)
 		a.PutStr(attrConversation, l.Ctx.SessionID)
 		a.PutInt(semconv.AttrCopilotSessionLeg, int64(l.Leg))
 		a.PutStr("copilot.session.end", l.EndReason)
@@ -60,6 +63,7 @@ func (b *tracesBuilder) build(f *session.Facts) ptrace.Traces {
 	for _, in := range f.Interactions {
 		s := sb.span(in.Ctx, in.Span, "invoke_agent", ptrace.SpanKindInternal, in.Start, in.End)
 		a := s.Attributes()
+		a.EnsureCapacity(9)
 		a.PutStr("gen_ai.operation.name", "invoke_agent")
 		a.PutStr("gen_ai.provider.name", providerName)
 		a.PutStr(semconv.AttrGenAIAgentName, session.MainAgent)
@@ -78,6 +82,7 @@ func (b *tracesBuilder) build(f *session.Facts) ptrace.Traces {
 	for _, sa := range f.Subagents {
 		s := sb.span(sa.Ctx, sa.Span, "invoke_agent "+sa.Agent.Name, ptrace.SpanKindInternal, sa.Start, sa.End)
 		a := s.Attributes()
+		a.EnsureCapacity(9)
 		a.PutStr("gen_ai.operation.name", "invoke_agent")
 		a.PutStr("gen_ai.provider.name", providerName)
 		a.PutStr(semconv.AttrGenAIAgentName, sa.Agent.Name)
@@ -101,6 +106,7 @@ func (b *tracesBuilder) build(f *session.Facts) ptrace.Traces {
 		}
 		s := sb.span(u.Ctx, u.Span, "chat "+u.Model, ptrace.SpanKindClient, u.Start, u.Time)
 		a := s.Attributes()
+		a.EnsureCapacity(20)
 		a.PutStr("gen_ai.operation.name", "chat")
 		a.PutStr("gen_ai.provider.name", providerName)
 		a.PutStr(semconv.AttrGenAIRequestModel, u.Model)
@@ -131,6 +137,7 @@ func (b *tracesBuilder) build(f *session.Facts) ptrace.Traces {
 	for _, t := range f.Tools {
 		s := sb.span(t.Ctx, t.Span, "execute_tool "+t.Name, ptrace.SpanKindInternal, t.Start, t.End)
 		a := s.Attributes()
+		a.EnsureCapacity(13)
 		a.PutStr("gen_ai.operation.name", "execute_tool")
 		a.PutStr("gen_ai.provider.name", providerName)
 		a.PutStr(semconv.AttrGenAIToolName, t.Name)

@@ -20,6 +20,7 @@ import (
 type finder struct {
 	include, exclude []string
 	roots            []string        // the include globs' directories
+	confine          *usage.Confiner // to roots, whose links are resolved once
 	refused          map[string]bool // matched, but resolved outside the roots
 	log              *zap.Logger
 }
@@ -29,6 +30,7 @@ func newFinder(include, exclude []string, log *zap.Logger) *finder {
 	for _, p := range include {
 		f.roots = append(f.roots, GlobRoot(p))
 	}
+	f.confine = usage.NewConfiner(f.roots)
 	return f
 }
 
@@ -59,7 +61,7 @@ func (f *finder) admit(path string) bool {
 	if f.refused[path] {
 		return false
 	}
-	if _, err := usage.Confine(path, f.roots); err != nil {
+	if _, err := f.confine.Confine(path); err != nil {
 		if errors.Is(err, usage.ErrOutsideRoots) {
 			f.refused[path] = true
 			f.log.Warn("Transcript leads outside the session directories through a symbolic link; it is not read. Add its real location to session_state.include to read it", zap.String("path", path))

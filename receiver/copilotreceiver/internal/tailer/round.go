@@ -119,7 +119,11 @@ func (t *Tailer) commit(ctx context.Context, r *round) {
 			// at once; finished ones cost no watch.
 			if t.watch != nil {
 				if f.needsIdle {
-					t.watch.add(filepath.Dir(f.path))
+					// Lines written before the watch was added were not
+					// notified: look once more.
+					if t.watch.add(filepath.Dir(f.path)) {
+						f.due = true
+					}
 				} else {
 					t.watch.remove(filepath.Dir(f.path))
 				}
@@ -137,7 +141,13 @@ func (t *Tailer) commit(ctx context.Context, r *round) {
 	t.obs.Read(r.events, r.bytes)
 	// The context may be ending: the commit must still land, or the round
 	// would be delivered twice.
-	if err := t.store.commit(context.WithoutCancel(ctx), files); err != nil {
+	err := t.store.commit(context.WithoutCancel(ctx), files)
+	for f := range r.files {
+		// A file whose checkpoint is not stored is not parked: its cursor
+		// is all that knows how far it was read.
+		f.unsaved = err != nil
+	}
+	if err != nil {
 		t.log.Error("Could not save checkpoints; after a restart this round would be read again", zap.Error(err))
 		return
 	}

@@ -30,6 +30,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -108,7 +109,12 @@ type Tailer struct {
 	log      *zap.Logger
 	now      func() time.Time
 
-	files     map[string]*file
+	files map[string]*file
+	// hot are the files a step looks at: all but those parked with
+	// nothing left to do (no spans to end when idle), so that finished
+	// sessions cost a step nothing. Only the rescan goes over all files.
+	hot       map[*file]bool
+	stat      func(string) (os.FileInfo, error) // os.Stat; counted by tests
 	find      *finder
 	firstScan bool
 	rd        *transcript.Reader // reused from file to file
@@ -148,7 +154,7 @@ func New(cfg Config, store storage.Client, signals []pipeline.Signal, obs Observ
 	t := &Tailer{
 		cfg: cfg, store: checkpoints{store}, obs: obs, log: logger, now: now,
 		delivery: newDeliverer(signals, cfg.RetryInitial, cfg.RetryMax, obs, logger),
-		files:    map[string]*file{}, find: newFinder(cfg.Include, cfg.Exclude, logger), firstScan: true,
+		files:    map[string]*file{}, hot: map[*file]bool{}, stat: os.Stat, find: newFinder(cfg.Include, cfg.Exclude, logger), firstScan: true,
 		backlog: newBacklog(now()),
 	}
 	t.sessions = newSessions(session.NewRegistry(cfg.RegistrySize, obs.SnapshotEvicted), t.store, session.CursorOptions{MaxLineSize: cfg.MaxLineSize})
@@ -240,31 +246,45 @@ func (t *Tailer) run(ctx context.Context) {
 
 // step reads what is new: in the active files, or, with full, in every
 // file the globs match.
+//
+// An active file is looked at (one stat) when a notification or the
+// rescan says it changed, and at every poll only while no notification
+// can be expected for it: no watcher, or its directory is not watched. A
+// file whose change was not notified (a lost notification, a directory no
+// longer watched) is found by the next rescan, which compares every
+// file's size and time.
 func (t *Tailer) step(ctx context.Context, full bool) {
 	if t.watch != nil {
 		paths, rescan := t.watch.drain()
 		full = full || rescan
 		for _, p := range paths {
-			if f := t.files[p]; f != nil {
-				t.activate(f)
-			} else if t.find.matches(p) && t.find.admit(p) {
-				t.activate(t.track(p))
+			f := t.files[p]
+			if f == nil {
+				if !t.find.matches(p) || !t.find.admit(p) {
+					continue
+				}
+				f = t.track(p)
 			}
+			t.activate(f)
+			f.due = true
 		}
 	}
 	if full {
 		t.rescan(ctx)
 	}
 	r := newRound()
-	now := t.now()
+	now := t.now().UnixNano()
+	quiet := int64(t.quietAfter())
 	for _, f := range t.sortedFiles(func(f *file) bool { return f.active }) {
 		if ctx.Err() != nil {
 			return
 		}
-		if !f.changed() {
+		due := f.due
+		f.due = false
+		if (!due && t.notified(f)) || !f.changed(t.stat) {
 			// Quiet for a while: stop polling it. A notification or the
 			// next rescan wakes it up.
-			if now.Sub(f.lastChange) >= t.quietAfter() {
+			if now-f.lastChange >= quiet {
 				f.active = false
 			}
 			continue
@@ -282,6 +302,12 @@ func (t *Tailer) step(ctx context.Context, full bool) {
 	t.sweepIdle(ctx)
 	t.evict()
 	t.obs.FilesTracked(len(t.files))
+}
+
+// notified reports whether a change of f is notified: its directory is
+// watched.
+func (t *Tailer) notified(f *file) bool {
+	return t.watch != nil && t.watch.isWatched(filepath.Dir(f.path))
 }
 
 // reader returns the tailer's one reader, which cursors reset to read
@@ -302,19 +328,38 @@ func (t *Tailer) quietAfter() time.Duration {
 // evict releases the trackers of sessions that are closed (their last
 // leg shut down) or no longer polled; their state is in storage since the
 // round that last touched them, and is loaded again if the file grows.
+// Files no longer polled are parked: they keep no cursor, and leave the
+// hot files unless their session has spans to end when it goes idle.
 func (t *Tailer) evict() {
-	for _, f := range t.files {
+	left := 0
+	for f := range t.hot {
 		if f.tracker() != nil && (!f.active || !f.needsIdle) {
 			f.release()
 		}
+		if !f.active {
+			f.park()
+			if f.cur == nil && !f.needsIdle {
+				delete(t.hot, f)
+				left++
+			}
+		}
+	}
+	if left > 256 && len(t.hot) < left {
+		// A map does not shrink: after a backlog was read, the hot files'
+		// map would keep room for every file.
+		hot := make(map[*file]bool, len(t.hot))
+		for f := range t.hot {
+			hot[f] = true
+		}
+		t.hot = hot
 	}
 }
 
-// sortedFiles returns the files keep selects, in path order, so that a
+// sortedFiles returns the hot files keep selects, in path order, so that a
 // round reads files in the same order every time.
 func (t *Tailer) sortedFiles(keep func(*file) bool) []*file {
 	var out []*file
-	for _, f := range t.files {
+	for f := range t.hot {
 		if keep(f) {
 			out = append(out, f)
 		}
@@ -337,27 +382,28 @@ func (t *Tailer) rescan(ctx context.Context) {
 			}
 			f = t.track(p)
 		}
-		f.goneSince = time.Time{}
+		f.goneSince = 0
 		if t.firstScan {
 			t.addBacklog(ctx, f, info.Size())
 		}
-		if !f.active && f.differs(info) {
+		if f.differs(info) {
 			t.activate(f)
+			f.due = true
 		}
 	})
 	if t.watch != nil {
 		t.watch.ensureBases()
 	}
-	now := t.now()
+	now := t.now().UnixNano()
 	for p, f := range t.files {
 		if seen[p] {
 			continue
 		}
-		if f.goneSince.IsZero() {
+		if f.goneSince == 0 {
 			f.goneSince = now
 			continue
 		}
-		if now.Sub(f.goneSince) >= t.cfg.IdleTimeout {
+		if now-f.goneSince >= int64(t.cfg.IdleTimeout) {
 			if f.needsIdle {
 				if err := t.attach(ctx, f); err == nil {
 					r := newRound()
@@ -370,6 +416,7 @@ func (t *Tailer) rescan(ctx context.Context) {
 				}
 			}
 			delete(t.files, p)
+			delete(t.hot, f)
 			t.sessions.forget(p)
 			if err := t.store.forget(ctx, p); err != nil {
 				t.log.Warn("Could not delete the checkpoint of a transcript that is gone", zap.String("path", p), zap.Error(err))
@@ -394,28 +441,40 @@ func (t *Tailer) addBacklog(ctx context.Context, f *file, size int64) {
 func (t *Tailer) track(path string) *file {
 	f := &file{
 		path:       path,
-		cur:        session.NewCursor(path, session.CursorOptions{MaxLineSize: t.cfg.MaxLineSize, Decode: t.cfg.Decode, Track: t.cfg.Track}),
+		cur:        t.cursor(path),
 		active:     true,
-		lastChange: t.now(),
+		due:        true,
+		lastChange: t.now().UnixNano(),
 		catchUp:    t.firstScan && t.cfg.StartAtEnd,
 	}
 	t.files[path] = f
+	t.hot[f] = true
 	return f
 }
 
 // activate makes f checked at every poll, and watched.
 func (t *Tailer) activate(f *file) {
+	t.hot[f] = true
 	if f.active {
 		return
 	}
 	f.active = true
-	f.lastChange = t.now()
+	f.lastChange = t.now().UnixNano()
 }
 
-// load looks up a file's checkpoint once.
+func (t *Tailer) cursor(path string) *session.Cursor {
+	return session.NewCursor(path, session.CursorOptions{MaxLineSize: t.cfg.MaxLineSize, Decode: t.cfg.Decode, Track: t.cfg.Track})
+}
+
+// load looks up a file's checkpoint once, and again after the file was
+// parked: its cursor is made again from it.
 func (t *Tailer) load(ctx context.Context, f *file) error {
 	if f.loaded {
 		return nil
+	}
+	if f.cur == nil {
+		f.cur = t.cursor(f.path)
+		t.hot[f] = true
 	}
 	cp, found, err := t.store.load(ctx, f.path)
 	if err != nil {
@@ -537,7 +596,7 @@ func (t *Tailer) readFile(ctx context.Context, f *file, r *round, final bool) er
 		}
 	}
 	if f.cur.Offset() > start {
-		f.lastChange = t.now()
+		f.lastChange = t.now().UnixNano()
 	}
 	if err := rd.Done(); err != nil {
 		return err
@@ -552,13 +611,13 @@ func (t *Tailer) readFile(ctx context.Context, f *file, r *round, final bool) er
 // IdleTimeout: an incomplete last line is decided (a killed CLI may leave
 // half a line), and open spans are closed at the last event.
 func (t *Tailer) sweepIdle(ctx context.Context) {
-	now := t.now()
+	now := t.now().UnixNano()
 	r := newRound()
 	due := func(f *file) bool {
-		return (f.needsIdle || f.cur.PendingTail()) && now.Sub(f.lastChange) >= t.cfg.IdleTimeout
+		return (f.needsIdle || f.pendingTail()) && now-f.lastChange >= int64(t.cfg.IdleTimeout)
 	}
 	for _, f := range t.sortedFiles(due) {
-		if f.cur.PendingTail() {
+		if f.pendingTail() {
 			if err := t.readFile(ctx, f, r, true); err != nil {
 				if ctx.Err() != nil {
 					return

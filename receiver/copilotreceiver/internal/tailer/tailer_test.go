@@ -31,11 +31,25 @@ func (nopObserver) Dropped(string)         {}
 func (nopObserver) FilesTracked(int)       {}
 func (nopObserver) SnapshotEvicted()       {}
 
-// readObserver counts the bytes read.
+// readObserver counts the bytes read, and the steps (FilesTracked is
+// called at the end of each).
 type readObserver struct {
 	nopObserver
 	mu    sync.Mutex
 	bytes int64
+	step  int
+}
+
+func (o *readObserver) FilesTracked(int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.step++
+}
+
+func (o *readObserver) steps() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.step
 }
 
 func (o *readObserver) Read(_ int, bytes int64) {

@@ -1,0 +1,85 @@
+package tailer
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/transcriptgen"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/pipeline"
+)
+
+// TestWatchedFilesAreNotPolled: a live session's transcript, whose
+// directory is watched, is not looked at by the polls while no
+// notification says it changed; a line appended without a notification (a
+// lost one) is read at the next rescan. The steps are driven by the test,
+// so that what each does is deterministic.
+func TestWatchedFilesAreNotPolled(t *testing.T) {
+	dir := t.TempDir()
+	id := "00000000-0000-4000-8000-000000000001"
+	path := filepath.Join(dir, id, "events.jsonl")
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	fh, err := os.Create(path)
+	require.NoError(t, err)
+	// Killed: no shutdown, so the session is live and its directory
+	// watched.
+	_, err = transcriptgen.Write(fh, transcriptgen.Options{Seed: 1, SessionID: id, Interactions: 2, ToolOutputKB: 1, SystemPromptKB: 1, Killed: true})
+	require.NoError(t, err)
+	require.NoError(t, fh.Close())
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	clk := &manualClock{}
+	cfg := testConfig(dir)
+	cfg.Now = clk.now
+	obs := &readObserver{}
+	sig := pipeline.Signal{Name: "metrics", Consume: func(context.Context, *session.Facts) error { return nil }}
+	tl := New(cfg, storageclient.NewMemory(), []pipeline.Signal{sig}, obs, zap.NewNop())
+	var stats atomic.Int64
+	tl.stat = func(p string) (os.FileInfo, error) {
+		if p == path {
+			stats.Add(1)
+		}
+		return os.Stat(p)
+	}
+	w, err := newWatcher(tl.find.roots, tl.find.matches)
+	require.NoError(t, err)
+	tl.watch = w
+	defer func() { require.NoError(t, w.close()) }()
+	ctx := context.Background()
+
+	tl.step(ctx, true)
+	require.Equal(t, int64(len(data)), obs.read())
+	require.True(t, w.isWatched(filepath.Dir(path)), "a live session's directory is watched")
+	tl.step(ctx, false) // looks once more: lines may have come before the watch
+	f := tl.files[path]
+	require.True(t, f.active)
+
+	stats.Store(0)
+	for range 5 {
+		tl.step(ctx, false)
+	}
+	assert.Zero(t, stats.Load(), "polls looked at a watched transcript nothing said had changed")
+
+	// A line appended whose notification is lost: the watch is taken away
+	// behind the tailer's back.
+	require.NoError(t, w.w.Remove(filepath.Dir(path)))
+	w.drain()
+	line := []byte(`{"type":"assistant.turn_start","data":{"turnId":"9"},"id":"x1","timestamp":"2026-01-01T00:00:00.000Z","parentId":null}` + "\n")
+	fh, err = os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fh.Write(line)
+	require.NoError(t, err)
+	require.NoError(t, fh.Close())
+	tl.step(ctx, false)
+	tl.step(ctx, true) // the rescan finds it grew
+	assert.Equal(t, int64(len(data)+len(line)), obs.read(), "the appended line was not read by the rescan")
+}
