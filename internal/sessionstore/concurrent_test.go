@@ -21,7 +21,8 @@ import (
 // The writer process is this test binary run with writerEnv set: it
 // creates a store as the CLI does (WAL mode, the CLI's table) and commits
 // transactions of rowsPerTx rows until it has committed phase1 of them
-// alone and then until the stop file exists, timing each commit. Every row
+// alone and then until the stop file exists, timing each commit. It waits
+// for no lock (busy_timeout 0): a commit the reader kept waiting fails it. Every row
 // satisfies an invariant, and each transaction's rows share a turn_index,
 // so a reader sees a torn row or a torn transaction as a broken invariant.
 const (
@@ -76,7 +77,7 @@ func TestMain(m *testing.M) {
 
 func runWriter(dir string) error {
 	path := filepath.Join(dir, FileName)
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(0)&_pragma=synchronous(NORMAL)")
 	if err != nil {
 		return err
 	}
@@ -177,7 +178,19 @@ func TestReadWhileWriterProcessAppends(t *testing.T) {
 	defer long.Close()
 	var after int64
 	reads, rowsRead := 0, 0
+	var exited error
+	writerDone := false
 	for maxRowID := int64(0); maxRowID < (phase1+600)*rowsPerTx; reads++ {
+		select {
+		case exited = <-done:
+			writerDone = true
+		default:
+		}
+		if writerDone {
+			require.NoError(t, cmd.Wait(), "the writer stopped early: a commit failed (it waits for no lock: busy_timeout 0)")
+			require.NoError(t, exited)
+			t.Fatal("the writer stopped early")
+		}
 		s := long
 		if reads%4 == 0 {
 			s, err = Open(filepath.Join(dir, FileName))
@@ -241,9 +254,9 @@ func TestReadWhileWriterProcessAppends(t *testing.T) {
 	}
 	t.Logf("%d reads (%d rows) during %d commits; commit time alone p50 %s p99 %s max %s; while reading p50 %s p99 %s max %s",
 		reads, rowsRead, len(read), pct(alone, .5), pct(alone, .99), pct(alone, 1), pct(read, .5), pct(read, .99), pct(read, 1))
-	// The reader never makes a commit wait: a WAL reader takes no lock the
-	// writer needs. The bound is generous for a shared machine: a commit
-	// blocked by the reader would wait out a busy timeout.
+	// The reader never makes a commit wait for a lock: the writer, which
+	// waits for none, committed every transaction. Its commit times under
+	// the reader are bounded generously for a shared machine (the reader's
+	// CPU is taken from the writer's on two cores).
 	assert.Less(t, pct(read, .99), pct(alone, 1)+BusyTimeout)
-	assert.Less(t, pct(read, 1), 5*time.Second, "no commit waited out the writer's busy timeout")
 }
