@@ -67,6 +67,10 @@ type env struct {
 	proxy       *recorder
 	collector   *exec.Cmd
 	runs        int
+	// telemetryPort serves the collector's own metrics; stopCollector
+	// adds its session store counters to sourceChecked and sourceMismatch.
+	telemetryPort                 int
+	sourceChecked, sourceMismatch float64
 }
 
 func newEnv(t *testing.T) *env {
@@ -95,6 +99,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { _ = e.provider.Close() })
 
 	e.hookPort = freePort(t)
+	e.telemetryPort = freePort(t)
 	e.proxy = newRecorder(t, fmt.Sprintf("http://127.0.0.1:%d", e.hookPort))
 	t.Cleanup(e.proxy.Close)
 
@@ -237,12 +242,15 @@ service:
   extensions: [file_storage]
   telemetry:
     metrics:
-      level: none
+      readers:
+        - pull:
+            exporter:
+              prometheus: {host: 127.0.0.1, port: %[6]d}
   pipelines:
     metrics: {receivers: [copilot], exporters: [file/metrics]}
     logs: {receivers: [copilot], exporters: [file/logs]}
     traces: {receivers: [copilot], exporters: [file/traces]}
-`, e.state, e.copilotHome, e.hookPort, e.out, e.runs)
+`, e.state, e.copilotHome, e.hookPort, e.out, e.runs, e.telemetryPort)
 }
 
 // startCollectorWith runs the gateway distribution on the base configuration with
@@ -287,6 +295,7 @@ func (e *env) stopCollector() {
 	if e.collector == nil {
 		return
 	}
+	e.scrapeSource()
 	require.NoError(e.t, e.collector.Process.Signal(syscall.SIGTERM))
 	done := make(chan error, 1)
 	go func() { done <- e.collector.Wait() }()
@@ -675,6 +684,7 @@ func sameUsage(t *testing.T, want map[string]modelMetric, got session.UsageSumma
 // collector stopped while the CLI runs and started afterwards.
 func TestRealCLI(t *testing.T) {
 	e := newEnv(t)
+	th := e.installThreshold()
 	e.startCollector()
 
 	var ids []string
@@ -819,6 +829,8 @@ func TestRealCLI(t *testing.T) {
 	}
 	assert.Equal(t, int(byType["sessionEnd"]), ends)
 	assert.Equal(t, len(ids), sessionEnds)
+
+	e.checkLiveUsage(ids, th)
 }
 
 func tsOf(t *testing.T, body []byte) int64 {

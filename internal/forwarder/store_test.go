@@ -101,7 +101,7 @@ func TestForwardUsageFromStoreAhead(t *testing.T) {
 		got := c.requests()
 		return sentUsageOf(t, got[len(got)-1])
 	}
-	calls := func(u session.UsageSummary) int64 { return calls(u) }
+	calls := func(u session.UsageSummary) int64 { return u.Calls() }
 
 	// 1. The first call ended: the store has it, there is no transcript.
 	h.store(3)

@@ -244,7 +244,7 @@ func (u *UsageCounter) SessionUsage(sessionID, path string, sync *SyncPoint) (Us
 			return res, fmt.Errorf("transcript %s: %w", resolved, err)
 		}
 		tr = f.Tracker().Summary()
-		trCalls = calls(tr)
+		trCalls = tr.Calls()
 		if ctx := f.Tracker().Context(); ctx != nil {
 			res.Context = *ctx
 		}
@@ -280,7 +280,7 @@ func (u *UsageCounter) SessionUsage(sessionID, path string, sync *SyncPoint) (Us
 			res.Store = "0 calls"
 		default:
 			res.Store = strconv.FormatInt(su.Calls, 10) + " calls"
-			if resolved == "" || su.Calls > trCalls {
+			if resolved == "" || su.Ahead(tr) {
 				code := tr.CodeChanges
 				res.Summary, res.Calls, res.Source = su.Summary, su.Calls, hook.UsageFromStore
 				res.Summary.CodeChanges = code
@@ -381,14 +381,6 @@ func (u *UsageCounter) trySave(cachePath string, c usageCache) {
 }
 
 // calls is the model calls a usage summary counts.
-func calls(s session.UsageSummary) int64 {
-	var n int64
-	for _, m := range s.ModelMetrics {
-		n += m.Requests.Count
-	}
-	return n
-}
-
 func (u *UsageCounter) confine(abs string) (string, error) {
 	if len(u.Roots) == 0 {
 		if _, err := os.Stat(abs); err != nil {

@@ -440,12 +440,14 @@ func WithUsage(body []byte, u session.UsageSummary) ([]byte, bool, error) {
 }
 
 // Values of a usage object's source member: where a forwarder read the
-// session's usage from. The session store (CLI 1.0.102 and later) has each
+// session's usage from. The session store (CLI 1.0.80 and later) has each
 // model call as soon as it ends; the transcript only once the CLI writes
-// its next batch, but it is complete at the session's end.
+// its next batch, but it is complete at the session's end. The usage query
+// also answers from the usage the session's hooks last carried.
 const (
 	UsageFromTranscript = "transcript"
 	UsageFromStore      = "store"
+	UsageFromHooks      = "hooks"
 )
 
 // maxUsageSource bounds the source member kept from a payload.

@@ -93,3 +93,12 @@ func summarize(l ledger, code CodeTotals) UsageSummary {
 	}
 	return s
 }
+
+// Calls is the model calls the summary counts, over all models.
+func (u UsageSummary) Calls() int64 {
+	var n int64
+	for _, m := range u.ModelMetrics {
+		n += m.Requests.Count
+	}
+	return n
+}

@@ -400,3 +400,12 @@ func (s *Store) Session(ctx context.Context, sessionID string) (SessionInfo, boo
 	}
 	return info, true, nil
 }
+
+// Ahead reports whether the store's usage of a session is further ahead
+// than the transcript's: it counts more model calls. On a tie the
+// transcript is taken, which also has the code changes. The forwarder
+// (Options A and B) and the receiver's usage query (Option C) choose with
+// it.
+func (u Usage) Ahead(transcript session.UsageSummary) bool {
+	return u.Calls > transcript.Calls()
+}

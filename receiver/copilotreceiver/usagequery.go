@@ -1,6 +1,7 @@
 package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -15,7 +16,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/sessionstore"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/usage"
 )
 
@@ -282,11 +285,16 @@ type usageAnswer struct {
 	session.UsageMetrics
 	Attribution attributionView `json:"attribution"`
 	Cost        costView        `json:"cost"`
+	// Source is where the usage was read: transcript, store or hooks.
+	Source string `json:"source"`
 }
 
 // handleUsage answers a session's usage so far in the shape of the CLI's
 // own usage.getMetrics result: as the tailer read it while the transcript
-// has not changed since, else read on from there.
+// has not changed since, else read on from there; or from the CLI's
+// session store when it counts more calls (sessionstore.Usage.Ahead), as
+// the forwarder chooses; or, for a session without a transcript here, from
+// its hooks' last usage or the store, whichever is ahead.
 func (h *hookServer) handleUsage(w http.ResponseWriter, r *http.Request) {
 	if !h.queryMethod(w, r) {
 		return
@@ -303,8 +311,17 @@ func (h *hookServer) handleUsage(w http.ResponseWriter, r *http.Request) {
 		snap, err := h.index.sessions.Current(path)
 		switch {
 		case err == nil:
-			a := usageAnswer{UsageMetrics: snap.Metrics}
-			a.Attribution, a.Cost = h.charge(&snap.Context, h.r.cfg.SessionState.User, snap.Summary)
+			a := usageAnswer{UsageMetrics: snap.Metrics, Source: hook.UsageFromTranscript}
+			summary := snap.Summary
+			if su, ok := h.storeUsage(r.Context(), id); ok && su.Ahead(summary) {
+				// The CLI writes its transcript in batches: mid-turn its
+				// session store has the calls finished since.
+				code := summary.CodeChanges
+				summary = su.Summary
+				summary.CodeChanges = code
+				a.UsageMetrics, a.Source = session.MetricsFromSummary(summary), hook.UsageFromStore
+			}
+			a.Attribution, a.Cost = h.charge(&snap.Context, h.r.cfg.SessionState.User, summary)
 			writeJSON(w, http.StatusOK, a)
 			return
 		case !errors.Is(err, os.ErrNotExist):
@@ -323,11 +340,35 @@ func (h *hookServer) handleUsage(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, response{Error: err.Error()})
 		return
 	}
+	source := hook.UsageFromHooks
+	if su, ok := h.storeUsage(r.Context(), id); ok && (u == nil || su.Ahead(*u)) {
+		// No transcript to read yet (the CLI's first batch is not
+		// written), or the hooks' last usage is behind the store.
+		u, source = &su.Summary, hook.UsageFromStore
+	}
 	if u == nil {
-		h.reject(w, http.StatusNotFound, rejectNotFound, fmt.Sprintf("no session %s: its transcript is not under session_state.include and no hook reported usage for it", id))
+		h.reject(w, http.StatusNotFound, rejectNotFound, fmt.Sprintf("no session %s: its transcript is not under session_state.include, the CLI's session store (session_state.store) has no call of it, and no hook reported usage for it", id))
 		return
 	}
-	a := usageAnswer{UsageMetrics: session.MetricsFromSummary(*u)}
+	a := usageAnswer{UsageMetrics: session.MetricsFromSummary(*u), Source: source}
 	a.Attribution, a.Cost = h.charge(&hctx, "", *u)
 	writeJSON(w, http.StatusOK, a)
+}
+
+// storeUsage is the session's usage in the CLI's session store: the first
+// of session_state::store's stores that has calls of it. A store that
+// cannot be read answers nothing here (the cross-check logs why).
+func (h *hookServer) storeUsage(ctx context.Context, id string) (sessionstore.Usage, bool) {
+	for _, path := range h.r.cfg.SessionState.storePaths() {
+		st, err := sessionstore.Open(path)
+		if err != nil {
+			continue
+		}
+		u, ok, err := st.SessionUsage(ctx, id)
+		_ = st.Close()
+		if err == nil && ok {
+			return u, true
+		}
+	}
+	return sessionstore.Usage{}, false
 }

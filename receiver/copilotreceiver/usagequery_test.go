@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/attribution"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/pricing"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 )
 
 // TestUsageQueryForPeopleAndTools: the session list and a session's usage
@@ -140,4 +142,70 @@ func TestUsageQueryForPeopleAndTools(t *testing.T) {
 	for _, bad := range []string{"limit=501", "since=yesterday", "until=2026-13-01", "page_token=%21%21", "page_token=dA"} {
 		assert.Equal(t, http.StatusBadRequest, get(t, base+sessionsPath+"?"+bad, nil), bad)
 	}
+}
+
+// TestUsageQueryFromStore: mid-turn, when the CLI's session store has
+// calls its transcript does not have yet, the usage query answers from the
+// store (source "store"); once the transcript has them, from the
+// transcript, with the same figures; a session with no transcript yet is
+// answered from the store rather than 404.
+func TestUsageQueryFromStore(t *testing.T) {
+	h := newHarness(t)
+	h.copyStoreCase("1.0.102-resumed")
+	const id = "7b01f271-4cdc-4c16-bd60-fb6cd140a487"
+	path := filepath.Join(h.root, id, "events.jsonl")
+	whole, err := os.ReadFile(path)
+	require.NoError(t, err)
+	// The transcript as the CLI left it after its first leg; the store has
+	// the resumed leg's calls too.
+	cut := strings.Index(string(whole), `{"type":"session.shutdown"`)
+	cut += strings.IndexByte(string(whole[cut:]), '\n') + 1
+	require.NoError(t, os.WriteFile(path, whole[:cut], 0o644))
+
+	s := &sink{}
+	base, stop := h.startHooks(s, nil)
+	defer stop()
+	type answer struct {
+		session.UsageMetrics
+		Source string `json:"source"`
+	}
+	query := func(id string) (answer, int) {
+		var a answer
+		code := get(t, base+sessionsPath+"/"+id+"/usage", &a)
+		return a, code
+	}
+	requests := func(a answer) int64 {
+		var n int64
+		for _, m := range a.ModelMetrics {
+			n += m.Requests.Count
+		}
+		return n
+	}
+	var mid answer
+	require.Eventually(t, func() bool {
+		a, code := query(id)
+		mid = a
+		return code == http.StatusOK && a.Source == "store"
+	}, 10*time.Second, 20*time.Millisecond, "the store's calls ahead of the transcript")
+	// The first leg made 5 calls; the resumed leg's are in the store only.
+	assert.Greater(t, requests(mid), int64(5))
+
+	h.appendTo(path, whole[cut:])
+	var final answer
+	require.Eventually(t, func() bool {
+		a, code := query(id)
+		final = a
+		return code == http.StatusOK && a.Source == "transcript" && requests(a) == requests(mid)
+	}, 10*time.Second, 20*time.Millisecond, "the transcript caught up")
+	assert.Equal(t, final.ModelMetrics, mid.ModelMetrics, "the store's figures are the transcript's")
+	assert.Equal(t, final.TotalNanoAIU, mid.TotalNanoAIU)
+
+	// A session the CLI has not written a transcript of yet.
+	require.NoError(t, os.RemoveAll(filepath.Dir(path)))
+	other, code := query(id)
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, []string{"store", "transcript"}, other.Source)
+	assert.Equal(t, requests(mid), requests(other))
+	_, code = query("00000000-0000-4000-8000-000000000000")
+	assert.Equal(t, http.StatusNotFound, code)
 }
