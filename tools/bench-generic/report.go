@@ -75,9 +75,11 @@ func printTable(w io.Writer, c *corpus, f flags, res map[string][]result) {
 	fmt.Fprintf(w, "\n%d sessions, %.1f MB; medians of %d round(s); both exports equal the transcripts' accounting in every run\n\n",
 		len(c.Paths), float64(c.Bytes)/1e6, f.rounds)
 	if f.parseAll {
-		fmt.Fprintln(w, "generic route with -generic-parse-all: json_parser on every line, no filter operator before it")
-		fmt.Fprintln(w)
+		fmt.Fprintln(w, "generic route: file_log + json_parser on every line + filter + transform + signal_to_metrics")
+	} else {
+		fmt.Fprintln(w, "generic route with -generic-prefilter: a filter operator keeps only lines beginning with the usage record's type before json_parser")
 	}
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| route | MB per CPU-second | CPU-s to caught up | wall to caught up | peak RSS | CPU once caught up |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
 	sums := map[string]summary{}
