@@ -167,6 +167,9 @@ func (e *env) checkLiveUsage(ids []string, th *threshold) {
 				}
 			}
 			if p.Usage == nil {
+				// Once a session's hooks carry usage, every later one
+				// does: its calls are in the store or the transcript.
+				assert.Nil(t, last, "%s: a %s without usage after hooks with usage", id, p.Type)
 				continue
 			}
 			if p.Source == "store" {
