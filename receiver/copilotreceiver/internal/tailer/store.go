@@ -12,9 +12,10 @@ import (
 )
 
 // Storage keys. A transcript's checkpoint (a session.Checkpoint) is under
-// checkpointPrefix and its path, its session's state (Tracker.MarshalState)
-// under sessionPrefix and its path; the round being delivered, under
-// roundKey. These keys and formats are those of every earlier version.
+// checkpointPrefix and its path, its session's state (Tracker.MarshalState,
+// compressed by packState) under sessionPrefix and its path; the round
+// being delivered, under roundKey. These keys are those of every earlier
+// version, and a state stored as plain JSON by one is read as it is.
 const (
 	checkpointPrefix = "transcript:"
 	sessionPrefix    = "session:"
@@ -41,7 +42,11 @@ func (s checkpoints) load(ctx context.Context, path string) (session.Checkpoint,
 
 // state reads the state of a transcript's session; nil when there is none.
 func (s checkpoints) state(ctx context.Context, path string) ([]byte, error) {
-	return s.client.Get(ctx, sessionPrefix+path)
+	b, err := s.client.Get(ctx, sessionPrefix+path)
+	if err != nil || b == nil {
+		return b, err
+	}
+	return unpackState(b)
 }
 
 // committed reads a transcript's checkpoint and its session's state as one
@@ -59,7 +64,14 @@ func (s checkpoints) committed(ctx context.Context, path string) (*session.Check
 	if err := json.Unmarshal(cp.Value, &c); err != nil {
 		return nil, nil, nil
 	}
-	return &c, st.Value, nil
+	if st.Value == nil {
+		return &c, nil, nil
+	}
+	state, err := unpackState(st.Value)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &c, state, nil
 }
 
 // saved is what a commit stores for one transcript; state nil is not
@@ -79,7 +91,7 @@ func (s checkpoints) commit(ctx context.Context, files []saved) error {
 			continue
 		}
 		if f.state != nil {
-			ops = append(ops, storage.SetOperation(sessionPrefix+f.path, f.state))
+			ops = append(ops, storage.SetOperation(sessionPrefix+f.path, packState(f.state)))
 		}
 		ops = append(ops, storage.SetOperation(checkpointPrefix+f.path, b))
 	}
