@@ -18,7 +18,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/procstat"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/transcriptgen"
 )
 
@@ -81,7 +81,7 @@ func run(collector, dir, size string, seed int64, idle time.Duration, keep bool)
 		len(cs.Sessions), float64(cs.Bytes)/1e6, cs.Events, cs.UsageRecords, float64(cs.MaxLineBytes)/1e6, time.Since(start).Round(time.Millisecond))
 
 	// Baseline: split every file into lines, in this process.
-	cpu0 := selfCPU()
+	cpu0 := procstat.SelfCPU()
 	t0 := time.Now()
 	var lines int
 	buf := make([]byte, 0, 1<<20)
@@ -92,11 +92,11 @@ func run(collector, dir, size string, seed int64, idle time.Duration, keep bool)
 		}
 		lines += n
 	}
-	scanCPU := selfCPU() - cpu0
+	scanCPU := procstat.SelfCPU() - cpu0
 	fmt.Printf("line scan: %d lines, %.2f CPU-s, %.0f MB per CPU-second, %v wall\n",
 		lines, scanCPU.Seconds(), float64(cs.Bytes)/1e6/scanCPU.Seconds(), time.Since(t0).Round(time.Millisecond))
 
-	metricsPort, err := freePort()
+	metricsPort, err := procstat.FreePort()
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func run(collector, dir, size string, seed int64, idle time.Duration, keep bool)
 		time.Sleep(100 * time.Millisecond)
 	}
 	wall := time.Since(t1)
-	cpu, err := procCPU(pid)
+	cpu, err := procstat.ProcCPU(pid)
 	if err != nil {
 		return err
 	}
@@ -145,12 +145,12 @@ func run(collector, dir, size string, seed int64, idle time.Duration, keep bool)
 	// Let the runtime return memory and the files go quiet, then measure
 	// the steady state.
 	time.Sleep(10 * time.Second)
-	before, err := procCPU(pid)
+	before, err := procstat.ProcCPU(pid)
 	if err != nil {
 		return err
 	}
 	time.Sleep(idle)
-	after, err := procCPU(pid)
+	after, err := procstat.ProcCPU(pid)
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func run(collector, dir, size string, seed int64, idle time.Duration, keep bool)
 // baseline reports the RSS of the same collector following an empty
 // directory: what the binary and the runtime cost before any transcript.
 func baseline(collector, work string) error {
-	port, err := freePort()
+	port, err := procstat.FreePort()
 	if err != nil {
 		return err
 	}
@@ -246,26 +246,6 @@ func scanLines(path string, buf []byte) (int, error) {
 	return n, sc.Err()
 }
 
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// procCPU is the user and system time of a process, from /proc/<pid>/stat.
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the command name, which is in parentheses.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	const hz = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / hz, nil
-}
-
 func procStatus(pid int, key string) (string, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -306,13 +286,4 @@ func scrape(url, name string) (float64, error) {
 		}
 	}
 	return sum, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -3,16 +3,16 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/template"
 	"time"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/procstat"
 )
 
 // result is one route's measurement in one round.
@@ -105,7 +105,7 @@ func runCollector(name, bin, tmplPath string, data configData, src collector, wa
 		}
 		if got.Equal(want) {
 			res.Wall = time.Since(start)
-			if res.CPU, err = procCPU(pid); err != nil {
+			if res.CPU, err = procstat.ProcCPU(pid); err != nil {
 				return res, err
 			}
 			break
@@ -123,12 +123,12 @@ func runCollector(name, bin, tmplPath string, data configData, src collector, wa
 	}
 	if o.idle > 0 {
 		time.Sleep(o.settle)
-		c0, err := procCPU(pid)
+		c0, err := procstat.ProcCPU(pid)
 		if err != nil {
 			return res, err
 		}
 		time.Sleep(o.idle)
-		c1, err := procCPU(pid)
+		c1, err := procstat.ProcCPU(pid)
 		if err != nil {
 			return res, err
 		}
@@ -141,7 +141,7 @@ func runCollector(name, bin, tmplPath string, data configData, src collector, wa
 	if !got.Equal(want) {
 		return fail("NOT EXACT: it exported more after catching up:\n%s", Diff(got, want))
 	}
-	if res.PeakRSS, err = procStatusBytes(pid, "VmHWM"); err != nil {
+	if res.PeakRSS, err = procstat.StatusBytes(pid, "VmHWM"); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -151,7 +151,7 @@ func runCollector(name, bin, tmplPath string, data configData, src collector, wa
 func lineScan(paths []string) (result, error) {
 	res := result{Idle: -1}
 	buf := make([]byte, 0, 1<<20)
-	c0, t0 := selfCPU(), time.Now()
+	c0, t0 := procstat.SelfCPU(), time.Now()
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
@@ -166,58 +166,8 @@ func lineScan(paths []string) (result, error) {
 			return res, fmt.Errorf("%s: %w", p, err)
 		}
 	}
-	res.CPU, res.Wall = selfCPU()-c0, time.Since(t0)
+	res.CPU, res.Wall = procstat.SelfCPU()-c0, time.Since(t0)
 	return res, nil
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// procCPU is a process's user plus system time (/proc/<pid>/stat, fields
-// 14 and 15, in USER_HZ ticks: 100 a second on Linux).
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	return parseStatCPU(b)
-}
-
-func parseStatCPU(b []byte) (time.Duration, error) {
-	// The command name, field 2, is in parentheses and may hold spaces.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("/proc stat without a command name")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("/proc stat too short")
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	const hz = 100
-	return time.Duration(ut+st) * time.Second / hz, nil
-}
-
-// procStatusBytes reads a "kB" line of /proc/<pid>/status.
-func procStatusBytes(pid int, key string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, key+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("%s not in /proc/%d/status", key, pid)
 }
 
 // tail is the last n lines of a file.

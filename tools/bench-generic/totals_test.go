@@ -4,7 +4,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
@@ -123,21 +122,6 @@ func TestEqualOverDiff(t *testing.T) {
 	}
 	if d := Diff(over, want); !strings.Contains(d, "a nano-AIU: exported 9, transcripts 10 (-1)") || !strings.Contains(d, "c requests: exported 1, transcripts 0 (+1)") {
 		t.Errorf("diff:\n%s", d)
-	}
-}
-
-func TestParseStatCPU(t *testing.T) {
-	// /proc/<pid>/stat with a command name holding a space and a paren.
-	stat := "4242 (otel col) x) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 37 0 0 20 0 12 0 100 0 0"
-	got, err := parseStatCPU([]byte(stat))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := 2870 * time.Millisecond; got != want {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	if _, err := parseStatCPU([]byte("4242 (x) S 1")); err == nil {
-		t.Error("a short line parsed")
 	}
 }
 

@@ -55,6 +55,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/procstat"
 )
 
 func main() {
@@ -294,7 +296,7 @@ func (l *loader) post(ctx context.Context, session int) error {
 // sessions s with s%conns == c, one after another, as one forwarder posts
 // its sessions' payloads in order.
 func (l *loader) run(pids []int, sessions, conns, n int) (phase, error) {
-	cpu0, err := procsCPU(pids)
+	cpu0, err := procstat.ProcsCPU(pids)
 	if err != nil {
 		return phase{}, err
 	}
@@ -322,7 +324,7 @@ func (l *loader) run(pids []int, sessions, conns, n int) (phase, error) {
 	}
 	wg.Wait()
 	wall := time.Since(start)
-	cpu1, err := procsCPU(pids)
+	cpu1, err := procstat.ProcsCPU(pids)
 	if err != nil {
 		return phase{}, err
 	}
@@ -348,7 +350,7 @@ func runTier(ctx context.Context, bin, exporters string, replicas int, recorded 
 	ports := make([]int, replicas)
 	var urls []string
 	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
+		if ports[i], err = procstat.FreePort(); err != nil {
 			return result{}, err
 		}
 		urls = append(urls, fmt.Sprintf("http://127.0.0.1:%d", ports[i]))
@@ -385,7 +387,7 @@ func runTier(ctx context.Context, bin, exporters string, replicas int, recorded 
 		urls: urls, recorded: recorded, seq: make([]atomic.Int64, sessions),
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}},
 	}
-	self0 := selfCPU()
+	self0 := procstat.SelfCPU()
 	// Warm up: every session -warmup times, so that both phases find them
 	// known and as they are after a while.
 	if _, err := l.run(pids, sessions, conns, max(1, warmup)*sessions); err != nil {
@@ -398,7 +400,7 @@ func runTier(ctx context.Context, bin, exporters string, replicas int, recorded 
 	if res.parallel, err = l.run(pids, sessions, conns, parallel); err != nil {
 		return result{}, fmt.Errorf("%d connections: %w\n%s", conns, err, tail(&logs))
 	}
-	res.clientCPU = selfCPU() - self0
+	res.clientCPU = procstat.SelfCPU() - self0
 	return res, nil
 }
 
@@ -538,45 +540,4 @@ func startGateway(latency time.Duration) (string, error) {
 	})}
 	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String(), nil
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// procCPU is the user and system time of a process, from /proc/<pid>/stat.
-// procsCPU is the CPU time of the processes, summed.
-func procsCPU(pids []int) (time.Duration, error) {
-	var sum time.Duration
-	for _, pid := range pids {
-		c, err := procCPU(pid)
-		if err != nil {
-			return 0, err
-		}
-		sum += c
-	}
-	return sum, nil
-}
-
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("reading the collector's CPU time (Linux only): %w", err)
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	const hz = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / hz, nil
 }

@@ -242,16 +242,6 @@ func (p *process) stop(sig syscall.Signal, timeout time.Duration) (stopped, erro
 	return st, nil
 }
 
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // waitListening waits until something accepts connections on the port.
 func waitListening(ctx context.Context, port int, p *process) error {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))

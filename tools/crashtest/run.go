@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/procstat"
 )
 
 // options are a run's settings (the flags).
@@ -122,11 +124,11 @@ func runShape(ctx context.Context, o options, shape string) (res *result, err er
 		return nil, err
 	}
 
-	gwPort, err := freePort()
+	gwPort, err := procstat.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	telPort, err := freePort()
+	telPort, err := procstat.FreePort()
 	if err != nil {
 		return nil, err
 	}
