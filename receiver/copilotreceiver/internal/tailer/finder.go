@@ -37,11 +37,15 @@ func newFinder(include, exclude []string, log *zap.Logger) *finder {
 func (f *finder) matches(path string) bool { return Match(f.include, f.exclude, path) }
 
 // scan calls fn once with every transcript the globs match now.
-func (f *finder) scan(fn func(path string, info fs.FileInfo)) {
+func (f *finder) scan(skip func(path string) bool, fn func(path string, info fs.FileInfo)) {
 	seen := map[string]bool{}
 	for _, pattern := range f.include {
-		err := GlobFiles(pattern, func(p string, info fs.FileInfo) {
-			if seen[p] || !f.matches(p) {
+		err := globFiles(pattern, skip, func(p string, info fs.FileInfo) {
+			if seen[p] {
+				return
+			}
+			// A file skip knows matched the globs when it was found.
+			if info != nil && !f.matches(p) {
 				return
 			}
 			seen[p] = true
@@ -108,6 +112,13 @@ func GlobRoot(pattern string) string {
 // read of the root and one stat per session. Patterns with ** are walked
 // by doublestar.
 func GlobFiles(pattern string, fn func(path string, info fs.FileInfo)) error {
+	return globFiles(pattern, nil, fn)
+}
+
+// globFiles is GlobFiles that, for a path skip reports true, calls fn with
+// a nil FileInfo instead of looking at the file: it is listed in its
+// directory, and the caller knows it. skip may be nil.
+func globFiles(pattern string, skip func(string) bool, fn func(path string, info fs.FileInfo)) error {
 	pattern = filepath.ToSlash(filepath.Clean(pattern))
 	base, rest := doublestar.SplitPattern(pattern)
 	if base == "" {
@@ -115,27 +126,27 @@ func GlobFiles(pattern string, fn func(path string, info fs.FileInfo)) error {
 	}
 	root := filepath.FromSlash(base)
 	if rest == "" || rest == "." {
-		statFile(filepath.FromSlash(pattern), nil, fn)
+		statFile(filepath.FromSlash(pattern), nil, skip, fn)
 		return nil
 	}
 	if strings.Contains(rest, "**") {
 		return doublestar.GlobWalk(os.DirFS(root), rest, func(p string, d fs.DirEntry) error {
-			statFile(filepath.Join(root, filepath.FromSlash(p)), d, fn)
+			statFile(filepath.Join(root, filepath.FromSlash(p)), d, skip, fn)
 			return nil
 		}, doublestar.WithFilesOnly())
 	}
-	walkSegments(root, strings.Split(rest, "/"), fn)
+	walkSegments(root, strings.Split(rest, "/"), skip, fn)
 	return nil
 }
 
-func walkSegments(dir string, segs []string, fn func(string, fs.FileInfo)) {
+func walkSegments(dir string, segs []string, skip func(string) bool, fn func(string, fs.FileInfo)) {
 	seg, last := segs[0], len(segs) == 1
 	if !strings.ContainsAny(seg, `*?[{\`) {
 		p := filepath.Join(dir, seg)
 		if last {
-			statFile(p, nil, fn)
+			statFile(p, nil, skip, fn)
 		} else {
-			walkSegments(p, segs[1:], fn)
+			walkSegments(p, segs[1:], skip, fn)
 		}
 		return
 	}
@@ -150,16 +161,24 @@ func walkSegments(dir string, segs []string, fn func(string, fs.FileInfo)) {
 		p := filepath.Join(dir, e.Name())
 		switch {
 		case last:
-			statFile(p, e, fn)
+			statFile(p, e, skip, fn)
 		case e.IsDir() || e.Type()&fs.ModeSymlink != 0:
-			walkSegments(p, segs[1:], fn)
+			walkSegments(p, segs[1:], skip, fn)
 		}
 	}
 }
 
 // statFile calls fn with p's file information if p is a regular file (or
-// a link to one). d, when known, saves a stat.
-func statFile(p string, d fs.DirEntry, fn func(string, fs.FileInfo)) {
+// a link to one). d, when known, saves a stat. When skip reports true for
+// p, fn is called with nil information without a look at the file; where
+// the pattern names the file without wildcards (events.jsonl), it is not
+// even known to be there then: skip is for files the caller is told of
+// when they change or go.
+func statFile(p string, d fs.DirEntry, skip func(string) bool, fn func(string, fs.FileInfo)) {
+	if skip != nil && skip(p) {
+		fn(p, nil)
+		return
+	}
 	var info fs.FileInfo
 	var err error
 	if d != nil && d.Type()&fs.ModeSymlink == 0 {

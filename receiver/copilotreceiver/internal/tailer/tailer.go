@@ -117,6 +117,7 @@ type Tailer struct {
 	stat      func(string) (os.FileInfo, error) // os.Stat; counted by tests
 	find      *finder
 	firstScan bool
+	rescans   int                // rescans done, to make every fullRescanEvery-th a full one
 	rd        *transcript.Reader // reused from file to file
 	watch     *watcher
 	backlog   *backlog
@@ -368,14 +369,44 @@ func (t *Tailer) sortedFiles(keep func(*file) bool) []*file {
 	return out
 }
 
+// fullRescanEvery: one rescan in this many looks at every transcript, also
+// the parked ones (with the default rescan_interval of 30s, every 5
+// minutes); the others leave out parked transcripts that are watched or
+// have not changed for staleAfter.
+const (
+	fullRescanEvery = 10
+	staleAfter      = time.Hour
+)
+
 // rescan matches the globs again: new files are tracked, files that grew
 // since they went idle become active, files that are gone are forgotten
 // after IdleTimeout (a file replaced by rename may be missing for a moment).
 func (t *Tailer) rescan(ctx context.Context) {
 	seen := map[string]bool{}
-	t.find.scan(func(p string, info fs.FileInfo) {
+	// A parked transcript is not looked at when its directory is watched
+	// (its notifications say when it changes or goes), nor when it has not
+	// changed for staleAfter (a session resumed after that long is read
+	// up to fullRescanEvery rescans late): only every fullRescanEvery-th
+	// rescan looks at every file, so that a rescan of thousands of
+	// finished sessions costs a directory listing, not a stat each.
+	full := t.firstScan || t.rescans%fullRescanEvery == 0
+	t.rescans++
+	var skip func(string) bool
+	if !full {
+		stale := t.now().Add(-staleAfter).UnixNano()
+		skip = func(p string) bool {
+			f := t.files[p]
+			return f != nil && f.cur == nil && !f.active && (f.modTime < stale || t.notified(f))
+		}
+	}
+	t.find.scan(skip, func(p string, info fs.FileInfo) {
 		seen[p] = true
 		f := t.files[p]
+		if info == nil {
+			// Known, parked and watched: seen, nothing to look at.
+			f.goneSince = 0
+			return
+		}
 		if f == nil {
 			if !t.find.admit(p) {
 				return
