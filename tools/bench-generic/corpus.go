@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/cliaccounting"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/transcriptgen"
@@ -42,7 +45,7 @@ func loadOrMakeCorpus(dir string, files int, size, seed int64) (*corpus, error) 
 		var c corpus
 		if json.Unmarshal(b, &c) == nil && c.Dir == dir && c.Files == files && c.Target == size && c.Seed == seed && c.complete() {
 			fmt.Printf("corpus: reusing %s\n", dir)
-			return &c, nil
+			return &c, ageFiles(c.Paths)
 		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
@@ -50,6 +53,9 @@ func loadOrMakeCorpus(dir string, files int, size, seed int64) (*corpus, error) 
 	}
 	c, err := makeCorpus(dir, files, size, seed)
 	if err != nil {
+		return nil, err
+	}
+	if err := ageFiles(c.Paths); err != nil {
 		return nil, err
 	}
 	b, err := json.Marshal(c)
@@ -250,4 +256,42 @@ func accounting(paths []string) (Totals, error) {
 	close(next)
 	wg.Wait()
 	return want, firstErr
+}
+
+// ageFiles sets each transcript's modification time to its last event's
+// timestamp, as the CLI leaves a session-state directory: the sessions of
+// a corpus are finished, most of them long ago, not written a minute
+// before the run (the receiver looks at long-finished sessions less often).
+func ageFiles(paths []string) error {
+	key := []byte(`"timestamp":"`)
+	buf := make([]byte, 16<<10)
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		st, err := f.Stat()
+		if err == nil {
+			off := max(st.Size()-int64(len(buf)), 0)
+			var n int
+			n, err = f.ReadAt(buf, off)
+			if err == io.EOF {
+				err = nil
+			}
+			tail := buf[:n]
+			if i := bytes.LastIndex(tail, key); i >= 0 && err == nil {
+				rest := tail[i+len(key):]
+				if j := bytes.IndexByte(rest, '"'); j > 0 {
+					if ts, perr := time.Parse(time.RFC3339Nano, string(rest[:j])); perr == nil {
+						err = os.Chtimes(p, ts, ts)
+					}
+				}
+			}
+		}
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return nil
 }
