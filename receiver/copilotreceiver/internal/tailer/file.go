@@ -27,6 +27,7 @@ type file struct {
 
 	lastChange int64 // unix ns: when new lines were last read, or the file was found
 	goneSince  int64 // unix ns; 0 while the file is there
+	scanned    int   // the last rescan that found it (Tailer.rescans)
 	stats      session.Stats
 
 	loaded    bool // checkpoint looked up

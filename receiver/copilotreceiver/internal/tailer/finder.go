@@ -38,17 +38,23 @@ func (f *finder) matches(path string) bool { return Match(f.include, f.exclude, 
 
 // scan calls fn once with every transcript the globs match now.
 func (f *finder) scan(skip func(path string) bool, fn func(path string, info fs.FileInfo)) {
-	seen := map[string]bool{}
+	// Patterns may overlap: a file two of them match is called once.
+	var seen map[string]bool
+	if len(f.include) > 1 {
+		seen = map[string]bool{}
+	}
 	for _, pattern := range f.include {
 		err := globFiles(pattern, skip, func(p string, info fs.FileInfo) {
-			if seen[p] {
+			if seen != nil && seen[p] {
 				return
 			}
 			// A file skip knows matched the globs when it was found.
 			if info != nil && !f.matches(p) {
 				return
 			}
-			seen[p] = true
+			if seen != nil {
+				seen[p] = true
+			}
 			fn(p, info)
 		})
 		if err != nil {
@@ -142,7 +148,7 @@ func globFiles(pattern string, skip func(string) bool, fn func(path string, info
 func walkSegments(dir string, segs []string, skip func(string) bool, fn func(string, fs.FileInfo)) {
 	seg, last := segs[0], len(segs) == 1
 	if !strings.ContainsAny(seg, `*?[{\`) {
-		p := filepath.Join(dir, seg)
+		p := joinName(dir, seg)
 		if last {
 			statFile(p, nil, skip, fn)
 		} else {
@@ -150,7 +156,7 @@ func walkSegments(dir string, segs []string, skip func(string) bool, fn func(str
 		}
 		return
 	}
-	entries, err := os.ReadDir(dir)
+	entries, err := readDir(dir)
 	if err != nil {
 		return // unreadable or gone: the next rescan tries again
 	}
@@ -158,7 +164,7 @@ func walkSegments(dir string, segs []string, skip func(string) bool, fn func(str
 		if ok, _ := doublestar.Match(seg, e.Name()); !ok {
 			continue
 		}
-		p := filepath.Join(dir, e.Name())
+		p := joinName(dir, e.Name())
 		switch {
 		case last:
 			statFile(p, e, skip, fn)
@@ -166,6 +172,26 @@ func walkSegments(dir string, segs []string, skip func(string) bool, fn func(str
 			walkSegments(p, segs[1:], skip, fn)
 		}
 	}
+}
+
+// readDir lists a directory in the order the file system gives, not
+// sorted: a rescan of thousands of session directories need not sort them.
+func readDir(dir string) ([]fs.DirEntry, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.ReadDir(-1)
+}
+
+// joinName is filepath.Join(dir, name) for a clean dir and a name of one
+// path element, without cleaning again.
+func joinName(dir, name string) string {
+	if dir == "" || os.IsPathSeparator(dir[len(dir)-1]) {
+		return dir + name
+	}
+	return dir + string(filepath.Separator) + name
 }
 
 // statFile calls fn with p's file information if p is a regular file (or

@@ -382,7 +382,6 @@ const (
 // since they went idle become active, files that are gone are forgotten
 // after IdleTimeout (a file replaced by rename may be missing for a moment).
 func (t *Tailer) rescan(ctx context.Context) {
-	seen := map[string]bool{}
 	// A parked transcript is not looked at when its directory is watched
 	// (its notifications say when it changes or goes), nor when it has not
 	// changed for staleAfter (a session resumed after that long is read
@@ -391,6 +390,7 @@ func (t *Tailer) rescan(ctx context.Context) {
 	// finished sessions costs a directory listing, not a stat each.
 	full := t.firstScan || t.rescans%fullRescanEvery == 0
 	t.rescans++
+	gen := t.rescans // what this rescan saw is stamped with it
 	var skip func(string) bool
 	if !full {
 		stale := t.now().Add(-staleAfter).UnixNano()
@@ -400,11 +400,10 @@ func (t *Tailer) rescan(ctx context.Context) {
 		}
 	}
 	t.find.scan(skip, func(p string, info fs.FileInfo) {
-		seen[p] = true
 		f := t.files[p]
 		if info == nil {
-			// Known, parked and watched: seen, nothing to look at.
-			f.goneSince = 0
+			// Known and parked, left out: seen, nothing to look at.
+			f.scanned, f.goneSince = gen, 0
 			return
 		}
 		if f == nil {
@@ -413,7 +412,7 @@ func (t *Tailer) rescan(ctx context.Context) {
 			}
 			f = t.track(p)
 		}
-		f.goneSince = 0
+		f.scanned, f.goneSince = gen, 0
 		if t.firstScan {
 			t.addBacklog(ctx, f, info.Size())
 		}
@@ -427,7 +426,7 @@ func (t *Tailer) rescan(ctx context.Context) {
 	}
 	now := t.now().UnixNano()
 	for p, f := range t.files {
-		if seen[p] {
+		if f.scanned == gen {
 			continue
 		}
 		if f.goneSince == 0 {
