@@ -1,15 +1,16 @@
 package main
 
 import (
-	"bytes"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+
+	_ "modernc.org/sqlite" // the driver internal/sessionstore reads stores with
 )
 
 // storeFile is the CLI's session store, $COPILOT_HOME/session-store.db
@@ -42,7 +43,7 @@ func (r *recorder) copyStore(dst string) (bool, error) {
 		}
 	}
 	db := filepath.Join(tmp, storeFile)
-	if _, err := sqlite(db, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;"); err != nil {
+	if err := sqlite(db, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;"); err != nil {
 		return false, fmt.Errorf("checkpointing the copy of %s: %w", src, err)
 	}
 	for _, suffix := range []string{"-wal", "-shm"} {
@@ -73,17 +74,30 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
-// sqlite runs SQL with the sqlite3 command-line shell (Debian package
-// sqlite3) on db and returns its output: JSON rows for a query.
-func sqlite(db, sql string) ([]byte, error) {
-	cmd := exec.Command("sqlite3", "-bail", "-json", db, sql)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+// sqlite runs SQL statements on db (read-write: the recorder's own copy)
+// with the pure-Go driver the repository reads stores with, so that
+// recording needs no sqlite3 shell. Statements are separated by ";".
+func sqlite(db, statements string) error {
+	conn, err := sql.Open("sqlite", db)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite3: %v: %s", err, strings.TrimSpace(stderr.String()))
+		return err
 	}
-	return out, nil
+	defer conn.Close()
+	for _, st := range strings.Split(statements, ";") {
+		if strings.TrimSpace(st) == "" {
+			continue
+		}
+		rows, err := conn.Query(st) // a PRAGMA answers rows; read them all
+		if err != nil {
+			return fmt.Errorf("%s: %w", strings.TrimSpace(st), err)
+		}
+		for rows.Next() {
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return fmt.Errorf("%s: %w", strings.TrimSpace(st), err)
+		}
+	}
+	return nil
 }
 
 // storeFacts is what the manifest reports about a recorded store, all of it
@@ -155,15 +169,49 @@ func readStoreFacts(db string) (*storeFacts, error) {
 
 // query runs a query and decodes its JSON rows into v; no rows is an empty
 // result (the shell prints nothing).
-func query(db, sql string, v any) error {
-	out, err := sqlite(db, sql)
+func query(db, q string, v any) error {
+	conn, err := sql.Open("sqlite", "file:"+db+"?mode=ro")
 	if err != nil {
 		return err
 	}
-	if len(bytes.TrimSpace(out)) == 0 {
-		return nil
+	defer conn.Close()
+	rows, err := conn.Query(q)
+	if err != nil {
+		return err
 	}
-	return json.Unmarshal(out, v)
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	var out []map[string]any
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		row := map[string]any{}
+		for i, c := range cols {
+			if b, ok := vals[i].([]byte); ok {
+				vals[i] = string(b)
+			}
+			row[c] = vals[i]
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// Into v as the sqlite3 shell's -json output was read: by column name.
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
 }
 
 // storesDir is where -stores records by default.
@@ -279,6 +327,6 @@ there.
 
     go run ./tools/record-transcripts -stores -cli-dir <cli-dir> -home /home/dev
 
-(needs the ` + "`sqlite3`" + ` shell, Debian package ` + "`sqlite3`" + `; ` + "`-only`" + ` and ` + "`-manifest`" + ` work as for
+(` + "`-only`" + ` and ` + "`-manifest`" + ` work as for
 ` + "`../recorded/`" + `.)
 `
