@@ -32,6 +32,7 @@ type file struct {
 	loaded    bool // checkpoint looked up
 	active    bool // looked at every poll
 	due       bool // a notification or a rescan says it changed
+	scanned   bool // the rescan of this step saw it differ: no stat needed to know it changed
 	needsIdle bool // the session has spans to end when it goes idle
 	catchUp   bool // read without exporting (start_at end)
 	unsaved   bool // the last commit of what was read of it failed

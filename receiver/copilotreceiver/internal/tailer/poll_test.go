@@ -83,3 +83,49 @@ func TestWatchedFilesAreNotPolled(t *testing.T) {
 	tl.step(ctx, true) // the rescan finds it grew
 	assert.Equal(t, int64(len(data)+len(line)), obs.read(), "the appended line was not read by the rescan")
 }
+
+// TestRescanStatsOnce: the files a rescan finds changed are read in the
+// same step without a stat of their own (the rescan's is enough), so that
+// a backlog costs one stat per file, not two; a file whose change only a
+// notification or a poll reports is still looked at first.
+func TestRescanStatsOnce(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	var total int64
+	for i := range 3 {
+		id := "00000000-0000-4000-8000-00000000000" + string(rune('1'+i))
+		path := filepath.Join(dir, id, "events.jsonl")
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		fh, err := os.Create(path)
+		require.NoError(t, err)
+		_, err = transcriptgen.Write(fh, transcriptgen.Options{Seed: int64(i + 1), SessionID: id, Interactions: 1, ToolOutputKB: 1, SystemPromptKB: 1})
+		require.NoError(t, err)
+		require.NoError(t, fh.Close())
+		st, err := os.Stat(path)
+		require.NoError(t, err)
+		paths = append(paths, path)
+		total += st.Size()
+	}
+
+	clk := &manualClock{}
+	cfg := testConfig(dir)
+	cfg.Now = clk.now
+	obs := &readObserver{}
+	sig := pipeline.Signal{Name: "metrics", Consume: func(context.Context, *session.Facts) error { return nil }}
+	tl := New(cfg, storageclient.NewMemory(), []pipeline.Signal{sig}, obs, zap.NewNop())
+	var stats atomic.Int64
+	tl.stat = func(p string) (os.FileInfo, error) {
+		stats.Add(1)
+		return os.Stat(p)
+	}
+	ctx := context.Background()
+
+	tl.step(ctx, true)
+	require.Equal(t, total, obs.read(), "the rescan's step read every file")
+	assert.Zero(t, stats.Load(), "files the rescan found changed were stat'd again")
+
+	// A poll (no rescan, no watcher) looks at each active file once.
+	tl.step(ctx, false)
+	assert.Equal(t, int64(len(paths)), stats.Load(), "a poll looks at every active file")
+	assert.Equal(t, total, obs.read())
+}

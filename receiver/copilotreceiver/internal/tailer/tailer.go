@@ -279,9 +279,12 @@ func (t *Tailer) step(ctx context.Context, full bool) {
 		if ctx.Err() != nil {
 			return
 		}
-		due := f.due
-		f.due = false
-		if (!due && t.notified(f)) || !f.changed(t.stat) {
+		due, scanned := f.due, f.scanned
+		f.due, f.scanned = false, false
+		// A file the rescan of this step saw differ is read without a
+		// stat of its own: the rescan's was taken moments ago (on a
+		// backlog, the first step would stat every file twice).
+		if !scanned && ((!due && t.notified(f)) || !f.changed(t.stat)) {
 			// Quiet for a while: stop polling it. A notification or the
 			// next rescan wakes it up.
 			if now-f.lastChange >= quiet {
@@ -388,7 +391,7 @@ func (t *Tailer) rescan(ctx context.Context) {
 		}
 		if f.differs(info) {
 			t.activate(f)
-			f.due = true
+			f.due, f.scanned = true, true
 		}
 	})
 	if t.watch != nil {
