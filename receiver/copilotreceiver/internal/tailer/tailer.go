@@ -275,6 +275,7 @@ func (t *Tailer) step(ctx context.Context, full bool) {
 	r := newRound()
 	now := t.now().UnixNano()
 	quiet := int64(t.quietAfter())
+	var read []*file
 	for _, f := range t.sortedFiles(func(f *file) bool { return f.active }) {
 		if ctx.Err() != nil {
 			return
@@ -297,14 +298,36 @@ func (t *Tailer) step(ctx context.Context, full bool) {
 				return
 			}
 			t.log.Warn("Could not read transcript; it is tried again at the next poll", zap.String("path", f.path), zap.Error(err))
+			continue
 		}
+		read = append(read, f)
 	}
 	if !t.flush(ctx, r) {
 		return
 	}
+	t.settle(read, now, quiet)
 	t.sweepIdle(ctx)
 	t.evict()
 	t.obs.FilesTracked(len(t.files))
+}
+
+// settle stops polling the files just read that were already quiet when
+// they were read: finished sessions whose transcript was last written
+// more than quiet ago (a backlog), which polls would otherwise stat until
+// quiet had passed since the read. They are woken up as any quiet file is,
+// by a notification or the rescan. Files of sessions with spans to end
+// when idle, an incomplete last line, a look asked for (due), or a commit
+// that failed stay polled.
+func (t *Tailer) settle(read []*file, now, quiet int64) {
+	for _, f := range read {
+		if !f.active || f.due || f.needsIdle || f.unsaved || f.catchUp || f.cur == nil || f.cur.PendingTail() ||
+			f.cur.Offset() != f.cur.Size() {
+			continue
+		}
+		if now-f.cur.ModTime().UnixNano() >= quiet {
+			f.active = false
+		}
+	}
 }
 
 // notified reports whether a change of f is notified: its directory is
