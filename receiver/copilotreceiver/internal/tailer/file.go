@@ -30,6 +30,7 @@ type file struct {
 	stats      session.Stats
 
 	loaded    bool // checkpoint looked up
+	stored    bool // a checkpoint of it is in storage (found by the lookup, or committed since)
 	active    bool // looked at every poll
 	due       bool // a notification or a rescan says it changed
 	scanned   bool // the rescan of this step saw it differ: no stat needed to know it changed

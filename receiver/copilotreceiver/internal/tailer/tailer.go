@@ -399,6 +399,17 @@ func (t *Tailer) sortedFiles(keep func(*file) bool) []*file {
 // after IdleTimeout (a file replaced by rename may be missing for a moment).
 func (t *Tailer) rescan(ctx context.Context) {
 	seen := map[string]bool{}
+	type found struct {
+		f    *file
+		info fs.FileInfo
+	}
+	var first []found
+	look := func(f *file, info fs.FileInfo) {
+		if f.differs(info) {
+			t.activate(f)
+			f.due, f.scanned = true, true
+		}
+	}
 	t.find.scan(func(p string, info fs.FileInfo) {
 		seen[p] = true
 		f := t.files[p]
@@ -410,13 +421,25 @@ func (t *Tailer) rescan(ctx context.Context) {
 		}
 		f.goneSince = 0
 		if t.firstScan {
-			t.addBacklog(ctx, f, info.Size())
+			first = append(first, found{f, info})
+			return
 		}
-		if f.differs(info) {
-			t.activate(f)
-			f.due, f.scanned = true, true
-		}
+		look(f, info)
 	})
+	if t.firstScan {
+		// The checkpoints of the files found first are looked up many at a
+		// time (loadAll), then each is counted in the backlog and looked
+		// at as any scan does.
+		fs := make([]*file, len(first))
+		for i, x := range first {
+			fs[i] = x.f
+		}
+		t.loadAll(ctx, fs)
+		for _, x := range first {
+			t.addBacklog(ctx, x.f, x.info.Size())
+			look(x.f, x.info)
+		}
+	}
 	if t.watch != nil {
 		t.watch.ensureBases()
 	}
@@ -498,21 +521,57 @@ func (t *Tailer) load(ctx context.Context, f *file) error {
 	if f.loaded {
 		return nil
 	}
-	if f.cur == nil {
-		f.cur = t.cursor(f.path)
-		t.hot[f] = true
-	}
 	cp, found, err := t.store.load(ctx, f.path)
 	if err != nil {
 		return err
 	}
+	t.place(f, cp, found)
+	return nil
+}
+
+// place gives f the checkpoint load found for it (found false: none).
+func (t *Tailer) place(f *file, cp session.Checkpoint, found bool) {
+	if f.cur == nil {
+		f.cur = t.cursor(f.path)
+		t.hot[f] = true
+	}
 	f.loaded = true
+	// A session's state is only ever stored with its transcript's
+	// checkpoint (checkpoints.commit; forget deletes both): with no
+	// checkpoint there is no state to look up.
+	f.stored = found
 	if !found || f.cur.SetCheckpoint(cp) != nil {
-		return nil
+		return
 	}
 	f.catchUp = false
 	f.committed, f.needsIdle = cp.Offset, cp.Open
-	return nil
+}
+
+// loadAll looks up the checkpoints of the files not loaded yet, many in
+// one storage batch: file_storage makes a write transaction of every Get,
+// so that a backlog of thousands of files cost as many transactions. A
+// file whose checkpoint cannot be read this way is left to load, which
+// reports why.
+func (t *Tailer) loadAll(ctx context.Context, fs []*file) {
+	const chunk = 512
+	var todo []*file
+	for _, f := range fs {
+		if !f.loaded {
+			todo = append(todo, f)
+		}
+	}
+	for len(todo) > 0 {
+		n := min(chunk, len(todo))
+		cps, found, err := t.store.loadMany(ctx, todo[:n])
+		if err == nil {
+			for i, f := range todo[:n] {
+				if found[i] != nil {
+					t.place(f, cps[i], *found[i])
+				}
+			}
+		}
+		todo = todo[n:]
+	}
 }
 
 // attach brings the session's tracker into memory: from storage, or new
@@ -524,9 +583,12 @@ func (t *Tailer) attach(ctx context.Context, f *file) error {
 	if err := t.load(ctx, f); err != nil {
 		return err
 	}
-	state, err := t.store.state(ctx, f.path)
-	if err != nil {
-		return fmt.Errorf("reading session state: %w", err)
+	var state []byte
+	if f.stored {
+		var err error
+		if state, err = t.store.state(ctx, f.path); err != nil {
+			return fmt.Errorf("reading session state: %w", err)
+		}
 	}
 	f.stats = session.Stats{}
 	t.warnAttach(f, f.cur.Attach(state))
@@ -552,6 +614,9 @@ func (t *Tailer) readOptions(ctx context.Context, f *file) session.ReadOptions {
 		Reader: t.reader(),
 		State: func() ([]byte, error) {
 			f.stats = session.Stats{}
+			if !f.stored {
+				return nil, nil
+			}
 			return t.store.state(ctx, f.path)
 		},
 		Warn: func(err error) { t.warnAttach(f, err) },
