@@ -193,6 +193,41 @@ type metricsBatch struct {
 	resIDs map[string]int
 	resOf  map[*session.Context]int
 	wkey   []byte
+
+	// res is each context's resource, made once per batch: windowKey and
+	// emit both need it (its key), and emit moves it into the output.
+	res map[*session.Context]*batchResource
+}
+
+// batchResource is a context's resource in a batch, and its key
+// (resourceKey) once asked for.
+type batchResource struct {
+	res    pcommon.Resource
+	key    string
+	hasKey bool
+}
+
+// resource returns ctx's resource of the batch, made on first use.
+func (mb *metricsBatch) resource(ctx *session.Context) *batchResource {
+	br := mb.res[ctx]
+	if br == nil {
+		br = &batchResource{res: pcommon.NewResource()}
+		mb.b.resources.fill(br.res, ctx, false)
+		if mb.res == nil {
+			mb.res = map[*session.Context]*batchResource{}
+		}
+		mb.res[ctx] = br
+	}
+	return br
+}
+
+// resourceKey returns ctx's resource key (resourceKey), computed once.
+func (mb *metricsBatch) resourceKey(ctx *session.Context) string {
+	br := mb.resource(ctx)
+	if !br.hasKey {
+		br.key, br.hasKey = resourceKey(br.res), true
+	}
+	return br.key
 }
 
 // window is the times of a group of combined points: the earliest start
@@ -298,9 +333,7 @@ func usageGroup(dst []string, u *session.UsageFact) []string {
 func (mb *metricsBatch) windowKey(ctx *session.Context, start, ts time.Time, name string, attrs []string) []byte {
 	id, ok := mb.resOf[ctx]
 	if !ok {
-		res := pcommon.NewResource()
-		mb.b.resources.fill(res, ctx, false)
-		rk := resourceKey(res)
+		rk := mb.resourceKey(ctx)
 		if id, ok = mb.resIDs[rk]; !ok {
 			id = len(mb.resIDs)
 			mb.resIDs[rk] = id
@@ -486,11 +519,9 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 	if mb.stamp != 0 || mb.windows != nil {
 		seen = map[string]*resourceAcc{}
 	}
-	for _, r := range mb.order {
-		res := pcommon.NewResource()
-		mb.b.resources.fill(res, r.ctx, false)
-		if seen != nil {
-			k := resourceKey(res)
+	if seen != nil {
+		for _, r := range mb.order {
+			k := mb.resourceKey(r.ctx)
 			if first := seen[k]; first != nil {
 				first.merge(r)
 				continue
@@ -503,7 +534,9 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 			continue
 		}
 		rm := md.ResourceMetrics().AppendEmpty()
-		mb.b.resources.fill(rm.Resource(), r.ctx, false)
+		// Each context has one resourceAcc, emitted once: its resource
+		// can move into the output.
+		mb.resource(r.ctx).res.MoveTo(rm.Resource())
 		sm := rm.ScopeMetrics().AppendEmpty()
 		sm.Scope().SetName(metadata.ScopeName)
 		sm.Scope().SetVersion(mb.b.version)
