@@ -188,6 +188,9 @@ type metricsBatch struct {
 	// group is what groups the points of the usage fact being converted
 	// (nil for other facts, whose points are grouped by series).
 	group []string
+	// groupWindow is the window of group, looked up once per usage fact
+	// (every point of the fact has it).
+	groupWindow *window
 	// resIDs numbers the resources of the batch by their attributes
 	// (resourceKey), resOf the contexts by the number of their resource.
 	resIDs map[string]int
@@ -378,7 +381,8 @@ func (mb *metricsBatch) usage(u *session.UsageFact) {
 			mb.group = mb.group[:0]
 			return
 		}
-		defer func() { mb.group = mb.group[:0] }()
+		mb.groupWindow = mb.windows[string(mb.windowKey(u.Ctx, u.Start, u.Time, "", mb.group))]
+		defer func() { mb.group, mb.groupWindow = mb.group[:0], nil }()
 	}
 	attrs := []string{semconv.AttrGenAIRequestModel, u.Model, semconv.AttrCopilotInitiator, u.Initiator, semconv.AttrGenAIAgentName, u.Agent.Name}
 	for _, tt := range []struct {
@@ -428,17 +432,20 @@ func (mb *metricsBatch) acc(ctx *session.Context, metric string, start, ts time.
 	case mb.stamp != 0:
 		s, t = mb.start, mb.stamp
 	case mb.windows != nil:
-		var wk []byte
-		if len(mb.group) > 0 {
-			wk = mb.windowKey(ctx, start, ts, "", mb.group)
-		} else {
-			wk = mb.windowKey(ctx, start, ts, metric, mb.filter)
+		w := mb.groupWindow
+		if w == nil {
+			var wk []byte
+			if len(mb.group) > 0 {
+				wk = mb.windowKey(ctx, start, ts, "", mb.group)
+			} else {
+				wk = mb.windowKey(ctx, start, ts, metric, mb.filter)
+			}
+			if mb.collecting {
+				mb.widen(wk, start, ts)
+				return nil
+			}
+			w = mb.windows[string(wk)]
 		}
-		if mb.collecting {
-			mb.widen(wk, start, ts)
-			return nil
-		}
-		w := mb.windows[string(wk)]
 		s, t = pcommon.NewTimestampFromTime(w.start), pcommon.NewTimestampFromTime(w.ts)
 	default:
 		s, t = pcommon.NewTimestampFromTime(start), pcommon.NewTimestampFromTime(ts)
