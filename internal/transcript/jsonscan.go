@@ -32,6 +32,15 @@ func skipSpace(b []byte, i int) int {
 
 // skipString returns the index just past the string that starts at b[i],
 // which must be a quote.
+//
+// What it validates: that the string is closed on this line (a quote is
+// escaped iff an odd run of backslashes precedes it; lines are split at
+// '\n' before decoding, so a string cannot run past its line). What it
+// skips: escape sequences, control characters and UTF-8 inside the
+// string are not checked, since a skipped string is never decoded; every
+// string the decoder keeps goes through unquote (or plainString), which
+// checks them. It finds quotes with bytes.IndexByte, so large system
+// prompts and tool outputs are passed over at memchr speed.
 func skipString(b []byte, i int) (int, error) {
 	i++
 	for {

@@ -188,11 +188,49 @@ type metricsBatch struct {
 	// group is what groups the points of the usage fact being converted
 	// (nil for other facts, whose points are grouped by series).
 	group []string
+	// groupWindow is the window of group, looked up once per usage fact
+	// (every point of the fact has it).
+	groupWindow *window
 	// resIDs numbers the resources of the batch by their attributes
 	// (resourceKey), resOf the contexts by the number of their resource.
 	resIDs map[string]int
 	resOf  map[*session.Context]int
 	wkey   []byte
+
+	// res is each context's resource, made once per batch: windowKey and
+	// emit both need it (its key), and emit moves it into the output.
+	res map[*session.Context]*batchResource
+}
+
+// batchResource is a context's resource in a batch, and its key
+// (resourceKey) once asked for.
+type batchResource struct {
+	res    pcommon.Resource
+	key    string
+	hasKey bool
+}
+
+// resource returns ctx's resource of the batch, made on first use.
+func (mb *metricsBatch) resource(ctx *session.Context) *batchResource {
+	br := mb.res[ctx]
+	if br == nil {
+		br = &batchResource{res: pcommon.NewResource()}
+		mb.b.resources.fill(br.res, ctx, false)
+		if mb.res == nil {
+			mb.res = map[*session.Context]*batchResource{}
+		}
+		mb.res[ctx] = br
+	}
+	return br
+}
+
+// resourceKey returns ctx's resource key (resourceKey), computed once.
+func (mb *metricsBatch) resourceKey(ctx *session.Context) string {
+	br := mb.resource(ctx)
+	if !br.hasKey {
+		br.key, br.hasKey = resourceKey(br.res), true
+	}
+	return br.key
 }
 
 // window is the times of a group of combined points: the earliest start
@@ -298,9 +336,7 @@ func usageGroup(dst []string, u *session.UsageFact) []string {
 func (mb *metricsBatch) windowKey(ctx *session.Context, start, ts time.Time, name string, attrs []string) []byte {
 	id, ok := mb.resOf[ctx]
 	if !ok {
-		res := pcommon.NewResource()
-		mb.b.resources.fill(res, ctx, false)
-		rk := resourceKey(res)
+		rk := mb.resourceKey(ctx)
 		if id, ok = mb.resIDs[rk]; !ok {
 			id = len(mb.resIDs)
 			mb.resIDs[rk] = id
@@ -345,7 +381,8 @@ func (mb *metricsBatch) usage(u *session.UsageFact) {
 			mb.group = mb.group[:0]
 			return
 		}
-		defer func() { mb.group = mb.group[:0] }()
+		mb.groupWindow = mb.windows[string(mb.windowKey(u.Ctx, u.Start, u.Time, "", mb.group))]
+		defer func() { mb.group, mb.groupWindow = mb.group[:0], nil }()
 	}
 	attrs := []string{semconv.AttrGenAIRequestModel, u.Model, semconv.AttrCopilotInitiator, u.Initiator, semconv.AttrGenAIAgentName, u.Agent.Name}
 	for _, tt := range []struct {
@@ -395,17 +432,20 @@ func (mb *metricsBatch) acc(ctx *session.Context, metric string, start, ts time.
 	case mb.stamp != 0:
 		s, t = mb.start, mb.stamp
 	case mb.windows != nil:
-		var wk []byte
-		if len(mb.group) > 0 {
-			wk = mb.windowKey(ctx, start, ts, "", mb.group)
-		} else {
-			wk = mb.windowKey(ctx, start, ts, metric, mb.filter)
+		w := mb.groupWindow
+		if w == nil {
+			var wk []byte
+			if len(mb.group) > 0 {
+				wk = mb.windowKey(ctx, start, ts, "", mb.group)
+			} else {
+				wk = mb.windowKey(ctx, start, ts, metric, mb.filter)
+			}
+			if mb.collecting {
+				mb.widen(wk, start, ts)
+				return nil
+			}
+			w = mb.windows[string(wk)]
 		}
-		if mb.collecting {
-			mb.widen(wk, start, ts)
-			return nil
-		}
-		w := mb.windows[string(wk)]
 		s, t = pcommon.NewTimestampFromTime(w.start), pcommon.NewTimestampFromTime(w.ts)
 	default:
 		s, t = pcommon.NewTimestampFromTime(start), pcommon.NewTimestampFromTime(ts)
@@ -486,11 +526,9 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 	if mb.stamp != 0 || mb.windows != nil {
 		seen = map[string]*resourceAcc{}
 	}
-	for _, r := range mb.order {
-		res := pcommon.NewResource()
-		mb.b.resources.fill(res, r.ctx, false)
-		if seen != nil {
-			k := resourceKey(res)
+	if seen != nil {
+		for _, r := range mb.order {
+			k := mb.resourceKey(r.ctx)
 			if first := seen[k]; first != nil {
 				first.merge(r)
 				continue
@@ -503,7 +541,9 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 			continue
 		}
 		rm := md.ResourceMetrics().AppendEmpty()
-		mb.b.resources.fill(rm.Resource(), r.ctx, false)
+		// Each context has one resourceAcc, emitted once: its resource
+		// can move into the output.
+		mb.resource(r.ctx).res.MoveTo(rm.Resource())
 		sm := rm.ScopeMetrics().AppendEmpty()
 		sm.Scope().SetName(metadata.ScopeName)
 		sm.Scope().SetVersion(mb.b.version)

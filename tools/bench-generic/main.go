@@ -228,8 +228,8 @@ func rounds(c *corpus, f flags, bins map[string]string, sink *sink) (map[string]
 			if err != nil {
 				return nil, fmt.Errorf("round %d: %w", round+1, err)
 			}
-			fmt.Printf("round %d %-13s %6.2f CPU-s %7.1f MB/CPU-s  wall %6.2f s  peak RSS %s  caught up %s\n",
-				round+1, route, r.CPU.Seconds(), mbPerCPU(c.Bytes, r.CPU), r.Wall.Seconds(), mb(r.PeakRSS), pct(r.Idle))
+			fmt.Printf("round %d %-13s %6.2f CPU-s %7.1f MB/CPU-s  wall %6.2f s  peak RSS %s (anonymous %s, file-backed %s)  caught up %s\n",
+				round+1, route, r.CPU.Seconds(), mbPerCPU(c.Bytes, r.CPU), r.Wall.Seconds(), mb(r.PeakRSS), mb(r.PeakAnon), mb(r.FileRSS), pct(r.Idle))
 			res[route] = append(res[route], r)
 		}
 	}

@@ -44,20 +44,23 @@ func median(xs []float64) float64 {
 
 // summary is a route's medians over its rounds.
 type summary struct {
-	mbPerCPU, cpu, wall, rss, idle float64
+	mbPerCPU, cpu, wall, rss, anon, file, idle float64
 }
 
 func summarize(bytes int64, rs []result) summary {
 	var s summary
-	var thr, cpu, wall, rss, idle []float64
+	var thr, cpu, wall, rss, anon, file, idle []float64
 	for _, r := range rs {
 		thr = append(thr, mbPerCPU(bytes, r.CPU))
 		cpu = append(cpu, r.CPU.Seconds())
 		wall = append(wall, r.Wall.Seconds())
 		rss = append(rss, float64(r.PeakRSS))
+		anon = append(anon, float64(r.PeakAnon))
+		file = append(file, float64(r.FileRSS))
 		idle = append(idle, r.Idle)
 	}
 	s.mbPerCPU, s.cpu, s.wall, s.rss, s.idle = median(thr), median(cpu), median(wall), median(rss), median(idle)
+	s.anon, s.file = median(anon), median(file)
 	return s
 }
 
@@ -80,13 +83,13 @@ func printTable(w io.Writer, c *corpus, f flags, res map[string][]result) {
 		fmt.Fprintln(w, "generic route with -generic-prefilter: a filter operator keeps only lines beginning with the usage record's type before json_parser")
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| route | MB per CPU-second | CPU-s to caught up | wall to caught up | peak RSS | CPU once caught up |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| route | MB per CPU-second | CPU-s to caught up | wall to caught up | peak RSS | peak anonymous (sampled) | file-backed at end | CPU once caught up |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	sums := map[string]summary{}
 	for _, r := range f.routes {
 		s := summarize(c.Bytes, res[r])
 		sums[r] = s
-		fmt.Fprintf(w, "| %s | %.1f | %.2f | %.2f s | %s | %s |\n", r, s.mbPerCPU, s.cpu, s.wall, mb(int64(s.rss)), pct(s.idle))
+		fmt.Fprintf(w, "| %s | %.1f | %.2f | %.2f s | %s | %s | %s | %s |\n", r, s.mbPerCPU, s.cpu, s.wall, mb(int64(s.rss)), mb(int64(s.anon)), mb(int64(s.file)), pct(s.idle))
 	}
 	ratio := func(label, a, b string) {
 		sa, oka := sums[a]

@@ -22,6 +22,13 @@ type result struct {
 	// PeakRSS is the process's VmHWM in bytes, read at the end of the run
 	// (idle window included); 0 for the line scan.
 	PeakRSS int64
+	// PeakAnon is the largest RssAnon (the heap, stacks and other
+	// anonymous memory) seen by sampling /proc/<pid>/status every 20 ms
+	// from the start to the end of the run: a lower bound of the true
+	// peak. FileRSS is RssFile at the end: mapped files, mostly the
+	// binary's code and data, whose resident share depends on how the
+	// binary's pages entered the page cache (see the README).
+	PeakAnon, FileRSS int64
 	// Idle is the CPU used once caught up, over the idle window, as a
 	// fraction of one core; -1 when not measured.
 	Idle float64
@@ -90,6 +97,7 @@ func runCollector(name, bin, tmplPath string, data configData, src collector, wa
 		return res, fmt.Errorf("%s: %s\nits log (%s):\n%s", name, fmt.Sprintf(format, args...), logPath, tail(logPath, 30))
 	}
 	pid := cmd.Process.Pid
+	peakAnon := sampleMax(pid, "RssAnon", 20*time.Millisecond)
 	var last Totals
 	lastChange := time.Now()
 	for {
@@ -144,6 +152,10 @@ func runCollector(name, bin, tmplPath string, data configData, src collector, wa
 	if res.PeakRSS, err = procstat.StatusBytes(pid, "VmHWM"); err != nil {
 		return res, err
 	}
+	if res.FileRSS, err = procstat.StatusBytes(pid, "RssFile"); err != nil {
+		return res, err
+	}
+	res.PeakAnon = peakAnon()
 	return res, nil
 }
 
@@ -168,6 +180,33 @@ func lineScan(paths []string) (result, error) {
 	}
 	res.CPU, res.Wall = procstat.SelfCPU()-c0, time.Since(t0)
 	return res, nil
+}
+
+// sampleMax reads key of /proc/<pid>/status every interval until the
+// returned function is called, which returns the largest value read.
+func sampleMax(pid int, key string, interval time.Duration) func() int64 {
+	done := make(chan struct{})
+	out := make(chan int64, 1)
+	go func() {
+		var peak int64
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			if v, err := procstat.StatusBytes(pid, key); err == nil && v > peak {
+				peak = v
+			}
+			select {
+			case <-done:
+				out <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		return <-out
+	}
 }
 
 // tail is the last n lines of a file.

@@ -27,12 +27,14 @@ type file struct {
 
 	lastChange int64 // unix ns: when new lines were last read, or the file was found
 	goneSince  int64 // unix ns; 0 while the file is there
-	scanned    int   // the last rescan that found it (Tailer.rescans)
+	foundBy    int   // the last rescan that found it (Tailer.rescans)
 	stats      session.Stats
 
 	loaded    bool // checkpoint looked up
+	stored    bool // a checkpoint of it is in storage (found by the lookup, or committed since)
 	active    bool // looked at every poll
 	due       bool // a notification or a rescan says it changed
+	scanned   bool // the rescan of this step saw it differ: no stat needed to know it changed
 	needsIdle bool // the session has spans to end when it goes idle
 	catchUp   bool // read without exporting (start_at end)
 	unsaved   bool // the last commit of what was read of it failed

@@ -136,7 +136,7 @@ func (t *Tailer) commit(ctx context.Context, r *round) {
 			s.cp.Open = false
 		}
 		files = append(files, s)
-		f.committed = s.cp.Offset
+		f.committed, f.stored = s.cp.Offset, true
 	}
 	t.obs.Read(r.events, r.bytes)
 	// The context may be ending: the commit must still land, or the round

@@ -40,6 +40,30 @@ func (s checkpoints) load(ctx context.Context, path string) (session.Checkpoint,
 	return cp, found, nil
 }
 
+// loadMany reads the checkpoints of files in one batch. found[i] is nil
+// when the i-th checkpoint is not readable (load tells why).
+func (s checkpoints) loadMany(ctx context.Context, files []*file) ([]session.Checkpoint, []*bool, error) {
+	ops := make([]*storage.Operation, len(files))
+	for i, f := range files {
+		ops[i] = storage.GetOperation(checkpointPrefix + f.path)
+	}
+	if err := s.client.Batch(ctx, ops...); err != nil {
+		return nil, nil, err
+	}
+	cps := make([]session.Checkpoint, len(files))
+	found := make([]*bool, len(files))
+	yes, no := true, false
+	for i, op := range ops {
+		switch {
+		case op.Value == nil:
+			found[i] = &no
+		case json.Unmarshal(op.Value, &cps[i]) == nil:
+			found[i] = &yes
+		}
+	}
+	return cps, found, nil
+}
+
 // state reads the state of a transcript's session; nil when there is none.
 func (s checkpoints) state(ctx context.Context, path string) ([]byte, error) {
 	b, err := s.client.Get(ctx, sessionPrefix+path)

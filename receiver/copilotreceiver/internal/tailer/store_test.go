@@ -2,6 +2,9 @@ package tailer
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/transcriptgen"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/pipeline"
 )
 
@@ -84,4 +88,96 @@ func TestCheckpointsOneWritePerRound(t *testing.T) {
 	// Recorded before the delivery, after metrics and traces, committed.
 	assert.Equal(t, 4, store.writes, "writes of one round of %d files", n)
 	assert.Equal(t, []int{0, 0, 0, n}, store.checkpoints)
+}
+
+// countingClient counts the storage calls the tailer makes.
+type countingClient struct {
+	storage.Client
+	mu                sync.Mutex
+	gets, batches     int
+	stateGets, cpGets int
+}
+
+func (c *countingClient) Get(ctx context.Context, key string) ([]byte, error) {
+	c.mu.Lock()
+	c.gets++
+	if strings.HasPrefix(key, sessionPrefix) {
+		c.stateGets++
+	}
+	if strings.HasPrefix(key, checkpointPrefix) {
+		c.cpGets++
+	}
+	c.mu.Unlock()
+	return c.Client.Get(ctx, key)
+}
+
+func (c *countingClient) Batch(ctx context.Context, ops ...*storage.Operation) error {
+	c.mu.Lock()
+	c.batches++
+	for _, op := range ops {
+		if op.Type == storage.Get && strings.HasPrefix(op.Key, sessionPrefix) {
+			c.stateGets++
+		}
+		if op.Type == storage.Get && strings.HasPrefix(op.Key, checkpointPrefix) {
+			c.cpGets++
+		}
+	}
+	c.mu.Unlock()
+	return c.Client.Batch(ctx, ops...)
+}
+
+// TestBacklogStorageCalls: on the first scan the checkpoints of the files
+// found are looked up many per batch, not one call each (file_storage
+// makes a write transaction of every call), and a transcript with no
+// checkpoint has no session state looked up. After a restart the state of
+// a transcript that grew is read, and the totals go on from it.
+func TestBacklogStorageCalls(t *testing.T) {
+	dir := t.TempDir()
+	const n = 20
+	var paths []string
+	for i := range n {
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)
+		path := filepath.Join(dir, id, "events.jsonl")
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		fh, err := os.Create(path)
+		require.NoError(t, err)
+		_, err = transcriptgen.Write(fh, transcriptgen.Options{Seed: int64(i + 1), SessionID: id, Interactions: 1, ToolOutputKB: 1, SystemPromptKB: 1, Killed: true})
+		require.NoError(t, err)
+		require.NoError(t, fh.Close())
+		paths = append(paths, path)
+	}
+	mem := storageclient.NewMemory()
+	cc := &countingClient{Client: mem}
+	sig := pipeline.Signal{Name: "metrics", Consume: func(context.Context, *session.Facts) error { return nil }}
+	tl := New(testConfig(dir), cc, []pipeline.Signal{sig}, nopObserver{}, zap.NewNop())
+	ctx := context.Background()
+	tl.step(ctx, true)
+	for _, p := range paths {
+		require.Positive(t, committedOffset(t, mem, p), p)
+	}
+	assert.Zero(t, cc.gets, "checkpoints or states were looked up one call each")
+	assert.Equal(t, n, cc.cpGets, "each checkpoint is looked up once")
+	assert.Zero(t, cc.stateGets, "states of transcripts without a checkpoint were looked up")
+
+	// A restart: each transcript grows by a line; its state is read.
+	line := []byte(`{"type":"assistant.turn_start","data":{"turnId":"9"},"id":"x1","timestamp":"2026-01-01T00:00:00.000Z","parentId":null}` + "\n")
+	for _, p := range paths {
+		fh, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+		require.NoError(t, err)
+		_, err = fh.Write(line)
+		require.NoError(t, err)
+		require.NoError(t, fh.Close())
+	}
+	cc2 := &countingClient{Client: mem}
+	tl2 := New(testConfig(dir), cc2, []pipeline.Signal{sig}, nopObserver{}, zap.NewNop())
+	tl2.step(ctx, true)
+	assert.Equal(t, n, cc2.stateGets, "the states of grown transcripts with checkpoints were not read")
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		require.NoError(t, err)
+		assert.Equal(t, st.Size(), committedOffset(t, mem, p), p)
+		f := tl2.files[p]
+		require.NotNil(t, f)
+		assert.Zero(t, f.cur.Restarts(), "read from its start again: the state was not found")
+	}
 }

@@ -276,13 +276,17 @@ func (t *Tailer) step(ctx context.Context, full bool) {
 	r := newRound()
 	now := t.now().UnixNano()
 	quiet := int64(t.quietAfter())
+	var read []*file
 	for _, f := range t.sortedFiles(func(f *file) bool { return f.active }) {
 		if ctx.Err() != nil {
 			return
 		}
-		due := f.due
-		f.due = false
-		if (!due && t.notified(f)) || !f.changed(t.stat) {
+		due, scanned := f.due, f.scanned
+		f.due, f.scanned = false, false
+		// A file the rescan of this step saw differ is read without a
+		// stat of its own: the rescan's was taken moments ago (on a
+		// backlog, the first step would stat every file twice).
+		if !scanned && ((!due && t.notified(f)) || !f.changed(t.stat)) {
 			// Quiet for a while: stop polling it. A notification or the
 			// next rescan wakes it up.
 			if now-f.lastChange >= quiet {
@@ -295,14 +299,36 @@ func (t *Tailer) step(ctx context.Context, full bool) {
 				return
 			}
 			t.log.Warn("Could not read transcript; it is tried again at the next poll", zap.String("path", f.path), zap.Error(err))
+			continue
 		}
+		read = append(read, f)
 	}
 	if !t.flush(ctx, r) {
 		return
 	}
+	t.settle(read, now, quiet)
 	t.sweepIdle(ctx)
 	t.evict()
 	t.obs.FilesTracked(len(t.files))
+}
+
+// settle stops polling the files just read that were already quiet when
+// they were read: finished sessions whose transcript was last written
+// more than quiet ago (a backlog), which polls would otherwise stat until
+// quiet had passed since the read. They are woken up as any quiet file is,
+// by a notification or the rescan. Files of sessions with spans to end
+// when idle, an incomplete last line, a look asked for (due), or a commit
+// that failed stay polled.
+func (t *Tailer) settle(read []*file, now, quiet int64) {
+	for _, f := range read {
+		if !f.active || f.due || f.needsIdle || f.unsaved || f.catchUp || f.cur == nil || f.cur.PendingTail() ||
+			f.cur.Offset() != f.cur.Size() {
+			continue
+		}
+		if now-f.cur.ModTime().UnixNano() >= quiet {
+			f.active = false
+		}
+	}
 }
 
 // notified reports whether a change of f is notified: its directory is
@@ -399,11 +425,22 @@ func (t *Tailer) rescan(ctx context.Context) {
 			return f != nil && f.cur == nil && !f.active && (f.modTime < stale || t.notified(f))
 		}
 	}
+	type found struct {
+		f    *file
+		info fs.FileInfo
+	}
+	var first []found
+	look := func(f *file, info fs.FileInfo) {
+		if f.differs(info) {
+			t.activate(f)
+			f.due, f.scanned = true, true
+		}
+	}
 	t.find.scan(skip, func(p string, info fs.FileInfo) {
 		f := t.files[p]
 		if info == nil {
 			// Known and parked, left out: seen, nothing to look at.
-			f.scanned, f.goneSince = gen, 0
+			f.foundBy, f.goneSince = gen, 0
 			return
 		}
 		if f == nil {
@@ -412,21 +449,33 @@ func (t *Tailer) rescan(ctx context.Context) {
 			}
 			f = t.track(p)
 		}
-		f.scanned, f.goneSince = gen, 0
+		f.foundBy, f.goneSince = gen, 0
 		if t.firstScan {
-			t.addBacklog(ctx, f, info.Size())
+			first = append(first, found{f, info})
+			return
 		}
-		if f.differs(info) {
-			t.activate(f)
-			f.due = true
-		}
+		look(f, info)
 	})
+	if t.firstScan {
+		// The checkpoints of the files found first are looked up many at a
+		// time (loadAll), then each is counted in the backlog and looked
+		// at as any scan does.
+		fs := make([]*file, len(first))
+		for i, x := range first {
+			fs[i] = x.f
+		}
+		t.loadAll(ctx, fs)
+		for _, x := range first {
+			t.addBacklog(ctx, x.f, x.info.Size())
+			look(x.f, x.info)
+		}
+	}
 	if t.watch != nil {
 		t.watch.ensureBases()
 	}
 	now := t.now().UnixNano()
 	for p, f := range t.files {
-		if f.scanned == gen {
+		if f.foundBy == gen {
 			continue
 		}
 		if f.goneSince == 0 {
@@ -502,21 +551,57 @@ func (t *Tailer) load(ctx context.Context, f *file) error {
 	if f.loaded {
 		return nil
 	}
-	if f.cur == nil {
-		f.cur = t.cursor(f.path)
-		t.hot[f] = true
-	}
 	cp, found, err := t.store.load(ctx, f.path)
 	if err != nil {
 		return err
 	}
+	t.place(f, cp, found)
+	return nil
+}
+
+// place gives f the checkpoint load found for it (found false: none).
+func (t *Tailer) place(f *file, cp session.Checkpoint, found bool) {
+	if f.cur == nil {
+		f.cur = t.cursor(f.path)
+		t.hot[f] = true
+	}
 	f.loaded = true
+	// A session's state is only ever stored with its transcript's
+	// checkpoint (checkpoints.commit; forget deletes both): with no
+	// checkpoint there is no state to look up.
+	f.stored = found
 	if !found || f.cur.SetCheckpoint(cp) != nil {
-		return nil
+		return
 	}
 	f.catchUp = false
 	f.committed, f.needsIdle = cp.Offset, cp.Open
-	return nil
+}
+
+// loadAll looks up the checkpoints of the files not loaded yet, many in
+// one storage batch: file_storage makes a write transaction of every Get,
+// so that a backlog of thousands of files cost as many transactions. A
+// file whose checkpoint cannot be read this way is left to load, which
+// reports why.
+func (t *Tailer) loadAll(ctx context.Context, fs []*file) {
+	const chunk = 512
+	var todo []*file
+	for _, f := range fs {
+		if !f.loaded {
+			todo = append(todo, f)
+		}
+	}
+	for len(todo) > 0 {
+		n := min(chunk, len(todo))
+		cps, found, err := t.store.loadMany(ctx, todo[:n])
+		if err == nil {
+			for i, f := range todo[:n] {
+				if found[i] != nil {
+					t.place(f, cps[i], *found[i])
+				}
+			}
+		}
+		todo = todo[n:]
+	}
 }
 
 // attach brings the session's tracker into memory: from storage, or new
@@ -528,9 +613,12 @@ func (t *Tailer) attach(ctx context.Context, f *file) error {
 	if err := t.load(ctx, f); err != nil {
 		return err
 	}
-	state, err := t.store.state(ctx, f.path)
-	if err != nil {
-		return fmt.Errorf("reading session state: %w", err)
+	var state []byte
+	if f.stored {
+		var err error
+		if state, err = t.store.state(ctx, f.path); err != nil {
+			return fmt.Errorf("reading session state: %w", err)
+		}
 	}
 	f.stats = session.Stats{}
 	t.warnAttach(f, f.cur.Attach(state))
@@ -556,6 +644,9 @@ func (t *Tailer) readOptions(ctx context.Context, f *file) session.ReadOptions {
 		Reader: t.reader(),
 		State: func() ([]byte, error) {
 			f.stats = session.Stats{}
+			if !f.stored {
+				return nil, nil
+			}
 			return t.store.state(ctx, f.path)
 		},
 		Warn: func(err error) { t.warnAttach(f, err) },
