@@ -66,11 +66,7 @@ func summaryLine(res pcommon.Map, lr plog.LogRecord, loc *time.Location, now tim
 		b.WriteString(": " + lr.Body().AsString())
 		return b.String()
 	}
-	calls := int64(0)
-	for _, m := range u.ModelMetrics {
-		calls += m.Requests.Count
-	}
-	fmt.Fprintf(&b, ": %s, %s, %s in", plural(u.TotalUserRequests, "user request"), plural(calls, "model call"), thousands(u.TokenDetails.Input))
+	fmt.Fprintf(&b, ": %s, %s, %s in", plural(u.TotalUserRequests, "user request"), plural(u.Calls(), "model call"), thousands(u.TokenDetails.Input))
 	if cr := u.TokenDetails.CacheRead; cr > 0 {
 		fmt.Fprintf(&b, " (%s cached)", thousands(cr))
 	}

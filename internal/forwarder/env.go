@@ -28,10 +28,6 @@ func UsageEnv(sessionID string, u session.UsageSummary) []EnvVar {
 	if len(models) > 0 {
 		model = models[0]
 	}
-	var requests int64
-	for _, m := range u.ModelMetrics {
-		requests += m.Requests.Count
-	}
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	vars := []EnvVar{
 		{"ID", sessionID},
@@ -39,7 +35,7 @@ func UsageEnv(sessionID string, u session.UsageSummary) []EnvVar {
 		{"NANO_AIU", i(u.TotalNanoAIU)},
 		{"PREMIUM_REQUESTS", Decimal(u.TotalPremiumRequestCost)},
 		{"USER_REQUESTS", i(u.TotalUserRequests)},
-		{"REQUESTS", i(requests)},
+		{"REQUESTS", i(u.Calls())},
 		{"API_DURATION_MS", i(u.TotalAPIDurationMs)},
 		{"INPUT_TOKENS", i(u.TokenDetails.Input)},
 		{"OUTPUT_TOKENS", i(u.TokenDetails.Output)},

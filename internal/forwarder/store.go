@@ -111,19 +111,7 @@ func raiseSummary(s, floor session.UsageSummary) (session.UsageSummary, bool) {
 		}
 	}
 	if raised {
-		t := &out
-		t.TotalPremiumRequestCost, t.TotalNanoAIU, t.TotalUserRequests = 0, 0, 0
-		t.TokenDetails = session.TokenDetails{}
-		for _, m := range out.ModelMetrics {
-			t.TotalPremiumRequestCost += m.Requests.PremiumCost
-			t.TotalNanoAIU += m.TotalNanoAIU
-			t.TotalUserRequests += m.Requests.UserInitiated
-			t.TokenDetails.Input += m.Usage.InputTokens
-			t.TokenDetails.Output += m.Usage.OutputTokens
-			t.TokenDetails.CacheRead += m.Usage.CacheReadTokens
-			t.TokenDetails.CacheWrite += m.Usage.CacheWriteTokens
-			t.TokenDetails.Reasoning += m.Usage.ReasoningTokens
-		}
+		out.Retotal()
 	}
 	for _, p := range []struct {
 		v *int64

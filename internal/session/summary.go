@@ -1,5 +1,10 @@
 package session
 
+import (
+	"maps"
+	"slices"
+)
+
 // UsageSummary is a session's usage in the shape proposed for a `usage`
 // object in hook payloads (Option A of github/copilot-cli#3686): the
 // session log record's body, and what the hook forwarder adds to payloads.
@@ -101,4 +106,24 @@ func (u UsageSummary) Calls() int64 {
 		n += m.Requests.Count
 	}
 	return n
+}
+
+// Retotal sets the session totals that are sums over models (premium
+// requests, nano-AIU, user requests, tokens by type) from ModelMetrics, in
+// the models' name order. The API time and the code changes, which are
+// not kept per model, are left as they are.
+func (u *UsageSummary) Retotal() {
+	u.TotalPremiumRequestCost, u.TotalNanoAIU, u.TotalUserRequests = 0, 0, 0
+	u.TokenDetails = TokenDetails{}
+	for _, name := range slices.Sorted(maps.Keys(u.ModelMetrics)) {
+		m := u.ModelMetrics[name]
+		u.TotalPremiumRequestCost += m.Requests.PremiumCost
+		u.TotalNanoAIU += m.TotalNanoAIU
+		u.TotalUserRequests += m.Requests.UserInitiated
+		u.TokenDetails.Input += m.Usage.InputTokens
+		u.TokenDetails.Output += m.Usage.OutputTokens
+		u.TokenDetails.CacheRead += m.Usage.CacheReadTokens
+		u.TokenDetails.CacheWrite += m.Usage.CacheWriteTokens
+		u.TokenDetails.Reasoning += m.Usage.ReasoningTokens
+	}
 }

@@ -211,17 +211,9 @@ func (s *Store) SessionUsage(ctx context.Context, sessionID string) (Usage, bool
 				TotalNanoAIU: asInt(v[5]),
 			}
 			u.Summary.ModelMetrics[name] = m
-			t := &u.Summary
-			t.TotalPremiumRequestCost += m.Requests.PremiumCost
-			t.TotalNanoAIU += m.TotalNanoAIU
-			t.TotalUserRequests += m.Requests.UserInitiated
-			t.TotalAPIDurationMs += asInt(v[6])
-			t.TokenDetails.Input += m.Usage.InputTokens
-			t.TokenDetails.Output += m.Usage.OutputTokens
-			t.TokenDetails.CacheRead += m.Usage.CacheReadTokens
-			t.TokenDetails.CacheWrite += m.Usage.CacheWriteTokens
-			t.TokenDetails.Reasoning += m.Usage.ReasoningTokens
+			u.Summary.TotalAPIDurationMs += asInt(v[6])
 		}
+		u.Summary.Retotal()
 		return rows.Err()
 	})
 	return u, err == nil && u.Calls > 0, err

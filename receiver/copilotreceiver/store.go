@@ -109,12 +109,8 @@ type fieldDiff struct {
 // totals at a shutdown and the store's sums for the session differ, in a
 // fixed order.
 func compareUsage(t session.UsageSummary, s storeSession) []fieldDiff {
-	var calls int64
-	for _, m := range t.ModelMetrics {
-		calls += m.Requests.Count
-	}
 	pairs := []fieldDiff{
-		{fieldCalls, calls, s.Calls},
+		{fieldCalls, t.Calls(), s.Calls},
 		{fieldInput, t.TokenDetails.Input, s.Input},
 		{fieldOutput, t.TokenDetails.Output, s.Output},
 		{fieldCacheRead, t.TokenDetails.CacheRead, s.CacheRead},
