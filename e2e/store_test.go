@@ -133,14 +133,6 @@ func (e *env) sessionPayloads() map[string][]orderedPayload {
 	return out
 }
 
-func requestsOf(u *session.UsageSummary) int64 {
-	var n int64
-	for _, m := range u.ModelMetrics {
-		n += m.Requests.Count
-	}
-	return n
-}
-
 // checkLiveUsage holds issue 15's promises on the real CLI's sessions:
 // every postToolUse carries usage (the call that asked for the tool has
 // finished), a session's usage never goes back from one hook to the next,
@@ -163,7 +155,7 @@ func (e *env) checkLiveUsage(ids []string, th *threshold) {
 			if p.Type == "postToolUse" {
 				postToolUses++
 				if assert.NotNil(t, p.Usage, "%s: a postToolUse without usage", id) {
-					assert.Positive(t, requestsOf(p.Usage), "%s: a postToolUse with no model call in its usage", id)
+					assert.Positive(t, p.Usage.Calls(), "%s: a postToolUse with no model call in its usage", id)
 				}
 			}
 			if p.Usage == nil {
@@ -177,7 +169,7 @@ func (e *env) checkLiveUsage(ids []string, th *threshold) {
 			}
 			if last != nil {
 				prev, cur := last.TokenDetails, p.Usage.TokenDetails
-				assert.GreaterOrEqual(t, requestsOf(p.Usage), requestsOf(last), "%s: requests went back at %s", id, p.Type)
+				assert.GreaterOrEqual(t, p.Usage.Calls(), last.Calls(), "%s: requests went back at %s", id, p.Type)
 				assert.GreaterOrEqual(t, cur.Input, prev.Input, "%s: input tokens went back at %s", id, p.Type)
 				assert.GreaterOrEqual(t, cur.Output, prev.Output, "%s: output tokens went back at %s", id, p.Type)
 				assert.GreaterOrEqual(t, cur.CacheRead, prev.CacheRead, "%s: cache read tokens went back at %s", id, p.Type)

@@ -246,17 +246,10 @@ func scanLines(path string, buf []byte) (int, error) {
 	return n, sc.Err()
 }
 
+// procStatus is a kB figure of /proc/<pid>/status as the kernel writes it.
 func procStatus(pid int, key string) (string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return "", err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, key+":"); ok {
-			return strings.TrimSpace(v), nil
-		}
-	}
-	return "", fmt.Errorf("%s not in /proc/%d/status", key, pid)
+	b, err := procstat.StatusBytes(pid, key)
+	return fmt.Sprintf("%d kB", b>>10), err
 }
 
 // scrape sums the samples of a metric (a prefix of the exposed name) on a
