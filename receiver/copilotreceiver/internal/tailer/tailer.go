@@ -471,6 +471,13 @@ func (t *Tailer) rescan(ctx context.Context) {
 		}
 	}
 	if t.watch != nil {
+		if t.firstScan {
+			held := make(map[string]bool, len(first))
+			for _, x := range first {
+				held[filepath.Dir(x.f.path)] = true
+			}
+			t.watch.addPending(func(dir string) bool { return held[dir] })
+		}
 		t.watch.ensureBases()
 	}
 	now := t.now().UnixNano()

@@ -22,6 +22,9 @@ type watcher struct {
 	// missing are the bases that did not exist yet; only the tailer's
 	// goroutine (ensureBases) uses it.
 	missing []string
+	// present are the bases watched from the start, whose session
+	// directories addPending has yet to look at.
+	present []string
 
 	mu      sync.Mutex
 	changed map[string]bool
@@ -31,8 +34,9 @@ type watcher struct {
 }
 
 // newWatcher watches bases, the include globs' fixed directories
-// (GlobRoot), and the session directories already in them that hold no
-// transcript yet. match reports whether a path is a transcript.
+// (GlobRoot). The session directories already in them that hold no
+// transcript yet are watched by addPending, after the tailer's first scan
+// has said which hold one. match reports whether a path is a transcript.
 func newWatcher(bases []string, match func(path string) bool) (*watcher, error) {
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -49,7 +53,7 @@ func newWatcher(bases []string, match func(path string) bool) (*watcher, error) 
 	}
 	for _, b := range bases {
 		if w.add(b) {
-			w.addPending(b)
+			w.present = append(w.present, b)
 		} else {
 			w.missing = append(w.missing, b)
 		}
@@ -95,24 +99,41 @@ func (w *watcher) ensureBases() {
 	w.missing = still
 }
 
-// addPending watches the session directories in base that hold no
-// transcript yet: the CLI may create a session's directory before its
-// transcript, and a file created in a directory is notified only to a
-// watch on that directory, not on base. Directories that already hold a
-// transcript are left to the tailer, which watches them while their
-// session is live, so that finished sessions cost no watch.
-func (w *watcher) addPending(base string) {
-	ents, err := os.ReadDir(base)
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if !e.IsDir() {
+// addPending watches the session directories in the bases present at the
+// start that hold no transcript yet: the CLI may create a session's
+// directory before its transcript, and a file created in a directory is
+// notified only to a watch on that directory, not on its base. Directories
+// that hold a transcript are left to the tailer, which watches them while
+// their session is live, so that finished sessions cost no watch.
+//
+// holds reports the directories the tailer's first scan found a
+// transcript in, so that thousands of finished sessions cost no listing
+// each. A directory it does not name is watched first and listed after:
+// a transcript created since the scan is then either listed, and a rescan
+// asked for, or notified. It runs once; later bases are handled by
+// ensureBases.
+func (w *watcher) addPending(holds func(dir string) bool) {
+	bases := w.present
+	w.present = nil
+	for _, base := range bases {
+		ents, err := readDir(base)
+		if err != nil {
 			continue
 		}
-		dir := filepath.Join(base, e.Name())
-		if !w.holdsTranscript(dir) {
-			w.add(dir)
+		for _, e := range ents {
+			if !e.IsDir() {
+				continue
+			}
+			dir := joinName(base, e.Name())
+			if holds(dir) {
+				continue
+			}
+			if w.add(dir) && w.holdsTranscript(dir) {
+				w.mu.Lock()
+				w.rescan = true
+				w.mu.Unlock()
+				w.wake()
+			}
 		}
 	}
 }

@@ -1,0 +1,89 @@
+package tailer
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/transcriptgen"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/pipeline"
+)
+
+// TestPendingDirectoriesWatchedAfterFirstScan: at the start, a session
+// directory that holds no transcript yet is watched, so that its
+// transcript, written later, is notified; one whose transcript the first
+// scan found (a finished session) is neither watched nor listed; and one
+// whose transcript appeared after the scan asks for a rescan.
+func TestPendingDirectoriesWatchedAfterFirstScan(t *testing.T) {
+	dir := t.TempDir()
+	finished := filepath.Join(dir, "00000000-0000-4000-8000-000000000001", "events.jsonl")
+	require.NoError(t, os.MkdirAll(filepath.Dir(finished), 0o755))
+	fh, err := os.Create(finished)
+	require.NoError(t, err)
+	_, err = transcriptgen.Write(fh, transcriptgen.Options{Seed: 1, SessionID: "00000000-0000-4000-8000-000000000001", Interactions: 1})
+	require.NoError(t, err)
+	require.NoError(t, fh.Close())
+	old := time.Now().Add(-2 * time.Hour)
+	require.NoError(t, os.Chtimes(finished, old, old))
+	pending := filepath.Join(dir, "00000000-0000-4000-8000-000000000002")
+	require.NoError(t, os.MkdirAll(pending, 0o755))
+
+	cfg := testConfig(dir)
+	obs := &readObserver{}
+	sig := pipeline.Signal{Name: "metrics", Consume: func(context.Context, *session.Facts) error { return nil }}
+	tl := New(cfg, storageclient.NewMemory(), []pipeline.Signal{sig}, obs, zap.NewNop())
+	var listed []string
+	w, err := newWatcher(tl.find.roots, func(p string) bool {
+		listed = append(listed, filepath.Dir(p))
+		return tl.find.matches(p)
+	})
+	require.NoError(t, err)
+	tl.watch = w
+	defer func() { require.NoError(t, w.close()) }()
+	ctx := context.Background()
+
+	assert.False(t, w.isWatched(pending), "watched before the first scan said which directories hold a transcript")
+	tl.step(ctx, true)
+	assert.True(t, w.isWatched(pending), "a session directory without a transcript is not watched after the first scan")
+	assert.False(t, w.isWatched(filepath.Dir(finished)), "a finished session's directory is watched")
+	assert.NotContains(t, listed, filepath.Dir(finished), "a directory the scan found a transcript in was listed again")
+	_, rescan := w.drain()
+	assert.False(t, rescan, "a rescan asked for with nothing new")
+
+	// The pending session's transcript is written: notified, read at the
+	// next step without a rescan.
+	before := obs.read()
+	data := []byte(`{"type":"session.start","data":{"sessionId":"00000000-0000-4000-8000-000000000002"},"id":"a","timestamp":"2026-01-01T00:00:00.000Z","parentId":null}` + "\n")
+	require.NoError(t, os.WriteFile(filepath.Join(pending, "events.jsonl"), data, 0o644))
+	require.Eventually(t, func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return len(w.changed) > 0 || w.rescan
+	}, 5*time.Second, 5*time.Millisecond, "the transcript written in a pending directory was not notified")
+	tl.step(ctx, false)
+	assert.Equal(t, before+int64(len(data)), obs.read())
+
+	// A directory that was there before the start, whose transcript was
+	// created between the scan and the watch: listed after the watch is
+	// taken, and a rescan asked for (no notification can say it).
+	dir2 := t.TempDir()
+	late := filepath.Join(dir2, "00000000-0000-4000-8000-000000000003")
+	require.NoError(t, os.MkdirAll(late, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(late, "events.jsonl"), data, 0o644))
+	w2, err := newWatcher([]string{dir2}, func(p string) bool {
+		return Match([]string{filepath.Join(dir2, "*", "events.jsonl")}, nil, p)
+	})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, w2.close()) }()
+	w2.addPending(func(string) bool { return false }) // the scan did not see it
+	_, rescan = w2.drain()
+	assert.True(t, rescan, "a transcript created since the scan did not ask for a rescan")
+}
