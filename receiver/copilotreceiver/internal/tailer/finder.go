@@ -23,12 +23,23 @@ type finder struct {
 	confine          *usage.Confiner // to roots, whose links are resolved once
 	refused          map[string]bool // matched, but resolved outside the roots
 	log              *zap.Logger
+	// sessionsInRoots: every include glob is <root>/<wildcard>/<file
+	// name> (the usual <root>/*/events.jsonl), so that each new session's
+	// directory is an entry of a root, which a watch on the root is told
+	// of.
+	sessionsInRoots bool
 }
 
 func newFinder(include, exclude []string, log *zap.Logger) *finder {
 	f := &finder{include: include, exclude: exclude, refused: map[string]bool{}, log: log}
+	f.sessionsInRoots = len(include) > 0
 	for _, p := range include {
 		f.roots = append(f.roots, GlobRoot(p))
+		_, rest := doublestar.SplitPattern(filepath.ToSlash(filepath.Clean(p)))
+		segs := strings.Split(rest, "/")
+		if len(segs) != 2 || !hasWildcard(segs[0]) || strings.Contains(segs[0], "**") || hasWildcard(segs[1]) {
+			f.sessionsInRoots = false
+		}
 	}
 	f.confine = usage.NewConfiner(f.roots)
 	return f
@@ -36,8 +47,10 @@ func newFinder(include, exclude []string, log *zap.Logger) *finder {
 
 func (f *finder) matches(path string) bool { return Match(f.include, f.exclude, path) }
 
-// scan calls fn once with every transcript the globs match now.
-func (f *finder) scan(skip func(path string) bool, fn func(path string, info fs.FileInfo)) {
+// scan calls fn once with every transcript the globs match now, but for
+// those skip reports true for: skip is told of them instead (see
+// globFiles).
+func (f *finder) scan(skip func(path []byte) bool, fn func(path string, info fs.FileInfo)) {
 	// Patterns may overlap: a file two of them match is called once.
 	var seen map[string]bool
 	if len(f.include) > 1 {
@@ -48,8 +61,7 @@ func (f *finder) scan(skip func(path string) bool, fn func(path string, info fs.
 			if seen != nil && seen[p] {
 				return
 			}
-			// A file skip knows matched the globs when it was found.
-			if info != nil && !f.matches(p) {
+			if !f.matches(p) {
 				return
 			}
 			if seen != nil {
@@ -121,56 +133,121 @@ func GlobFiles(pattern string, fn func(path string, info fs.FileInfo)) error {
 	return globFiles(pattern, nil, fn)
 }
 
-// globFiles is GlobFiles that, for a path skip reports true, calls fn with
-// a nil FileInfo instead of looking at the file: it is listed in its
-// directory, and the caller knows it. skip may be nil.
-func globFiles(pattern string, skip func(string) bool, fn func(path string, info fs.FileInfo)) error {
+// globFiles is GlobFiles that first asks skip, when not nil, about each
+// path the pattern could match: a path it reports true for is not looked
+// at, and fn is not called with it. skip is for the files the caller is
+// told of when they change or go, which a rescan need not stat; it is
+// given the path in a buffer that is reused (m[string(path)] looks it up
+// without a copy), so that a rescan of thousands of session directories
+// that skips them costs no allocation each. Where the pattern names the
+// file without wildcards (events.jsonl), a skipped file is not even known
+// to be there.
+func globFiles(pattern string, skip func(path []byte) bool, fn func(path string, info fs.FileInfo)) error {
 	pattern = filepath.ToSlash(filepath.Clean(pattern))
 	base, rest := doublestar.SplitPattern(pattern)
 	if base == "" {
 		base = "."
 	}
 	root := filepath.FromSlash(base)
+	w := &globWalk{skip: skip, fn: fn}
 	if rest == "" || rest == "." {
-		statFile(filepath.FromSlash(pattern), nil, skip, fn)
+		w.file(nil, filepath.FromSlash(pattern))
 		return nil
 	}
 	if strings.Contains(rest, "**") {
 		return doublestar.GlobWalk(os.DirFS(root), rest, func(p string, d fs.DirEntry) error {
-			statFile(filepath.Join(root, filepath.FromSlash(p)), d, skip, fn)
+			w.file(d, filepath.Join(root, filepath.FromSlash(p)))
 			return nil
 		}, doublestar.WithFilesOnly())
 	}
-	walkSegments(root, strings.Split(rest, "/"), skip, fn)
+	w.segments(root, strings.Split(rest, "/"))
 	return nil
 }
 
-func walkSegments(dir string, segs []string, skip func(string) bool, fn func(string, fs.FileInfo)) {
+// globWalk walks a pattern without ** segment by segment.
+type globWalk struct {
+	skip func(path []byte) bool
+	fn   func(path string, info fs.FileInfo)
+	buf  []byte // the path skip is asked about
+}
+
+func (w *globWalk) segments(dir string, segs []string) {
 	seg, last := segs[0], len(segs) == 1
-	if !strings.ContainsAny(seg, `*?[{\`) {
-		p := joinName(dir, seg)
+	if !hasWildcard(seg) {
 		if last {
-			statFile(p, nil, skip, fn)
+			w.file(nil, dir, seg)
 		} else {
-			walkSegments(p, segs[1:], skip, fn)
+			w.segments(joinName(dir, seg), segs[1:])
+		}
+		return
+	}
+	if !last {
+		// Directories to descend into: their names are enough. An entry
+		// that is not a directory (nor a link to one) fails the stat or
+		// the listing below it, as a missing one does; a session root
+		// holds little else.
+		names, err := readDirNames(dir)
+		if err != nil {
+			return // unreadable or gone: the next rescan tries again
+		}
+		next := segs[1:]
+		for _, name := range names {
+			if seg != "*" { // * matches every name, dot files included
+				if ok, _ := doublestar.Match(seg, name); !ok {
+					continue
+				}
+			}
+			if len(next) == 1 && !hasWildcard(next[0]) {
+				// The file in each directory (the usual
+				// <root>/*/events.jsonl): its path is joined only if
+				// it is looked at.
+				w.file(nil, dir, name, next[0])
+				continue
+			}
+			w.segments(joinName(dir, name), next)
 		}
 		return
 	}
 	entries, err := readDir(dir)
 	if err != nil {
-		return // unreadable or gone: the next rescan tries again
+		return
 	}
 	for _, e := range entries {
-		if ok, _ := doublestar.Match(seg, e.Name()); !ok {
-			continue
+		if ok, _ := doublestar.Match(seg, e.Name()); ok {
+			w.file(e, dir, e.Name())
 		}
-		p := joinName(dir, e.Name())
-		switch {
-		case last:
-			statFile(p, e, skip, fn)
-		case e.IsDir() || e.Type()&fs.ModeSymlink != 0:
-			walkSegments(p, segs[1:], skip, fn)
+	}
+}
+
+// file looks at the file dir/names... (no names: dir is the file) unless
+// skip reports true for it, and calls fn if it is a regular file (or a
+// link to one). d, when known, saves a stat.
+func (w *globWalk) file(d fs.DirEntry, dir string, names ...string) {
+	if w.skip != nil {
+		w.buf = append(w.buf[:0], dir...)
+		for _, name := range names {
+			if len(w.buf) > 0 && !os.IsPathSeparator(w.buf[len(w.buf)-1]) {
+				w.buf = append(w.buf, filepath.Separator)
+			}
+			w.buf = append(w.buf, name...)
 		}
+		if w.skip(w.buf) {
+			return
+		}
+	}
+	p := dir
+	for _, name := range names {
+		p = joinName(p, name)
+	}
+	var info fs.FileInfo
+	var err error
+	if d != nil && d.Type()&fs.ModeSymlink == 0 {
+		info, err = d.Info()
+	} else {
+		info, err = os.Stat(p)
+	}
+	if err == nil && info.Mode().IsRegular() {
+		w.fn(p, info)
 	}
 }
 
@@ -185,6 +262,17 @@ func readDir(dir string) ([]fs.DirEntry, error) {
 	return d.ReadDir(-1)
 }
 
+// readDirNames is readDir for names only, which costs a string each and
+// no entry.
+func readDirNames(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
+}
+
 // joinName is filepath.Join(dir, name) for a clean dir and a name of one
 // path element, without cleaning again.
 func joinName(dir, name string) string {
@@ -192,29 +280,6 @@ func joinName(dir, name string) string {
 		return dir + name
 	}
 	return dir + string(filepath.Separator) + name
-}
-
-// statFile calls fn with p's file information if p is a regular file (or
-// a link to one). d, when known, saves a stat. When skip reports true for
-// p, fn is called with nil information without a look at the file; where
-// the pattern names the file without wildcards (events.jsonl), it is not
-// even known to be there then: skip is for files the caller is told of
-// when they change or go.
-func statFile(p string, d fs.DirEntry, skip func(string) bool, fn func(string, fs.FileInfo)) {
-	if skip != nil && skip(p) {
-		fn(p, nil)
-		return
-	}
-	var info fs.FileInfo
-	var err error
-	if d != nil && d.Type()&fs.ModeSymlink == 0 {
-		info, err = d.Info()
-	} else {
-		info, err = os.Stat(p)
-	}
-	if err == nil && info.Mode().IsRegular() {
-		fn(p, info)
-	}
 }
 
 // SessionTranscripts calls fn with the path the transcript of session

@@ -1,10 +1,12 @@
 package tailer
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -22,7 +24,10 @@ func TestGlobFiles(t *testing.T) {
 		require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
 		require.NoError(t, os.WriteFile(full, []byte("x"), 0o644))
 	}
-	require.NoError(t, os.MkdirAll(filepath.Join(root, "ss", "d", "events.jsonl"), 0o755)) // a directory, not a file
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "ss", "d", "events.jsonl"), 0o755))       // a directory, not a file
+	require.NoError(t, os.WriteFile(filepath.Join(root, "ss", "stray.txt"), []byte("x"), 0o644)) // a file where session directories are
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "ss", ".hidden"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "ss", ".hidden", "events.jsonl"), []byte("x"), 0o644))
 	require.NoError(t, os.Symlink(filepath.Join(root, "ss", "a"), filepath.Join(root, "ss", "link")))
 	glob := func(pattern string) []string {
 		var out []string
@@ -35,13 +40,48 @@ func TestGlobFiles(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	require.Equal(t, []string{"ss/a/events.jsonl", "ss/b/events.jsonl", "ss/link/events.jsonl"}, glob("ss/*/events.jsonl"))
+	require.Equal(t, []string{"ss/.hidden/events.jsonl", "ss/a/events.jsonl", "ss/b/events.jsonl", "ss/link/events.jsonl"}, glob("ss/*/events.jsonl"))
+	require.Equal(t, []string{"ss/a/events.jsonl", "ss/b/events.jsonl", "ss/link/events.jsonl"}, glob("ss/[!.]*/events.jsonl"))
 	require.Equal(t, []string{"ss/b/events.jsonl", "ss/b/other.jsonl"}, glob("ss/b/*.jsonl"))
 	require.Equal(t, []string{"ss/a/events.jsonl"}, glob("ss/a/events.jsonl"))
 	require.Equal(t, []string{"home/u1/.copilot/ss/x/events.jsonl", "home/u2/.copilot/ss/y/events.jsonl"}, glob("home/*/.copilot/ss/*/events.jsonl"))
-	require.Equal(t, []string{"ss/a/events.jsonl", "ss/b/events.jsonl", "ss/c/sub/events.jsonl", "ss/link/events.jsonl"}, glob("ss/**/events.jsonl"))
+	require.Equal(t, []string{"ss/.hidden/events.jsonl", "ss/a/events.jsonl", "ss/b/events.jsonl", "ss/c/sub/events.jsonl", "ss/link/events.jsonl"}, glob("ss/**/events.jsonl"))
 	require.Equal(t, []string{"ss/a/events.jsonl", "ss/b/events.jsonl"}, glob("ss/{a,b}/events.jsonl"))
 	require.Empty(t, glob("nowhere/*/events.jsonl"))
+}
+
+// TestGlobFilesSkip: the files skip reports true for are not looked at
+// nor passed to fn, skip is asked with each file's path, and a rescan
+// that skips every session costs about one allocation per session (its
+// name in the listing), not an entry and a joined path each.
+func TestGlobFilesSkip(t *testing.T) {
+	root := t.TempDir()
+	const n = 200
+	var want []string
+	for i := range n {
+		p := filepath.Join(root, fmt.Sprintf("s%03d", i), "events.jsonl")
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte("x"), 0o644))
+		want = append(want, p)
+	}
+	pattern := filepath.Join(root, "*", "events.jsonl")
+	var asked, looked []string
+	require.NoError(t, globFiles(pattern, func(p []byte) bool {
+		asked = append(asked, string(p))
+		return !strings.HasSuffix(filepath.Dir(string(p)), "7")
+	}, func(p string, _ fs.FileInfo) { looked = append(looked, p) }))
+	slices.Sort(asked)
+	slices.Sort(looked)
+	require.Equal(t, want, asked)
+	require.Len(t, looked, n/10)
+	for _, p := range looked {
+		require.True(t, strings.HasSuffix(filepath.Dir(p), "7"), p)
+	}
+
+	skipAll := func([]byte) bool { return true }
+	none := func(p string, _ fs.FileInfo) { t.Errorf("%s looked at", p) }
+	allocs := testing.AllocsPerRun(5, func() { require.NoError(t, globFiles(pattern, skipAll, none)) })
+	require.Less(t, allocs/n, 1.5, "allocations per skipped session")
 }
 
 // TestSessionTranscripts: where a session's transcript would be under a

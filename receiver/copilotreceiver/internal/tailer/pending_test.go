@@ -87,3 +87,73 @@ func TestPendingDirectoriesWatchedAfterFirstScan(t *testing.T) {
 	_, rescan = w2.drain()
 	assert.True(t, rescan, "a transcript created since the scan did not ask for a rescan")
 }
+
+// TestRescanListsRootsOnlyWhenNotified: once the first scan has listed the
+// session root, a rescan lists it again only when a notification says an
+// entry of it changed (a new session) or on every fullRescanEvery-th
+// rescan; a glob that puts sessions deeper is listed every time.
+func TestRescanListsRootsOnlyWhenNotified(t *testing.T) {
+	write := func(dir, id string) string {
+		p := filepath.Join(dir, id, "events.jsonl")
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		fh, err := os.Create(p)
+		require.NoError(t, err)
+		_, err = transcriptgen.Write(fh, transcriptgen.Options{Seed: 2, SessionID: id, Interactions: 1})
+		require.NoError(t, err)
+		require.NoError(t, fh.Close())
+		old := time.Now().Add(-2 * time.Hour)
+		require.NoError(t, os.Chtimes(p, old, old))
+		return p
+	}
+	start := func(t *testing.T, cfg Config) (*Tailer, *readObserver) {
+		obs := &readObserver{}
+		sig := pipeline.Signal{Name: "metrics", Consume: func(context.Context, *session.Facts) error { return nil }}
+		tl := New(cfg, storageclient.NewMemory(), []pipeline.Signal{sig}, obs, zap.NewNop())
+		w, err := newWatcher(tl.find.roots, tl.find.matches)
+		require.NoError(t, err)
+		tl.watch = w
+		t.Cleanup(func() { require.NoError(t, w.close()) })
+		return tl, obs
+	}
+	ctx := context.Background()
+
+	dir := t.TempDir()
+	write(dir, "00000000-0000-4000-8000-000000000001")
+	tl, obs := start(t, testConfig(dir))
+	tl.step(ctx, true)
+	require.Equal(t, 1, tl.listings)
+	require.Len(t, tl.files, 1)
+	tl.step(ctx, true)
+	tl.step(ctx, true)
+	assert.Equal(t, 1, tl.listings, "a root nothing was notified of was listed again")
+
+	// A new session: its directory is notified to the root's watch, and
+	// the next rescan lists the root and finds it.
+	before := obs.read()
+	p := write(dir, "00000000-0000-4000-8000-000000000002")
+	require.Eventually(t, func() bool { return tl.watch.rootEvents() != tl.listedAt }, 5*time.Second, 5*time.Millisecond)
+	tl.step(ctx, true)
+	assert.Equal(t, 2, tl.listings)
+	require.Contains(t, tl.files, p)
+	tl.step(ctx, false)
+	assert.Greater(t, obs.read(), before, "the new session was not read")
+
+	// Every fullRescanEvery-th rescan lists, notified or not.
+	for tl.rescans%fullRescanEvery != 0 {
+		tl.step(ctx, true)
+	}
+	n := tl.listings
+	tl.step(ctx, true)
+	assert.Equal(t, n+1, tl.listings, "a full rescan did not list")
+
+	// Sessions below a wildcard that is not the root's entry: a watch on
+	// the root is not told of them, so every rescan lists.
+	deep := t.TempDir()
+	write(filepath.Join(deep, "u1", "session-state"), "00000000-0000-4000-8000-000000000003")
+	cfg := testConfig(deep)
+	cfg.Include = []string{filepath.Join(deep, "*", "session-state", "*", "events.jsonl")}
+	tl2, _ := start(t, cfg)
+	tl2.step(ctx, true)
+	tl2.step(ctx, true)
+	assert.Equal(t, 2, tl2.listings)
+}

@@ -118,6 +118,8 @@ type Tailer struct {
 	find      *finder
 	firstScan bool
 	rescans   int                // rescans done, to make every fullRescanEvery-th a full one
+	listings  int                // rescans that listed the session roots
+	listedAt  uint64             // watch.rootEvents() when they were last listed
 	rd        *transcript.Reader // reused from file to file
 	watch     *watcher
 	backlog   *backlog
@@ -417,12 +419,16 @@ func (t *Tailer) rescan(ctx context.Context) {
 	full := t.firstScan || t.rescans%fullRescanEvery == 0
 	t.rescans++
 	gen := t.rescans // what this rescan saw is stamped with it
-	var skip func(string) bool
+	var leaveOut func(f *file) bool
 	if !full {
 		stale := t.now().Add(-staleAfter).UnixNano()
-		skip = func(p string) bool {
-			f := t.files[p]
-			return f != nil && f.cur == nil && !f.active && (f.modTime < stale || t.notified(f))
+		leaveOut = func(f *file) bool {
+			if f == nil || f.cur != nil || f.active || (f.modTime >= stale && !t.notified(f)) {
+				return false
+			}
+			// Known and parked, left out: seen, nothing to look at.
+			f.foundBy, f.goneSince = gen, 0
+			return true
 		}
 	}
 	type found struct {
@@ -436,13 +442,8 @@ func (t *Tailer) rescan(ctx context.Context) {
 			f.due, f.scanned = true, true
 		}
 	}
-	t.find.scan(skip, func(p string, info fs.FileInfo) {
+	seen := func(p string, info fs.FileInfo) {
 		f := t.files[p]
-		if info == nil {
-			// Known and parked, left out: seen, nothing to look at.
-			f.foundBy, f.goneSince = gen, 0
-			return
-		}
 		if f == nil {
 			if !t.find.admit(p) {
 				return
@@ -455,7 +456,34 @@ func (t *Tailer) rescan(ctx context.Context) {
 			return
 		}
 		look(f, info)
-	})
+	}
+	// The session roots need not be listed when their watches say that no
+	// entry of theirs changed since they were last listed, and the globs
+	// put sessions right in them (so that each new session is notified):
+	// the known transcripts are looked at, those not left out with a stat.
+	// Every full rescan lists them all the same.
+	var listedAt uint64
+	if t.watch != nil {
+		listedAt = t.watch.rootEvents()
+	}
+	if !full && t.watch != nil && t.find.sessionsInRoots && t.watch.allRootsWatched() && listedAt == t.listedAt {
+		for p, f := range t.files {
+			if leaveOut(f) {
+				continue
+			}
+			if info, err := t.stat(p); err == nil && info.Mode().IsRegular() {
+				seen(p, info)
+			}
+		}
+	} else {
+		var skip func([]byte) bool
+		if leaveOut != nil {
+			skip = func(p []byte) bool { return leaveOut(t.files[string(p)]) }
+		}
+		t.find.scan(skip, seen)
+		t.listings++
+		t.listedAt = listedAt
+	}
 	if t.firstScan {
 		// The checkpoints of the files found first are looked up many at a
 		// time (loadAll), then each is counted in the backlog and looked

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fsnotify/fsnotify"
 )
@@ -25,6 +26,12 @@ type watcher struct {
 	// present are the bases watched from the start, whose session
 	// directories addPending has yet to look at.
 	present []string
+
+	// rootsChanged counts the notifications about entries of the bases
+	// (session directories created, removed or renamed) and the
+	// notifications lost, so that a rescan can tell that a base's listing
+	// has not changed since it last read it.
+	rootsChanged atomic.Uint64
 
 	mu      sync.Mutex
 	changed map[string]bool
@@ -163,6 +170,23 @@ func isDir(p string) bool {
 	return err == nil && st.IsDir()
 }
 
+// rootEvents is a count that changes whenever a notification about an
+// entry of a base arrives or notifications are lost.
+func (w *watcher) rootEvents() uint64 { return w.rootsChanged.Load() }
+
+// allRootsWatched reports whether every base exists and is watched. Only
+// the tailer's goroutine may call it.
+func (w *watcher) allRootsWatched() bool { return len(w.missing) == 0 }
+
+func (w *watcher) isBase(dir string) bool {
+	for _, b := range w.bases {
+		if dir == b {
+			return true
+		}
+	}
+	return false
+}
+
 // underBase reports whether dir is directly in one of the bases: a new
 // session directory, whose transcript is about to be created.
 func (w *watcher) underBase(dir string) bool {
@@ -220,6 +244,9 @@ func (w *watcher) loop() {
 			if !ok {
 				return
 			}
+			if w.isBase(ev.Name) || w.isBase(filepath.Dir(ev.Name)) {
+				w.rootsChanged.Add(1)
+			}
 			newDir := ev.Has(fsnotify.Create) && isDir(ev.Name)
 			if newDir && w.underBase(ev.Name) {
 				// Its transcript is created next: be told when.
@@ -240,6 +267,7 @@ func (w *watcher) loop() {
 			}
 			// An overflow loses notifications; the next poll and rescan find
 			// what they missed.
+			w.rootsChanged.Add(1)
 			w.mu.Lock()
 			w.rescan = true
 			w.mu.Unlock()
