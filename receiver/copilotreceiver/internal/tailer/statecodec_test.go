@@ -2,6 +2,7 @@ package tailer
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -67,4 +68,79 @@ func TestStoredStateIsCompressed(t *testing.T) {
 	fresh := session.NewCursor(path, session.CursorOptions{})
 	require.NoError(t, fresh.Attach(got))
 	assert.Equal(t, c.Tracker().Summary(), fresh.Tracker().Summary())
+}
+
+// recordedStates are the states of the recorded sessions under
+// testdata/copilot-cli, each read to its end, with their checkpoints.
+func recordedStates(tb testing.TB) []saved {
+	var out []saved
+	require.NoError(tb, filepath.WalkDir("../../../../testdata/copilot-cli", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "events.jsonl" {
+			return err
+		}
+		c := session.NewCursor(path, session.CursorOptions{})
+		if _, err := c.Update(nil); err != nil {
+			return err
+		}
+		state, err := c.Tracker().MarshalState()
+		if err != nil {
+			return err
+		}
+		out = append(out, saved{path: path, cp: c.Checkpoint(), state: state})
+		return nil
+	}))
+	require.NotEmpty(tb, out)
+	return out
+}
+
+// BenchmarkPackState packs the state of every recorded session in turn;
+// stored-B/op is the mean size stored.
+func BenchmarkPackState(b *testing.B) {
+	states := recordedStates(b)
+	var in, out int
+	for _, s := range states {
+		in += len(s.state)
+		out += len(packState(s.state))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		packState(states[i%len(states)].state)
+	}
+	b.ReportMetric(float64(in)/float64(len(states)), "state-B/op")
+	b.ReportMetric(float64(out)/float64(len(states)), "stored-B/op")
+}
+
+// BenchmarkUnpackState reads back what packState stored.
+func BenchmarkUnpackState(b *testing.B) {
+	states := recordedStates(b)
+	packed := make([][]byte, len(states))
+	for i, s := range states {
+		packed[i] = packState(s.state)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := unpackState(packed[i%len(packed)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCommit commits rounds of 16 finished sessions to a memory
+// store, as a backlog's rounds do.
+func BenchmarkCommit(b *testing.B) {
+	states := recordedStates(b)
+	cps := checkpoints{storageclient.NewMemory()}
+	round := make([]saved, 16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		for j := range round {
+			round[j] = states[(i*len(round)+j)%len(states)]
+		}
+		if err := cps.commit(context.Background(), round); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
