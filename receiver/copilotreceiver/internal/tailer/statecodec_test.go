@@ -1,7 +1,9 @@
 package tailer
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -68,6 +70,66 @@ func TestStoredStateIsCompressed(t *testing.T) {
 	fresh := session.NewCursor(path, session.CursorOptions{})
 	require.NoError(t, fresh.Attach(got))
 	assert.Equal(t, c.Tracker().Summary(), fresh.Tracker().Summary())
+}
+
+// zstdStoredState is the state of resumedSession as the previous version
+// stored it: a zstd frame against zstdStateDict (dictionary id 1).
+const zstdStoredState = "" +
+	"28b52ffd410001fd025d0700b2ca1f1b800755b8faaffb3a21c5ae3e713dcd9c96b489493ab28a2a81a8118703e1028d" +
+	"41140c0100e794626f937b9b35c12d44f5599cffcdcd0d62defb5290621c62a407feb3dff44b09d3b4eae8d5d01ee121" +
+	"e4a89b354d62b25a8d1db082a3c08e5b0686c68eb3118f80207094ca99a64c854e654387acf08ec273cfe4f445012a20" +
+	"c042000ac61e03905af50f54a20f3c1410d4030733a00342406e5dfc0f2244e30134200975968066116f90dc04cc67e4" +
+	"038890f9b807830867c86de8ce645ca69ee9e28836c87bc3fb184c465014f4042c651422a283b411111dab8a94826e09" +
+	"5885ca57914420"
+
+// TestStoredStateFormats: what each version stored is read back as the
+// same JSON: a zstd frame of the previous version, plain JSON of earlier
+// ones, and packState's s2 block; each is told from the others by its
+// first byte, and a damaged or unknown one is an error, not a panic.
+func TestStoredStateFormats(t *testing.T) {
+	data, err := os.ReadFile(resumedSession)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "a92b1b62-74c7-4c1a-af6c-ac66b8e23ba2", "events.jsonl")
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	c := session.NewCursor(path, session.CursorOptions{})
+	_, err = c.Update(nil)
+	require.NoError(t, err)
+	state, err := c.Tracker().MarshalState()
+	require.NoError(t, err)
+
+	frame, err := hex.DecodeString(zstdStoredState)
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(frame, zstdMagic))
+	got, err := unpackState(frame)
+	require.NoError(t, err)
+	assert.Equal(t, string(state), string(got), "a zstd frame of the previous version")
+
+	packed := packState(state)
+	assert.Equal(t, []byte{stateMagic, stateDictID}, packed[:2])
+	assert.Less(t, len(packed), len(frame)*3/2, "stored state much larger than the previous version's")
+	got, err = unpackState(packed)
+	require.NoError(t, err)
+	assert.Equal(t, string(state), string(got))
+	assert.Equal(t, cap(packed), len(packed), "stored state keeps spare capacity")
+
+	got, err = unpackState(state)
+	require.NoError(t, err)
+	assert.Equal(t, string(state), string(got), "plain JSON")
+	got, err = unpackState(append([]byte(" \n"), state...))
+	require.NoError(t, err)
+	assert.Equal(t, " \n"+string(state), string(got), "plain JSON after white space")
+
+	for name, bad := range map[string][]byte{
+		"header only":        packed[:1],
+		"unknown dictionary": append([]byte{stateMagic, stateDictID + 1}, packed[2:]...),
+		"truncated":          packed[:len(packed)/2],
+		"huge length":        {stateMagic, stateDictID, 0xff, 0xff, 0xff, 0xff, 0x0f, 0},
+		"damaged zstd frame": append(append([]byte{}, frame[:len(frame)/2]...), 0xff, 0xff),
+	} {
+		_, err := unpackState(bad)
+		assert.Error(t, err, name)
+	}
 }
 
 // recordedStates are the states of the recorded sessions under
