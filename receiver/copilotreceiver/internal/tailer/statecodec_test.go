@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/klauspost/compress/huff0"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -82,6 +83,16 @@ const zstdStoredState = "" +
 	"038890f9b807830867c86de8ce645ca69ee9e28836c87bc3fb184c465014f4042c651422a283b411111dab8a94826e09" +
 	"5885ca57914420"
 
+// s2HuffStoredState is the state of resumedSession as this version
+// stores it.
+const s2HuffStoredState = "" +
+	"ff02c4022693152faac4977c094a4a1a10a9f8009428a052e0e7a0f333ee9d57964abccbf5a8a14722d637e30dd9a364" +
+	"6c666581c50e4b8b0c070d3370f1a84564f97e14ff4be2f310a999b5d359283962340a2c4a3e209227866d3c1b4318ce" +
+	"ac1d1e168ac401a4631f486766d64e67a1442ba54409e251e5c3018f2a2ba524140eb2c7e2a3878f06645fcb81fca7e5" +
+	"c45fc05759ce0b9bd9c5321b67a48431b23c4d87fc92af3a961b631cebcc491a77dfb2dce8c5b08b638fd8564b75e476" +
+	"e7424f2bed709c8e877770e7f474dec1182985362a3035ef6a4f45b3e22b99d36741235fc94d4fc9b1b696db2067fb06" +
+	"b7c85178397aa1b43a6a99b79f90af922823"
+
 // TestStoredStateFormats: what each version stored is read back as the
 // same JSON: a zstd frame of the previous version, plain JSON of earlier
 // ones, and packState's s2 block; each is told from the others by its
@@ -106,12 +117,31 @@ func TestStoredStateFormats(t *testing.T) {
 	assert.Equal(t, string(state), string(got), "a zstd frame of the previous version")
 
 	packed := packState(state)
-	assert.Equal(t, []byte{stateMagic, stateDictID}, packed[:2])
-	assert.Less(t, len(packed), len(frame)*3/2, "stored state much larger than the previous version's")
+	assert.Equal(t, []byte{stateMagic, stateS2Huff}, packed[:2])
+	assert.Less(t, len(packed)*10, len(frame)*11, "stored state over 10%% larger than the previous version's")
 	got, err = unpackState(packed)
 	require.NoError(t, err)
 	assert.Equal(t, string(state), string(got))
 	assert.Equal(t, cap(packed), len(packed), "stored state keeps spare capacity")
+
+	// As this version stored it, so that a change of dictionary or table
+	// that would leave stored states unreadable is noticed.
+	stored, err := hex.DecodeString(s2HuffStoredState)
+	require.NoError(t, err)
+	got, err = unpackState(stored)
+	require.NoError(t, err)
+	assert.Equal(t, string(state), string(got), "a state this version stored")
+
+	// A state the table does not make smaller is stored as its s2 block.
+	noise := make([]byte, 2000)
+	for i := range noise {
+		noise[i] = byte(i*i*7919 + i>>3)
+	}
+	block := packState(noise)
+	assert.Equal(t, []byte{stateMagic, stateS2}, block[:2])
+	got, err = unpackState(block)
+	require.NoError(t, err)
+	assert.Equal(t, noise, got)
 
 	got, err = unpackState(state)
 	require.NoError(t, err)
@@ -121,15 +151,35 @@ func TestStoredStateFormats(t *testing.T) {
 	assert.Equal(t, " \n"+string(state), string(got), "plain JSON after white space")
 
 	for name, bad := range map[string][]byte{
-		"header only":        packed[:1],
-		"unknown dictionary": append([]byte{stateMagic, stateDictID + 1}, packed[2:]...),
-		"truncated":          packed[:len(packed)/2],
-		"huge length":        {stateMagic, stateDictID, 0xff, 0xff, 0xff, 0xff, 0x0f, 0},
-		"damaged zstd frame": append(append([]byte{}, frame[:len(frame)/2]...), 0xff, 0xff),
+		"header only":         packed[:1],
+		"unknown codec":       append([]byte{stateMagic, stateS2Huff + 1}, packed[2:]...),
+		"truncated":           packed[:len(packed)/2],
+		"truncated s2 block":  block[:len(block)/2],
+		"Huffman-coded as s2": append([]byte{stateMagic, stateS2}, packed[2:]...),
+		"s2 as Huffman-coded": append([]byte{stateMagic, stateS2Huff}, block[2:]...),
+		"huge s2 length":      {stateMagic, stateS2, 0xff, 0xff, 0xff, 0xff, 0x0f, 0},
+		"huge block length":   {stateMagic, stateS2Huff, 0xff, 0xff, 0xff, 0xff, 0x0f, 0},
+		"damaged zstd frame":  append(append([]byte{}, frame[:len(frame)/2]...), 0xff, 0xff),
 	} {
 		_, err := unpackState(bad)
 		assert.Error(t, err, name)
 	}
+}
+
+// TestStateHuffTableCodesEveryByte: any s2 block can be coded with the
+// table, so that only a block it does not make smaller is stored as it is.
+func TestStateHuffTableCodesEveryByte(t *testing.T) {
+	in := make([]byte, 0, 1024)
+	for i := range 1024 {
+		in = append(in, byte(i), '"')
+	}
+	s := newHuffScratch()
+	coded, reused, err := huff0.Compress1X(in[:1024], s)
+	require.NoError(t, err)
+	assert.True(t, reused)
+	out, err := huffDecoder().Decompress1X(make([]byte, 0, 1024), coded)
+	require.NoError(t, err)
+	assert.Equal(t, in[:1024], out)
 }
 
 // recordedStates are the states of the recorded sessions under
