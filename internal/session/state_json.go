@@ -1,13 +1,38 @@
 package session
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
+
+// stateBuffers are what marshalState writes in before it copies the JSON
+// out at its size, as encoding/json does: a caller may keep it.
+var stateBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// marshalState is MarshalState.
+func marshalState(st *state) ([]byte, error) {
+	bp := stateBuffers.Get().(*[]byte)
+	b, err := appendState((*bp)[:0], st)
+	if err != nil {
+		stateBuffers.Put(bp)
+		// A value JSON cannot hold: encoding/json says which.
+		return json.Marshal(persisted{Version: stateVersion, State: *st})
+	}
+	out := bytes.Clone(b)
+	if cap(b) <= 64<<10 {
+		*bp = b
+		stateBuffers.Put(bp)
+	}
+	return out, nil
+}
 
 // appendState appends the JSON of a persisted state, byte for byte what
 // encoding/json makes of persisted{Version: stateVersion, State: st}
@@ -64,7 +89,8 @@ func appendState(b []byte, st *state) ([]byte, error) {
 
 	if len(st.Seen) > 0 {
 		e.raw(`,"seen":{`)
-		for i, k := range sortedKeys(st.Seen) {
+		var kb [8]string
+		for i, k := range keysInOrder(kb[:0], st.Seen) {
 			e.key(i, k)
 			s := st.Seen[k]
 			if s == nil {
@@ -89,7 +115,8 @@ func appendState(b []byte, st *state) ([]byte, error) {
 	}
 	if len(st.SeenCalls) > 0 {
 		e.raw(`,"seenCalls":{`)
-		for i, k := range sortedKeys(st.SeenCalls) {
+		var kb [8]string
+		for i, k := range keysInOrder(kb[:0], st.SeenCalls) {
 			e.key(i, k)
 			if st.SeenCalls[k] {
 				e.raw(`true`)
@@ -101,7 +128,8 @@ func appendState(b []byte, st *state) ([]byte, error) {
 	}
 	if len(st.AgentNames) > 0 {
 		e.raw(`,"agents":{`)
-		for i, k := range sortedKeys(st.AgentNames) {
+		var kb [8]string
+		for i, k := range keysInOrder(kb[:0], st.AgentNames) {
 			e.key(i, k)
 			e.str(st.AgentNames[k])
 		}
@@ -124,7 +152,8 @@ func appendState(b []byte, st *state) ([]byte, error) {
 	e.optStrs(`,"pendingLinks":`, st.PendingLinks)
 	if len(st.Tools) > 0 {
 		e.raw(`,"tools":{`)
-		for i, k := range sortedKeys(st.Tools) {
+		var kb [8]string
+		for i, k := range keysInOrder(kb[:0], st.Tools) {
 			e.key(i, k)
 			t := st.Tools[k]
 			if t == nil {
@@ -149,7 +178,8 @@ func appendState(b []byte, st *state) ([]byte, error) {
 	}
 	if len(st.Subagents) > 0 {
 		e.raw(`,"subagents":{`)
-		for i, k := range sortedKeys(st.Subagents) {
+		var kb [8]string
+		for i, k := range keysInOrder(kb[:0], st.Subagents) {
 			e.key(i, k)
 			s := st.Subagents[k]
 			if s == nil {
@@ -301,7 +331,8 @@ func (e *stateEncoder) float(f float64) {
 // order.
 func (e *stateEncoder) ledger(l ledger) {
 	e.raw(`[`)
-	for i, k := range l.keys() {
+	var kb [4]Key
+	for i, k := range ledgerKeys(kb[:0], l) {
 		if i > 0 {
 			e.raw(`,`)
 		}
@@ -382,6 +413,30 @@ func (e *stateEncoder) str(s string) {
 	}
 	b = append(b, s[start:]...)
 	e.b = append(b, '"')
+}
+
+// keysInOrder appends m's keys to ks in the order encoding/json writes
+// them; given room on the caller's stack, it allocates nothing.
+func keysInOrder[V any](ks []string, m map[string]V) []string {
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// ledgerKeys appends l's keys to ks in the order of ledger.keys.
+func ledgerKeys(ks []Key, l ledger) []Key {
+	for k := range l {
+		ks = append(ks, k)
+	}
+	slices.SortFunc(ks, func(a, b Key) int {
+		if c := strings.Compare(a.Agent, b.Agent); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Model, b.Model)
+	})
+	return ks
 }
 
 func firstErr(old, err error) error {

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"encoding/json"
 	"io/fs"
 	"math"
@@ -81,12 +82,16 @@ func BenchmarkMarshalState(b *testing.B) {
 // state.
 func TestMarshalStateIsEncodingJSON(t *testing.T) {
 	n := 0
+	var prev, prevCopy []byte
 	eachRecordedState(t, func(path string, tr *Tracker) {
 		n++
 		want, err := json.Marshal(persisted{Version: stateVersion, State: tr.st})
 		require.NoError(t, err)
 		got, err := tr.MarshalState()
 		require.NoError(t, err)
+		// What MarshalState returned is the caller's: the next call
+		// does not write over it.
+		require.Equal(t, string(prevCopy), string(prev), "%s, state %d", path, n-1)
 		if !assert.Equal(t, string(want), string(got), "%s, state %d", path, n) {
 			t.FailNow()
 		}
@@ -95,6 +100,7 @@ func TestMarshalStateIsEncodingJSON(t *testing.T) {
 		again, err := back.MarshalState()
 		require.NoError(t, err)
 		require.Equal(t, string(got), string(again), "%s, state %d", path, n)
+		prev, prevCopy = got, bytes.Clone(got)
 	})
 	t.Logf("%d states compared", n)
 }

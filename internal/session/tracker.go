@@ -1056,12 +1056,7 @@ type persisted struct {
 // JSON encoding/json makes of persisted, written by appendState without
 // reflection.
 func (t *Tracker) MarshalState() ([]byte, error) {
-	b, err := appendState(make([]byte, 0, 1536), &t.st)
-	if err != nil {
-		// A value JSON cannot hold: encoding/json says which.
-		return json.Marshal(persisted{Version: stateVersion, State: t.st})
-	}
-	return b, nil
+	return marshalState(&t.st)
 }
 
 // Restore returns a tracker in the state MarshalState returned.
