@@ -256,3 +256,29 @@ func BenchmarkCommit(b *testing.B) {
 		}
 	}
 }
+
+// FuzzUnpackState: stored bytes, damaged in any way, are an error or a
+// state, never a panic; and whatever packState compresses reads back as it
+// was.
+func FuzzUnpackState(f *testing.F) {
+	frame, err := hex.DecodeString(zstdStoredState)
+	require.NoError(f, err)
+	stored, err := hex.DecodeString(s2HuffStoredState)
+	require.NoError(f, err)
+	f.Add(frame)
+	f.Add(stored)
+	f.Add(append([]byte{stateMagic, stateS2}, stored[4:]...))
+	f.Add([]byte(`{"v":1,"s":{}}`))
+	state, err := unpackState(stored)
+	require.NoError(f, err)
+	f.Add(state)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = unpackState(b)
+		if len(b) < minPackedState {
+			return // stored as it is: JSON, which none of the formats begins as
+		}
+		back, err := unpackState(packState(b))
+		require.NoError(t, err)
+		require.Equal(t, b, back)
+	})
+}
