@@ -110,8 +110,11 @@ var huffScratches = sync.Pool{New: func() any { return newHuffScratch() }}
 
 var huffDecoder = sync.OnceValue(func() *huff0.Decoder { return newHuffScratch().Decoder() })
 
-// packBuffers hold s2's worst case.
+// packBuffers hold s2's worst case for packState; the buffer of a state
+// over about 64 kB is not kept (maxPooledBuffer).
 var packBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledBuffer = 80 << 10
 
 // packState is a session state as it is stored.
 func packState(state []byte) []byte {
@@ -119,9 +122,11 @@ func packState(state []byte) []byte {
 		return state
 	}
 	bp := packBuffers.Get().(*[]byte)
-	defer packBuffers.Put(bp)
 	if need := s2.MaxEncodedLen(len(state)); cap(*bp) < need {
 		*bp = make([]byte, need)
+	}
+	if cap(*bp) <= maxPooledBuffer {
+		defer packBuffers.Put(bp)
 	}
 	block := stateDict.Encode((*bp)[:cap(*bp)], state)
 
