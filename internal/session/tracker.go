@@ -1052,9 +1052,11 @@ type persisted struct {
 	State   state `json:"s"`
 }
 
-// MarshalState returns the tracker's state, to be restored by Restore.
+// MarshalState returns the tracker's state, to be restored by Restore: the
+// JSON encoding/json makes of persisted, written by appendState without
+// reflection.
 func (t *Tracker) MarshalState() ([]byte, error) {
-	return json.Marshal(persisted{Version: stateVersion, State: t.st})
+	return marshalState(&t.st)
 }
 
 // Restore returns a tracker in the state MarshalState returned.

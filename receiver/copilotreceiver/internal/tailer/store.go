@@ -1,9 +1,12 @@
 package tailer
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 
@@ -110,10 +113,8 @@ type saved struct {
 func (s checkpoints) commit(ctx context.Context, files []saved) error {
 	ops := make([]*storage.Operation, 0, 2*len(files)+1)
 	for _, f := range files {
-		b, err := json.Marshal(f.cp)
-		if err != nil {
-			continue
-		}
+		var buf [256]byte
+		b := bytes.Clone(appendCheckpoint(buf[:0], &f.cp))
 		if f.state != nil {
 			ops = append(ops, storage.SetOperation(sessionPrefix+f.path, packState(f.state)))
 		}
@@ -121,6 +122,43 @@ func (s checkpoints) commit(ctx context.Context, files []saved) error {
 	}
 	ops = append(ops, storage.DeleteOperation(roundKey))
 	return s.client.Batch(ctx, ops...)
+}
+
+// appendCheckpoint appends cp's JSON, byte for byte what encoding/json
+// writes of it (store_test.go compares the two), without its reflection:
+// a commit writes the checkpoint of every file of a round.
+func appendCheckpoint(b []byte, cp *session.Checkpoint) []byte {
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, int64(cp.Version), 10)
+	b = append(b, `,"fpLen":`...)
+	b = strconv.AppendInt(b, int64(cp.FPLen), 10)
+	b = append(b, `,"fp":`...)
+	b = appendJSONBytes(b, cp.FPHash)
+	b = append(b, `,"off":`...)
+	b = strconv.AppendInt(b, cp.Offset, 10)
+	if cp.Open {
+		b = append(b, `,"open":true`...)
+	}
+	if cp.TailLen != 0 {
+		b = append(b, `,"tailLen":`...)
+		b = strconv.AppendInt(b, int64(cp.TailLen), 10)
+	}
+	if len(cp.TailHash) > 0 {
+		b = append(b, `,"tail":`...)
+		b = appendJSONBytes(b, cp.TailHash)
+	}
+	return append(b, '}')
+}
+
+// appendJSONBytes appends p as encoding/json writes a []byte: base64 in
+// quotes, null when nil.
+func appendJSONBytes(b, p []byte) []byte {
+	if p == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = base64.StdEncoding.AppendEncode(b, p)
+	return append(b, '"')
 }
 
 // forget deletes what is stored for a transcript that is gone.

@@ -1,10 +1,15 @@
 package tailer
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -180,4 +185,65 @@ func TestBacklogStorageCalls(t *testing.T) {
 		require.NotNil(t, f)
 		assert.Zero(t, f.cur.Restarts(), "read from its start again: the state was not found")
 	}
+}
+
+// TestCheckpointJSON: a checkpoint is stored as encoding/json writes it,
+// for the checkpoints of the recorded sessions and for checkpoints whose
+// every field, found by reflection so that a field added later is covered
+// too, is random; so that every version reads it as before.
+func TestCheckpointJSON(t *testing.T) {
+	var cps []session.Checkpoint
+	for _, s := range recordedStates(t) {
+		cps = append(cps, s.cp)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		var cp session.Checkpoint
+		v := reflect.ValueOf(&cp).Elem()
+		for i := range v.NumField() {
+			switch f := v.Field(i); f.Interface().(type) {
+			case int, int64:
+				f.SetInt([]int64{0, 1, -1, 64, 1 << 40, math.MaxInt32}[r.IntN(6)])
+			case bool:
+				f.SetBool(r.IntN(2) == 0)
+			case []byte:
+				if n := r.IntN(40) - 1; n >= 0 {
+					p := make([]byte, n)
+					for j := range p {
+						p[j] = byte(r.Uint32())
+					}
+					f.SetBytes(p)
+				}
+			default:
+				t.Fatalf("no random values for checkpoint field %s (%s)", v.Type().Field(i).Name, f.Type())
+			}
+		}
+		cps = append(cps, cp)
+	}
+	for i, cp := range cps {
+		want, err := json.Marshal(cp)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(appendCheckpoint(nil, &cp)), "checkpoint %d", i)
+	}
+}
+
+// BenchmarkCheckpointJSON: a recorded session's checkpoint by
+// encoding/json and as commit writes it.
+func BenchmarkCheckpointJSON(b *testing.B) {
+	states := recordedStates(b)
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := json.Marshal(states[i%len(states)].cp); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("appendCheckpoint", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			var buf [256]byte
+			_ = bytes.Clone(appendCheckpoint(buf[:0], &states[i%len(states)].cp))
+		}
+	})
 }
