@@ -420,14 +420,15 @@ func (c *Cursor) Update(onEvent func(*transcript.Event)) (bool, error) {
 // be attached.
 func (c *Cursor) Snapshot() Snapshot {
 	t := c.tracker
+	sum := t.Summary()
 	return Snapshot{
 		Path:      c.path,
 		SessionID: c.hint,
 		Context:   *t.Context(),
 		LastEvent: t.LastEvent(),
 		Ended:     !t.Open() && !t.LastEvent().IsZero(),
-		Summary:   t.Summary(),
-		Metrics:   t.Metrics(),
+		Summary:   sum,
+		Metrics:   t.metrics(sum),
 		Offset:    c.offset,
 		Size:      c.size,
 		ModTime:   c.modTime,

@@ -60,8 +60,12 @@ func (m *UsageMetricsModel) add(u Usage) {
 }
 
 // Metrics is the session's usage so far in the UsageGetMetricsResult shape.
-func (t *Tracker) Metrics() UsageMetrics {
-	m := MetricsFromSummary(t.Summary())
+func (t *Tracker) Metrics() UsageMetrics { return t.metrics(t.Summary()) }
+
+// metrics is Metrics of the tracker's Summary s, which a caller that has
+// it need not compute twice.
+func (t *Tracker) metrics(s UsageSummary) UsageMetrics {
+	m := MetricsFromSummary(s)
 	m.CurrentModel = t.st.Model
 	if t.st.LastCallModel != "" {
 		m.CurrentModel = t.st.LastCallModel
