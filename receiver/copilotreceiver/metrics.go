@@ -1,6 +1,9 @@
 package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
 
 import (
+	"encoding/binary"
+	"hash/maphash"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -103,10 +106,12 @@ type histSpec struct {
 // metricsBuilder turns facts into metrics. It is not safe for concurrent
 // use.
 type metricsBuilder struct {
-	enabled  map[string]bool
-	attrs    map[string]map[string]bool
-	shells   map[string]pmetric.Metric
-	hists    map[string]histSpec
+	// specs is every metric by its number (metricID), in the order of
+	// their names: the order a resource's metrics are emitted in. ids
+	// numbers them by name; id holds the numbers facts convert to.
+	specs    []metricSpec
+	ids      map[string]metricID
+	id       metricIDs
 	received bool
 	// combine: in event mode, the points of a series in one batch are
 	// combined (metric_points: combined).
@@ -118,36 +123,126 @@ type metricsBuilder struct {
 	// faster than the clock moves. The tailer's and the hook endpoint's
 	// builders share one, since their points may fall into the same stream.
 	clock tailer.Clock
+	// batch is the last build's, reused by the next: its points,
+	// attributes and index keep their room.
+	batch *metricsBatch
+}
+
+// metricID numbers a metric of a builder; noMetric is none.
+type metricID int32
+
+const noMetric metricID = -1
+
+// metricSpec is what a builder knows of one metric.
+type metricSpec struct {
+	name    string
+	enabled bool
+	// keepAll: the metric has no attribute configuration (a histogram)
+	// and keeps every attribute; otherwise it keeps those of keep.
+	keepAll bool
+	keep    []string
+	hist    *histSpec // nil for a sum
+	shell   pmetric.Metric
+	double  bool
+}
+
+// metricIDs are the numbers of the metrics facts convert to, looked up
+// once per builder rather than by name per point.
+type metricIDs struct {
+	sessions, toolCalls, subagentRuns, errors, hookInvocations  metricID
+	linesAdded, linesRemoved, filesModified, compactions        metricID
+	tokens, nanoAIU, premiumRequests, apiRequests, userRequests metricID
+	apiDuration, timeToFirstToken                               metricID
 }
 
 func newMetricsBuilder(cfg *Config, res *resourceBuilder, version string, clock tailer.Clock) *metricsBuilder {
 	b := &metricsBuilder{
 		clock:     clock,
-		enabled:   map[string]bool{},
-		attrs:     map[string]map[string]bool{},
-		shells:    metricShells(),
+		ids:       map[string]metricID{},
 		received:  cfg.MetricTimestamps == TimestampsReceived,
 		combine:   cfg.MetricTimestamps == TimestampsEvent && cfg.MetricPoints == PointsCombined,
 		resources: res,
 		version:   version,
-		hists:     map[string]histSpec{},
 	}
-	for name, c := range metricConfigs(&cfg.Metrics) {
-		b.enabled[name] = c.Enabled
-		b.attrs[name] = map[string]bool{}
-		for _, a := range c.Attributes {
-			b.attrs[name][a] = true
+	configs := metricConfigs(&cfg.Metrics)
+	hists := cfg.Histograms.byName()
+	names := slices.Collect(maps.Keys(configs))
+	for _, h := range semconv.Histograms() {
+		if _, ok := configs[h.Name]; !ok {
+			names = append(names, h.Name)
 		}
 	}
-	hists := cfg.Histograms.byName()
+	slices.Sort(names)
+	shells := metricShells()
+	b.specs = make([]metricSpec, len(names))
+	for i, name := range names {
+		b.ids[name] = metricID(i)
+		s := &b.specs[i]
+		s.name, s.shell = name, shells[name]
+		s.double = name == semconv.MetricCopilotUsagePremiumRequests
+		if c, ok := configs[name]; ok {
+			s.enabled, s.keep = c.Enabled, c.Attributes
+		} else {
+			s.keepAll = true
+		}
+	}
 	for _, h := range semconv.Histograms() {
-		b.hists[h.Name] = histSpec{h, hists[h.Name]}
-		b.enabled[h.Name] = hists[h.Name].Enabled
+		s := &b.specs[b.ids[h.Name]]
+		s.hist = &histSpec{h, hists[h.Name]}
+		s.enabled = hists[h.Name].Enabled
+	}
+	b.id = metricIDs{
+		sessions:         b.metricID(semconv.MetricCopilotSessions),
+		toolCalls:        b.metricID(semconv.MetricCopilotToolCalls),
+		subagentRuns:     b.metricID(semconv.MetricCopilotSubagentRuns),
+		errors:           b.metricID(semconv.MetricCopilotErrors),
+		hookInvocations:  b.metricID(semconv.MetricCopilotHookInvocations),
+		linesAdded:       b.metricID(semconv.MetricCopilotCodeLinesAdded),
+		linesRemoved:     b.metricID(semconv.MetricCopilotCodeLinesRemoved),
+		filesModified:    b.metricID(semconv.MetricCopilotCodeFilesModified),
+		compactions:      b.metricID(semconv.MetricCopilotCompactions),
+		tokens:           b.metricID(semconv.MetricCopilotUsageTokens),
+		nanoAIU:          b.metricID(semconv.MetricCopilotUsageNanoAIU),
+		premiumRequests:  b.metricID(semconv.MetricCopilotUsagePremiumRequests),
+		apiRequests:      b.metricID(semconv.MetricCopilotAPIRequests),
+		userRequests:     b.metricID(semconv.MetricCopilotUserRequests),
+		apiDuration:      b.metricID(semconv.MetricCopilotAPIDuration),
+		timeToFirstToken: b.metricID(semconv.MetricCopilotAPITimeToFirstToken),
 	}
 	return b
 }
 
-// point is one data point being built.
+// metricID returns the number of the metric named name, or noMetric.
+func (b *metricsBuilder) metricID(name string) metricID {
+	if id, ok := b.ids[name]; ok {
+		return id
+	}
+	return noMetric
+}
+
+// kept returns the attributes of attrs (name, value pairs) the metric
+// keeps: attrs itself when it keeps them all, else a copy in *buf.
+func (s *metricSpec) kept(buf *[]string, attrs []string) []string {
+	if len(attrs)%2 == 0 {
+		all := true
+		for i := 0; i < len(attrs) && all && !s.keepAll; i += 2 {
+			all = slices.Contains(s.keep, attrs[i])
+		}
+		if all {
+			return attrs
+		}
+	}
+	f := (*buf)[:0]
+	for i := 0; i+1 < len(attrs); i += 2 {
+		if s.keepAll || slices.Contains(s.keep, attrs[i]) {
+			f = append(f, attrs[i], attrs[i+1])
+		}
+	}
+	*buf = f
+	return f
+}
+
+// point is one data point being built, in a batch's points.
 type point struct {
 	attrs      []string // name, value pairs
 	start, ts  pcommon.Timestamp
@@ -155,17 +250,28 @@ type point struct {
 	dval       float64
 	count, sum float64
 	buckets    []uint64
+	// res and metric are the point's series, with attrs: res is the
+	// number of its resourceAcc in the batch.
+	res    int32
+	metric metricID
+	// next links the points of a series in the order they were made;
+	// same the points whose keys hash alike (pointHash). Both are 1 +
+	// an index in the batch's points, 0 for none.
+	next, same int32
 }
 
-type metricAcc struct {
-	points map[string]*point
-	order  []*point
+// series is the points of one metric of a resource: 1 + the index in the
+// batch's points of the first and of the last, 0 when none; and how many.
+type series struct {
+	first, last, n int32
 }
 
 // resourceAcc is the metrics of one resource being built.
 type resourceAcc struct {
-	ctx     *session.Context
-	metrics map[string]*metricAcc
+	ctx *session.Context
+	n   int32 // its place in the batch's order
+	// series is its points by metric (metricID).
+	series []series
 	// merged is set when the points were added to an alike resource's.
 	merged bool
 }
@@ -174,10 +280,22 @@ type metricsBatch struct {
 	b      *metricsBuilder
 	byCtx  map[*session.Context]*resourceAcc
 	order  []*resourceAcc
-	key    []byte
 	start  pcommon.Timestamp
 	stamp  pcommon.Timestamp
 	filter []string
+	// last is the resourceAcc of the last point: a context's facts tend
+	// to come together.
+	last *resourceAcc
+
+	// points are the batch's points. index finds them by their key's hash
+	// (pointHash), as 1 + the index of the last point made with it; the
+	// points keep their attributes in attrs and their bucket counts in
+	// buckets, one after another.
+	points  []point
+	index   map[uint64]int32
+	attrs   []string
+	buckets []uint64
+	hash    maphash.Hash
 
 	// Combined mode. A first pass over the facts (collecting) finds the
 	// window of each group of points (windowKey); the second builds the
@@ -200,6 +318,20 @@ type metricsBatch struct {
 	// res is each context's resource, made once per batch: windowKey and
 	// emit both need it (its key), and emit moves it into the output.
 	res map[*session.Context]*batchResource
+}
+
+// reset empties the batch for the next build, keeping the room of its
+// points, attributes and index. The resourceAccs of order are kept past
+// its length, to be used again.
+func (mb *metricsBatch) reset() {
+	clear(mb.byCtx)
+	clear(mb.index)
+	clear(mb.points)
+	clear(mb.attrs)
+	mb.order, mb.points, mb.attrs, mb.buckets = mb.order[:0], mb.points[:0], mb.attrs[:0], mb.buckets[:0]
+	mb.last, mb.start, mb.stamp = nil, 0, 0
+	mb.windows, mb.collecting, mb.group, mb.groupWindow = nil, false, mb.group[:0], nil
+	mb.resIDs, mb.resOf, mb.res = nil, nil, nil
 }
 
 // batchResource is a context's resource in a batch, and its key
@@ -252,7 +384,13 @@ const combineSpan = 15 * time.Minute
 // build converts the facts of one batch. now is the receive time, used in
 // received mode.
 func (b *metricsBuilder) build(f *session.Facts, now time.Time) pmetric.Metrics {
-	mb := &metricsBatch{b: b, byCtx: map[*session.Context]*resourceAcc{}}
+	mb := b.batch
+	if mb == nil {
+		mb = &metricsBatch{b: b, byCtx: map[*session.Context]*resourceAcc{}}
+		b.batch = mb
+	} else {
+		mb.reset()
+	}
 	if b.received {
 		start, end := f.ReadStart, f.ReadEnd
 		if end.IsZero() {
@@ -275,35 +413,36 @@ func (b *metricsBuilder) build(f *session.Facts, now time.Time) pmetric.Metrics 
 // add converts the facts into points (or, collecting, finds the windows
 // of the combined points).
 func (mb *metricsBatch) add(f *session.Facts) {
+	id := &mb.b.id
 	for i := range f.Usage {
 		mb.usage(&f.Usage[i])
 	}
 	for _, l := range f.Lifecycle {
-		mb.sum(l.Ctx, semconv.MetricCopilotSessions, l.Time, l.Time, 1, semconv.AttrCopilotSessionState, l.State)
+		mb.sumID(l.Ctx, id.sessions, l.Time, l.Time, 1, semconv.AttrCopilotSessionState, l.State)
 	}
 	for _, t := range f.Tools {
-		mb.sum(t.Ctx, semconv.MetricCopilotToolCalls, t.Start, t.End, 1, semconv.AttrGenAIToolName, t.Name, semconv.AttrCopilotToolOutcome, t.Outcome, semconv.AttrGenAIAgentName, t.Agent.Name)
+		mb.sumID(t.Ctx, id.toolCalls, t.Start, t.End, 1, semconv.AttrGenAIToolName, t.Name, semconv.AttrCopilotToolOutcome, t.Outcome, semconv.AttrGenAIAgentName, t.Agent.Name)
 	}
 	for _, s := range f.Subagents {
-		mb.sum(s.Ctx, semconv.MetricCopilotSubagentRuns, s.Start, s.End, 1, semconv.AttrGenAIAgentName, s.Agent.Name, semconv.AttrCopilotSubagentOutcome, s.Outcome)
+		mb.sumID(s.Ctx, id.subagentRuns, s.Start, s.End, 1, semconv.AttrGenAIAgentName, s.Agent.Name, semconv.AttrCopilotSubagentOutcome, s.Outcome)
 	}
 	for _, e := range f.Errors {
-		mb.sum(e.Ctx, semconv.MetricCopilotErrors, e.Time, e.Time, 1, semconv.AttrErrorType, e.Type, semconv.AttrCopilotErrorContext, e.Context)
+		mb.sumID(e.Ctx, id.errors, e.Time, e.Time, 1, semconv.AttrErrorType, e.Type, semconv.AttrCopilotErrorContext, e.Context)
 	}
 	for _, h := range f.Hooks {
-		mb.sum(h.Ctx, semconv.MetricCopilotHookInvocations, h.Time, h.Time, 1, semconv.AttrCopilotHookType, h.Type, semconv.AttrCopilotHookReason, h.Reason)
+		mb.sumID(h.Ctx, id.hookInvocations, h.Time, h.Time, 1, semconv.AttrCopilotHookType, h.Type, semconv.AttrCopilotHookReason, h.Reason)
 	}
 	for _, c := range f.CodeChanges {
-		mb.sum(c.Ctx, semconv.MetricCopilotCodeLinesAdded, c.Start, c.Time, c.LinesAdded)
-		mb.sum(c.Ctx, semconv.MetricCopilotCodeLinesRemoved, c.Start, c.Time, c.LinesRemoved)
-		mb.sum(c.Ctx, semconv.MetricCopilotCodeFilesModified, c.Start, c.Time, c.FilesModified)
+		mb.sumID(c.Ctx, id.linesAdded, c.Start, c.Time, c.LinesAdded)
+		mb.sumID(c.Ctx, id.linesRemoved, c.Start, c.Time, c.LinesRemoved)
+		mb.sumID(c.Ctx, id.filesModified, c.Start, c.Time, c.FilesModified)
 	}
 	for _, c := range f.Compactions {
 		outcome := semconv.CopilotCompactionOutcomeSuccess
 		if !c.Success {
 			outcome = semconv.CopilotCompactionOutcomeFailure
 		}
-		mb.sum(c.Ctx, semconv.MetricCopilotCompactions, c.Time, c.Time, 1, semconv.AttrCopilotCompactionOutcome, outcome)
+		mb.sumID(c.Ctx, id.compactions, c.Time, c.Time, 1, semconv.AttrCopilotCompactionOutcome, outcome)
 	}
 }
 
@@ -384,6 +523,7 @@ func (mb *metricsBatch) usage(u *session.UsageFact) {
 		mb.groupWindow = mb.windows[string(mb.windowKey(u.Ctx, u.Start, u.Time, "", mb.group))]
 		defer func() { mb.group, mb.groupWindow = mb.group[:0], nil }()
 	}
+	id := &mb.b.id
 	attrs := []string{semconv.AttrGenAIRequestModel, u.Model, semconv.AttrCopilotInitiator, u.Initiator, semconv.AttrGenAIAgentName, u.Agent.Name}
 	for _, tt := range []struct {
 		typ string
@@ -395,38 +535,33 @@ func (mb *metricsBatch) usage(u *session.UsageFact) {
 		{semconv.GenAITokenTypeCacheWrite, u.Usage.CacheWriteTokens},
 		{semconv.GenAITokenTypeReasoning, u.Usage.ReasoningTokens},
 	} {
-		mb.sum(u.Ctx, semconv.MetricCopilotUsageTokens, u.Start, u.Time, tt.v, semconv.AttrGenAIRequestModel, u.Model, semconv.AttrGenAITokenType, tt.typ, semconv.AttrCopilotInitiator, u.Initiator, semconv.AttrGenAIAgentName, u.Agent.Name)
+		mb.sumID(u.Ctx, id.tokens, u.Start, u.Time, tt.v, semconv.AttrGenAIRequestModel, u.Model, semconv.AttrGenAITokenType, tt.typ, semconv.AttrCopilotInitiator, u.Initiator, semconv.AttrGenAIAgentName, u.Agent.Name)
 	}
-	mb.sum(u.Ctx, semconv.MetricCopilotUsageNanoAIU, u.Start, u.Time, u.Usage.NanoAIU, attrs...)
-	mb.sumDouble(u.Ctx, semconv.MetricCopilotUsagePremiumRequests, u.Start, u.Time, u.Usage.PremiumCost, attrs...)
-	mb.sum(u.Ctx, semconv.MetricCopilotAPIRequests, u.Start, u.Time, u.Usage.Requests, attrs...)
-	mb.sum(u.Ctx, semconv.MetricCopilotUserRequests, u.Start, u.Time, u.Usage.UserRequests, semconv.AttrGenAIRequestModel, u.Model)
+	mb.sumID(u.Ctx, id.nanoAIU, u.Start, u.Time, u.Usage.NanoAIU, attrs...)
+	mb.sumDoubleID(u.Ctx, id.premiumRequests, u.Start, u.Time, u.Usage.PremiumCost, attrs...)
+	mb.sumID(u.Ctx, id.apiRequests, u.Start, u.Time, u.Usage.Requests, attrs...)
+	mb.sumID(u.Ctx, id.userRequests, u.Start, u.Time, u.Usage.UserRequests, semconv.AttrGenAIRequestModel, u.Model)
 	// A histogram observation per call; usage known only from totals is
 	// spread over its calls at their mean duration, so that count and sum
 	// stay exact.
 	if u.Usage.Requests > 0 && u.Usage.APIDurationMs > 0 {
 		mean := float64(u.Usage.APIDurationMs) / 1000 / float64(u.Usage.Requests)
-		mb.hist(u.Ctx, semconv.MetricCopilotAPIDuration, u.Start, u.Time, mean, u.Usage.Requests, attrs...)
+		mb.histID(u.Ctx, id.apiDuration, u.Start, u.Time, mean, u.Usage.Requests, attrs...)
 	}
 	if u.HasTTFT {
-		mb.hist(u.Ctx, semconv.MetricCopilotAPITimeToFirstToken, u.Start, u.Time, u.TTFTMs/1000, 1, semconv.AttrGenAIRequestModel, u.Model, semconv.AttrGenAIAgentName, u.Agent.Name)
+		mb.histID(u.Ctx, id.timeToFirstToken, u.Start, u.Time, u.TTFTMs/1000, 1, semconv.AttrGenAIRequestModel, u.Model, semconv.AttrGenAIAgentName, u.Agent.Name)
 	}
 }
 
 // acc finds or makes the point of a metric with the given attributes and
 // times. Attributes the configuration turned off are dropped, and the
 // points that become alike are summed.
-func (mb *metricsBatch) acc(ctx *session.Context, metric string, start, ts time.Time, attrs []string) *point {
-	if !mb.b.enabled[metric] {
+func (mb *metricsBatch) acc(ctx *session.Context, id metricID, start, ts time.Time, attrs []string) *point {
+	if id == noMetric || !mb.b.specs[id].enabled {
 		return nil
 	}
-	mb.filter = mb.filter[:0]
-	on := mb.b.attrs[metric]
-	for i := 0; i+1 < len(attrs); i += 2 {
-		if on == nil || on[attrs[i]] {
-			mb.filter = append(mb.filter, attrs[i], attrs[i+1])
-		}
-	}
+	spec := &mb.b.specs[id]
+	kept := spec.kept(&mb.filter, attrs)
 	var s, t pcommon.Timestamp
 	switch {
 	case mb.stamp != 0:
@@ -438,7 +573,7 @@ func (mb *metricsBatch) acc(ctx *session.Context, metric string, start, ts time.
 			if len(mb.group) > 0 {
 				wk = mb.windowKey(ctx, start, ts, "", mb.group)
 			} else {
-				wk = mb.windowKey(ctx, start, ts, metric, mb.filter)
+				wk = mb.windowKey(ctx, start, ts, spec.name, kept)
 			}
 			if mb.collecting {
 				mb.widen(wk, start, ts)
@@ -450,61 +585,143 @@ func (mb *metricsBatch) acc(ctx *session.Context, metric string, start, ts time.
 	default:
 		s, t = pcommon.NewTimestampFromTime(start), pcommon.NewTimestampFromTime(ts)
 	}
-	r := mb.byCtx[ctx]
-	if r == nil {
-		r = &resourceAcc{ctx: ctx, metrics: map[string]*metricAcc{}}
-		mb.byCtx[ctx] = r
-		mb.order = append(mb.order, r)
-	}
-	m := r.metrics[metric]
-	if m == nil {
-		m = &metricAcc{points: map[string]*point{}}
-		r.metrics[metric] = m
-	}
-	k := mb.key[:0]
-	k = strconv.AppendUint(k, uint64(s), 36)
-	k = append(k, 0)
-	k = strconv.AppendUint(k, uint64(t), 36)
-	for _, a := range mb.filter {
-		k = append(k, 0)
-		k = append(k, a...)
-	}
-	mb.key = k
-	if p := m.points[string(k)]; p != nil {
+	r := mb.resourceAcc(ctx)
+	h := mb.pointHash(r.n, id, s, t, kept)
+	if p := mb.find(h, r.n, id, s, t, kept); p != nil {
 		return p
 	}
-	p := &point{attrs: slices.Clone(mb.filter), start: s, ts: t}
-	m.points[string(k)] = p
-	m.order = append(m.order, p)
-	return p
+	off := len(mb.attrs)
+	mb.attrs = append(mb.attrs, kept...)
+	mb.points = append(mb.points, point{attrs: mb.attrs[off:len(mb.attrs):len(mb.attrs)], start: s, ts: t, res: r.n, metric: id})
+	i := int32(len(mb.points))
+	mb.insert(h, i)
+	mb.link(r, id, i)
+	return &mb.points[i-1]
 }
 
+// resourceAcc returns ctx's resourceAcc, made on first use (from one the
+// last batch left, when there is one).
+func (mb *metricsBatch) resourceAcc(ctx *session.Context) *resourceAcc {
+	if r := mb.last; r != nil && r.ctx == ctx {
+		return r
+	}
+	r := mb.byCtx[ctx]
+	if r == nil {
+		n := len(mb.order)
+		if n < cap(mb.order) {
+			r = mb.order[:n+1][n]
+		}
+		if r == nil {
+			r = &resourceAcc{}
+		}
+		s := r.series
+		if cap(s) < len(mb.b.specs) {
+			s = make([]series, len(mb.b.specs))
+		} else {
+			s = s[:len(mb.b.specs)]
+			clear(s)
+		}
+		*r = resourceAcc{ctx: ctx, n: int32(n), series: s}
+		mb.order = append(mb.order, r)
+		mb.byCtx[ctx] = r
+	}
+	mb.last = r
+	return r
+}
+
+// pointHash hashes what identifies a point in a batch: its resource's
+// number, its metric's, its times and its attributes' values (find
+// compares their names too).
+func (mb *metricsBatch) pointHash(res int32, id metricID, s, t pcommon.Timestamp, attrs []string) uint64 {
+	var b [24]byte
+	binary.LittleEndian.PutUint32(b[0:], uint32(res))
+	binary.LittleEndian.PutUint32(b[4:], uint32(id))
+	binary.LittleEndian.PutUint64(b[8:], uint64(s))
+	binary.LittleEndian.PutUint64(b[16:], uint64(t))
+	h := &mb.hash
+	h.Reset()
+	_, _ = h.Write(b[:])
+	for i := 1; i < len(attrs); i += 2 {
+		_, _ = h.WriteString(attrs[i])
+		_ = h.WriteByte(0)
+	}
+	return h.Sum64()
+}
+
+// find returns the point of the series, whose key hashes to h, or nil.
+func (mb *metricsBatch) find(h uint64, res int32, id metricID, s, t pcommon.Timestamp, attrs []string) *point {
+	for i := mb.index[h]; i != 0; {
+		p := &mb.points[i-1]
+		if p.res == res && p.metric == id && p.start == s && p.ts == t && slices.Equal(p.attrs, attrs) {
+			return p
+		}
+		i = p.same
+	}
+	return nil
+}
+
+// insert indexes point i (1 + its index), whose key hashes to h.
+func (mb *metricsBatch) insert(h uint64, i int32) {
+	if mb.index == nil {
+		mb.index = map[uint64]int32{}
+	}
+	mb.points[i-1].same = mb.index[h]
+	mb.index[h] = i
+}
+
+// link appends point i (1 + its index) to r's series of metric id.
+func (mb *metricsBatch) link(r *resourceAcc, id metricID, i int32) {
+	s := &r.series[id]
+	if s.last != 0 {
+		mb.points[s.last-1].next = i
+	} else {
+		s.first = i
+	}
+	s.last = i
+	s.n++
+}
+
+// sum adds v to the point of the metric named metric.
 func (mb *metricsBatch) sum(ctx *session.Context, metric string, start, ts time.Time, v int64, attrs ...string) {
+	mb.sumID(ctx, mb.b.metricID(metric), start, ts, v, attrs...)
+}
+
+func (mb *metricsBatch) sumID(ctx *session.Context, id metricID, start, ts time.Time, v int64, attrs ...string) {
 	if v == 0 {
 		return
 	}
-	if p := mb.acc(ctx, metric, start, ts, attrs); p != nil {
+	if p := mb.acc(ctx, id, start, ts, attrs); p != nil {
 		p.ival += v
 	}
 }
 
-func (mb *metricsBatch) sumDouble(ctx *session.Context, metric string, start, ts time.Time, v float64, attrs ...string) {
+func (mb *metricsBatch) sumDoubleID(ctx *session.Context, id metricID, start, ts time.Time, v float64, attrs ...string) {
 	if v == 0 {
 		return
 	}
-	if p := mb.acc(ctx, metric, start, ts, attrs); p != nil {
+	if p := mb.acc(ctx, id, start, ts, attrs); p != nil {
 		p.dval += v
 	}
 }
 
+// hist records n observations of v in the histogram named metric.
 func (mb *metricsBatch) hist(ctx *session.Context, metric string, start, ts time.Time, v float64, n int64, attrs ...string) {
-	p := mb.acc(ctx, metric, start, ts, attrs)
+	mb.histID(ctx, mb.b.metricID(metric), start, ts, v, n, attrs...)
+}
+
+func (mb *metricsBatch) histID(ctx *session.Context, id metricID, start, ts time.Time, v float64, n int64, attrs ...string) {
+	p := mb.acc(ctx, id, start, ts, attrs)
 	if p == nil {
 		return
 	}
-	bounds := mb.b.hists[metric].cfg.Buckets
+	var bounds []float64
+	if h := mb.b.specs[id].hist; h != nil {
+		bounds = h.cfg.Buckets
+	}
 	if p.buckets == nil {
-		p.buckets = make([]uint64, len(bounds)+1)
+		off := len(mb.buckets)
+		mb.buckets = append(mb.buckets, make([]uint64, len(bounds)+1)...)
+		p.buckets = mb.buckets[off:len(mb.buckets):len(mb.buckets)]
 	}
 	i, _ := slices.BinarySearch(bounds, v) // bucket i holds (bounds[i-1], bounds[i]]
 	p.buckets[i] += uint64(n)
@@ -530,7 +747,7 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 		for _, r := range mb.order {
 			k := mb.resourceKey(r.ctx)
 			if first := seen[k]; first != nil {
-				first.merge(r)
+				mb.merge(first, r)
 				continue
 			}
 			seen[k] = r
@@ -547,13 +764,10 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 		sm := rm.ScopeMetrics().AppendEmpty()
 		sm.Scope().SetName(metadata.ScopeName)
 		sm.Scope().SetVersion(mb.b.version)
-		names := make([]string, 0, len(r.metrics))
-		for n := range r.metrics {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		for _, n := range names {
-			mb.emitMetric(sm.Metrics(), n, r.metrics[n])
+		for id, s := range r.series {
+			if s.first != 0 {
+				mb.emitMetric(sm.Metrics(), metricID(id), s)
+			}
 		}
 	}
 	return md
@@ -571,20 +785,19 @@ func resourceKey(res pcommon.Resource) string {
 
 // merge adds the points of o, a resource alike to r whose points have the
 // same times, to r's, and marks o merged.
-func (r *resourceAcc) merge(o *resourceAcc) {
+func (mb *metricsBatch) merge(r, o *resourceAcc) {
 	o.merged = true
-	for name, om := range o.metrics {
-		m := r.metrics[name]
-		if m == nil {
-			r.metrics[name] = om
-			continue
-		}
-		for _, op := range om.order {
-			k := pointKey(op)
-			p := m.points[k]
+	for id, s := range o.series {
+		for i := s.first; i != 0; {
+			op := &mb.points[i-1]
+			next := op.next
+			h := mb.pointHash(r.n, metricID(id), op.start, op.ts, op.attrs)
+			p := mb.find(h, r.n, metricID(id), op.start, op.ts, op.attrs)
 			if p == nil {
-				m.points[k] = op
-				m.order = append(m.order, op)
+				op.res, op.next = r.n, 0
+				mb.insert(h, i)
+				mb.link(r, metricID(id), i)
+				i = next
 				continue
 			}
 			p.ival += op.ival
@@ -596,31 +809,22 @@ func (r *resourceAcc) merge(o *resourceAcc) {
 					p.buckets[i] += op.buckets[i]
 				}
 			}
+			i = next
 		}
 	}
 }
 
-// pointKey is the key acc gives a point.
-func pointKey(p *point) string {
-	k := strconv.AppendUint(nil, uint64(p.start), 36)
-	k = append(k, 0)
-	k = strconv.AppendUint(k, uint64(p.ts), 36)
-	for _, a := range p.attrs {
-		k = append(k, 0)
-		k = append(k, a...)
-	}
-	return string(k)
-}
-
-func (mb *metricsBatch) emitMetric(ms pmetric.MetricSlice, name string, acc *metricAcc) {
-	if h, ok := mb.b.hists[name]; ok {
+func (mb *metricsBatch) emitMetric(ms pmetric.MetricSlice, id metricID, s series) {
+	spec := &mb.b.specs[id]
+	if h := spec.hist; h != nil {
 		m := ms.AppendEmpty()
 		m.SetName(h.Name)
 		m.SetDescription(h.Description)
 		m.SetUnit(h.Unit)
 		hist := m.SetEmptyHistogram()
 		hist.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
-		for _, p := range acc.order {
+		for i := s.first; i != 0; {
+			p := &mb.points[i-1]
 			dp := hist.DataPoints().AppendEmpty()
 			dp.SetStartTimestamp(p.start)
 			dp.SetTimestamp(p.ts)
@@ -629,24 +833,26 @@ func (mb *metricsBatch) emitMetric(ms pmetric.MetricSlice, name string, acc *met
 			dp.ExplicitBounds().FromRaw(h.cfg.Buckets)
 			dp.BucketCounts().FromRaw(p.buckets)
 			putAttrs(dp.Attributes(), p.attrs)
+			i = p.next
 		}
 		return
 	}
 	m := ms.AppendEmpty()
-	mb.b.shells[name].CopyTo(m)
-	double := name == semconv.MetricCopilotUsagePremiumRequests
+	spec.shell.CopyTo(m)
 	dps := m.Sum().DataPoints()
-	dps.EnsureCapacity(len(acc.order))
-	for _, p := range acc.order {
+	dps.EnsureCapacity(int(s.n))
+	for i := s.first; i != 0; {
+		p := &mb.points[i-1]
 		dp := dps.AppendEmpty()
 		dp.SetStartTimestamp(p.start)
 		dp.SetTimestamp(p.ts)
-		if double {
+		if spec.double {
 			dp.SetDoubleValue(p.dval)
 		} else {
 			dp.SetIntValue(p.ival)
 		}
 		putAttrs(dp.Attributes(), p.attrs)
+		i = p.next
 	}
 }
 
