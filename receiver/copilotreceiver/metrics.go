@@ -6,7 +6,6 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -126,6 +125,10 @@ type metricsBuilder struct {
 	// batch is the last build's, reused by the next: its points,
 	// attributes and index keep their room.
 	batch *metricsBatch
+	// resNow are the resources of the contexts of the batch being built,
+	// resLast those of the last batch: a session's next batch copies its
+	// resource and reuses its key instead of making them again.
+	resNow, resLast map[*session.Context]*cachedResource
 }
 
 // metricID numbers a metric of a builder; noMetric is none.
@@ -298,26 +301,26 @@ type metricsBatch struct {
 	hash    maphash.Hash
 
 	// Combined mode. A first pass over the facts (collecting) finds the
-	// window of each group of points (windowKey); the second builds the
-	// points, each with its group's window, so that the points of a group
-	// fall together.
-	windows    map[string]*window
+	// window of each group of points (collect), and notes in seq which
+	// group each point or usage fact fell in; the second builds the
+	// points, each with its group's window (nextWindow), so that the
+	// points of a group fall together.
+	combine    bool
 	collecting bool
-	// group is what groups the points of the usage fact being converted
-	// (nil for other facts, whose points are grouped by series).
+	windows    []window
+	windex     map[uint64]int32 // by the hash of their key, as index does points
+	seq        []int32
+	seqAt      int
+	// group is what groups the points of the usage fact being collected.
 	group []string
-	// groupWindow is the window of group, looked up once per usage fact
-	// (every point of the fact has it).
+	// groupWindow is the window of the usage fact being converted, looked
+	// up once per fact (every point of the fact has it); nil for other
+	// facts, whose points are grouped by series.
 	groupWindow *window
-	// resIDs numbers the resources of the batch by their attributes
-	// (resourceKey), resOf the contexts by the number of their resource.
-	resIDs map[string]int
-	resOf  map[*session.Context]int
-	wkey   []byte
-
-	// res is each context's resource, made once per batch: windowKey and
-	// emit both need it (its key), and emit moves it into the output.
-	res map[*session.Context]*batchResource
+	// resOf numbers the contexts of the batch by their resource's
+	// attributes (resourceKey), which resIDs numbers.
+	resIDs map[string]int32
+	resOf  map[*session.Context]int32
 }
 
 // reset empties the batch for the next build, keeping the room of its
@@ -330,44 +333,96 @@ func (mb *metricsBatch) reset() {
 	clear(mb.attrs)
 	mb.order, mb.points, mb.attrs, mb.buckets = mb.order[:0], mb.points[:0], mb.attrs[:0], mb.buckets[:0]
 	mb.last, mb.start, mb.stamp = nil, 0, 0
-	mb.windows, mb.collecting, mb.group, mb.groupWindow = nil, false, mb.group[:0], nil
-	mb.resIDs, mb.resOf, mb.res = nil, nil, nil
+	mb.combine, mb.collecting, mb.groupWindow = false, false, nil
+	clear(mb.windows)
+	clear(mb.windex)
+	clear(mb.resIDs)
+	clear(mb.resOf)
+	mb.windows, mb.seq, mb.seqAt = mb.windows[:0], mb.seq[:0], 0
 }
 
-// batchResource is a context's resource in a batch, and its key
-// (resourceKey) once asked for.
-type batchResource struct {
+// cachedResource is a context's resource, as made of the context ctx, and
+// its key (resourceKey) once asked for. res, when hasRes, is the resource
+// made for the key in this batch (fresh), to be moved into the output, or
+// kept from one batch to the next, to be copied into it.
+type cachedResource struct {
+	ctx    session.Context
 	res    pcommon.Resource
+	hasRes bool
+	fresh  bool
 	key    string
 	hasKey bool
 }
 
-// resource returns ctx's resource of the batch, made on first use.
-func (mb *metricsBatch) resource(ctx *session.Context) *batchResource {
-	br := mb.res[ctx]
-	if br == nil {
-		br = &batchResource{res: pcommon.NewResource()}
-		mb.b.resources.fill(br.res, ctx, false)
-		if mb.res == nil {
-			mb.res = map[*session.Context]*batchResource{}
-		}
-		mb.res[ctx] = br
+// resource returns ctx's cached resource: the one of this batch or, when
+// the context is still what it was, the last batch's; else a new one.
+func (b *metricsBuilder) resource(ctx *session.Context) *cachedResource {
+	if c := b.resNow[ctx]; c != nil {
+		return c
 	}
-	return br
+	c := b.resLast[ctx]
+	if c == nil || c.ctx != *ctx {
+		c = &cachedResource{ctx: *ctx, fresh: true}
+	} else {
+		c.fresh = false
+	}
+	if b.resNow == nil {
+		b.resNow = map[*session.Context]*cachedResource{}
+	}
+	b.resNow[ctx] = c
+	return c
 }
 
 // resourceKey returns ctx's resource key (resourceKey), computed once.
-func (mb *metricsBatch) resourceKey(ctx *session.Context) string {
-	br := mb.resource(ctx)
-	if !br.hasKey {
-		br.key, br.hasKey = resourceKey(br.res), true
+func (b *metricsBuilder) resourceKey(ctx *session.Context) string {
+	c := b.resource(ctx)
+	if !c.hasKey {
+		if !c.hasRes {
+			c.res, c.hasRes = pcommon.NewResource(), true
+			b.resources.fill(c.res, ctx, false)
+		}
+		c.key, c.hasKey = resourceKey(c.res), true
 	}
-	return br.key
+	return c.key
+}
+
+// emitResource sets ctx's resource on out. A session read in one batch
+// has its resource made once, as before the cache; one read in more keeps
+// a copy from its second batch on.
+func (b *metricsBuilder) emitResource(ctx *session.Context, out pcommon.Resource) {
+	c := b.resource(ctx)
+	switch {
+	case c.hasRes && c.fresh:
+		c.res.MoveTo(out)
+		c.res, c.hasRes = pcommon.Resource{}, false
+	case c.hasRes:
+		c.res.CopyTo(out)
+	case !c.fresh:
+		c.res, c.hasRes = pcommon.NewResource(), true
+		b.resources.fill(c.res, ctx, false)
+		c.res.CopyTo(out)
+	default:
+		b.resources.fill(out, ctx, false)
+	}
+}
+
+// endBatch keeps the resources of the batch's contexts for the next batch,
+// and forgets those of the last.
+func (b *metricsBuilder) endBatch() {
+	b.resLast, b.resNow = b.resNow, b.resLast
+	clear(b.resNow)
 }
 
 // window is the times of a group of combined points: the earliest start
-// and the latest time of what they count.
-type window struct{ start, ts time.Time }
+// and the latest time of what they count; and the group's key (collect).
+type window struct {
+	start, ts time.Time
+	res       int32
+	qs, qt    int64
+	name      string
+	key       []string
+	same      int32 // as point.same
+}
 
 // Combining adds points up: the receiver's sums and histograms are all
 // delta, so a combined point covers its points' windows and nothing is
@@ -399,10 +454,7 @@ func (b *metricsBuilder) build(f *session.Facts, now time.Time) pmetric.Metrics 
 		mb.start, mb.stamp = pcommon.NewTimestampFromTime(start), pcommon.NewTimestampFromTime(end)
 	}
 	if b.combine {
-		mb.windows = map[string]*window{}
-		mb.resIDs = map[string]int{}
-		mb.resOf = map[*session.Context]int{}
-		mb.collecting = true
+		mb.combine, mb.collecting = true, true
 		mb.add(f)
 		mb.collecting = false
 	}
@@ -468,60 +520,95 @@ func usageGroup(dst []string, u *session.UsageFact) []string {
 	return append(dst[:0], "\x01usage", u.Model, u.Initiator, u.Agent.Name, billed)
 }
 
-// windowKey identifies a group of combined points: the resource's
-// attributes (sessions alike on metrics share their series), the quarter
-// hours of start and ts, and the group (a usage group, or a metric and the
-// point's attributes).
-func (mb *metricsBatch) windowKey(ctx *session.Context, start, ts time.Time, name string, attrs []string) []byte {
+// collect finds the window of a group of combined points, made on first
+// use, and widens it to cover start to ts. A group is identified by the
+// resource's attributes (sessions alike on metrics share their series),
+// the quarter hours of start and ts, and the group (a usage group, or a
+// metric and the point's attributes). It notes the window in seq, for
+// nextWindow.
+func (mb *metricsBatch) collect(ctx *session.Context, start, ts time.Time, name string, attrs []string) {
+	res := mb.resID(ctx)
+	qs, qt := start.UnixNano()/int64(combineSpan), ts.UnixNano()/int64(combineSpan)
+	var b [24]byte
+	binary.LittleEndian.PutUint64(b[0:], uint64(res))
+	binary.LittleEndian.PutUint64(b[8:], uint64(qs))
+	binary.LittleEndian.PutUint64(b[16:], uint64(qt))
+	h := &mb.hash
+	h.Reset()
+	_, _ = h.Write(b[:])
+	_, _ = h.WriteString(name)
+	for _, a := range attrs {
+		_ = h.WriteByte(0)
+		_, _ = h.WriteString(a)
+	}
+	hash := h.Sum64()
+	if mb.windex == nil {
+		mb.windex = map[uint64]int32{}
+	}
+	i := mb.windex[hash]
+	for i != 0 {
+		w := &mb.windows[i-1]
+		if w.res == res && w.qs == qs && w.qt == qt && w.name == name && slices.Equal(w.key, attrs) {
+			break
+		}
+		i = w.same
+	}
+	if i == 0 {
+		// The windows' keys are kept with the points' attributes: the
+		// first pass makes no points.
+		off := len(mb.attrs)
+		mb.attrs = append(mb.attrs, attrs...)
+		mb.windows = append(mb.windows, window{
+			start: start, ts: ts, res: res, qs: qs, qt: qt, name: name,
+			key: mb.attrs[off:len(mb.attrs):len(mb.attrs)], same: mb.windex[hash],
+		})
+		i = int32(len(mb.windows))
+		mb.windex[hash] = i
+	} else {
+		w := &mb.windows[i-1]
+		if start.Before(w.start) {
+			w.start = start
+		}
+		if ts.After(w.ts) {
+			w.ts = ts
+		}
+	}
+	mb.seq = append(mb.seq, i)
+}
+
+// nextWindow returns the window collect found for the next point or usage
+// fact: the second pass meets them in the order the first did.
+func (mb *metricsBatch) nextWindow() *window {
+	i := mb.seq[mb.seqAt]
+	mb.seqAt++
+	return &mb.windows[i-1]
+}
+
+// resID returns the number of ctx's resource by its attributes.
+func (mb *metricsBatch) resID(ctx *session.Context) int32 {
 	id, ok := mb.resOf[ctx]
 	if !ok {
-		rk := mb.resourceKey(ctx)
+		if mb.resOf == nil {
+			mb.resIDs, mb.resOf = map[string]int32{}, map[*session.Context]int32{}
+		}
+		rk := mb.b.resourceKey(ctx)
 		if id, ok = mb.resIDs[rk]; !ok {
-			id = len(mb.resIDs)
+			id = int32(len(mb.resIDs))
 			mb.resIDs[rk] = id
 		}
 		mb.resOf[ctx] = id
 	}
-	k := strconv.AppendInt(mb.wkey[:0], int64(id), 36)
-	k = append(k, 0)
-	k = strconv.AppendInt(k, start.UnixNano()/int64(combineSpan), 36)
-	k = append(k, 0)
-	k = strconv.AppendInt(k, ts.UnixNano()/int64(combineSpan), 36)
-	k = append(k, 0)
-	k = append(k, name...)
-	for _, a := range attrs {
-		k = append(k, 0)
-		k = append(k, a...)
-	}
-	mb.wkey = k
-	return k
-}
-
-// widen makes the window of group k cover start to ts.
-func (mb *metricsBatch) widen(k []byte, start, ts time.Time) {
-	w := mb.windows[string(k)]
-	if w == nil {
-		mb.windows[string(k)] = &window{start: start, ts: ts}
-		return
-	}
-	if start.Before(w.start) {
-		w.start = start
-	}
-	if ts.After(w.ts) {
-		w.ts = ts
-	}
+	return id
 }
 
 func (mb *metricsBatch) usage(u *session.UsageFact) {
-	if mb.windows != nil {
-		mb.group = usageGroup(mb.group, u)
+	if mb.combine {
 		if mb.collecting {
-			mb.widen(mb.windowKey(u.Ctx, u.Start, u.Time, "", mb.group), u.Start, u.Time)
-			mb.group = mb.group[:0]
+			mb.group = usageGroup(mb.group, u)
+			mb.collect(u.Ctx, u.Start, u.Time, "", mb.group)
 			return
 		}
-		mb.groupWindow = mb.windows[string(mb.windowKey(u.Ctx, u.Start, u.Time, "", mb.group))]
-		defer func() { mb.group, mb.groupWindow = mb.group[:0], nil }()
+		mb.groupWindow = mb.nextWindow()
 	}
 	id := &mb.b.id
 	attrs := []string{semconv.AttrGenAIRequestModel, u.Model, semconv.AttrCopilotInitiator, u.Initiator, semconv.AttrGenAIAgentName, u.Agent.Name}
@@ -551,6 +638,7 @@ func (mb *metricsBatch) usage(u *session.UsageFact) {
 	if u.HasTTFT {
 		mb.histID(u.Ctx, id.timeToFirstToken, u.Start, u.Time, u.TTFTMs/1000, 1, semconv.AttrGenAIRequestModel, u.Model, semconv.AttrGenAIAgentName, u.Agent.Name)
 	}
+	mb.groupWindow = nil
 }
 
 // acc finds or makes the point of a metric with the given attributes and
@@ -566,20 +654,14 @@ func (mb *metricsBatch) acc(ctx *session.Context, id metricID, start, ts time.Ti
 	switch {
 	case mb.stamp != 0:
 		s, t = mb.start, mb.stamp
-	case mb.windows != nil:
+	case mb.combine:
 		w := mb.groupWindow
 		if w == nil {
-			var wk []byte
-			if len(mb.group) > 0 {
-				wk = mb.windowKey(ctx, start, ts, "", mb.group)
-			} else {
-				wk = mb.windowKey(ctx, start, ts, spec.name, kept)
-			}
 			if mb.collecting {
-				mb.widen(wk, start, ts)
+				mb.collect(ctx, start, ts, spec.name, kept)
 				return nil
 			}
-			w = mb.windows[string(wk)]
+			w = mb.nextWindow()
 		}
 		s, t = pcommon.NewTimestampFromTime(w.start), pcommon.NewTimestampFromTime(w.ts)
 	default:
@@ -737,15 +819,15 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 	// give a stream two points with one timestamp, and delta_to_cumulative
 	// keeps only the first. Their points are summed into one resource. In
 	// combined mode the points of alike sessions have their groups'
-	// windows, which windowKey made by resource: those that fall together
+	// windows, which collect made by resource: those that fall together
 	// are summed the same way.
 	var seen map[string]*resourceAcc
-	if mb.stamp != 0 || mb.windows != nil {
+	if mb.stamp != 0 || mb.combine {
 		seen = map[string]*resourceAcc{}
 	}
 	if seen != nil {
 		for _, r := range mb.order {
-			k := mb.resourceKey(r.ctx)
+			k := mb.b.resourceKey(r.ctx)
 			if first := seen[k]; first != nil {
 				mb.merge(first, r)
 				continue
@@ -758,9 +840,7 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 			continue
 		}
 		rm := md.ResourceMetrics().AppendEmpty()
-		// Each context has one resourceAcc, emitted once: its resource
-		// can move into the output.
-		mb.resource(r.ctx).res.MoveTo(rm.Resource())
+		mb.b.emitResource(r.ctx, rm.Resource())
 		sm := rm.ScopeMetrics().AppendEmpty()
 		sm.Scope().SetName(metadata.ScopeName)
 		sm.Scope().SetVersion(mb.b.version)
@@ -770,6 +850,7 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 			}
 		}
 	}
+	mb.b.endBatch()
 	return md
 }
 
