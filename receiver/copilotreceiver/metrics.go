@@ -1,9 +1,9 @@
 package copilotreceiver // import "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
 
 import (
-	"encoding/binary"
 	"hash/maphash"
 	"maps"
+	"math/bits"
 	"reflect"
 	"slices"
 	"strings"
@@ -298,7 +298,6 @@ type metricsBatch struct {
 	index   map[uint64]int32
 	attrs   []string
 	buckets []uint64
-	hash    maphash.Hash
 
 	// Combined mode. A first pass over the facts (collecting) finds the
 	// window of each group of points (collect), and notes in seq which
@@ -529,19 +528,11 @@ func usageGroup(dst []string, u *session.UsageFact) []string {
 func (mb *metricsBatch) collect(ctx *session.Context, start, ts time.Time, name string, attrs []string) {
 	res := mb.resID(ctx)
 	qs, qt := start.UnixNano()/int64(combineSpan), ts.UnixNano()/int64(combineSpan)
-	var b [24]byte
-	binary.LittleEndian.PutUint64(b[0:], uint64(res))
-	binary.LittleEndian.PutUint64(b[8:], uint64(qs))
-	binary.LittleEndian.PutUint64(b[16:], uint64(qt))
-	h := &mb.hash
-	h.Reset()
-	_, _ = h.Write(b[:])
-	_, _ = h.WriteString(name)
+	hash := mix(mix(uint64(uint32(res)), uint64(qs)), uint64(qt))
+	hash = mix(hash, maphash.String(hashSeed, name))
 	for _, a := range attrs {
-		_ = h.WriteByte(0)
-		_, _ = h.WriteString(a)
+		hash = mix(hash, maphash.String(hashSeed, a))
 	}
-	hash := h.Sum64()
 	if mb.windex == nil {
 		mb.windex = map[uint64]int32{}
 	}
@@ -668,7 +659,7 @@ func (mb *metricsBatch) acc(ctx *session.Context, id metricID, start, ts time.Ti
 		s, t = pcommon.NewTimestampFromTime(start), pcommon.NewTimestampFromTime(ts)
 	}
 	r := mb.resourceAcc(ctx)
-	h := mb.pointHash(r.n, id, s, t, kept)
+	h := pointHash(r.n, id, s, t, kept)
 	if p := mb.find(h, r.n, id, s, t, kept); p != nil {
 		return p
 	}
@@ -714,20 +705,22 @@ func (mb *metricsBatch) resourceAcc(ctx *session.Context) *resourceAcc {
 // pointHash hashes what identifies a point in a batch: its resource's
 // number, its metric's, its times and its attributes' values (find
 // compares their names too).
-func (mb *metricsBatch) pointHash(res int32, id metricID, s, t pcommon.Timestamp, attrs []string) uint64 {
-	var b [24]byte
-	binary.LittleEndian.PutUint32(b[0:], uint32(res))
-	binary.LittleEndian.PutUint32(b[4:], uint32(id))
-	binary.LittleEndian.PutUint64(b[8:], uint64(s))
-	binary.LittleEndian.PutUint64(b[16:], uint64(t))
-	h := &mb.hash
-	h.Reset()
-	_, _ = h.Write(b[:])
+func pointHash(res int32, id metricID, s, t pcommon.Timestamp, attrs []string) uint64 {
+	h := mix(uint64(uint32(res))<<32|uint64(uint32(id)), uint64(s))
+	h = mix(h, uint64(t))
 	for i := 1; i < len(attrs); i += 2 {
-		_, _ = h.WriteString(attrs[i])
-		_ = h.WriteByte(0)
+		h = mix(h, maphash.String(hashSeed, attrs[i]))
 	}
-	return h.Sum64()
+	return h
+}
+
+// hashSeed seeds the hashes of the batches' keys.
+var hashSeed = maphash.MakeSeed()
+
+// mix folds v into the hash h (a multiply-and-fold step, as wyhash's).
+func mix(h, v uint64) uint64 {
+	hi, lo := bits.Mul64(h^0xa0761d6478bd642f, v^0xe7037ed1a0b428db)
+	return hi ^ lo
 }
 
 // find returns the point of the series, whose key hashes to h, or nil.
@@ -835,6 +828,13 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 			seen[k] = r
 		}
 	}
+	n := 0
+	for _, r := range mb.order {
+		if !r.merged {
+			n++
+		}
+	}
+	md.ResourceMetrics().EnsureCapacity(n)
 	for _, r := range mb.order {
 		if r.merged {
 			continue
@@ -844,6 +844,13 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 		sm := rm.ScopeMetrics().AppendEmpty()
 		sm.Scope().SetName(metadata.ScopeName)
 		sm.Scope().SetVersion(mb.b.version)
+		n := 0
+		for _, s := range r.series {
+			if s.first != 0 {
+				n++
+			}
+		}
+		sm.Metrics().EnsureCapacity(n)
 		for id, s := range r.series {
 			if s.first != 0 {
 				mb.emitMetric(sm.Metrics(), metricID(id), s)
@@ -872,7 +879,7 @@ func (mb *metricsBatch) merge(r, o *resourceAcc) {
 		for i := s.first; i != 0; {
 			op := &mb.points[i-1]
 			next := op.next
-			h := mb.pointHash(r.n, metricID(id), op.start, op.ts, op.attrs)
+			h := pointHash(r.n, metricID(id), op.start, op.ts, op.attrs)
 			p := mb.find(h, r.n, metricID(id), op.start, op.ts, op.attrs)
 			if p == nil {
 				op.res, op.next = r.n, 0
@@ -904,6 +911,7 @@ func (mb *metricsBatch) emitMetric(ms pmetric.MetricSlice, id metricID, s series
 		m.SetUnit(h.Unit)
 		hist := m.SetEmptyHistogram()
 		hist.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
+		hist.DataPoints().EnsureCapacity(int(s.n))
 		for i := s.first; i != 0; {
 			p := &mb.points[i-1]
 			dp := hist.DataPoints().AppendEmpty()
