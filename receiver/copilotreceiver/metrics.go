@@ -129,6 +129,7 @@ type metricsBuilder struct {
 	// resLast those of the last batch: a session's next batch copies its
 	// resource and reuses its key instead of making them again.
 	resNow, resLast map[*session.Context]*cachedResource
+	keyBuf          []byte
 }
 
 // metricID numbers a metric of a builder; noMetric is none.
@@ -317,7 +318,7 @@ type metricsBatch struct {
 	// facts, whose points are grouped by series.
 	groupWindow *window
 	// resOf numbers the contexts of the batch by their resource's
-	// attributes (resourceKey), which resIDs numbers.
+	// attributes (metricsBuilder.resourceKey), which resIDs numbers.
 	resIDs map[string]int32
 	resOf  map[*session.Context]int32
 }
@@ -341,7 +342,7 @@ func (mb *metricsBatch) reset() {
 }
 
 // cachedResource is a context's resource, as made of the context ctx, and
-// its key (resourceKey) once asked for. res, when hasRes, is the resource
+// its key (filledKey) once asked for. res, when hasRes, is the resource
 // made for the key in this batch (fresh), to be moved into the output, or
 // kept from one batch to the next, to be copied into it.
 type cachedResource struct {
@@ -372,7 +373,7 @@ func (b *metricsBuilder) resource(ctx *session.Context) *cachedResource {
 	return c
 }
 
-// resourceKey returns ctx's resource key (resourceKey), computed once.
+// resourceKey returns ctx's resource key (filledKey), computed once.
 func (b *metricsBuilder) resourceKey(ctx *session.Context) string {
 	c := b.resource(ctx)
 	if !c.hasKey {
@@ -380,9 +381,25 @@ func (b *metricsBuilder) resourceKey(ctx *session.Context) string {
 			c.res, c.hasRes = pcommon.NewResource(), true
 			b.resources.fill(c.res, ctx, false)
 		}
-		c.key, c.hasKey = resourceKey(c.res), true
+		b.keyBuf = filledKey(b.keyBuf[:0], c.res)
+		c.key, c.hasKey = string(b.keyBuf), true
 	}
 	return c.key
+}
+
+// filledKey appends a key of res, a resource fill made, to dst: its
+// attributes in their order. fill sets them in one order, so two such
+// resources with the same attributes have the same key, as resourceKey
+// gives (which sorts them, for resources of any origin) without a string
+// per attribute.
+func filledKey(dst []byte, res pcommon.Resource) []byte {
+	for k, v := range res.Attributes().All() {
+		dst = append(dst, k...)
+		dst = append(dst, 0)
+		dst = append(dst, v.AsString()...)
+		dst = append(dst, 1)
+	}
+	return dst
 }
 
 // emitResource sets ctx's resource on out. A session read in one batch
