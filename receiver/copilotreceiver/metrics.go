@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -102,8 +103,9 @@ type histSpec struct {
 	cfg HistogramConfig
 }
 
-// metricsBuilder turns facts into metrics. It is not safe for concurrent
-// use.
+// metricsBuilder turns facts into metrics. Its build may be called from
+// several goroutines at once (the hook endpoint's requests): each call has
+// a batch of its own.
 type metricsBuilder struct {
 	// specs is every metric by its number (metricID), in the order of
 	// their names: the order a resource's metrics are emitted in. ids
@@ -122,14 +124,11 @@ type metricsBuilder struct {
 	// faster than the clock moves. The tailer's and the hook endpoint's
 	// builders share one, since their points may fall into the same stream.
 	clock tailer.Clock
-	// batch is the last build's, reused by the next: its points,
-	// attributes and index keep their room.
-	batch *metricsBatch
-	// resNow are the resources of the contexts of the batch being built,
-	// resLast those of the last batch: a session's next batch copies its
-	// resource and reuses its key instead of making them again.
-	resNow, resLast map[*session.Context]*cachedResource
-	keyBuf          []byte
+	// spare is the batch the last build finished with, for the next to
+	// reuse: its points, attributes and index keep their room, and its
+	// resources serve the sessions read again.
+	mu    sync.Mutex
+	spare *metricsBatch
 }
 
 // metricID numbers a metric of a builder; noMetric is none.
@@ -300,6 +299,13 @@ type metricsBatch struct {
 	attrs   []string
 	buckets []uint64
 
+	// resNow are the resources of the contexts of this batch, resLast
+	// those of the batch this one's memory served last: a session's next
+	// batch copies its resource and reuses its key instead of making them
+	// again. reset keeps them.
+	resNow, resLast map[*session.Context]*cachedResource
+	keyBuf          []byte
+
 	// Combined mode. A first pass over the facts (collecting) finds the
 	// window of each group of points (collect), and notes in seq which
 	// group each point or usage fact fell in; the second builds the
@@ -318,7 +324,7 @@ type metricsBatch struct {
 	// facts, whose points are grouped by series.
 	groupWindow *window
 	// resOf numbers the contexts of the batch by their resource's
-	// attributes (metricsBuilder.resourceKey), which resIDs numbers.
+	// attributes (metricsBatch.resourceKey), which resIDs numbers.
 	resIDs map[string]int32
 	resOf  map[*session.Context]int32
 }
@@ -356,33 +362,33 @@ type cachedResource struct {
 
 // resource returns ctx's cached resource: the one of this batch or, when
 // the context is still what it was, the last batch's; else a new one.
-func (b *metricsBuilder) resource(ctx *session.Context) *cachedResource {
-	if c := b.resNow[ctx]; c != nil {
+func (mb *metricsBatch) resource(ctx *session.Context) *cachedResource {
+	if c := mb.resNow[ctx]; c != nil {
 		return c
 	}
-	c := b.resLast[ctx]
+	c := mb.resLast[ctx]
 	if c == nil || c.ctx != *ctx {
 		c = &cachedResource{ctx: *ctx, fresh: true}
 	} else {
 		c.fresh = false
 	}
-	if b.resNow == nil {
-		b.resNow = map[*session.Context]*cachedResource{}
+	if mb.resNow == nil {
+		mb.resNow = map[*session.Context]*cachedResource{}
 	}
-	b.resNow[ctx] = c
+	mb.resNow[ctx] = c
 	return c
 }
 
 // resourceKey returns ctx's resource key (filledKey), computed once.
-func (b *metricsBuilder) resourceKey(ctx *session.Context) string {
-	c := b.resource(ctx)
+func (mb *metricsBatch) resourceKey(ctx *session.Context) string {
+	c := mb.resource(ctx)
 	if !c.hasKey {
 		if !c.hasRes {
 			c.res, c.hasRes = pcommon.NewResource(), true
-			b.resources.fill(c.res, ctx, false)
+			mb.b.resources.fill(c.res, ctx, false)
 		}
-		b.keyBuf = filledKey(b.keyBuf[:0], c.res)
-		c.key, c.hasKey = string(b.keyBuf), true
+		mb.keyBuf = filledKey(mb.keyBuf[:0], c.res)
+		c.key, c.hasKey = string(mb.keyBuf), true
 	}
 	return c.key
 }
@@ -405,8 +411,8 @@ func filledKey(dst []byte, res pcommon.Resource) []byte {
 // emitResource sets ctx's resource on out. A session read in one batch
 // has its resource made once, as before the cache; one read in more keeps
 // a copy from its second batch on.
-func (b *metricsBuilder) emitResource(ctx *session.Context, out pcommon.Resource) {
-	c := b.resource(ctx)
+func (mb *metricsBatch) emitResource(ctx *session.Context, out pcommon.Resource) {
+	c := mb.resource(ctx)
 	switch {
 	case c.hasRes && c.fresh:
 		c.res.MoveTo(out)
@@ -415,18 +421,18 @@ func (b *metricsBuilder) emitResource(ctx *session.Context, out pcommon.Resource
 		c.res.CopyTo(out)
 	case !c.fresh:
 		c.res, c.hasRes = pcommon.NewResource(), true
-		b.resources.fill(c.res, ctx, false)
+		mb.b.resources.fill(c.res, ctx, false)
 		c.res.CopyTo(out)
 	default:
-		b.resources.fill(out, ctx, false)
+		mb.b.resources.fill(out, ctx, false)
 	}
 }
 
 // endBatch keeps the resources of the batch's contexts for the next batch,
 // and forgets those of the last.
-func (b *metricsBuilder) endBatch() {
-	b.resLast, b.resNow = b.resNow, b.resLast
-	clear(b.resNow)
+func (mb *metricsBatch) endBatch() {
+	mb.resLast, mb.resNow = mb.resNow, mb.resLast
+	clear(mb.resNow)
 }
 
 // window is the times of a group of combined points: the earliest start
@@ -455,13 +461,20 @@ const combineSpan = 15 * time.Minute
 // build converts the facts of one batch. now is the receive time, used in
 // received mode.
 func (b *metricsBuilder) build(f *session.Facts, now time.Time) pmetric.Metrics {
-	mb := b.batch
+	b.mu.Lock()
+	mb := b.spare
+	b.spare = nil
+	b.mu.Unlock()
 	if mb == nil {
 		mb = &metricsBatch{b: b, byCtx: map[*session.Context]*resourceAcc{}}
-		b.batch = mb
 	} else {
 		mb.reset()
 	}
+	defer func() {
+		b.mu.Lock()
+		b.spare = mb
+		b.mu.Unlock()
+	}()
 	if b.received {
 		start, end := f.ReadStart, f.ReadEnd
 		if end.IsZero() {
@@ -599,7 +612,7 @@ func (mb *metricsBatch) resID(ctx *session.Context) int32 {
 		if mb.resOf == nil {
 			mb.resIDs, mb.resOf = map[string]int32{}, map[*session.Context]int32{}
 		}
-		rk := mb.b.resourceKey(ctx)
+		rk := mb.resourceKey(ctx)
 		if id, ok = mb.resIDs[rk]; !ok {
 			id = int32(len(mb.resIDs))
 			mb.resIDs[rk] = id
@@ -837,7 +850,7 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 	}
 	if seen != nil {
 		for _, r := range mb.order {
-			k := mb.b.resourceKey(r.ctx)
+			k := mb.resourceKey(r.ctx)
 			if first := seen[k]; first != nil {
 				mb.merge(first, r)
 				continue
@@ -857,7 +870,7 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 			continue
 		}
 		rm := md.ResourceMetrics().AppendEmpty()
-		mb.b.emitResource(r.ctx, rm.Resource())
+		mb.emitResource(r.ctx, rm.Resource())
 		sm := rm.ScopeMetrics().AppendEmpty()
 		sm.Scope().SetName(metadata.ScopeName)
 		sm.Scope().SetVersion(mb.b.version)
@@ -874,7 +887,7 @@ func (mb *metricsBatch) emit() pmetric.Metrics {
 			}
 		}
 	}
-	mb.b.endBatch()
+	mb.endBatch()
 	return md
 }
 

@@ -1,6 +1,7 @@
 package copilotreceiver
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -193,4 +194,31 @@ func TestFilledKeyIsResourceKey(t *testing.T) {
 			assert.Equal(t, resourceKey(ra) == resourceKey(rb), string(filledKey(nil, ra)) == string(filledKey(nil, rb)), "%+v\n%+v", a, b)
 		}
 	}
+}
+
+// TestBuildConcurrently: the hook endpoint builds the metrics of
+// different sessions' payloads at once with one builder (in event mode),
+// so each build has a batch of its own. Run with -race.
+func TestBuildConcurrently(t *testing.T) {
+	mb, _, _ := builders(testConfig())
+	fresh, _, _ := builders(testConfig())
+	var m pmetric.JSONMarshaler
+	want, err := m.MarshalMetrics(fresh.build(everyFact(), time.Time{}))
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f := everyFact()
+			for range 50 {
+				got, err := m.MarshalMetrics(mb.build(f, time.Time{}))
+				assert.NoError(t, err)
+				if !assert.Equal(t, string(want), string(got)) {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
