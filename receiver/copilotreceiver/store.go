@@ -168,11 +168,35 @@ func newStoreCheck(paths []string, open openStoreFunc, tel *metadata.TelemetryBu
 // tailer read. It never fails a batch.
 func (c *storeCheck) signal() pipeline.Signal {
 	return pipeline.Signal{Name: "store_check", Consume: func(ctx context.Context, f *session.Facts) error {
+		if len(f.Summaries) == 0 {
+			return nil
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		r := storeRound{c: c}
+		defer r.close()
 		for i := range f.Summaries {
-			c.check(ctx, &f.Summaries[i])
+			c.check(ctx, &f.Summaries[i], &r)
 		}
 		return nil
 	}}
+}
+
+// storeRound is the stores one batch's shutdowns are compared with, each
+// opened once for the batch rather than once per shutdown: opening a
+// store (its schema looked at) costs a few milliseconds, and a backlog's
+// batch holds thousands of shutdowns. Each query is still a statement of
+// its own, so no read transaction spans the batch.
+type storeRound struct {
+	c       *storeCheck
+	readers map[string]storeReader
+	failed  map[string]bool // could not be opened in this batch: not tried again
+}
+
+func (r *storeRound) close() {
+	for _, rd := range r.readers {
+		_ = rd.Close()
+	}
 }
 
 // check compares one shutdown's totals with the store. It skips, without
@@ -182,12 +206,10 @@ func (c *storeCheck) signal() pipeline.Signal {
 // whose rows the store already has (a backfill; that leg's shutdown is
 // checked), and a session the store joined after its first leg (started by
 // an older CLI and resumed by a newer one).
-func (c *storeCheck) check(ctx context.Context, sf *session.SummaryFact) {
+func (c *storeCheck) check(ctx context.Context, sf *session.SummaryFact, r *storeRound) {
 	if sf.ShutdownType == session.ShutdownIdle || sf.Ctx == nil || sf.Ctx.SessionID == "" {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	id := sf.Ctx.SessionID
 	cs := c.sessions[id]
 	if cs == nil {
@@ -204,7 +226,7 @@ func (c *storeCheck) check(ctx context.Context, sf *session.SummaryFact) {
 		cs.firstLegEnd = sf.Time
 	}
 	for _, path := range c.paths {
-		s, ok := c.read(ctx, path, id)
+		s, ok := c.read(ctx, r, path, id)
 		if !ok {
 			continue
 		}
@@ -235,10 +257,13 @@ func (c *storeCheck) check(ctx context.Context, sf *session.SummaryFact) {
 	}
 }
 
-// read sums the session's rows in one store; ok is false when the store
-// cannot be read or does not have the session. A failure to open or read
-// is logged once per store until it reads again.
-func (c *storeCheck) read(ctx context.Context, path, sessionID string) (storeSession, bool) {
+// read sums the session's rows in one store, opened once per batch
+// (storeRound); ok is false when the store cannot be read or does not
+// have the session. A failure to open or read is logged once per store
+// until it reads again. A store that cannot be opened is not tried again
+// in the same batch; one whose query failed is opened again for the next
+// shutdown.
+func (c *storeCheck) read(ctx context.Context, round *storeRound, path, sessionID string) (storeSession, bool) {
 	fail := func(what string, err error) (storeSession, bool) {
 		msg := what + ": " + err.Error()
 		if c.problem[path] == msg {
@@ -257,16 +282,28 @@ func (c *storeCheck) read(ctx context.Context, path, sessionID string) (storeSes
 		}
 		return storeSession{}, false
 	}
-	if _, err := os.Stat(path); err != nil {
-		return fail("open", err)
+	if round.failed[path] {
+		return storeSession{}, false
 	}
-	r, err := c.open(ctx, path)
-	if err != nil {
-		return fail("open", err)
+	r := round.readers[path]
+	if r == nil {
+		opened, err := c.openStore(ctx, path)
+		if err != nil {
+			if round.failed == nil {
+				round.failed = map[string]bool{}
+			}
+			round.failed[path] = true
+			return fail("open", err)
+		}
+		if round.readers == nil {
+			round.readers = map[string]storeReader{}
+		}
+		r, round.readers[path] = opened, opened
 	}
-	defer r.Close()
 	s, ok, err := r.Session(ctx, sessionID)
 	if err != nil {
+		_ = r.Close()
+		delete(round.readers, path)
 		return fail("query", err)
 	}
 	if c.problem[path] != "" {
@@ -274,6 +311,15 @@ func (c *storeCheck) read(ctx context.Context, path, sessionID string) (storeSes
 		delete(c.problem, path)
 	}
 	return s, ok
+}
+
+// openStore opens the store at path, which must exist: a store the CLI
+// has not created is not created by opening it.
+func (c *storeCheck) openStore(ctx context.Context, path string) (storeReader, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	return c.open(ctx, path)
 }
 
 // tailerSignals are the signals the tailer delivers to: the store

@@ -3,6 +3,8 @@ package copilotreceiver
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,6 +190,76 @@ func TestStoreCheckMissingStore(t *testing.T) {
 	assert.Equal(t, zapcore.InfoLevel, logs.All()[0].Level)
 	assert.Empty(t, mismatches(t, tel))
 }
+
+// TestStoreCheckOpensOncePerBatch: a batch's shutdowns (a backlog's
+// thousands) are compared with one opening of the store, not one each; a
+// store that cannot be opened is tried once per batch, and one whose query
+// failed is opened again for the next shutdown.
+func TestStoreCheckOpensOncePerBatch(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	tokens := session.TokenDetails{Input: 100, Output: 10}
+	store := &countingStore{fakeStore: fakeStore{sessions: map[string]storeSession{}}}
+	var batch []session.SummaryFact
+	for i := range 50 {
+		id := fmt.Sprintf("s%02d", i)
+		store.sessions[id] = storeSession{Calls: 2, Input: 100, Output: 10, First: t0, Last: t0}
+		batch = append(batch, summaryOf(id, 0, t0.Add(time.Second), 2, tokens, 0))
+	}
+	path := filepath.Join(t.TempDir(), storeFileName)
+	require.NoError(t, os.WriteFile(path, nil, 0o644))
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	tb, err := metadata.NewTelemetryBuilder(tel.NewTelemetrySettings())
+	require.NoError(t, err)
+	opens := 0
+	var openErr error
+	c := newStoreCheck([]string{path}, func(context.Context, string) (storeReader, error) {
+		opens++
+		if openErr != nil {
+			return nil, openErr
+		}
+		return store, nil
+	}, tb, zap.NewNop())
+	consume := func() {
+		require.NoError(t, c.signal().Consume(context.Background(), &session.Facts{Summaries: batch}))
+	}
+
+	consume()
+	assert.Equal(t, 1, opens, "openings for a batch of 50 shutdowns")
+	assert.Equal(t, int64(50), c.compared)
+	assert.Equal(t, 1, store.closed, "the store is closed after the batch")
+	assert.Empty(t, mismatches(t, tel))
+
+	consume()
+	assert.Equal(t, 2, opens, "one opening per batch")
+
+	openErr = errors.New("locked")
+	consume()
+	assert.Equal(t, 3, opens, "a store that cannot be opened is tried once per batch")
+	assert.Equal(t, int64(100), c.compared)
+
+	openErr, store.failQueries = nil, 1
+	consume()
+	assert.Equal(t, 5, opens, "opened again after a failed query")
+	assert.Equal(t, int64(149), c.compared, "every shutdown but the one whose query failed")
+}
+
+// countingStore is a fakeStore that counts closings and can fail queries.
+type countingStore struct {
+	fakeStore
+	closed      int
+	failQueries int
+}
+
+func (s *countingStore) Session(ctx context.Context, id string) (storeSession, bool, error) {
+	if s.failQueries > 0 {
+		s.failQueries--
+		return storeSession{}, false, errors.New("database is locked")
+	}
+	return s.fakeStore.Session(ctx, id)
+}
+
+func (s *countingStore) Close() error { s.closed++; return nil }
 
 // everyStoreCall is a store row with every attribute of the per-call
 // metrics set.
