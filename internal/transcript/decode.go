@@ -293,15 +293,15 @@ func decodeData(typ string, raw []byte, opts Options) (any, error) {
 	}
 	switch typ {
 	case TypeSessionStart:
-		return unmarshal[StartData](raw)
+		return strictData(raw, fastStart)
 	case TypeSubagentStarted, TypeSubagentCompleted, TypeSubagentFailed:
-		return unmarshal[SubagentData](raw)
+		return strictData(raw, fastSubagent)
 	case TypeAbort:
-		return unmarshal[AbortData](raw)
+		return strictData(raw, fastAbort)
 	case TypeSessionModelChange:
-		return unmarshal[ModelChangeData](raw)
+		return strictData(raw, fastModelChange)
 	case TypeSessionContextChanged:
-		return unmarshal[WorkingContext](raw)
+		return strictData(raw, fastContext)
 	}
 	return nil, nil
 }
@@ -461,16 +461,6 @@ func boolean(m *members, dst *bool) error {
 		return fmt.Errorf("%.40q is not a boolean", v)
 	}
 	return nil
-}
-
-// jsonValue decodes the current value with encoding/json; for small
-// values of rare members.
-func jsonValue(m *members, dst any) error {
-	v := m.value()
-	if v == nil {
-		return nil
-	}
-	return json.Unmarshal(v, dst)
 }
 
 func decodeUsageRecord(m *members, _ Options) (any, error) {
@@ -649,9 +639,9 @@ func decodeToolComplete(m *members, opts Options) (any, error) {
 		case "parentToolCallId":
 			return sval(m, &d.ParentToolCallID)
 		case "error":
-			return jsonValue(m, &d.Error)
+			return jsonMember(m, &d.Error, fastToolError)
 		case "shellExecution":
-			return jsonValue(m, &d.ShellExecution)
+			return jsonMember(m, &d.ShellExecution, fastShellExecution)
 		case "result":
 			if opts.CaptureContent {
 				return object(m, func(c *members) error {
@@ -738,7 +728,7 @@ func decodeResume(m *members, _ Options) (any, error) {
 		case "selectedModel":
 			return sval(m, &d.SelectedModel)
 		case "context":
-			return jsonValue(m, &d.Context)
+			return jsonMember(m, &d.Context, fastContext)
 		case "sessionLimits":
 			d.WritesCumulativeShutdown = true
 		}

@@ -110,7 +110,7 @@ func codeChanges(c *members, cc *CodeChanges) error {
 			return count(m, &cc.FilesModifiedCount)
 		case "filesModified":
 			if v := m.value(); v != nil && string(v) != "null" {
-				return json.Unmarshal(v, &cc.FilesModified)
+				return jsonStrings(v, &cc.FilesModified)
 			}
 		}
 		return nil
