@@ -343,15 +343,15 @@ func (st *decodeState) decodeData(typ string, raw []byte, opts Options) (any, er
 	}
 	switch typ {
 	case TypeSessionStart:
-		return strictData(raw, fastStart)
+		return strictData(st, raw, fastStart)
 	case TypeSubagentStarted, TypeSubagentCompleted, TypeSubagentFailed:
-		return strictData(raw, fastSubagent)
+		return strictData(st, raw, fastSubagent)
 	case TypeAbort:
-		return strictData(raw, fastAbort)
+		return strictData(st, raw, fastAbort)
 	case TypeSessionModelChange:
-		return strictData(raw, fastModelChange)
+		return strictData(st, raw, fastModelChange)
 	case TypeSessionContextChanged:
-		return strictData(raw, fastContext)
+		return strictData(st, raw, fastContext)
 	}
 	return nil, nil
 }
@@ -523,7 +523,7 @@ func boolean(m *members, dst *bool) error {
 }
 
 func decodeUsageRecord(m *members, _ Options) (any, error) {
-	d, err := pick(m, new(UsageRecordData), func(d *UsageRecordData, key []byte, m *members) error {
+	d, err := pick(m, alloc(m.st, func(st *decodeState) *slab[UsageRecordData] { return &st.usageRecords }), func(d *UsageRecordData, key []byte, m *members) error {
 		if string(key) != "usage" {
 			return nil
 		}
@@ -605,7 +605,7 @@ func usageMember(u *UsageData, key []byte, m *members) error {
 }
 
 func decodeUserMessage(m *members, opts Options) (any, error) {
-	return pick(m, new(UserMessageData), func(d *UserMessageData, key []byte, m *members) error {
+	return pick(m, alloc(m.st, func(st *decodeState) *slab[UserMessageData] { return &st.userMessages }), func(d *UserMessageData, key []byte, m *members) error {
 		switch string(key) {
 		case "interactionId":
 			return sval(m, &d.InteractionID)
@@ -636,7 +636,7 @@ func decodeAssistantMessage(m *members, opts Options) (any, error) {
 }
 
 func decodeTurnStart(m *members, _ Options) (any, error) {
-	return pick(m, new(TurnStartData), func(d *TurnStartData, key []byte, m *members) error {
+	return pick(m, alloc(m.st, func(st *decodeState) *slab[TurnStartData] { return &st.turnStarts }), func(d *TurnStartData, key []byte, m *members) error {
 		switch string(key) {
 		case "turnId":
 			return sval(m, &d.TurnID)
@@ -650,7 +650,7 @@ func decodeTurnStart(m *members, _ Options) (any, error) {
 }
 
 func decodeTurnEnd(m *members, _ Options) (any, error) {
-	return pick(m, new(TurnEndData), func(d *TurnEndData, key []byte, m *members) error {
+	return pick(m, alloc(m.st, func(st *decodeState) *slab[TurnEndData] { return &st.turnEnds }), func(d *TurnEndData, key []byte, m *members) error {
 		if string(key) == "turnId" {
 			return sval(m, &d.TurnID)
 		}
@@ -659,7 +659,7 @@ func decodeTurnEnd(m *members, _ Options) (any, error) {
 }
 
 func decodeToolStart(m *members, opts Options) (any, error) {
-	d, err := pick(m, new(ToolStartData), func(d *ToolStartData, key []byte, m *members) error {
+	d, err := pick(m, alloc(m.st, func(st *decodeState) *slab[ToolStartData] { return &st.toolStarts }), func(d *ToolStartData, key []byte, m *members) error {
 		switch string(key) {
 		case "toolCallId":
 			return sval(m, &d.ToolCallID)
@@ -685,7 +685,7 @@ func decodeToolStart(m *members, opts Options) (any, error) {
 }
 
 func decodeToolComplete(m *members, opts Options) (any, error) {
-	d, err := pick(m, new(ToolCompleteData), func(d *ToolCompleteData, key []byte, m *members) error {
+	d, err := pick(m, alloc(m.st, func(st *decodeState) *slab[ToolCompleteData] { return &st.toolCompletes }), func(d *ToolCompleteData, key []byte, m *members) error {
 		switch string(key) {
 		case "toolCallId":
 			return sval(m, &d.ToolCallID)
@@ -753,7 +753,7 @@ func decodeCompaction(m *members, _ Options) (any, error) {
 }
 
 func decodeHookStart(m *members, _ Options) (any, error) {
-	return pick(m, new(HookStartData), func(d *HookStartData, key []byte, m *members) error {
+	return pick(m, alloc(m.st, func(st *decodeState) *slab[HookStartData] { return &st.hookStarts }), func(d *HookStartData, key []byte, m *members) error {
 		switch string(key) {
 		case "hookInvocationId":
 			return sval(m, &d.HookInvocationID)

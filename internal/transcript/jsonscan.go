@@ -381,6 +381,38 @@ type memberStack [8]members
 type decodeState struct {
 	stack memberStack
 	strs  [strCacheSize]string
+
+	// The data of the frequent event types, allocated a slab at a time
+	// like the Reader's events.
+	usageRecords  slab[UsageRecordData]
+	userMessages  slab[UserMessageData]
+	turnStarts    slab[TurnStartData]
+	turnEnds      slab[TurnEndData]
+	toolStarts    slab[ToolStartData]
+	toolCompletes slab[ToolCompleteData]
+	hookStarts    slab[HookStartData]
+}
+
+// dataSlab is how many values a slab allocates at once.
+const dataSlab = 16
+
+// slab hands out new values of T, allocated dataSlab at a time: one
+// allocation for many events. Each value is still one of its own, which
+// the caller may keep (it keeps the others of its slab alive with it).
+type slab[T any] struct{ free []T }
+
+// alloc returns a new T from s, or from the heap when there is no state.
+func alloc[T any](st *decodeState, s func(st *decodeState) *slab[T]) *T {
+	if st == nil {
+		return new(T)
+	}
+	sl := s(st)
+	if len(sl.free) == 0 {
+		sl.free = make([]T, dataSlab)
+	}
+	p := &sl.free[0]
+	sl.free = sl.free[1:]
+	return p
 }
 
 var decodeStates = sync.Pool{New: func() any { return new(decodeState) }}

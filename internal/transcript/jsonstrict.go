@@ -246,7 +246,7 @@ func jstr(m *members, dst *string) bool {
 	if string(v) == "null" {
 		return true
 	}
-	s, ok := unquote(v)
+	s, ok := m.st.unquote(v)
 	if ok {
 		*dst = s
 	}
@@ -313,9 +313,10 @@ func jcontext(m *members, dst **WorkingContext) bool {
 
 // strictData decodes raw, the data of an event, into a new T with fast,
 // and else with encoding/json.
-func strictData[T any](raw []byte, fast func(m *members, d *T) bool) (*T, error) {
+func strictData[T any](st *decodeState, raw []byte, fast func(m *members, d *T) bool) (*T, error) {
 	if validJSON(raw) {
 		m := openMembers(raw, 0)
+		m.st = st
 		d := new(T)
 		if fast(&m, d) && m.end() == nil {
 			return d, nil
@@ -434,6 +435,7 @@ func jsonMember[T any](m *members, dst **T, fast func(m *members, d *T) bool) er
 	}
 	if *dst == nil && v[0] == '{' && validJSON(v) {
 		c := openMembers(v, 0)
+		c.st, c.depth = m.st, m.depth+1 // in place of a child of m
 		d := new(T)
 		if fast(&c, d) && c.end() == nil {
 			*dst = d

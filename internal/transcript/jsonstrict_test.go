@@ -22,10 +22,14 @@ type strictCase struct {
 	ref  func(raw []byte) (any, error)
 }
 
+// strictState is the decode state of the fast paths: its cache hands
+// them the strings of earlier texts.
+var strictState = new(decodeState)
+
 func dataCase[T any](name string, fast func(m *members, d *T) bool) strictCase {
 	return strictCase{
 		name: name,
-		fast: func(raw []byte) (any, error) { return strictData(raw, fast) },
+		fast: func(raw []byte) (any, error) { return strictData(strictState, raw, fast) },
 		ref:  func(raw []byte) (any, error) { return unmarshal[T](raw) },
 	}
 }
@@ -47,6 +51,7 @@ func memberCase[T any](name string, fast func(m *members, d *T) bool, preset boo
 		fast: func(raw []byte) (any, error) {
 			wrapped := append(append([]byte(`{"k":`), raw...), '}')
 			m := openMembers(wrapped, 0)
+			m.st = strictState
 			if _, ok := m.next(); !ok {
 				return nil, m.err
 			}
