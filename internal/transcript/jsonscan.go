@@ -44,16 +44,6 @@ func skipSpace(b []byte, i int) int {
 // prompts and tool outputs are passed over at memchr speed.
 func skipString(b []byte, i int) (int, error) {
 	i++
-	// Keys and most values the decoder reads are short: their first bytes
-	// are looked at one by one before a call to IndexByte is paid for. A
-	// quote met before any backslash is not escaped.
-	for j, lim := i, min(len(b), i+shortString); j < lim; j++ {
-		if c := b[j]; c == '"' {
-			return j + 1, nil
-		} else if c == '\\' {
-			break
-		}
-	}
 	for {
 		q := bytes.IndexByte(b[i:], '"')
 		if q < 0 {
@@ -71,9 +61,6 @@ func skipString(b []byte, i int) (int, error) {
 		i = end + 1
 	}
 }
-
-// shortString is how many bytes of a string skipString reads one by one.
-const shortString = 16
 
 func skipLiteral(b []byte, i int, lit string) (int, error) {
 	if len(b)-i < len(lit) {
