@@ -241,7 +241,21 @@ func strictMutations(raw []byte) [][]byte {
 func TestStrictDecodersMatchEncodingJSON(t *testing.T) {
 	n := 0
 	seen := map[string]bool{}
+	shapes := map[string]int{}
 	for _, seed := range strictSeeds(t) {
+		// Seeds of one shape (the same keys) differ in values only: two
+		// of each are mutated, which keeps the test short.
+		var shape []byte
+		if eachMember(seed, func(k, _ []byte) bool {
+			shape = append(append(shape, k...), ',')
+			return true
+		}) != nil || len(shape) == 0 {
+			shape = seed // not an object, or an empty one
+		}
+		if shapes[string(shape)]++; shapes[string(shape)] > 2 {
+			requireSameAsJSON(t, seed)
+			continue
+		}
 		for _, raw := range append([][]byte{seed}, strictMutations(seed)...) {
 			if seen[string(raw)] {
 				continue
