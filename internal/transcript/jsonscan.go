@@ -446,6 +446,9 @@ func (st *decodeState) slot(b []byte) *string {
 
 // unquote is unquote, through the cache for strings without escapes.
 func (st *decodeState) unquote(raw []byte) (string, bool) {
+	if len(raw) > maxCachedLen+2 {
+		return unquote(raw) // content: not cached, and read once
+	}
 	if s, ok := plainString(raw); ok {
 		return st.str(s), true
 	}
