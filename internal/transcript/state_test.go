@@ -59,3 +59,26 @@ func TestDecodeStateChangesNothing(t *testing.T) {
 	}
 	t.Logf("%d decodes", n)
 }
+
+// FuzzDecodeState: a decode with a state, kept from one input to the next
+// so that its cache and slabs carry what earlier inputs left, gives what
+// a decode without a state gives.
+func FuzzDecodeState(f *testing.F) {
+	for _, line := range fuzzLines(f) {
+		f.Add(line)
+	}
+	st := new(decodeState)
+	var none *decodeState
+	f.Fuzz(func(t *testing.T, line []byte) {
+		for _, opts := range []Options{{}, {CaptureContent: true}} {
+			got, gerr := st.decode(line, opts)
+			want, werr := none.decode(line, opts)
+			if (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
+				t.Fatalf("%q: error %v, without a state %v", line, gerr, werr)
+			}
+			if !reflect.DeepEqual(want, got) {
+				t.Fatalf("%q:\n got %#v\nwant %#v", line, got, want)
+			}
+		}
+	})
+}
