@@ -199,22 +199,9 @@ func plainString(raw []byte) ([]byte, bool) {
 // typeName returns the event type of a raw JSON string: for a known type
 // the interned name, without allocating.
 func typeName(raw []byte) string {
-	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
-		if name, ok := knownTypeNames[string(raw[1:len(raw)-1])]; ok {
-			return name
-		}
-	}
-	s, _ := unquote(raw)
-	return s
+	name, _, _ := lookupType(raw)
+	return name
 }
-
-var knownTypeNames = func() map[string]string {
-	m := make(map[string]string, len(knownTypes))
-	for k := range knownTypes {
-		m[k] = k
-	}
-	return m
-}()
 
 // typeInfo is what Decode needs to know of an event type.
 type typeInfo struct {
