@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -55,8 +54,19 @@ type Options struct {
 // invalid_timestamp error. Reader keeps such an event as a repaired one;
 // package session counts it at the time of the event before it.
 func Decode(line []byte, opts Options) (Event, error) {
+	st := decodeStates.Get().(*decodeState)
+	ev, err := st.decode(line, opts)
+	st.stack = memberStack{} // holds no line
+	decodeStates.Put(st)
+	return ev, err
+}
+
+// decode is Decode with the state st.
+func (st *decodeState) decode(line []byte, opts Options) (Event, error) {
 	var (
 		ev        Event
+		known     bool
+		dec       dataDecoder
 		tsRaw     []byte
 		dataRaw   []byte
 		data      any
@@ -70,19 +80,14 @@ func Decode(line []byte, opts Options) (Event, error) {
 	// types that have a decoder of their own, decoded as they are met
 	// (the CLI writes the type before the data). Anything else is checked
 	// and skipped.
-	stack := memberStacks.Get().(*memberStack)
-	defer func() {
-		*stack = memberStack{} // holds no line
-		memberStacks.Put(stack)
-	}()
 	m := openMembers(line, 0)
-	m.stack = stack
+	m.st = st
 	for key, ok := m.next(); ok; key, ok = m.next() {
 		switch string(key) {
 		case "type":
-			ev.Type = typeName(m.value())
+			ev.Type, known, dec = lookupType(m.value())
 		case "data":
-			if dec := dataDecoders[ev.Type]; dec != nil && m.isObject() {
+			if dec != nil && m.isObject() {
 				child := m.enterChild()
 				data, dataErr = dec(child, opts)
 				m.leave(child)
@@ -100,14 +105,14 @@ func Decode(line []byte, opts Options) (Event, error) {
 			agentRaw = m.value()
 		}
 	}
-	ev.ID, ev.ParentID, ev.AgentID = unquoteIDs(idRaw, parentRaw, agentRaw)
+	ev.ID, ev.ParentID, ev.AgentID = st.ids(idRaw, parentRaw, agentRaw)
 	if err := m.end(); err != nil {
 		return ev, &DecodeError{Reason: ReasonInvalidJSON, Err: err}
 	}
 	if ev.Type == "" {
 		return ev, &DecodeError{Reason: ReasonMissingType, Err: errors.New("no string member \"type\"")}
 	}
-	if !knownTypes[ev.Type] {
+	if !known {
 		return ev, &DecodeError{Reason: ReasonUnknownType, Type: ev.Type, Err: fmt.Errorf("event type %q is not in the session-events schema", ev.Type)}
 	}
 	ts, tsErr := parseTimestamp(tsRaw)
@@ -119,7 +124,7 @@ func Decode(line []byte, opts Options) (Event, error) {
 		if dataRaw == nil || string(dataRaw) == "null" {
 			dataRaw = []byte("{}")
 		}
-		data, dataErr = decodeData(ev.Type, dataRaw, opts)
+		data, dataErr = st.decodeData(ev.Type, dataRaw, opts)
 	}
 	if dataErr != nil {
 		reason := ReasonInvalidData
@@ -158,28 +163,20 @@ func timeless(ev *Event, err error) bool {
 }
 
 // unquoteIDs unquotes the envelope's ids (a string, or anything else for
-// none) into strings that share one allocation: every event has an id and
-// most a parent id, so that this saves an allocation or two per event.
+// none), as unquote does, without a decode state.
 func unquoteIDs(id, parent, agent []byte) (string, string, string) {
-	a, okA := plainString(id)
-	b, okB := plainString(parent)
-	c, okC := plainString(agent)
-	var sb strings.Builder
-	sb.Grow(len(a) + len(b) + len(c))
-	sb.Write(a)
-	sb.Write(b)
-	sb.Write(c)
-	all := sb.String()
-	ids := [3]string{all[:len(a)], all[len(a) : len(a)+len(b)], all[len(a)+len(b):]}
-	for i, x := range []struct {
-		raw []byte
-		ok  bool
-	}{{id, okA}, {parent, okB}, {agent, okC}} {
-		if !x.ok {
-			ids[i], _ = unquote(x.raw)
-		}
-	}
-	return ids[0], ids[1], ids[2]
+	var st *decodeState
+	return st.ids(id, parent, agent)
+}
+
+// ids unquotes the envelope's ids (a string, or anything else for none).
+// Through the state's cache, an id met lately costs no allocation: most
+// parent ids are the id of the line before.
+func (st *decodeState) ids(id, parent, agent []byte) (string, string, string) {
+	a, _ := st.unquote(id)
+	b, _ := st.unquote(parent)
+	c, _ := st.unquote(agent)
+	return a, b, c
 }
 
 // plainString returns the contents of a raw JSON string of printable
@@ -202,22 +199,32 @@ func plainString(raw []byte) ([]byte, bool) {
 // typeName returns the event type of a raw JSON string: for a known type
 // the interned name, without allocating.
 func typeName(raw []byte) string {
+	name, _, _ := lookupType(raw)
+	return name
+}
+
+// typeInfo is what Decode needs to know of an event type.
+type typeInfo struct {
+	name  string // interned
+	known bool   // in knownTypes
+	dec   dataDecoder
+}
+
+// typeInfos holds the known types, by name.
+var typeInfos map[string]typeInfo
+
+// lookupType returns the event type of a raw JSON string, whether it is
+// known, and its data decoder: for a known type written plainly (as the
+// CLI does), with one map lookup and without allocating.
+func lookupType(raw []byte) (string, bool, dataDecoder) {
 	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
-		if name, ok := knownTypeNames[string(raw[1:len(raw)-1])]; ok {
-			return name
+		if t, ok := typeInfos[string(raw[1:len(raw)-1])]; ok {
+			return t.name, t.known, t.dec
 		}
 	}
 	s, _ := unquote(raw)
-	return s
+	return s, knownTypes[s], dataDecoders[s]
 }
-
-var knownTypeNames = func() map[string]string {
-	m := make(map[string]string, len(knownTypes))
-	for k := range knownTypes {
-		m[k] = k
-	}
-	return m
-}()
 
 // parseTimestamp parses an RFC 3339 timestamp. The CLI's form,
 // 2026-11-22T16:07:26.714Z, is parsed from the bytes; anything else by
@@ -238,8 +245,11 @@ func parseTimestamp(raw []byte) (time.Time, error) {
 			}
 			y, mo, d, h, mi, s, ms := n(b[0:4]), n(b[5:7]), n(b[8:10]), n(b[11:13]), n(b[14:16]), n(b[17:19]), n(b[20:23])
 			if y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h >= 0 && h < 24 && mi >= 0 && mi < 60 && s >= 0 && s < 60 && ms >= 0 &&
-				d <= daysIn(time.Month(mo), y) {
-				return time.Date(y, time.Month(mo), d, h, mi, s, ms*int(time.Millisecond), time.UTC), nil
+				d <= monthDays(mo, y) {
+				// time.Date(y, mo, d, h, mi, s, ms ms, time.UTC), without
+				// its normalisation, which a valid date does not need.
+				sec := civilDays(y, mo, d)*86400 + int64(h*3600+mi*60+s)
+				return time.Unix(sec, int64(ms)*int64(time.Millisecond)).UTC(), nil
 			}
 		}
 	}
@@ -250,8 +260,30 @@ func parseTimestamp(raw []byte) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, ts)
 }
 
-func daysIn(m time.Month, year int) int {
-	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+// monthDays is the number of days of a month from 1 to 12 of a year from 0
+// to 9999.
+func monthDays(m, year int) int {
+	if m == 2 {
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return 30 + (m+m/8)%2
+}
+
+// civilDays is the number of days from 1970-01-01 to a date of the
+// proleptic Gregorian calendar (year from 0 to 9999, a valid day).
+func civilDays(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := (y + 400) / 400 // y+400 >= 0: rounds down
+	era--
+	yoe := y - era*400                     // 0..399
+	doy := (153*((m+9)%12)+2)/5 + d - 1    // day of the year from March 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy // day of the 400-year era
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 // dataDecoder decodes the data of one event type from its members.
@@ -278,13 +310,18 @@ func init() {
 		TypeSessionShutdown:   decodeShutdown,
 		TypeUsageCheckpoint:   decodeCheckpoint,
 	}
+	typeInfos = make(map[string]typeInfo, len(knownTypes))
+	for k := range knownTypes {
+		typeInfos[k] = typeInfo{name: k, known: true, dec: dataDecoders[k]}
+	}
 }
 
 // decodeData decodes data that was not decoded with the envelope (it came
 // before the type).
-func decodeData(typ string, raw []byte, opts Options) (any, error) {
+func (st *decodeState) decodeData(typ string, raw []byte, opts Options) (any, error) {
 	if dec := dataDecoders[typ]; dec != nil {
 		m := openMembers(raw, 0)
+		m.st = st
 		v, err := dec(&m, opts)
 		if e := m.end(); e != nil {
 			return nil, e
@@ -293,15 +330,15 @@ func decodeData(typ string, raw []byte, opts Options) (any, error) {
 	}
 	switch typ {
 	case TypeSessionStart:
-		return unmarshal[StartData](raw)
+		return strictData(st, raw, fastStart)
 	case TypeSubagentStarted, TypeSubagentCompleted, TypeSubagentFailed:
-		return unmarshal[SubagentData](raw)
+		return strictData(st, raw, fastSubagent)
 	case TypeAbort:
-		return unmarshal[AbortData](raw)
+		return strictData(st, raw, fastAbort)
 	case TypeSessionModelChange:
-		return unmarshal[ModelChangeData](raw)
+		return strictData(st, raw, fastModelChange)
 	case TypeSessionContextChanged:
-		return unmarshal[WorkingContext](raw)
+		return strictData(st, raw, fastContext)
 	}
 	return nil, nil
 }
@@ -348,7 +385,7 @@ func sval(m *members, dst *string) error {
 	if v == nil || string(v) == "null" {
 		return nil
 	}
-	s, ok := unquote(v)
+	s, ok := m.st.unquote(v)
 	if !ok {
 		return fmt.Errorf("%.40q is not a string", v)
 	}
@@ -367,10 +404,19 @@ func intern(m *members, dst *string) error {
 	}
 	if len(v) >= 2 && len(v) <= maxInternedLen && v[0] == '"' && v[len(v)-1] == '"' {
 		s := v[1 : len(v)-1]
+		// The decode's cache first, which needs no lock.
+		p := m.st.slot(s)
+		if p != nil && *p == string(s) {
+			*dst = *p
+			return nil
+		}
 		internMu.Lock()
 		x, ok := interned[string(s)]
 		internMu.Unlock()
 		if ok {
+			if p != nil {
+				*p = x
+			}
 			*dst = x
 			return nil
 		}
@@ -463,18 +509,8 @@ func boolean(m *members, dst *bool) error {
 	return nil
 }
 
-// jsonValue decodes the current value with encoding/json; for small
-// values of rare members.
-func jsonValue(m *members, dst any) error {
-	v := m.value()
-	if v == nil {
-		return nil
-	}
-	return json.Unmarshal(v, dst)
-}
-
 func decodeUsageRecord(m *members, _ Options) (any, error) {
-	d, err := pick(m, new(UsageRecordData), func(d *UsageRecordData, key []byte, m *members) error {
+	d, err := pick(m, alloc(m.st, func(st *decodeState) *slab[UsageRecordData] { return &st.usageRecords }), func(d *UsageRecordData, key []byte, m *members) error {
 		if string(key) != "usage" {
 			return nil
 		}
@@ -556,7 +592,7 @@ func usageMember(u *UsageData, key []byte, m *members) error {
 }
 
 func decodeUserMessage(m *members, opts Options) (any, error) {
-	return pick(m, new(UserMessageData), func(d *UserMessageData, key []byte, m *members) error {
+	return pick(m, alloc(m.st, func(st *decodeState) *slab[UserMessageData] { return &st.userMessages }), func(d *UserMessageData, key []byte, m *members) error {
 		switch string(key) {
 		case "interactionId":
 			return sval(m, &d.InteractionID)
@@ -587,7 +623,7 @@ func decodeAssistantMessage(m *members, opts Options) (any, error) {
 }
 
 func decodeTurnStart(m *members, _ Options) (any, error) {
-	return pick(m, new(TurnStartData), func(d *TurnStartData, key []byte, m *members) error {
+	return pick(m, alloc(m.st, func(st *decodeState) *slab[TurnStartData] { return &st.turnStarts }), func(d *TurnStartData, key []byte, m *members) error {
 		switch string(key) {
 		case "turnId":
 			return sval(m, &d.TurnID)
@@ -601,7 +637,7 @@ func decodeTurnStart(m *members, _ Options) (any, error) {
 }
 
 func decodeTurnEnd(m *members, _ Options) (any, error) {
-	return pick(m, new(TurnEndData), func(d *TurnEndData, key []byte, m *members) error {
+	return pick(m, alloc(m.st, func(st *decodeState) *slab[TurnEndData] { return &st.turnEnds }), func(d *TurnEndData, key []byte, m *members) error {
 		if string(key) == "turnId" {
 			return sval(m, &d.TurnID)
 		}
@@ -610,7 +646,7 @@ func decodeTurnEnd(m *members, _ Options) (any, error) {
 }
 
 func decodeToolStart(m *members, opts Options) (any, error) {
-	d, err := pick(m, new(ToolStartData), func(d *ToolStartData, key []byte, m *members) error {
+	d, err := pick(m, alloc(m.st, func(st *decodeState) *slab[ToolStartData] { return &st.toolStarts }), func(d *ToolStartData, key []byte, m *members) error {
 		switch string(key) {
 		case "toolCallId":
 			return sval(m, &d.ToolCallID)
@@ -636,7 +672,7 @@ func decodeToolStart(m *members, opts Options) (any, error) {
 }
 
 func decodeToolComplete(m *members, opts Options) (any, error) {
-	d, err := pick(m, new(ToolCompleteData), func(d *ToolCompleteData, key []byte, m *members) error {
+	d, err := pick(m, alloc(m.st, func(st *decodeState) *slab[ToolCompleteData] { return &st.toolCompletes }), func(d *ToolCompleteData, key []byte, m *members) error {
 		switch string(key) {
 		case "toolCallId":
 			return sval(m, &d.ToolCallID)
@@ -649,9 +685,9 @@ func decodeToolComplete(m *members, opts Options) (any, error) {
 		case "parentToolCallId":
 			return sval(m, &d.ParentToolCallID)
 		case "error":
-			return jsonValue(m, &d.Error)
+			return jsonMember(m, &d.Error, fastToolError)
 		case "shellExecution":
-			return jsonValue(m, &d.ShellExecution)
+			return jsonMember(m, &d.ShellExecution, fastShellExecution)
 		case "result":
 			if opts.CaptureContent {
 				return object(m, func(c *members) error {
@@ -704,7 +740,7 @@ func decodeCompaction(m *members, _ Options) (any, error) {
 }
 
 func decodeHookStart(m *members, _ Options) (any, error) {
-	return pick(m, new(HookStartData), func(d *HookStartData, key []byte, m *members) error {
+	return pick(m, alloc(m.st, func(st *decodeState) *slab[HookStartData] { return &st.hookStarts }), func(d *HookStartData, key []byte, m *members) error {
 		switch string(key) {
 		case "hookInvocationId":
 			return sval(m, &d.HookInvocationID)
@@ -738,7 +774,7 @@ func decodeResume(m *members, _ Options) (any, error) {
 		case "selectedModel":
 			return sval(m, &d.SelectedModel)
 		case "context":
-			return jsonValue(m, &d.Context)
+			return jsonMember(m, &d.Context, fastContext)
 		case "sessionLimits":
 			d.WritesCumulativeShutdown = true
 		}

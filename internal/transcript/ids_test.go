@@ -1,6 +1,7 @@
 package transcript
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -32,4 +33,28 @@ func raw(s string) []byte {
 		return nil
 	}
 	return []byte(s)
+}
+
+// TestIDsThroughCache: with a decode state, whose cache hands out the
+// strings of earlier calls, the ids are the same.
+func TestIDsThroughCache(t *testing.T) {
+	raws := []string{
+		`"5a1c8e2f-0b7d-4c3e-9f61-2d8a7b4c9e10"`, `"5a1c8e2f-0b7d-4c3e-9f61-2d8a7b4c9e11"`, `""`, `"a\u0062c"`, `"abc"`, `"caf\u00e9"`, `"café"`,
+		"\"tab\there\"", `null`, `42`, `"\"quoted\""`, ``, `"`, `"a"`, `"b"`, `"` + strings.Repeat("x", 200) + `"`,
+	}
+	st := new(decodeState)
+	for range 2 {
+		for _, id := range raws {
+			for _, parent := range raws {
+				a, b, c := st.ids(raw(id), raw(parent), raw(`"agent-1"`))
+				wa, _ := unquote(raw(id))
+				wb, _ := unquote(raw(parent))
+				assert.Equal(t, [3]string{wa, wb, "agent-1"}, [3]string{a, b, c}, "%s %s", id, parent)
+			}
+		}
+	}
+	// A string the cache holds costs no allocation.
+	id := raw(`"5a1c8e2f-0b7d-4c3e-9f61-2d8a7b4c9e10"`)
+	st.ids(id, id, nil)
+	assert.Zero(t, testing.AllocsPerRun(100, func() { st.ids(id, id, nil) }))
 }

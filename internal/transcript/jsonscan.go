@@ -2,6 +2,7 @@ package transcript
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -350,17 +351,109 @@ type members struct {
 	started bool
 	done    bool
 	err     error
-	// stack holds the children of one decode by depth, so that entering
-	// an object allocates nothing (enterChild); nil, or deeper than it
-	// goes, a child is allocated.
-	stack *memberStack
+	// st is the state of the decode the object belongs to: its stack
+	// holds the children by depth, so that entering an object allocates
+	// nothing (enterChild); nil, or deeper than it goes, a child is
+	// allocated.
+	st    *decodeState
 	depth int
 }
 
 // memberStack is where enterChild puts the children of one decode.
 type memberStack [8]members
 
-var memberStacks = sync.Pool{New: func() any { return new(memberStack) }}
+// decodeState is what decodes reuse from one line to the next: the stack
+// of children, and the strings decoded lately. A Reader owns one; Decode
+// takes one from a pool.
+type decodeState struct {
+	stack memberStack
+	strs  [strCacheSize]string
+
+	// The data of the frequent event types, allocated a slab at a time
+	// like the Reader's events.
+	usageRecords  slab[UsageRecordData]
+	userMessages  slab[UserMessageData]
+	turnStarts    slab[TurnStartData]
+	turnEnds      slab[TurnEndData]
+	toolStarts    slab[ToolStartData]
+	toolCompletes slab[ToolCompleteData]
+	hookStarts    slab[HookStartData]
+}
+
+// dataSlab is how many values a slab allocates at once.
+const dataSlab = 16
+
+// slab hands out new values of T, allocated dataSlab at a time: one
+// allocation for many events. Each value is still one of its own, which
+// the caller may keep (it keeps the others of its slab alive with it).
+type slab[T any] struct{ free []T }
+
+// alloc returns a new T from s, or from the heap when there is no state.
+func alloc[T any](st *decodeState, s func(st *decodeState) *slab[T]) *T {
+	if st == nil {
+		return new(T)
+	}
+	sl := s(st)
+	if len(sl.free) == 0 {
+		sl.free = make([]T, dataSlab)
+	}
+	p := &sl.free[0]
+	sl.free = sl.free[1:]
+	return p
+}
+
+var decodeStates = sync.Pool{New: func() any { return new(decodeState) }}
+
+const (
+	strCacheBits = 8
+	strCacheSize = 1 << strCacheBits
+	maxCachedLen = 64
+)
+
+// str returns b as a string: the same string as a recent call for the
+// same bytes, when it is still in the cache, else a new one. Ids, models
+// and the like repeat from line to line (a parent id is an earlier
+// event's id), so that most of them cost no allocation. st may be nil.
+func (st *decodeState) str(b []byte) string {
+	p := st.slot(b)
+	if p != nil && *p == string(b) {
+		return *p
+	}
+	s := string(b)
+	if p != nil {
+		*p = s
+	}
+	return s
+}
+
+// slot is where the cache keeps the string of b; nil for none (no state,
+// or b too long or empty).
+func (st *decodeState) slot(b []byte) *string {
+	if st == nil || len(b) == 0 || len(b) > maxCachedLen {
+		return nil
+	}
+	var h uint64
+	if len(b) >= 8 {
+		h = binary.LittleEndian.Uint64(b[len(b)-8:])
+	} else {
+		for _, c := range b {
+			h = h<<8 | uint64(c)
+		}
+	}
+	h = (h ^ uint64(len(b))) * 0x9E3779B97F4A7C15
+	return &st.strs[h>>(64-strCacheBits)]
+}
+
+// unquote is unquote, through the cache for strings without escapes.
+func (st *decodeState) unquote(raw []byte) (string, bool) {
+	if len(raw) > maxCachedLen+2 {
+		return unquote(raw) // content: not cached, and read once
+	}
+	if s, ok := plainString(raw); ok {
+		return st.str(s), true
+	}
+	return unquote(raw)
+}
 
 // openMembers starts iterating the object at or after b[i].
 func openMembers(b []byte, i int) members {
@@ -473,10 +566,10 @@ func (m *members) enter() members {
 // on.
 func (m *members) enterChild() *members {
 	c := m.enter()
-	c.stack, c.depth = m.stack, m.depth+1
+	c.st, c.depth = m.st, m.depth+1
 	var p *members
-	if m.stack != nil && c.depth < len(m.stack) {
-		p = &m.stack[c.depth]
+	if m.st != nil && c.depth < len(m.st.stack) {
+		p = &m.st.stack[c.depth]
 	} else {
 		p = new(members)
 	}

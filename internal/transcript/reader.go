@@ -56,6 +56,7 @@ type Reader struct {
 	srcEOF bool
 	queue  []Item
 	slab   []Event // events not handed out yet (newEvent)
+	st     *decodeState
 
 	// Final makes the reader decide an incomplete last line at the end of
 	// the input instead of waiting for more: a complete event is read, a
@@ -69,7 +70,7 @@ func NewReader(src io.Reader, offset int64, maxLine int, opts Options) *Reader {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLineSize
 	}
-	return &Reader{src: src, offset: offset, maxLine: maxLine, opts: opts, chunk: readChunk}
+	return &Reader{src: src, offset: offset, maxLine: maxLine, opts: opts, chunk: readChunk, st: new(decodeState)}
 }
 
 // Reset makes the reader read src from file offset offset, with Final
@@ -82,7 +83,12 @@ func (r *Reader) Reset(src io.Reader, offset int64) {
 	if cap(buf) > 8*r.chunk {
 		buf = nil
 	}
-	*r = Reader{src: src, offset: offset, maxLine: r.maxLine, opts: r.opts, chunk: r.chunk, buf: buf, queue: r.queue[:0], slab: r.slab}
+	st := r.st
+	if st == nil {
+		st = new(decodeState)
+	}
+	st.stack = memberStack{} // holds no line of the buffer let go
+	*r = Reader{src: src, offset: offset, maxLine: r.maxLine, opts: r.opts, chunk: r.chunk, buf: buf, queue: r.queue[:0], slab: r.slab, st: st}
 }
 
 // Offset is the file offset just after the last consumed line.
@@ -148,7 +154,7 @@ func (r *Reader) decodeLine(line []byte, n int) (bool, error) {
 		}
 		return false, nil
 	}
-	ev, err := Decode(body, r.opts)
+	ev, err := r.decode(body)
 	if err == nil || timeless(&ev, err) {
 		r.consume(n)
 		r.queue = append(r.queue, Item{Event: r.newEvent(ev), Repaired: err != nil, End: r.offset})
@@ -188,7 +194,7 @@ func (r *Reader) decodeLine(line []byte, n int) (bool, error) {
 			break
 		}
 		at := from + i
-		if it, ok := whole(Decode(body[at:], r.opts)); ok {
+		if it, ok := whole(r.decode(body[at:])); ok {
 			r.queue = append(r.queue, Item{Skip: &DecodeError{Reason: ReasonTornLine, Err: de.Err}, End: lineStart})
 			r.consume(n)
 			it.End = r.offset
@@ -269,7 +275,7 @@ func (r *Reader) join(first []byte, firstLen int) (Item, int, bool, error) {
 		if scanned += len(joined); scanned > maxJoinDecodeFactor*len(joined) {
 			return Item{}, 0, false, nil
 		}
-		ev, derr := Decode(joined, r.opts)
+		ev, derr := r.decode(joined)
 		if it, ok := whole(ev, derr); ok {
 			return it, used, true, nil
 		}
@@ -354,6 +360,14 @@ func (r *Reader) discard() error {
 			return err
 		}
 	}
+}
+
+// decode decodes a line as Decode does, with the reader's state.
+func (r *Reader) decode(line []byte) (Event, error) {
+	if r.st == nil {
+		return Decode(line, r.opts)
+	}
+	return r.st.decode(line, r.opts)
 }
 
 // eventSlab is how many events are allocated at once.

@@ -110,7 +110,7 @@ func codeChanges(c *members, cc *CodeChanges) error {
 			return count(m, &cc.FilesModifiedCount)
 		case "filesModified":
 			if v := m.value(); v != nil && string(v) != "null" {
-				return json.Unmarshal(v, &cc.FilesModified)
+				return jsonStrings(v, &cc.FilesModified)
 			}
 		}
 		return nil
@@ -118,8 +118,8 @@ func codeChanges(c *members, cc *CodeChanges) error {
 	return err
 }
 
-// keyString is a member's key as a string.
-func keyString(raw []byte) (string, error) {
+// keyString is a member's key as a string; st may be nil.
+func keyString(st *decodeState, raw []byte) (string, error) {
 	for _, c := range raw {
 		if c == '\\' {
 			var s string
@@ -127,13 +127,13 @@ func keyString(raw []byte) (string, error) {
 			return s, err
 		}
 	}
-	return string(raw), nil
+	return st.str(raw), nil
 }
 
 // counts decodes an object of counts, such as watermarks.
 func counts(c *members, out map[string]int64) error {
 	for key, ok := c.next(); ok; key, ok = c.next() {
-		k, err := keyString(key)
+		k, err := keyString(c.st, key)
 		if err != nil {
 			return err
 		}
@@ -148,7 +148,7 @@ func counts(c *members, out map[string]int64) error {
 
 func modelMetrics(c *members, out map[string]ModelMetric) error {
 	for key, ok := c.next(); ok; key, ok = c.next() {
-		name, err := keyString(key)
+		name, err := keyString(c.st, key)
 		if err != nil {
 			return err
 		}
@@ -207,7 +207,7 @@ func modelMetric(c *members, mm *ModelMetric) error {
 
 func agentMetrics(c *members, out map[string]AgentMetric) error {
 	for key, ok := c.next(); ok; key, ok = c.next() {
-		id, err := keyString(key)
+		id, err := keyString(c.st, key)
 		if err != nil {
 			return err
 		}
