@@ -425,7 +425,9 @@ func keysInOrder[V any](ks []string, m map[string]V) []string {
 	return ks
 }
 
-// ledgerKeys appends l's keys to ks in the order of ledger.keys.
+// ledgerKeys appends l's keys to ks in ledger.keys' order: by agent, then
+// model. ks may be a buffer of the caller's, so that the state's encoder
+// sorts them on the stack.
 func ledgerKeys(ks []Key, l ledger) []Key {
 	for k := range l {
 		ks = append(ks, k)

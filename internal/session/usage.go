@@ -3,7 +3,6 @@ package session
 import (
 	"encoding/json"
 	"slices"
-	"strings"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
 )
@@ -225,19 +224,7 @@ func (l ledger) agentTotal(agent string) Usage {
 
 // keys returns the keys in a fixed order, so that float sums and the order
 // of emitted facts do not depend on map iteration.
-func (l ledger) keys() []Key {
-	ks := make([]Key, 0, len(l))
-	for k := range l {
-		ks = append(ks, k)
-	}
-	slices.SortFunc(ks, func(a, b Key) int {
-		if c := strings.Compare(a.Agent, b.Agent); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Model, b.Model)
-	})
-	return ks
-}
+func (l ledger) keys() []Key { return ledgerKeys(make([]Key, 0, len(l)), l) }
 
 // seqSet is the set of accounting sequence numbers of one source counted so
 // far: every sequence up to Low, and the sparse ones above it. Sequences
