@@ -411,7 +411,9 @@ func (h *harness) copyStoreCase(name string) (string, int) {
 // execStore changes a store copy with SQL, as the CLI would write it.
 func execStore(t *testing.T, db, query string, args ...any) {
 	t.Helper()
-	w, err := sql.Open("sqlite", db)
+	// The CLI's writer waits for a reader's lock; so does the test's, or a
+	// write that meets the receiver's read of the store fails the test.
+	w, err := sql.Open("sqlite", "file:"+db+"?_pragma=busy_timeout(10000)")
 	require.NoError(t, err)
 	defer w.Close()
 	_, err = w.Exec(query, args...)
