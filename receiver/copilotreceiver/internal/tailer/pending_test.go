@@ -157,3 +157,43 @@ func TestRescanListsRootsOnlyWhenNotified(t *testing.T) {
 	tl2.step(ctx, true)
 	assert.Equal(t, 2, tl2.listings)
 }
+
+// TestRescanListsARootRemovedAndMadeAgain: a session root that is removed
+// and made again (its watch went with it) is listed at every rescan until
+// it is watched again, so that its new sessions are not left to the next
+// full rescan.
+func TestRescanListsARootRemovedAndMadeAgain(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "session-state")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	cfg := testConfig(dir)
+	obs := &readObserver{}
+	sig := pipeline.Signal{Name: "metrics", Consume: func(context.Context, *session.Facts) error { return nil }}
+	tl := New(cfg, storageclient.NewMemory(), []pipeline.Signal{sig}, obs, zap.NewNop())
+	w, err := newWatcher(tl.find.roots, tl.find.matches)
+	require.NoError(t, err)
+	tl.watch = w
+	defer func() { require.NoError(t, w.close()) }()
+	ctx := context.Background()
+	tl.step(ctx, true)
+	tl.step(ctx, true)
+	require.Equal(t, 1, tl.listings)
+
+	require.NoError(t, os.RemoveAll(dir))
+	require.Eventually(t, func() bool { return w.rootEvents() != tl.listedAt }, 5*time.Second, 5*time.Millisecond,
+		"the root's removal was not notified")
+	tl.step(ctx, true) // the root is waited for again
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	p := filepath.Join(dir, "00000000-0000-4000-8000-000000000009", "events.jsonl")
+	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+	require.NoError(t, os.WriteFile(p, []byte(`{"type":"session.start","data":{"sessionId":"00000000-0000-4000-8000-000000000009"},"id":"a","timestamp":"2026-01-01T00:00:00.000Z","parentId":null}`+"\n"), 0o644))
+	for range 3 {
+		if tl.files[p] != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+		tl.step(ctx, true)
+	}
+	require.Contains(t, tl.files, p, "a session in the root made again was not found by the next rescans")
+	assert.Less(t, tl.rescans, fullRescanEvery, "found by a full rescan, not by the next ones")
+}

@@ -3,6 +3,7 @@ package tailer
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -34,6 +35,7 @@ type watcher struct {
 	rootsChanged atomic.Uint64
 
 	mu      sync.Mutex
+	gone    []string // bases removed or renamed away since ensureBases last ran
 	changed map[string]bool
 	rescan  bool
 	watched map[string]bool
@@ -77,6 +79,14 @@ func newWatcher(bases []string, match func(path string) bool) (*watcher, error) 
 // session directories already in it, whose transcripts may not be written
 // yet; one more rescan finds what was created before the watches.
 func (w *watcher) ensureBases() {
+	w.mu.Lock()
+	for _, b := range w.gone {
+		if !slices.Contains(w.missing, b) {
+			w.missing = append(w.missing, b)
+		}
+	}
+	w.gone = nil
+	w.mu.Unlock()
 	still := w.missing[:0]
 	for _, b := range w.missing {
 		if w.add(b) {
@@ -176,7 +186,11 @@ func (w *watcher) rootEvents() uint64 { return w.rootsChanged.Load() }
 
 // allRootsWatched reports whether every base exists and is watched. Only
 // the tailer's goroutine may call it.
-func (w *watcher) allRootsWatched() bool { return len(w.missing) == 0 }
+func (w *watcher) allRootsWatched() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.missing) == 0 && len(w.gone) == 0
+}
 
 func (w *watcher) isBase(dir string) bool {
 	for _, b := range w.bases {
@@ -246,6 +260,16 @@ func (w *watcher) loop() {
 			}
 			if w.isBase(ev.Name) || w.isBase(filepath.Dir(ev.Name)) {
 				w.rootsChanged.Add(1)
+			}
+			if w.isBase(ev.Name) && (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) {
+				// The base is gone: waited for again (ensureBases), and
+				// listed at every rescan until it is watched again.
+				_ = w.w.Remove(ev.Name)
+				w.mu.Lock()
+				delete(w.watched, ev.Name)
+				w.gone = append(w.gone, ev.Name)
+				w.rescan = true
+				w.mu.Unlock()
 			}
 			newDir := ev.Has(fsnotify.Create) && isDir(ev.Name)
 			if newDir && w.underBase(ev.Name) {
