@@ -24,30 +24,18 @@ import (
 // whose transcript appeared after the scan asks for a rescan.
 func TestPendingDirectoriesWatchedAfterFirstScan(t *testing.T) {
 	dir := t.TempDir()
-	finished := filepath.Join(dir, "00000000-0000-4000-8000-000000000001", "events.jsonl")
-	require.NoError(t, os.MkdirAll(filepath.Dir(finished), 0o755))
-	fh, err := os.Create(finished)
-	require.NoError(t, err)
-	_, err = transcriptgen.Write(fh, transcriptgen.Options{Seed: 1, SessionID: "00000000-0000-4000-8000-000000000001", Interactions: 1})
-	require.NoError(t, err)
-	require.NoError(t, fh.Close())
-	old := time.Now().Add(-2 * time.Hour)
-	require.NoError(t, os.Chtimes(finished, old, old))
+	finished := writeStale(t, dir, "00000000-0000-4000-8000-000000000001")
 	pending := filepath.Join(dir, "00000000-0000-4000-8000-000000000002")
 	require.NoError(t, os.MkdirAll(pending, 0o755))
 
-	cfg := testConfig(dir)
-	obs := &readObserver{}
-	sig := pipeline.Signal{Name: "metrics", Consume: func(context.Context, *session.Facts) error { return nil }}
-	tl := New(cfg, storageclient.NewMemory(), []pipeline.Signal{sig}, obs, zap.NewNop())
 	var listed []string
-	w, err := newWatcher(tl.find.roots, func(p string) bool {
-		listed = append(listed, filepath.Dir(p))
-		return tl.find.matches(p)
+	tl, obs := watchedTailer(t, testConfig(dir), func(match func(string) bool) func(string) bool {
+		return func(p string) bool {
+			listed = append(listed, filepath.Dir(p))
+			return match(p)
+		}
 	})
-	require.NoError(t, err)
-	tl.watch = w
-	defer func() { require.NoError(t, w.close()) }()
+	w := tl.watch
 	ctx := context.Background()
 
 	assert.False(t, w.isWatched(pending), "watched before the first scan said which directories hold a transcript")
@@ -93,32 +81,11 @@ func TestPendingDirectoriesWatchedAfterFirstScan(t *testing.T) {
 // entry of it changed (a new session) or on every fullRescanEvery-th
 // rescan; a glob that puts sessions deeper is listed every time.
 func TestRescanListsRootsOnlyWhenNotified(t *testing.T) {
-	write := func(dir, id string) string {
-		p := filepath.Join(dir, id, "events.jsonl")
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		fh, err := os.Create(p)
-		require.NoError(t, err)
-		_, err = transcriptgen.Write(fh, transcriptgen.Options{Seed: 2, SessionID: id, Interactions: 1})
-		require.NoError(t, err)
-		require.NoError(t, fh.Close())
-		old := time.Now().Add(-2 * time.Hour)
-		require.NoError(t, os.Chtimes(p, old, old))
-		return p
-	}
-	start := func(t *testing.T, cfg Config) (*Tailer, *readObserver) {
-		obs := &readObserver{}
-		sig := pipeline.Signal{Name: "metrics", Consume: func(context.Context, *session.Facts) error { return nil }}
-		tl := New(cfg, storageclient.NewMemory(), []pipeline.Signal{sig}, obs, zap.NewNop())
-		w, err := newWatcher(tl.find.roots, tl.find.matches)
-		require.NoError(t, err)
-		tl.watch = w
-		t.Cleanup(func() { require.NoError(t, w.close()) })
-		return tl, obs
-	}
+	start := func(t *testing.T, cfg Config) (*Tailer, *readObserver) { return watchedTailer(t, cfg, nil) }
 	ctx := context.Background()
 
 	dir := t.TempDir()
-	write(dir, "00000000-0000-4000-8000-000000000001")
+	writeStale(t, dir, "00000000-0000-4000-8000-000000000001")
 	tl, obs := start(t, testConfig(dir))
 	tl.step(ctx, true)
 	require.Equal(t, 1, tl.listings)
@@ -130,7 +97,7 @@ func TestRescanListsRootsOnlyWhenNotified(t *testing.T) {
 	// A new session: its directory is notified to the root's watch, and
 	// the next rescan lists the root and finds it.
 	before := obs.read()
-	p := write(dir, "00000000-0000-4000-8000-000000000002")
+	p := writeStale(t, dir, "00000000-0000-4000-8000-000000000002")
 	require.Eventually(t, func() bool { return tl.watch.rootEvents() != tl.listedAt }, 5*time.Second, 5*time.Millisecond)
 	tl.step(ctx, true)
 	assert.Equal(t, 2, tl.listings)
@@ -149,7 +116,7 @@ func TestRescanListsRootsOnlyWhenNotified(t *testing.T) {
 	// Sessions below a wildcard that is not the root's entry: a watch on
 	// the root is not told of them, so every rescan lists.
 	deep := t.TempDir()
-	write(filepath.Join(deep, "u1", "session-state"), "00000000-0000-4000-8000-000000000003")
+	writeStale(t, filepath.Join(deep, "u1", "session-state"), "00000000-0000-4000-8000-000000000003")
 	cfg := testConfig(deep)
 	cfg.Include = []string{filepath.Join(deep, "*", "session-state", "*", "events.jsonl")}
 	tl2, _ := start(t, cfg)
@@ -166,14 +133,8 @@ func TestRescanListsARootRemovedAndMadeAgain(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "session-state")
 	require.NoError(t, os.MkdirAll(dir, 0o755))
-	cfg := testConfig(dir)
-	obs := &readObserver{}
-	sig := pipeline.Signal{Name: "metrics", Consume: func(context.Context, *session.Facts) error { return nil }}
-	tl := New(cfg, storageclient.NewMemory(), []pipeline.Signal{sig}, obs, zap.NewNop())
-	w, err := newWatcher(tl.find.roots, tl.find.matches)
-	require.NoError(t, err)
-	tl.watch = w
-	defer func() { require.NoError(t, w.close()) }()
+	tl, _ := watchedTailer(t, testConfig(dir), nil)
+	w := tl.watch
 	ctx := context.Background()
 	tl.step(ctx, true)
 	tl.step(ctx, true)
@@ -196,4 +157,39 @@ func TestRescanListsARootRemovedAndMadeAgain(t *testing.T) {
 	}
 	require.Contains(t, tl.files, p, "a session in the root made again was not found by the next rescans")
 	assert.Less(t, tl.rescans, fullRescanEvery, "found by a full rescan, not by the next ones")
+}
+
+// watchedTailer is a tailer on cfg with a watcher, whose steps the test
+// drives. watch, when not nil, wraps the finder's match the watcher is
+// given.
+func watchedTailer(t *testing.T, cfg Config, watch func(match func(string) bool) func(string) bool) (*Tailer, *readObserver) {
+	t.Helper()
+	obs := &readObserver{}
+	sig := pipeline.Signal{Name: "metrics", Consume: func(context.Context, *session.Facts) error { return nil }}
+	tl := New(cfg, storageclient.NewMemory(), []pipeline.Signal{sig}, obs, zap.NewNop())
+	match := tl.find.matches
+	if watch != nil {
+		match = watch(match)
+	}
+	w, err := newWatcher(tl.find.roots, match)
+	require.NoError(t, err)
+	tl.watch = w
+	t.Cleanup(func() { require.NoError(t, w.close()) })
+	return tl, obs
+}
+
+// writeStale writes a finished session's transcript in dir, last
+// changed two hours ago, and returns its path.
+func writeStale(t *testing.T, dir, id string) string {
+	t.Helper()
+	p := filepath.Join(dir, id, "events.jsonl")
+	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+	fh, err := os.Create(p)
+	require.NoError(t, err)
+	_, err = transcriptgen.Write(fh, transcriptgen.Options{Seed: 1, SessionID: id, Interactions: 1})
+	require.NoError(t, err)
+	require.NoError(t, fh.Close())
+	old := time.Now().Add(-2 * time.Hour)
+	require.NoError(t, os.Chtimes(p, old, old))
+	return p
 }
