@@ -193,3 +193,33 @@ func writeStale(t *testing.T, dir, id string) string {
 	require.NoError(t, os.Chtimes(p, old, old))
 	return p
 }
+
+// TestNewSessionDirectoryWatchedAtDrain: a session directory created in a
+// root is watched by the tailer's goroutine when it drains the watcher,
+// before the rescan that asks for, not by the watcher's loop: on Windows
+// fsnotify's Add waits for its reader, which may be waiting for the loop.
+func TestNewSessionDirectoryWatchedAtDrain(t *testing.T) {
+	dir := t.TempDir()
+	tl, _ := watchedTailer(t, testConfig(dir), nil)
+	w := tl.watch
+	fresh := filepath.Join(dir, "00000000-0000-4000-8000-000000000010")
+	require.NoError(t, os.Mkdir(fresh, 0o755))
+	require.Eventually(t, func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.rescan
+	}, 5*time.Second, 5*time.Millisecond, "the new directory was not notified")
+	assert.False(t, w.isWatched(fresh), "the loop added a watch")
+	_, rescan := w.drain()
+	assert.True(t, rescan)
+	assert.True(t, w.isWatched(fresh), "drain did not watch the new session directory")
+
+	// Its transcript, written now, is notified.
+	p := filepath.Join(fresh, "events.jsonl")
+	require.NoError(t, os.WriteFile(p, []byte("{}\n"), 0o644))
+	require.Eventually(t, func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.changed[p]
+	}, 5*time.Second, 5*time.Millisecond, "the transcript in the new directory was not notified")
+}

@@ -36,6 +36,7 @@ type watcher struct {
 
 	mu      sync.Mutex
 	gone    []string // bases removed or renamed away since ensureBases last ran
+	toWatch []string // new session directories for drain to watch
 	changed map[string]bool
 	rescan  bool
 	watched map[string]bool
@@ -80,13 +81,15 @@ func newWatcher(bases []string, match func(path string) bool) (*watcher, error) 
 // yet; one more rescan finds what was created before the watches.
 func (w *watcher) ensureBases() {
 	w.mu.Lock()
-	for _, b := range w.gone {
+	gone := w.gone
+	w.gone = nil
+	w.mu.Unlock()
+	for _, b := range gone {
+		_ = w.w.Remove(b) // a base renamed away keeps its watch otherwise
 		if !slices.Contains(w.missing, b) {
 			w.missing = append(w.missing, b)
 		}
 	}
-	w.gone = nil
-	w.mu.Unlock()
 	still := w.missing[:0]
 	for _, b := range w.missing {
 		if w.add(b) {
@@ -213,17 +216,22 @@ func (w *watcher) underBase(dir string) bool {
 	return false
 }
 
-// add watches dir; true when it was not watched before and now is.
+// add watches dir; true when it was not watched before and now is. Only
+// the tailer's goroutine (and newWatcher, before the loop runs) adds and
+// removes watches, so the check and the mark need not be one step; the
+// lock is not held while fsnotify adds the watch, since the loop may need
+// it to take the event fsnotify's reader is waiting to hand over (on
+// Windows, Add waits for that reader).
 func (w *watcher) add(dir string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.watched[dir] || !isDir(dir) {
+	if w.isWatched(dir) || !isDir(dir) {
 		return false
 	}
 	if err := w.w.Add(dir); err != nil {
 		return false
 	}
+	w.mu.Lock()
 	w.watched[dir] = true
+	w.mu.Unlock()
 	return true
 }
 
@@ -236,18 +244,16 @@ func (w *watcher) wake() {
 }
 
 func (w *watcher) remove(dir string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.watched[dir] {
+	if w.isBase(dir) {
 		return
 	}
-	for _, b := range w.bases {
-		if b == dir {
-			return
-		}
-	}
-	_ = w.w.Remove(dir)
+	w.mu.Lock()
+	watched := w.watched[dir]
 	delete(w.watched, dir)
+	w.mu.Unlock()
+	if watched {
+		_ = w.w.Remove(dir) // outside the lock, as in add
+	}
 }
 
 func (w *watcher) loop() {
@@ -261,10 +267,13 @@ func (w *watcher) loop() {
 			if w.isBase(ev.Name) || w.isBase(filepath.Dir(ev.Name)) {
 				w.rootsChanged.Add(1)
 			}
+			// Watches are added and removed by the tailer's goroutine
+			// (drain, ensureBases), never here: on Windows fsnotify's Add
+			// and Remove wait for its reader, which may itself be waiting
+			// to hand this loop its next event.
 			if w.isBase(ev.Name) && (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) {
 				// The base is gone: waited for again (ensureBases), and
 				// listed at every rescan until it is watched again.
-				_ = w.w.Remove(ev.Name)
 				w.mu.Lock()
 				delete(w.watched, ev.Name)
 				w.gone = append(w.gone, ev.Name)
@@ -272,12 +281,13 @@ func (w *watcher) loop() {
 				w.mu.Unlock()
 			}
 			newDir := ev.Has(fsnotify.Create) && isDir(ev.Name)
-			if newDir && w.underBase(ev.Name) {
-				// Its transcript is created next: be told when.
-				w.add(ev.Name)
-			}
 			w.mu.Lock()
 			if newDir {
+				if w.underBase(ev.Name) {
+					// Its transcript is created next: to be told when,
+					// watched at drain, before the rescan this asks for.
+					w.toWatch = append(w.toWatch, ev.Name)
+				}
 				w.rescan = true
 			}
 			if ev.Has(fsnotify.Write) || ev.Has(fsnotify.Create) || ev.Has(fsnotify.Rename) || ev.Has(fsnotify.Remove) {
@@ -300,8 +310,18 @@ func (w *watcher) loop() {
 }
 
 // drain returns the paths that changed since the last call, and whether a
-// new directory calls for a rescan.
+// new directory calls for a rescan. It watches the new session directories
+// first, so that the rescan finds what was written in them before their
+// watch, and their notifications what comes after. Only the tailer's
+// goroutine may call it.
 func (w *watcher) drain() ([]string, bool) {
+	w.mu.Lock()
+	toWatch := w.toWatch
+	w.toWatch = nil
+	w.mu.Unlock()
+	for _, dir := range toWatch {
+		w.add(dir)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	paths := make([]string, 0, len(w.changed))
@@ -309,7 +329,7 @@ func (w *watcher) drain() ([]string, bool) {
 		paths = append(paths, p)
 	}
 	clear(w.changed)
-	rescan := w.rescan
+	rescan := w.rescan || len(toWatch) > 0
 	w.rescan = false
 	return paths, rescan
 }
