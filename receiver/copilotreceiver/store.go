@@ -173,7 +173,7 @@ func (c *storeCheck) signal() pipeline.Signal {
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		r := storeRound{c: c}
+		var r storeRound
 		defer r.close()
 		for i := range f.Summaries {
 			c.check(ctx, &f.Summaries[i], &r)
@@ -188,7 +188,6 @@ func (c *storeCheck) signal() pipeline.Signal {
 // batch holds thousands of shutdowns. Each query is still a statement of
 // its own, so no read transaction spans the batch.
 type storeRound struct {
-	c       *storeCheck
 	readers map[string]storeReader
 	failed  map[string]bool // could not be opened in this batch: not tried again
 }

@@ -22,16 +22,8 @@ import (
 // version stored as plain JSON is still attached (the session goes on
 // from it, not from the transcript's start).
 func TestStoredStateIsCompressed(t *testing.T) {
-	data, err := os.ReadFile(resumedSession)
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "s", "events.jsonl")
-	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-	require.NoError(t, os.WriteFile(path, data, 0o644))
-	c := session.NewCursor(path, session.CursorOptions{})
-	_, err = c.Update(nil)
-	require.NoError(t, err)
-	state, err := c.Tracker().MarshalState()
-	require.NoError(t, err)
+	c, state := resumedState(t, "s")
+	path := c.Path()
 
 	packed := packState(state)
 	t.Logf("state %d bytes, stored %d", len(state), len(packed))
@@ -98,16 +90,7 @@ const s2HuffStoredState = "" +
 // ones, and packState's s2 block; each is told from the others by its
 // first byte, and a damaged or unknown one is an error, not a panic.
 func TestStoredStateFormats(t *testing.T) {
-	data, err := os.ReadFile(resumedSession)
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "a92b1b62-74c7-4c1a-af6c-ac66b8e23ba2", "events.jsonl")
-	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-	require.NoError(t, os.WriteFile(path, data, 0o644))
-	c := session.NewCursor(path, session.CursorOptions{})
-	_, err = c.Update(nil)
-	require.NoError(t, err)
-	state, err := c.Tracker().MarshalState()
-	require.NoError(t, err)
+	_, state := resumedState(t, "a92b1b62-74c7-4c1a-af6c-ac66b8e23ba2")
 
 	frame, err := hex.DecodeString(zstdStoredState)
 	require.NoError(t, err)
@@ -281,4 +264,22 @@ func FuzzUnpackState(f *testing.F) {
 		require.NoError(t, err)
 		require.Equal(t, b, back)
 	})
+}
+
+// resumedState copies the real resumed session into a session directory
+// named dir, reads it whole, and returns its cursor and the state its
+// tracker would store.
+func resumedState(t *testing.T, dir string) (*session.Cursor, []byte) {
+	t.Helper()
+	data, err := os.ReadFile(resumedSession)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), dir, "events.jsonl")
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	c := session.NewCursor(path, session.CursorOptions{})
+	_, err = c.Update(nil)
+	require.NoError(t, err)
+	state, err := c.Tracker().MarshalState()
+	require.NoError(t, err)
+	return c, state
 }
