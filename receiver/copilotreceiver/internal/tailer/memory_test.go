@@ -116,3 +116,41 @@ func TestFinishedSessionsRetainLittle(t *testing.T) {
 	// Before finished files were parked, this was 528 bytes.
 	assert.Less(t, perFile, 512.0)
 }
+
+// TestBacklogHoldsFewCursors: reading a backlog of finished sessions, the
+// tailer holds the cursors of the files of the round under way, not one
+// for every file found: a file is given its cursor when its turn comes,
+// and lets it go once the round that read it is committed. Counted at
+// every delivery, on the tailer's goroutine, which delivers.
+func TestBacklogHoldsFewCursors(t *testing.T) {
+	const n = 200
+	dir := t.TempDir()
+	total := writeFinished(t, dir, n)
+
+	clk := &manualClock{t: time.Now().Add(time.Hour)} // every transcript quiet already
+	cfg := testConfig(dir)
+	cfg.Now = clk.now
+	cfg.MaxRoundEvents = 20 // a round holds a file or two
+	obs := &readObserver{}
+	var tl *Tailer
+	most, rounds := 0, 0
+	sig := pipeline.Signal{Name: "metrics", Consume: func(_ context.Context, f *session.Facts) error {
+		held := 0
+		for _, f := range tl.files {
+			if f.cur != nil {
+				held++
+			}
+		}
+		most, rounds = max(most, held), rounds+1
+		return nil
+	}}
+	tl = New(cfg, storageclient.NewMemory(), []pipeline.Signal{sig}, obs, zap.NewNop())
+	require.NoError(t, tl.Start(context.Background()))
+	require.Eventually(t, func() bool { return obs.read() == total }, 60*time.Second, 10*time.Millisecond)
+	require.NoError(t, tl.Stop(context.Background()))
+
+	require.Greater(t, rounds, n/2, "the rounds were not small enough to tell")
+	t.Logf("at most %d cursors held over %d rounds of %d files", most, rounds, n)
+	// The round's files (one or two), and the one read across rounds.
+	assert.LessOrEqual(t, most, 4, "cursors held while a backlog is read")
+}

@@ -120,8 +120,11 @@ func (t *Tailer) commit(ctx context.Context, r *round) {
 			if t.watch != nil {
 				if f.needsIdle {
 					// Lines written before the watch was added were not
-					// notified: look once more.
-					if t.watch.add(filepath.Dir(f.path)) {
+					// notified: look once more. Not needed for the file
+					// being read, whose read goes on to its end: a round
+					// committed in the middle of a backlog's transcript
+					// would otherwise keep it polled after it was read.
+					if t.watch.add(filepath.Dir(f.path)) && f != t.reading {
 						f.due = true
 					}
 				} else {
@@ -163,6 +166,7 @@ func (t *Tailer) commit(ctx context.Context, r *round) {
 			f.release()
 		}
 	}
+	t.parkCommitted(r)
 }
 
 // recover delivers the round that was under way when the collector

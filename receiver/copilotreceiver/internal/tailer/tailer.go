@@ -114,6 +114,8 @@ type Tailer struct {
 	// nothing left to do (no spans to end when idle), so that finished
 	// sessions cost a step nothing. Only the rescan goes over all files.
 	hot       map[*file]bool
+	unheated  int                               // files that left hot since evict last made the map again
+	reading   *file                             // the file readFile is reading, if any
 	stat      func(string) (os.FileInfo, error) // os.Stat; counted by tests
 	find      *finder
 	firstScan bool
@@ -301,9 +303,16 @@ func (t *Tailer) step(ctx context.Context, full bool) {
 				return
 			}
 			t.log.Warn("Could not read transcript; it is tried again at the next poll", zap.String("path", f.path), zap.Error(err))
+			f.due = true // also when its directory is watched
 			continue
 		}
 		read = append(read, f)
+		if !r.files[f] {
+			// All it read was committed with a round that filled up at
+			// its last line (parkCommitted did not park it: it was being
+			// read).
+			t.parkSettled(f, now, quiet)
+		}
 	}
 	if !t.flush(ctx, r) {
 		return
@@ -323,13 +332,45 @@ func (t *Tailer) step(ctx context.Context, full bool) {
 // that failed stay polled.
 func (t *Tailer) settle(read []*file, now, quiet int64) {
 	for _, f := range read {
-		if !f.active || f.due || f.needsIdle || f.unsaved || f.catchUp || f.cur == nil || f.cur.PendingTail() ||
-			f.cur.Offset() != f.cur.Size() {
-			continue
-		}
-		if now-f.cur.ModTime().UnixNano() >= quiet {
+		if t.settled(f, now, quiet) {
 			f.active = false
 		}
+	}
+}
+
+// settled reports whether f, just read, may stop being polled (settle).
+func (t *Tailer) settled(f *file, now, quiet int64) bool {
+	if !f.active || f.due || f.needsIdle || f.unsaved || f.catchUp || f.cur == nil || f.cur.PendingTail() ||
+		f.cur.Offset() != f.cur.Size() || f == t.reading {
+		return false
+	}
+	return now-f.cur.ModTime().UnixNano() >= quiet
+}
+
+// parkCommitted lets the files of a committed round go as soon as their
+// round is committed, rather than at the end of the step: a step that
+// reads a backlog of thousands of finished sessions then holds the cursors
+// of one round's files, not of every file it read.
+func (t *Tailer) parkCommitted(r *round) {
+	now, quiet := t.now().UnixNano(), int64(t.quietAfter())
+	for f := range r.files {
+		t.parkSettled(f, now, quiet)
+	}
+}
+
+// parkSettled parks f, read and committed, if it may stop being polled.
+func (t *Tailer) parkSettled(f *file, now, quiet int64) {
+	if !t.settled(f, now, quiet) {
+		return
+	}
+	f.active = false
+	if f.cur.Offset() == f.committed {
+		f.release() // its state was stored with that commit
+	}
+	f.park()
+	if f.cur == nil && !f.needsIdle {
+		delete(t.hot, f)
+		t.unheated++
 	}
 }
 
@@ -360,7 +401,8 @@ func (t *Tailer) quietAfter() time.Duration {
 // Files no longer polled are parked: they keep no cursor, and leave the
 // hot files unless their session has spans to end when it goes idle.
 func (t *Tailer) evict() {
-	left := 0
+	left := t.unheated
+	t.unheated = 0
 	for f := range t.hot {
 		if f.tracker() != nil && (!f.active || !f.needsIdle) {
 			f.release()
@@ -546,7 +588,7 @@ func (t *Tailer) rescan(ctx context.Context) {
 // addBacklog counts a file found at the first scan in what is to be read
 // before the tailer has caught up: from its checkpoint to its size now.
 func (t *Tailer) addBacklog(ctx context.Context, f *file, size int64) {
-	if err := t.load(ctx, f); err != nil {
+	if err := t.lookup(ctx, f); err != nil {
 		return // read, and warned about, by the step
 	}
 	t.backlog.add(f, f.committed, size)
@@ -555,7 +597,6 @@ func (t *Tailer) addBacklog(ctx context.Context, f *file, size int64) {
 func (t *Tailer) track(path string) *file {
 	f := &file{
 		path:       path,
-		cur:        t.cursor(path),
 		active:     true,
 		due:        true,
 		lastChange: t.now().UnixNano(),
@@ -580,9 +621,24 @@ func (t *Tailer) cursor(path string) *session.Cursor {
 	return session.NewCursor(path, session.CursorOptions{MaxLineSize: t.cfg.MaxLineSize, Decode: t.cfg.Decode, Track: t.cfg.Track})
 }
 
-// load looks up a file's checkpoint once, and again after the file was
-// parked: its cursor is made again from it.
+// load readies f to be read: its checkpoint looked up (lookup) and its
+// cursor made. A file is given its cursor only here, when it is about to be
+// read, or when a checkpoint is found for it: the thousands of transcripts
+// of a backlog without checkpoints hold none until their turn comes.
 func (t *Tailer) load(ctx context.Context, f *file) error {
+	if err := t.lookup(ctx, f); err != nil {
+		return err
+	}
+	if f.cur == nil {
+		f.cur = t.cursor(f.path)
+		t.hot[f] = true
+	}
+	return nil
+}
+
+// lookup looks up a file's checkpoint once, and again after the file was
+// parked: its cursor is made again from it.
+func (t *Tailer) lookup(ctx context.Context, f *file) error {
 	if f.loaded {
 		return nil
 	}
@@ -594,18 +650,22 @@ func (t *Tailer) load(ctx context.Context, f *file) error {
 	return nil
 }
 
-// place gives f the checkpoint load found for it (found false: none).
+// place gives f the checkpoint lookup found for it (found false: none, and
+// no cursor is made yet).
 func (t *Tailer) place(f *file, cp session.Checkpoint, found bool) {
-	if f.cur == nil {
-		f.cur = t.cursor(f.path)
-		t.hot[f] = true
-	}
 	f.loaded = true
 	// A session's state is only ever stored with its transcript's
 	// checkpoint (checkpoints.commit; forget deletes both): with no
 	// checkpoint there is no state to look up.
 	f.stored = found
-	if !found || f.cur.SetCheckpoint(cp) != nil {
+	if !found {
+		return
+	}
+	if f.cur == nil {
+		f.cur = t.cursor(f.path)
+		t.hot[f] = true
+	}
+	if f.cur.SetCheckpoint(cp) != nil {
 		return
 	}
 	f.catchUp = false
@@ -716,6 +776,8 @@ func (t *Tailer) readFile(ctx context.Context, f *file, r *round, final bool) er
 	// A full round is flushed in the middle of the file: its commit does
 	// not release this session's tracker (the cursor keeps it while it
 	// reads), which the next lines need.
+	t.reading = f
+	defer func() { t.reading = nil }()
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err()
