@@ -627,18 +627,19 @@ func (t *Tracker) reconcile(tot *transcript.Totals, cumulative bool, source stri
 	}
 	byAgent := ledger{}
 	agentDur := map[string]int64{}
-	for a, am := range tot.AgentMetrics {
+	for _, am := range tot.AgentMetrics {
+		a := am.Agent
 		if a != MainAgent && am.AgentName != "" {
 			t.st.AgentNames[a] = am.AgentName
 		}
-		for m, mm := range am.ModelMetrics {
-			byAgent.add(Key{Agent: a, Model: m}, metricUsage(mm))
+		for _, mm := range am.ModelMetrics {
+			byAgent.add(Key{Agent: a, Model: mm.Model}, metricUsage(mm))
 		}
 		agentDur[a] = am.TotalAPIDuration.V
 	}
 	byModel := map[string]Usage{}
-	for m, mm := range tot.ModelMetrics {
-		byModel[m] = metricUsage(mm)
+	for _, mm := range tot.ModelMetrics {
+		byModel[mm.Model] = metricUsage(mm)
 	}
 	if len(byModel) == 0 {
 		for _, k := range byAgent.keys() {

@@ -2,6 +2,8 @@ package session
 
 import (
 	"encoding/hex"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -64,8 +66,20 @@ func metric(requests, in, out, nano int64, cost float64) transcript.ModelMetric 
 	return m
 }
 
+// models is the list of model metrics of a map by model, in the order of
+// their names.
+func models(mm map[string]transcript.ModelMetric) []transcript.ModelMetric {
+	var list []transcript.ModelMetric
+	for _, name := range slices.Sorted(maps.Keys(mm)) {
+		m := mm[name]
+		m.Model = name
+		list = append(list, m)
+	}
+	return list
+}
+
 func (s *script) shutdown(snapshot bool, mm map[string]transcript.ModelMetric, durMs, userReq int64) *script {
-	tot := &transcript.Totals{ModelMetrics: mm, APIDurationMs: n(durMs)}
+	tot := &transcript.Totals{ModelMetrics: models(mm), APIDurationMs: n(durMs)}
 	var nano int64
 	var cost float64
 	for _, m := range mm {
@@ -206,8 +220,8 @@ func TestModelMetricsAuthorityOverAgentSplit(t *testing.T) {
 		resume(true)
 	d := &transcript.ShutdownData{
 		Flat: &transcript.Totals{
-			ModelMetrics:  map[string]transcript.ModelMetric{"m": metric(6, 6000, 60, 0, 0)},
-			AgentMetrics:  map[string]transcript.AgentMetric{"main": {TotalAPIDuration: n(30), ModelMetrics: map[string]transcript.ModelMetric{"m": metric(3, 3000, 30, 0, 0)}}},
+			ModelMetrics:  models(map[string]transcript.ModelMetric{"m": metric(6, 6000, 60, 0, 0)}),
+			AgentMetrics:  []transcript.AgentMetric{{Agent: "main", TotalAPIDuration: n(30), ModelMetrics: models(map[string]transcript.ModelMetric{"m": metric(3, 3000, 30, 0, 0)})}},
 			APIDurationMs: n(80),
 		},
 		Cumulative: true,
@@ -481,7 +495,7 @@ func TestNewUsageEventTypes(t *testing.T) {
 	// Totals that report more than was counted: the shortfall is counted
 	// once, as of a checkpoint.
 	mm := map[string]transcript.ModelMetric{"m": metric(4, 1900, 40, 0, 0)}
-	s.add("session.usage_totals", "", &usageTotals{totals: &transcript.Totals{ModelMetrics: mm}})
+	s.add("session.usage_totals", "", &usageTotals{totals: &transcript.Totals{ModelMetrics: models(mm)}})
 	more := &Facts{}
 	tr.Apply(s.evs[len(s.evs)-1], more)
 	require.Len(t, more.Usage, 1)

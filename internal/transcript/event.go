@@ -161,6 +161,8 @@ type TokenUsage struct {
 
 // ModelMetric is the accounting of one model in a shutdown or checkpoint.
 type ModelMetric struct {
+	// Model is the model's name: the key the CLI writes the metric under.
+	Model    string `json:"-"`
 	Requests struct {
 		Count Int     `json:"count"`
 		Cost  float64 `json:"cost"`
@@ -169,14 +171,17 @@ type ModelMetric struct {
 	TotalNanoAIU Int        `json:"totalNanoAiu"`
 }
 
-// AgentMetric is the accounting of one agent ("main" or a subagent
-// instance id) in a shutdown or checkpoint.
+// AgentMetric is the accounting of one agent in a shutdown or checkpoint.
 type AgentMetric struct {
-	AgentName        string                 `json:"agentName"`
-	AgentDisplayName string                 `json:"agentDisplayName"`
-	TotalAPIDuration Int                    `json:"totalApiDurationMs"`
-	TotalNanoAIU     Int                    `json:"totalNanoAiu"`
-	ModelMetrics     map[string]ModelMetric `json:"modelMetrics"`
+	// Agent is the agent's id ("main" or a subagent instance id): the key
+	// the CLI writes the metric under.
+	Agent            string `json:"-"`
+	AgentName        string `json:"agentName"`
+	AgentDisplayName string `json:"agentDisplayName"`
+	TotalAPIDuration Int    `json:"totalApiDurationMs"`
+	TotalNanoAIU     Int    `json:"totalNanoAiu"`
+	// ModelMetrics is as in Totals.
+	ModelMetrics []ModelMetric `json:"-"`
 }
 
 // CodeChanges is the code change accounting of a session.
@@ -197,6 +202,12 @@ func (c CodeChanges) Files() int64 {
 
 // Totals is the CLI's own accounting of a session: the accountingSnapshot
 // of 1.0.102, or the flat totals of a shutdown, in one shape.
+//
+// ModelMetrics and AgentMetrics are the CLI's objects keyed by model and by
+// agent, as lists: one entry per key, in the order the keys first appear,
+// with the value written last (as a map decoded from the same JSON would
+// hold). A list costs one allocation the size of its entries, where a map
+// of even one entry costs a group of eight.
 type Totals struct {
 	PremiumRequestCost float64
 	HasPremium         bool
@@ -204,8 +215,8 @@ type Totals struct {
 	NanoAIU            Int
 	APIDurationMs      Int
 	CodeChanges        CodeChanges
-	ModelMetrics       map[string]ModelMetric
-	AgentMetrics       map[string]AgentMetric
+	ModelMetrics       []ModelMetric
+	AgentMetrics       []AgentMetric
 }
 
 // ShutdownData is session.shutdown, the end of a leg.

@@ -327,8 +327,10 @@ func hazards() []hazard {
 				tot := s.Totals()
 				require.Equal(t, Int{V: 0, Set: true}, tot.NanoAIU) // written 0.0
 				require.Equal(t, Int{V: 1, Set: true}, tot.UserRequests)
-				require.Equal(t, int64(27347), tot.ModelMetrics["gpt-4.1"].Usage.InputTokens.V)
-				require.Equal(t, int64(4), tot.ModelMetrics["gpt-4.1"].Requests.Count.V)
+				require.Len(t, tot.ModelMetrics, 1)
+				require.Equal(t, "gpt-4.1", tot.ModelMetrics[0].Model)
+				require.Equal(t, int64(27347), tot.ModelMetrics[0].Usage.InputTokens.V)
+				require.Equal(t, int64(4), tot.ModelMetrics[0].Requests.Count.V)
 				require.Equal(t, int64(11), tot.CodeChanges.LinesAdded.V)
 				require.Equal(t, map[string]int64{"f6f52fa3-9552-4207-8d6e-47987374b948": 4}, s.Watermarks)
 			},

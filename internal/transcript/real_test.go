@@ -209,9 +209,9 @@ func TestShutdownsMatchEncodingJSON(t *testing.T) {
 			require.True(t, tot.HasPremium, where)
 			mm := snap["modelMetrics"].(map[string]any)
 			require.Len(t, tot.ModelMetrics, len(mm), where)
-			for model, v := range mm {
-				m := v.(map[string]any)
-				gm := tot.ModelMetrics[model]
+			for _, gm := range tot.ModelMetrics {
+				m, ok := mm[gm.Model].(map[string]any)
+				require.True(t, ok, "%s: model %q", where, gm.Model)
 				req := m["requests"].(map[string]any)
 				requireInt(t, req, "count", gm.Requests.Count, where)
 				require.Equal(t, float(t, req["cost"]), gm.Requests.Cost, where)

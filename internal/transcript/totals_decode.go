@@ -72,14 +72,14 @@ func flatMember(t *Totals, key []byte, m *members) error {
 	case "codeChanges":
 		return object(m, func(c *members) error { return codeChanges(c, &t.CodeChanges) })
 	case "modelMetrics":
-		return object(m, func(c *members) error {
-			t.ModelMetrics = map[string]ModelMetric{}
-			return modelMetrics(c, t.ModelMetrics)
+		return object(m, func(c *members) (err error) {
+			t.ModelMetrics, err = modelMetrics(c)
+			return err
 		})
 	case "agentMetrics":
-		return object(m, func(c *members) error {
-			t.AgentMetrics = map[string]AgentMetric{}
-			return agentMetrics(c, t.AgentMetrics)
+		return object(m, func(c *members) (err error) {
+			t.AgentMetrics, err = agentMetrics(c)
+			return err
 		})
 	}
 	return nil
@@ -146,19 +146,72 @@ func counts(c *members, out map[string]int64) error {
 	return c.err
 }
 
-func modelMetrics(c *members, out map[string]ModelMetric) error {
+// keySet finds the keys of an object met before, which a map decoded from
+// it would overwrite: the lists of metrics by model and by agent keep the
+// value written last in the entry of the key's first appearance. A few
+// keys are searched; past them an index keeps an object of many keys from
+// costing quadratic time.
+type keySet struct {
+	n     int
+	few   [16]string
+	index map[string]int
+}
+
+// add returns the entry of k if it was added before; else it gives k the
+// next entry and returns false.
+func (s *keySet) add(k string) (int, bool) {
+	if s.index == nil {
+		for i := range s.n {
+			if s.few[i] == k {
+				return i, true
+			}
+		}
+		if s.n < len(s.few) {
+			s.few[s.n] = k
+			s.n++
+			return s.n - 1, false
+		}
+		s.index = make(map[string]int, 2*len(s.few))
+		for i, f := range s.few {
+			s.index[f] = i
+		}
+	}
+	if i, ok := s.index[k]; ok {
+		return i, true
+	}
+	s.index[k] = s.n
+	s.n++
+	return s.n - 1, false
+}
+
+// modelMetrics decodes an object of model metrics by model name into a
+// list of its own length.
+func modelMetrics(c *members) ([]ModelMetric, error) {
+	var (
+		keys keySet
+		buf  [4]ModelMetric // a shutdown names a few models
+		list = buf[:0]
+		mm   ModelMetric // decoding moves it to the heap: one for every entry
+	)
 	for key, ok := c.next(); ok; key, ok = c.next() {
 		name, err := keyString(c.st, key)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		var mm ModelMetric
+		mm = ModelMetric{Model: name}
 		if err := object(c, func(mc *members) error { return modelMetric(mc, &mm) }); err != nil {
-			return err
+			return nil, err
 		}
-		out[name] = mm
+		if i, met := keys.add(name); met {
+			list[i] = mm
+		} else {
+			list = append(list, mm)
+		}
 	}
-	return c.err
+	if c.err != nil {
+		return nil, c.err
+	}
+	return append(make([]ModelMetric, 0, len(list)), list...), nil
 }
 
 func modelMetric(c *members, mm *ModelMetric) error {
@@ -205,13 +258,21 @@ func modelMetric(c *members, mm *ModelMetric) error {
 	return err
 }
 
-func agentMetrics(c *members, out map[string]AgentMetric) error {
+// agentMetrics decodes an object of agent metrics by agent id into a list
+// of its own length.
+func agentMetrics(c *members) ([]AgentMetric, error) {
+	var (
+		keys keySet
+		buf  [4]AgentMetric // a shutdown names a few agents
+		list = buf[:0]
+		am   AgentMetric // decoding moves it to the heap: one for every entry
+	)
 	for key, ok := c.next(); ok; key, ok = c.next() {
 		id, err := keyString(c.st, key)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		var am AgentMetric
+		am = AgentMetric{Agent: id}
 		err = object(c, func(ac *members) error {
 			_, err := pick(ac, &am, func(am *AgentMetric, key []byte, m *members) error {
 				switch string(key) {
@@ -224,9 +285,9 @@ func agentMetrics(c *members, out map[string]AgentMetric) error {
 				case "totalNanoAiu":
 					return count(m, &am.TotalNanoAIU)
 				case "modelMetrics":
-					return object(m, func(mc *members) error {
-						am.ModelMetrics = map[string]ModelMetric{}
-						return modelMetrics(mc, am.ModelMetrics)
+					return object(m, func(mc *members) (err error) {
+						am.ModelMetrics, err = modelMetrics(mc)
+						return err
 					})
 				}
 				return nil
@@ -234,9 +295,16 @@ func agentMetrics(c *members, out map[string]AgentMetric) error {
 			return err
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out[id] = am
+		if i, met := keys.add(id); met {
+			list[i] = am
+		} else {
+			list = append(list, am)
+		}
 	}
-	return c.err
+	if c.err != nil {
+		return nil, c.err
+	}
+	return append(make([]AgentMetric, 0, len(list)), list...), nil
 }
