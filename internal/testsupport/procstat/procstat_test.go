@@ -38,10 +38,17 @@ func TestSelf(t *testing.T) {
 		t.Logf("no /proc here: %v", err)
 		return
 	}
-	end := time.Now().Add(20 * time.Millisecond)
-	for time.Now().Before(end) {
+	// Spin until the kernel has counted a tick of CPU (10 ms), however
+	// busy the machine is: a fixed spin of wall time can be given less
+	// than a tick under load. A ProcCPU that never counts fails after 5 s.
+	var c time.Duration
+	var err error
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
+		if c, err = ProcCPU(os.Getpid()); err != nil || c > 0 {
+			break
+		}
 	}
-	if c, err := ProcCPU(os.Getpid()); err != nil || c <= 0 {
+	if err != nil || c <= 0 {
 		t.Errorf("ProcCPU: %v, %v", c, err)
 	}
 	if SelfCPU() <= 0 {
