@@ -191,3 +191,48 @@ func TestQuietFilesReadAreNotPolled(t *testing.T) {
 	tl.step(ctx, true)
 	assert.Equal(t, total+int64(len(line)), obs.read(), "the rescan did not read the resumed transcript")
 }
+
+// TestTranscriptReadAcrossRoundsWatchedWhenReadEnds: a transcript whose
+// read spans rounds is watched, or not, when its read ends, not by the
+// commit of a round in its middle: a finished session of a backlog is not
+// watched there (its shutdown is a few lines on) only to be let go by the
+// next round's commit. A live session is watched once read.
+func TestTranscriptReadAcrossRoundsWatchedWhenReadEnds(t *testing.T) {
+	dir := t.TempDir()
+	writeFinished(t, dir, 20)
+	id := "00000000-0000-4000-8000-00000000live"
+	live := filepath.Join(dir, id, "events.jsonl")
+	require.NoError(t, os.MkdirAll(filepath.Dir(live), 0o755))
+	fh, err := os.Create(live)
+	require.NoError(t, err)
+	_, err = transcriptgen.Write(fh, transcriptgen.Options{Seed: 3, SessionID: id, Interactions: 2, Killed: true})
+	require.NoError(t, err)
+	require.NoError(t, fh.Close())
+
+	cfg := testConfig(dir)
+	cfg.MaxRoundEvents = 7 // most transcripts span rounds
+	var tl *Tailer
+	var w *watcher
+	midRead, watchedMidRead := 0, 0
+	sig := pipeline.Signal{Name: "metrics", Consume: func(context.Context, *session.Facts) error {
+		if f := tl.reading; f != nil && tl.readCommitted {
+			midRead++
+			if w.isWatched(filepath.Dir(f.path)) {
+				watchedMidRead++
+			}
+		}
+		return nil
+	}}
+	tl = New(cfg, storageclient.NewMemory(), []pipeline.Signal{sig}, &readObserver{}, zap.NewNop())
+	w, err = newWatcher(tl.find.roots, tl.find.matches)
+	require.NoError(t, err)
+	tl.watch = w
+	defer func() { require.NoError(t, w.close()) }()
+
+	tl.step(context.Background(), true)
+	require.Greater(t, midRead, 20, "too few rounds in the middle of a transcript to tell")
+	assert.Zero(t, watchedMidRead, "transcripts watched by the commit of a round in the middle of their read")
+	for p := range tl.files {
+		assert.Equal(t, p == live, w.isWatched(filepath.Dir(p)), p)
+	}
+}

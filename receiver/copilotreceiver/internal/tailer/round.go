@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -115,21 +114,10 @@ func (t *Tailer) commit(ctx context.Context, r *round) {
 			}
 			s.state = state
 			f.needsIdle = s.cp.Open
-			// Live sessions are watched, so that their next lines are read
-			// at once; finished ones cost no watch.
-			if t.watch != nil {
-				if f.needsIdle {
-					// Lines written before the watch was added were not
-					// notified: look once more. Not needed for the file
-					// being read, whose read goes on to its end: a round
-					// committed in the middle of a backlog's transcript
-					// would otherwise keep it polled after it was read.
-					if t.watch.add(filepath.Dir(f.path)) && f != t.reading {
-						f.due = true
-					}
-				} else {
-					t.watch.remove(filepath.Dir(f.path))
-				}
+			if f == t.reading {
+				t.readCommitted = true // watched when the read ends
+			} else {
+				t.watchRead(f)
 			}
 			st := tr.Stats()
 			t.obs.DuplicateRecords(st.DuplicateRecords - f.stats.DuplicateRecords)

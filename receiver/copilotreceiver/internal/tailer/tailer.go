@@ -113,18 +113,21 @@ type Tailer struct {
 	// hot are the files a step looks at: all but those parked with
 	// nothing left to do (no spans to end when idle), so that finished
 	// sessions cost a step nothing. Only the rescan goes over all files.
-	hot       map[*file]bool
-	unheated  int                               // files that left hot since evict last made the map again
-	reading   *file                             // the file readFile is reading, if any
-	stat      func(string) (os.FileInfo, error) // os.Stat; counted by tests
-	find      *finder
-	firstScan bool
-	rescans   int                // rescans done, to make every fullRescanEvery-th a full one
-	listings  int                // rescans that listed the session roots
-	listedAt  uint64             // watch.rootEvents() when they were last listed
-	rd        *transcript.Reader // reused from file to file
-	watch     *watcher
-	backlog   *backlog
+	hot      map[*file]bool
+	unheated int   // files that left hot since evict last made the map again
+	reading  *file // the file readFile is reading, if any
+	// readCommitted: a round was committed while reading was read; its
+	// watch and parking are left to the end of the read.
+	readCommitted bool
+	stat          func(string) (os.FileInfo, error) // os.Stat; counted by tests
+	find          *finder
+	firstScan     bool
+	rescans       int                // rescans done, to make every fullRescanEvery-th a full one
+	listings      int                // rescans that listed the session roots
+	listedAt      uint64             // watch.rootEvents() when they were last listed
+	rd            *transcript.Reader // reused from file to file
+	watch         *watcher
+	backlog       *backlog
 
 	cancel           context.CancelFunc // stops reading
 	done             chan struct{}
@@ -307,10 +310,11 @@ func (t *Tailer) step(ctx context.Context, full bool) {
 			continue
 		}
 		read = append(read, f)
-		if !r.files[f] {
+		if !r.files[f] && t.readCommitted {
 			// All it read was committed with a round that filled up at
-			// its last line (parkCommitted did not park it: it was being
-			// read).
+			// its last line, while it was being read: what that commit
+			// left to the end of the read is done now.
+			t.watchRead(f)
 			t.parkSettled(f, now, quiet)
 		}
 	}
@@ -335,6 +339,26 @@ func (t *Tailer) settle(read []*file, now, quiet int64) {
 		if t.settled(f, now, quiet) {
 			f.active = false
 		}
+	}
+}
+
+// watchRead watches the directory of a session with spans to end when it
+// goes idle, so that its next lines are read at once, and lets the watch
+// of a finished session go. It is done when the read of f has ended: a
+// transcript of a backlog read across two rounds is not watched by the
+// first round's commit only to be let go by the second's.
+func (t *Tailer) watchRead(f *file) {
+	if t.watch == nil {
+		return
+	}
+	if !f.needsIdle {
+		t.watch.remove(filepath.Dir(f.path))
+		return
+	}
+	// Lines written before the watch was added were not notified: look
+	// once more.
+	if t.watch.add(filepath.Dir(f.path)) {
+		f.due = true
 	}
 }
 
@@ -776,7 +800,7 @@ func (t *Tailer) readFile(ctx context.Context, f *file, r *round, final bool) er
 	// A full round is flushed in the middle of the file: its commit does
 	// not release this session's tracker (the cursor keeps it while it
 	// reads), which the next lines need.
-	t.reading = f
+	t.reading, t.readCommitted = f, false
 	defer func() { t.reading = nil }()
 	for {
 		if ctx.Err() != nil {
