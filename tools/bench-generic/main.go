@@ -41,6 +41,7 @@ type flags struct {
 	genericBin                   string
 	parseAll                     bool
 	settle, idle, timeout, stall time.Duration
+	keepPageCache                bool
 }
 
 func main() {
@@ -67,6 +68,7 @@ func main() {
 	flag.StringVar(&f.oursGateway, "ours-gateway", "", "a prebuilt cmd/otelcol-copilot-gateway (default: go build it into -cache)")
 	flag.StringVar(&f.genericBin, "generic", "", "a prebuilt generic collector (default: build -manifest into -cache once)")
 	prefilter := flag.Bool("generic-prefilter", false, "generic route with a filter operator before json_parser that drops every line not beginning with the usage record's type, so only usage records are parsed (cheaper than the route the issue describes, and tied to the CLI's field order)")
+	flag.BoolVar(&f.keepPageCache, "keep-page-cache", false, "do not drop each collector binary from the page cache before its run (peak RSS then depends on how the binary got there; see the README)")
 	flag.DurationVar(&f.settle, "settle", 5*time.Second, "wait after catching up before the idle window")
 	flag.DurationVar(&f.idle, "idle", 10*time.Second, "idle window: CPU once caught up is measured over it (0: not measured)")
 	flag.DurationVar(&f.timeout, "timeout", 30*time.Minute, "longest a run may take")
@@ -217,7 +219,7 @@ func run(root string, f flags) error {
 // rounds runs the routes f.rounds times, in alternating order.
 func rounds(c *corpus, f flags, bins map[string]string, sink *sink) (map[string][]result, error) {
 	res := map[string][]result{}
-	o := runOpts{settle: f.settle, idle: f.idle, timeout: f.timeout, stall: f.stall}
+	o := runOpts{settle: f.settle, idle: f.idle, timeout: f.timeout, stall: f.stall, coldBinary: !f.keepPageCache}
 	for round := 0; round < f.rounds; round++ {
 		order := slices.Clone(f.routes)
 		if round%2 == 1 {

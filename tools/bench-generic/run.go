@@ -46,6 +46,10 @@ type configData struct {
 
 type runOpts struct {
 	settle, idle, timeout, stall time.Duration
+	// coldBinary drops the binary from the page cache before the run, so
+	// that every run maps it as it would be mapped after a reboot, read
+	// from disk as its pages are touched (dropFromPageCache).
+	coldBinary bool
 }
 
 // runCollector runs one collector process until its export equals want,
@@ -70,6 +74,11 @@ func runCollector(name, bin, tmplPath string, data configData, src collector, wa
 		return res, err
 	}
 	defer logf.Close()
+	if o.coldBinary {
+		if err := dropFromPageCache(bin); err != nil {
+			return res, fmt.Errorf("%s: dropping %s from the page cache (-keep-page-cache runs without): %w", name, bin, err)
+		}
+	}
 	cmd := exec.Command(bin, "--config", cfgPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	start := time.Now()
