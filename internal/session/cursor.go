@@ -224,6 +224,7 @@ type Read struct {
 	c     *Cursor
 	fh    *os.File
 	rd    *transcript.Reader
+	src   io.Reader // what rd was given to read
 	start int64
 	until bool
 	empty bool
@@ -311,6 +312,7 @@ func (r *Read) open(opts ReadOptions) error {
 	} else {
 		r.rd.Reset(src, c.offset)
 	}
+	r.src = src
 	r.rd.Final = opts.Final || r.until
 	r.start = c.offset
 	c.reading, c.atEnd = true, false
@@ -372,6 +374,15 @@ func (r *Read) Done() error {
 		c.atEnd = true
 	}
 	if r.until || c.offset > r.start {
+		// The reader has just read the bytes before the offset and
+		// nearly always still holds them, unless it is a shared one
+		// (ReadOptions.Reader) that was reset for another file since.
+		if r.rd.Source() == r.src {
+			n := int(min(c.offset, transcript.TailSize))
+			if c.fp.MarkTailFrom(c.offset, r.rd.Before(c.offset, n)) {
+				return nil
+			}
+		}
 		return c.fp.MarkTail(r.fh, c.offset)
 	}
 	return nil

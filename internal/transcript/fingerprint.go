@@ -55,6 +55,22 @@ func (fp *Fingerprint) MarkTail(f io.ReaderAt, at int64) error {
 	return nil
 }
 
+// MarkTailFrom is MarkTail given the bytes of the file just before at: the
+// last min(at, TailSize) of them, or more. It reports whether before held
+// that many; when it did not, it marks nothing, and the caller uses
+// MarkTail.
+func (fp *Fingerprint) MarkTailFrom(at int64, before []byte) bool {
+	n := int(min(at, TailSize))
+	if at < 0 || len(before) < n {
+		return false
+	}
+	fp.TailAt, fp.TailLen = 0, 0
+	if n > 0 {
+		fp.TailAt, fp.TailLen, fp.Tail = at, n, sha256.Sum256(before[len(before)-n:])
+	}
+	return true
+}
+
 // Check reports whether the file of the given size is still the file that
 // was read up to readTo: no shorter than that, and starting with the
 // fingerprinted bytes. It then extends the fingerprint to up to
