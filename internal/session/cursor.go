@@ -267,9 +267,15 @@ func (r *Read) open(opts ReadOptions) error {
 	size := st.Size()
 	c.size, c.modTime = size, st.ModTime()
 	truncated, before := size < c.offset, c.offset
-	same, err := c.fp.Check(r.fh, size, c.offset)
-	if err != nil {
-		return err
+	// A file read from its start for the first time is the same file
+	// whatever it holds, and is fingerprinted by the first bytes its
+	// reader reads (below), as Check would read them.
+	first := c.offset == 0 && c.fp == (transcript.Fingerprint{}) && !r.until
+	same := true
+	if !first {
+		if same, err = c.fp.Check(r.fh, size, c.offset); err != nil {
+			return err
+		}
 	}
 	if !same {
 		r.Restart = "replaced"
@@ -313,6 +319,13 @@ func (r *Read) open(opts ReadOptions) error {
 		r.rd.Reset(src, c.offset)
 	}
 	r.src = src
+	if first && size > 0 {
+		b, err := r.rd.Peek(transcript.FingerprintSize)
+		if err != nil {
+			return err
+		}
+		c.fp.SetPrefix(b)
+	}
 	r.rd.Final = opts.Final || r.until
 	r.start = c.offset
 	c.reading, c.atEnd = true, false

@@ -237,3 +237,54 @@ func TestReadDoneSharedReader(t *testing.T) {
 	require.Greater(t, c.Offset(), mark.Offset)
 	require.Zero(t, c.Checkpoint().TailLen, "a mark at an offset no Done reached")
 }
+
+// TestReadFirstFingerprint: a transcript read from its start for the first
+// time is fingerprinted from its reader's first bytes; the fingerprint is
+// the one Check gives, whether the read is closed at once or read to its
+// end, and the next read finds the file the same.
+func TestReadFirstFingerprint(t *testing.T) {
+	dir := t.TempDir()
+	shared := transcript.NewReader(nil, 0, 0, transcript.Options{})
+	for f, path := range realTranscripts(t) {
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		if f%4 != 0 {
+			continue
+		}
+		for _, size := range []int{1, 100, transcript.FingerprintSize - 1, transcript.FingerprintSize, transcript.FingerprintSize + 1, len(data) - 37, len(data)} {
+			for _, reader := range []*transcript.Reader{nil, shared} {
+				for _, read := range []bool{false, true} {
+					where := fmt.Sprintf("%s: first %d bytes, shared reader %v, read %v", path, size, reader != nil, read)
+					p := copyTo(t, dir, "s", data[:size])
+					c := NewCursor(p, CursorOptions{})
+					rd, err := c.Open(ReadOptions{Reader: reader})
+					require.NoError(t, err, where)
+					if read {
+						drain(t, rd)
+						require.NoError(t, rd.Done(), where)
+					} else {
+						rd.Close()
+					}
+					var want transcript.Fingerprint
+					_, err = want.Check(bytes.NewReader(data[:size]), int64(size), 0)
+					require.NoError(t, err)
+					cp := c.Checkpoint()
+					require.Equal(t, want.Len, cp.FPLen, where)
+					require.Equal(t, want.Hash[:], cp.FPHash, where)
+
+					require.NoError(t, os.WriteFile(p, data, 0o644))
+					rd, err = c.Open(ReadOptions{Reader: reader})
+					require.NoError(t, err, where)
+					require.Empty(t, rd.Restart, where)
+					drain(t, rd)
+					require.NoError(t, rd.Done(), where)
+					_, err = want.Check(bytes.NewReader(data), int64(len(data)), int64(size))
+					require.NoError(t, err)
+					cp = c.Checkpoint()
+					require.Equal(t, want.Len, cp.FPLen, where)
+					require.Equal(t, want.Hash[:], cp.FPHash, where)
+				}
+			}
+		}
+	}
+}

@@ -55,6 +55,15 @@ func (fp *Fingerprint) MarkTail(f io.ReaderAt, at int64) error {
 	return nil
 }
 
+// SetPrefix fingerprints a file by its first bytes, given: the first
+// min(FingerprintSize, size) of them (more are fine), as Check reads them.
+// It is for a file read from its start, whose first bytes the caller reads
+// anyway.
+func (fp *Fingerprint) SetPrefix(first []byte) {
+	first = first[:min(len(first), FingerprintSize)]
+	fp.Len, fp.Hash = len(first), sha256.Sum256(first)
+}
+
 // MarkTailFrom is MarkTail given the bytes of the file just before at: the
 // last min(at, TailSize) of them, or more. It reports whether before held
 // that many; when it did not, it marks nothing, and the caller uses

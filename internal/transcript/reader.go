@@ -113,6 +113,21 @@ func (r *Reader) Before(at int64, n int) []byte {
 	return r.buf[i-n : i : i]
 }
 
+// Peek returns the first n bytes of the input not consumed yet, or all of
+// them when the input ends sooner, without consuming them. It reads the
+// source until it has them. They are the reader's, valid until its next
+// Next or Reset.
+func (r *Reader) Peek(n int) ([]byte, error) {
+	for len(r.buf)-r.start < n && !r.srcEOF {
+		if err := r.fill(); err != nil {
+			return nil, err
+		}
+	}
+	b := r.buf[r.start:]
+	b = b[:min(n, len(b))]
+	return b[:len(b):len(b)], nil
+}
+
 // keepBehind is how many consumed bytes fill keeps in the buffer (Before).
 const keepBehind = TailSize
 
