@@ -224,6 +224,7 @@ type Read struct {
 	c     *Cursor
 	fh    *os.File
 	rd    *transcript.Reader
+	src   io.Reader // what rd was given to read
 	start int64
 	until bool
 	empty bool
@@ -266,9 +267,15 @@ func (r *Read) open(opts ReadOptions) error {
 	size := st.Size()
 	c.size, c.modTime = size, st.ModTime()
 	truncated, before := size < c.offset, c.offset
-	same, err := c.fp.Check(r.fh, size, c.offset)
-	if err != nil {
-		return err
+	// A file read from its start for the first time is the same file
+	// whatever it holds, and is fingerprinted by the first bytes its
+	// reader reads (below), as Check would read them.
+	first := c.offset == 0 && c.fp == (transcript.Fingerprint{}) && !r.until
+	same := true
+	if !first {
+		if same, err = c.fp.Check(r.fh, size, c.offset); err != nil {
+			return err
+		}
 	}
 	if !same {
 		r.Restart = "replaced"
@@ -310,6 +317,14 @@ func (r *Read) open(opts ReadOptions) error {
 		r.rd = transcript.NewReader(src, c.offset, c.opts.MaxLineSize, c.opts.Decode)
 	} else {
 		r.rd.Reset(src, c.offset)
+	}
+	r.src = src
+	if first && size > 0 {
+		b, err := r.rd.Peek(transcript.FingerprintSize)
+		if err != nil {
+			return err
+		}
+		c.fp.SetPrefix(b)
 	}
 	r.rd.Final = opts.Final || r.until
 	r.start = c.offset
@@ -372,6 +387,15 @@ func (r *Read) Done() error {
 		c.atEnd = true
 	}
 	if r.until || c.offset > r.start {
+		// The reader has just read the bytes before the offset and
+		// nearly always still holds them, unless it is a shared one
+		// (ReadOptions.Reader) that was reset for another file since.
+		if r.rd.Source() == r.src {
+			n := int(min(c.offset, transcript.TailSize))
+			if c.fp.MarkTailFrom(c.offset, r.rd.Before(c.offset, n)) {
+				return nil
+			}
+		}
 		return c.fp.MarkTail(r.fh, c.offset)
 	}
 	return nil

@@ -710,8 +710,10 @@ func TestLookaheadMovesBuffer(t *testing.T) {
 	l1 := []byte(`{"type":"hook.end","data":{"x":"`)
 	l1 = append(l1, bytes.Repeat([]byte("y"), len(u)+10+(p+len(u))%2-len(l1))...)
 	// The next line: a torn fragment glued to the usage record, as long
-	// as l0, so that after compaction l1's old place shows its tail.
-	g := realLine(t, sessEdit, 30)[:p-len(u)]
+	// as l0 less the consumed bytes compaction keeps (keepBehind), so
+	// that after compaction l1's old place shows its tail.
+	require.Greater(t, p-len(u), keepBehind)
+	g := realLine(t, sessEdit, 30)[:p-len(u)-keepBehind]
 	l2 := join(g, u)
 	data := join(l0, nl, l1, nl, l2, nl)
 

@@ -94,6 +94,43 @@ func (r *Reader) Reset(src io.Reader, offset int64) {
 // Offset is the file offset just after the last consumed line.
 func (r *Reader) Offset() int64 { return r.offset }
 
+// Source is where the reader reads from: the source given to NewReader or
+// to the last Reset.
+func (r *Reader) Source() io.Reader { return r.src }
+
+// Before returns the n bytes of the input just before file offset at when
+// the reader's buffer still holds them, and nil when it does not. They are
+// the reader's, valid until its next Next or Reset. The buffer keeps at
+// least keepBehind bytes before the unconsumed ones once it has read them,
+// so that the tail mark of a read that has just ended (Fingerprint) need
+// not be read from the file again.
+func (r *Reader) Before(at int64, n int) []byte {
+	base := r.offset - int64(r.start) // the file offset of buf[0]
+	if n < 0 || at-int64(n) < base || at > base+int64(len(r.buf)) {
+		return nil
+	}
+	i := int(at - base)
+	return r.buf[i-n : i : i]
+}
+
+// Peek returns the first n bytes of the input not consumed yet, or all of
+// them when the input ends sooner, without consuming them. It reads the
+// source until it has them. They are the reader's, valid until its next
+// Next or Reset.
+func (r *Reader) Peek(n int) ([]byte, error) {
+	for len(r.buf)-r.start < n && !r.srcEOF {
+		if err := r.fill(); err != nil {
+			return nil, err
+		}
+	}
+	b := r.buf[r.start:]
+	b = b[:min(n, len(b))]
+	return b[:len(b):len(b)], nil
+}
+
+// keepBehind is how many consumed bytes fill keeps in the buffer (Before).
+const keepBehind = TailSize
+
 // Next returns the next item, or io.EOF when no complete line is left.
 // Other errors come from the source. After io.EOF, a later call reads the
 // source again, so that a reader of a file that grows sees what was
@@ -391,14 +428,18 @@ func (r *Reader) consume(n int) {
 	r.offset += int64(n)
 }
 
-// fill reads the next chunk, compacting the buffer first.
+// fill reads the next chunk, compacting the buffer first: the unconsumed
+// bytes move to its start, behind the last keepBehind consumed ones.
 func (r *Reader) fill() error {
-	if r.start > 0 {
-		n := copy(r.buf, r.buf[r.start:])
+	if r.start > keepBehind {
+		n := copy(r.buf, r.buf[r.start-keepBehind:])
 		r.buf = r.buf[:n]
-		r.start = 0
+		r.start = keepBehind
 	}
-	if cap(r.buf)-len(r.buf) < r.chunk {
+	// The bytes kept take from a chunk's room rather than grow the
+	// buffer: it grows when the unconsumed bytes leave less than a chunk,
+	// as if none were kept, or when it is full.
+	if free := cap(r.buf) - len(r.buf); free == 0 || free+r.start < r.chunk {
 		nb := make([]byte, len(r.buf), 2*cap(r.buf)+r.chunk)
 		copy(nb, r.buf)
 		r.buf = nb
