@@ -242,7 +242,7 @@ type Read struct {
 // attached (opts.State) only when there is something to read or the file
 // starts over. Close the read, or finish it with Done.
 func (c *Cursor) Open(opts ReadOptions) (*Read, error) {
-	fh, err := os.Open(c.path)
+	fh, err := openRead(c.path)
 	if err != nil {
 		return nil, err
 	}

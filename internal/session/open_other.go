@@ -1,0 +1,8 @@
+//go:build !unix
+
+package session
+
+import "os"
+
+// openRead opens a transcript to read (see open_unix.go).
+func openRead(path string) (*os.File, error) { return os.Open(path) }
