@@ -154,3 +154,57 @@ func TestBacklogHoldsFewCursors(t *testing.T) {
 	// The round's files (one or two), and the one read across rounds.
 	assert.LessOrEqual(t, most, 4, "cursors held while a backlog is read")
 }
+
+// TestBacklogEndedSessionsNotPublished: the sessions of the backlog that
+// had ended are not published (the registry would keep an arbitrary
+// thousand of them); asked for, each is read on demand from the tailer's
+// checkpoint, as it would have been published. A session still open in
+// the backlog, and one that ends after the tailer caught up, are.
+func TestBacklogEndedSessionsNotPublished(t *testing.T) {
+	dir := t.TempDir()
+	total := writeFinished(t, dir, 30)
+	id := "00000000-0000-4000-8000-0000000000aa"
+	live := filepath.Join(dir, id, "events.jsonl")
+	require.NoError(t, os.MkdirAll(filepath.Dir(live), 0o755))
+	fh, err := os.Create(live)
+	require.NoError(t, err)
+	st, err := transcriptgen.Write(fh, transcriptgen.Options{Seed: 5, SessionID: id, Interactions: 1, Killed: true})
+	require.NoError(t, err)
+	require.NoError(t, fh.Close())
+	total += st.Bytes
+
+	obs := &readObserver{}
+	sig := pipeline.Signal{Name: "metrics", Consume: func(context.Context, *session.Facts) error { return nil }}
+	tl := New(testConfig(dir), storageclient.NewMemory(), []pipeline.Signal{sig}, obs, zap.NewNop())
+	require.NoError(t, tl.Start(context.Background()))
+	defer func() { require.NoError(t, tl.Stop(context.Background())) }()
+	require.Eventually(t, func() bool { return obs.read() == total }, 30*time.Second, 10*time.Millisecond)
+
+	sessions := tl.Sessions()
+	// Read is counted before the round's commit publishes.
+	require.Eventually(t, func() bool { return sessions.Published(live) }, 30*time.Second, time.Millisecond)
+	assert.Equal(t, 1, sessions.reg.Len(), "published: the open session only")
+	ended := filepath.Join(dir, "00000000-0000-4000-8000-000000000007", "events.jsonl")
+	require.False(t, sessions.Published(ended))
+	got, err := sessions.Current(ended)
+	require.NoError(t, err)
+	c := session.NewCursor(ended, session.CursorOptions{})
+	_, err = c.Update(nil)
+	require.NoError(t, err)
+	want := c.Snapshot()
+	assert.True(t, got.Ended)
+	assert.Equal(t, want.Offset, got.Offset)
+	assert.Equal(t, want.Summary, got.Summary)
+	assert.Equal(t, want.Context, got.Context)
+
+	// Ended after the tailer caught up: published.
+	id2 := "00000000-0000-4000-8000-0000000000bb"
+	later := filepath.Join(dir, id2, "events.jsonl")
+	require.NoError(t, os.MkdirAll(filepath.Dir(later), 0o755))
+	fh, err = os.Create(later)
+	require.NoError(t, err)
+	st, err = transcriptgen.Write(fh, transcriptgen.Options{Seed: 6, SessionID: id2, Interactions: 1})
+	require.NoError(t, err)
+	require.NoError(t, fh.Close())
+	require.Eventually(t, func() bool { return sessions.Published(later) }, 30*time.Second, 10*time.Millisecond)
+}

@@ -146,7 +146,17 @@ func (t *Tailer) commit(ctx context.Context, r *round) {
 		if f.tracker() == nil {
 			continue
 		}
-		t.sessions.publish(f.cur.Snapshot())
+		if t.backlog.reading && !f.needsIdle {
+			// A session that had ended before the tailer started, read
+			// with the backlog, is not published: of thousands of them
+			// the registry would keep the last ones read, in path order,
+			// no likelier to be asked for than the rest, at the cost of
+			// a snapshot each. The hook endpoint and the usage query
+			// read one on demand, from this commit on (Sessions).
+			t.sessions.forget(f.path)
+		} else {
+			t.sessions.publish(f.cur.Snapshot())
+		}
 		// A closed session's state is in storage now: release it at once,
 		// so that reading a backlog of finished sessions keeps only the
 		// current round's in memory.

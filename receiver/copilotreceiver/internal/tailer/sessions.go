@@ -21,7 +21,8 @@ const onDemandFiles = 256
 // has not read (yet) is read on demand, through a cursor that starts where
 // the tailer's last commit left the transcript: a session the tailer has
 // not come to, one whose transcript grew since, one the registry no longer
-// holds. It is safe for concurrent use.
+// holds, one that had ended when the tailer started (a backlog's sessions
+// are not published). It is safe for concurrent use.
 type Sessions struct {
 	reg   *session.Registry
 	store checkpoints
