@@ -147,12 +147,13 @@ func (t *Tailer) commit(ctx context.Context, r *round) {
 			continue
 		}
 		if t.backlog.reading && !f.needsIdle {
-			// A session that had ended before the tailer started, read
-			// with the backlog, is not published: of thousands of them
-			// the registry would keep the last ones read, in path order,
-			// no likelier to be asked for than the rest, at the cost of
-			// a snapshot each. The hook endpoint and the usage query
-			// read one on demand, from this commit on (Sessions).
+			// A session found ended as the backlog is read (the first
+			// step: sessions written before the tailer started) is not
+			// published: of thousands of them the registry would keep
+			// the last ones read, in path order, no likelier to be asked
+			// for than the rest, at the cost of a snapshot each. The
+			// hook endpoint and the usage query read one on demand, from
+			// this commit on (Sessions).
 			t.sessions.forget(f.path)
 		} else {
 			t.sessions.publish(f.cur.Snapshot())

@@ -116,8 +116,8 @@ type Tailer struct {
 	hot      map[*file]bool
 	unheated int   // files that left hot since evict last made the map again
 	reading  *file // the file readFile is reading, if any
-	// readCommitted: a round was committed while reading was read; its
-	// watch and parking are left to the end of the read.
+	// readCommitted: a round was committed while readFile read the file
+	// it last read, whose watch and parking were left to the read's end.
 	readCommitted bool
 	stat          func(string) (os.FileInfo, error) // os.Stat; counted by tests
 	find          *finder
@@ -776,6 +776,7 @@ func (t *Tailer) readOptions(ctx context.Context, f *file) session.ReadOptions {
 // the round when it is full. final decides an incomplete last line now (the
 // session went idle).
 func (t *Tailer) readFile(ctx context.Context, f *file, r *round, final bool) error {
+	t.readCommitted = false
 	if err := t.load(ctx, f); err != nil {
 		return err
 	}
@@ -800,7 +801,7 @@ func (t *Tailer) readFile(ctx context.Context, f *file, r *round, final bool) er
 	// A full round is flushed in the middle of the file: its commit does
 	// not release this session's tracker (the cursor keeps it while it
 	// reads), which the next lines need.
-	t.reading, t.readCommitted = f, false
+	t.reading = f
 	defer func() { t.reading = nil }()
 	for {
 		if ctx.Err() != nil {
