@@ -184,34 +184,44 @@ func (s *keySet) add(k string) (int, bool) {
 	return s.n - 1, false
 }
 
-// modelMetrics decodes an object of model metrics by model name into a
-// list of its own length.
-func modelMetrics(c *members) ([]ModelMetric, error) {
+// keyed decodes an object of entries keyed by name (models, agents) into a
+// list of its own length: one entry per key, in the order the keys first
+// appear, holding the value written last, as a map decoded from the same
+// JSON would. entry decodes the value of one key.
+func keyed[T any](c *members, entry func(name string, c *members) (T, error)) ([]T, error) {
 	var (
 		keys keySet
-		buf  [4]ModelMetric // a shutdown names a few models
+		buf  [4]T // a shutdown names a few models and agents
 		list = buf[:0]
-		mm   ModelMetric // decoding moves it to the heap: one for every entry
 	)
 	for key, ok := c.next(); ok; key, ok = c.next() {
 		name, err := keyString(c.st, key)
 		if err != nil {
 			return nil, err
 		}
-		mm = ModelMetric{Model: name}
-		if err := object(c, func(mc *members) error { return modelMetric(mc, &mm) }); err != nil {
+		v, err := entry(name, c)
+		if err != nil {
 			return nil, err
 		}
 		if i, met := keys.add(name); met {
-			list[i] = mm
+			list[i] = v
 		} else {
-			list = append(list, mm)
+			list = append(list, v)
 		}
 	}
 	if c.err != nil {
 		return nil, c.err
 	}
-	return append(make([]ModelMetric, 0, len(list)), list...), nil
+	return append(make([]T, 0, len(list)), list...), nil
+}
+
+// modelMetrics decodes an object of model metrics by model name.
+func modelMetrics(c *members) ([]ModelMetric, error) {
+	return keyed(c, func(name string, c *members) (ModelMetric, error) {
+		mm := ModelMetric{Model: name} // decoding moves it to the heap
+		err := object(c, func(mc *members) error { return modelMetric(mc, &mm) })
+		return mm, err
+	})
 }
 
 func modelMetric(c *members, mm *ModelMetric) error {
@@ -258,22 +268,11 @@ func modelMetric(c *members, mm *ModelMetric) error {
 	return err
 }
 
-// agentMetrics decodes an object of agent metrics by agent id into a list
-// of its own length.
+// agentMetrics decodes an object of agent metrics by agent id.
 func agentMetrics(c *members) ([]AgentMetric, error) {
-	var (
-		keys keySet
-		buf  [4]AgentMetric // a shutdown names a few agents
-		list = buf[:0]
-		am   AgentMetric // decoding moves it to the heap: one for every entry
-	)
-	for key, ok := c.next(); ok; key, ok = c.next() {
-		id, err := keyString(c.st, key)
-		if err != nil {
-			return nil, err
-		}
-		am = AgentMetric{Agent: id}
-		err = object(c, func(ac *members) error {
+	return keyed(c, func(id string, c *members) (AgentMetric, error) {
+		am := AgentMetric{Agent: id} // decoding moves it to the heap
+		err := object(c, func(ac *members) error {
 			_, err := pick(ac, &am, func(am *AgentMetric, key []byte, m *members) error {
 				switch string(key) {
 				case "agentName":
@@ -294,17 +293,6 @@ func agentMetrics(c *members) ([]AgentMetric, error) {
 			})
 			return err
 		})
-		if err != nil {
-			return nil, err
-		}
-		if i, met := keys.add(id); met {
-			list[i] = am
-		} else {
-			list = append(list, am)
-		}
-	}
-	if c.err != nil {
-		return nil, c.err
-	}
-	return append(make([]AgentMetric, 0, len(list)), list...), nil
+		return am, err
+	})
 }
