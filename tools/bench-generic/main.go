@@ -239,6 +239,9 @@ func rounds(c *corpus, f flags, bins map[string]string, sink *sink) (map[string]
 }
 
 func runRoute(route string, c *corpus, bin string, f flags, o runOpts, sink *sink) (res result, err error) {
+	if err := warm(c.Paths); err != nil {
+		return result{}, err
+	}
 	if route == "scan" {
 		return lineScan(c.Paths)
 	}
