@@ -62,17 +62,9 @@ func strictValue(b []byte, i, depth int) (int, bool) {
 			if i, ok = strictValue(b, skipSpace(b, i+1), depth+1); !ok {
 				return i, false
 			}
-			i = skipSpace(b, i)
-			if i >= len(b) {
-				return i, false
-			}
-			switch b[i] {
-			case ',':
-				i = skipSpace(b, i+1)
-			case '}':
-				return i + 1, true
-			default:
-				return i, false
+			var more bool
+			if i, more, ok = strictNext(b, i, '}'); !more {
+				return i, ok
 			}
 		}
 	case c == '[':
@@ -88,17 +80,9 @@ func strictValue(b []byte, i, depth int) (int, bool) {
 			if i, ok = strictValue(b, i, depth+1); !ok {
 				return i, false
 			}
-			i = skipSpace(b, i)
-			if i >= len(b) {
-				return i, false
-			}
-			switch b[i] {
-			case ',':
-				i = skipSpace(b, i+1)
-			case ']':
-				return i + 1, true
-			default:
-				return i, false
+			var more bool
+			if i, more, ok = strictNext(b, i, ']'); !more {
+				return i, ok
 			}
 		}
 	case c == 't':
@@ -158,6 +142,30 @@ func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
+// strictNext follows an element of an object or array ending in close:
+// past a comma to the next element (more), or past close (ok, not more).
+func strictNext(b []byte, i int, close byte) (next int, more, ok bool) {
+	i = skipSpace(b, i)
+	if i >= len(b) {
+		return i, false, false
+	}
+	switch b[i] {
+	case ',':
+		return skipSpace(b, i+1), true, true
+	case close:
+		return i + 1, false, true
+	}
+	return i, false, false
+}
+
+// skipDigits returns the index past the decimal digits at b[i].
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
 // strictNumber checks the number at b[i] against the JSON grammar:
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func strictNumber(b []byte, i int) (int, bool) {
@@ -170,18 +178,14 @@ func strictNumber(b []byte, i int) (int, bool) {
 	case b[i] == '0':
 		i++
 	case b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
+		i = skipDigits(b, i)
 	default:
 		return i, false
 	}
 	if i < len(b) && b[i] == '.' {
 		i++
 		start := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
+		i = skipDigits(b, i)
 		if i == start {
 			return i, false
 		}
@@ -192,9 +196,7 @@ func strictNumber(b []byte, i int) (int, bool) {
 			i++
 		}
 		start := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
+		i = skipDigits(b, i)
 		if i == start {
 			return i, false
 		}

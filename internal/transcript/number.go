@@ -156,9 +156,7 @@ func splitNumber(b []byte) (neg bool, digits []byte, exp int64, ok bool) {
 		i++
 	}
 	start := i
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		i++
-	}
+	i = skipDigits(b, i)
 	intDigits := b[start:i]
 	if len(intDigits) == 0 || (len(intDigits) > 1 && intDigits[0] == '0') {
 		return false, nil, 0, false
@@ -167,9 +165,7 @@ func splitNumber(b []byte) (neg bool, digits []byte, exp int64, ok bool) {
 	if i < len(b) && b[i] == '.' {
 		i++
 		fs := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
+		i = skipDigits(b, i)
 		if i == fs {
 			return false, nil, 0, false
 		}
@@ -300,41 +296,9 @@ func parseFloat(b []byte) (float64, error) {
 	return f, nil
 }
 
-// jsonNumber reports whether b is a number as JSON writes it:
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+// jsonNumber reports whether b is a number as JSON writes it, and nothing
+// else (strictNumber's grammar).
 func jsonNumber(b []byte) bool {
-	i := 0
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case digits() == 0:
-		return false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == len(b)
+	n, ok := strictNumber(b, 0)
+	return ok && n == len(b)
 }
