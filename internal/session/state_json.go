@@ -87,54 +87,33 @@ func appendState(b []byte, st *state) ([]byte, error) {
 	e.end(`},"lastCheckpoint":`)
 	e.time(st.LastCheckpoint)
 
-	if len(st.Seen) > 0 {
-		e.raw(`,"seen":{`)
-		var kb [8]string
-		for i, k := range keysInOrder(kb[:0], st.Seen) {
-			e.key(i, k)
-			s := st.Seen[k]
-			if s == nil {
-				e.raw(`null`)
-				continue
-			}
-			e.raw(`{"low":`)
-			e.int(s.Low)
-			if len(s.High) > 0 {
-				e.raw(`,"high":[`)
-				for j, h := range s.High {
-					if j > 0 {
-						e.raw(`,`)
-					}
-					e.int(h)
+	encodeMap(&e, `,"seen":{`, st.Seen, func(s *seqSet) {
+		if s == nil {
+			e.raw(`null`)
+			return
+		}
+		e.raw(`{"low":`)
+		e.int(s.Low)
+		if len(s.High) > 0 {
+			e.raw(`,"high":[`)
+			for j, h := range s.High {
+				if j > 0 {
+					e.raw(`,`)
 				}
-				e.raw(`]`)
+				e.int(h)
 			}
-			e.raw(`}`)
+			e.raw(`]`)
 		}
 		e.raw(`}`)
-	}
-	if len(st.SeenCalls) > 0 {
-		e.raw(`,"seenCalls":{`)
-		var kb [8]string
-		for i, k := range keysInOrder(kb[:0], st.SeenCalls) {
-			e.key(i, k)
-			if st.SeenCalls[k] {
-				e.raw(`true`)
-			} else {
-				e.raw(`false`)
-			}
+	})
+	encodeMap(&e, `,"seenCalls":{`, st.SeenCalls, func(v bool) {
+		if v {
+			e.raw(`true`)
+		} else {
+			e.raw(`false`)
 		}
-		e.raw(`}`)
-	}
-	if len(st.AgentNames) > 0 {
-		e.raw(`,"agents":{`)
-		var kb [8]string
-		for i, k := range keysInOrder(kb[:0], st.AgentNames) {
-			e.key(i, k)
-			e.str(st.AgentNames[k])
-		}
-		e.raw(`}`)
-	}
+	})
+	encodeMap(&e, `,"agents":{`, st.AgentNames, e.str)
 	if in := st.Interaction; in != nil {
 		e.raw(`,"interaction":{"id":`)
 		e.str(in.ID)
@@ -150,53 +129,39 @@ func appendState(b []byte, st *state) ([]byte, error) {
 		e.raw(`}`)
 	}
 	e.optStrs(`,"pendingLinks":`, st.PendingLinks)
-	if len(st.Tools) > 0 {
-		e.raw(`,"tools":{`)
-		var kb [8]string
-		for i, k := range keysInOrder(kb[:0], st.Tools) {
-			e.key(i, k)
-			t := st.Tools[k]
-			if t == nil {
-				e.raw(`null`)
-				continue
-			}
-			e.raw(`{"name":`)
-			e.str(t.Name)
-			e.raw(`,"start":`)
-			e.time(t.Start)
-			e.optStr(`,"agent":`, t.Agent)
-			e.raw(`,"parent":{"k":`)
-			e.str(t.Parent.Kind)
-			e.raw(`,"v":`)
-			e.str(t.Parent.Key)
-			e.raw(`}`)
-			e.optStr(`,"mcp":`, t.MCPServer)
-			e.optStr(`,"args":`, t.Arguments)
-			e.raw(`}`)
+	encodeMap(&e, `,"tools":{`, st.Tools, func(t *openTool) {
+		if t == nil {
+			e.raw(`null`)
+			return
 		}
+		e.raw(`{"name":`)
+		e.str(t.Name)
+		e.raw(`,"start":`)
+		e.time(t.Start)
+		e.optStr(`,"agent":`, t.Agent)
+		e.raw(`,"parent":{"k":`)
+		e.str(t.Parent.Kind)
+		e.raw(`,"v":`)
+		e.str(t.Parent.Key)
 		e.raw(`}`)
-	}
-	if len(st.Subagents) > 0 {
-		e.raw(`,"subagents":{`)
-		var kb [8]string
-		for i, k := range keysInOrder(kb[:0], st.Subagents) {
-			e.key(i, k)
-			s := st.Subagents[k]
-			if s == nil {
-				e.raw(`null`)
-				continue
-			}
-			e.raw(`{"name":`)
-			e.str(s.Name)
-			e.raw(`,"tool":`)
-			e.str(s.ToolCallID)
-			e.optStr(`,"model":`, s.Model)
-			e.raw(`,"start":`)
-			e.time(s.Start)
-			e.raw(`}`)
+		e.optStr(`,"mcp":`, t.MCPServer)
+		e.optStr(`,"args":`, t.Arguments)
+		e.raw(`}`)
+	})
+	encodeMap(&e, `,"subagents":{`, st.Subagents, func(s *openSubagent) {
+		if s == nil {
+			e.raw(`null`)
+			return
 		}
+		e.raw(`{"name":`)
+		e.str(s.Name)
+		e.raw(`,"tool":`)
+		e.str(s.ToolCallID)
+		e.optStr(`,"model":`, s.Model)
+		e.raw(`,"start":`)
+		e.time(s.Start)
 		e.raw(`}`)
-	}
+	})
 	e.raw(`,"lastEvent":`)
 	e.time(st.LastEvent)
 	e.raw(`,"replayUntil":`)
@@ -289,6 +254,21 @@ func (e *stateEncoder) optStrs(key string, ss []string) {
 }
 
 // key writes the i-th key of an object.
+// encodeMap writes m, unless it is empty, as the member that open begins
+// (`,"name":{`): its keys sorted, each value written by value.
+func encodeMap[V any](e *stateEncoder, open string, m map[string]V, value func(V)) {
+	if len(m) == 0 {
+		return
+	}
+	e.raw(open)
+	var kb [8]string
+	for i, k := range keysInOrder(kb[:0], m) {
+		e.key(i, k)
+		value(m[k])
+	}
+	e.raw(`}`)
+}
+
 func (e *stateEncoder) key(i int, k string) {
 	if i > 0 {
 		e.raw(`,`)
