@@ -276,8 +276,15 @@ func resumedState(t *testing.T, dir string) (*session.Cursor, []byte) {
 	path := filepath.Join(t.TempDir(), dir, "events.jsonl")
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 	require.NoError(t, os.WriteFile(path, data, 0o644))
+	return readState(t, path)
+}
+
+// readState reads the transcript at path with a cursor of its own and
+// returns the cursor and its session's state, as a commit stores it.
+func readState(t *testing.T, path string) (*session.Cursor, []byte) {
+	t.Helper()
 	c := session.NewCursor(path, session.CursorOptions{})
-	_, err = c.Update(nil)
+	_, err := c.Update(nil)
 	require.NoError(t, err)
 	state, err := c.Tracker().MarshalState()
 	require.NoError(t, err)

@@ -183,11 +183,7 @@ func TestSessionsResumeFromTheCommit(t *testing.T) {
 	// A commit after the first half, whose session state is made to say
 	// something the transcript does not: a read from the start would not
 	// say it.
-	c := session.NewCursor(path, session.CursorOptions{})
-	_, err = c.Update(nil)
-	require.NoError(t, err)
-	state, err := c.Tracker().MarshalState()
-	require.NoError(t, err)
+	c, state := readState(t, path)
 	store := storageclient.NewMemory()
 	cp := c.Checkpoint()
 	b := strings.Replace(string(state), `"Branch":"feature/PAY-4411-refund-retries"`, `"Branch":"only-in-the-state"`, 1)
