@@ -742,8 +742,6 @@ func decodeCompaction(m *members, _ Options) (any, error) {
 func decodeHookStart(m *members, _ Options) (any, error) {
 	return pick(m, alloc(m.st, func(st *decodeState) *slab[HookStartData] { return &st.hookStarts }), func(d *HookStartData, key []byte, m *members) error {
 		switch string(key) {
-		case "hookInvocationId":
-			return sval(m, &d.HookInvocationID)
 		case "hookType":
 			return intern(m, &d.HookType)
 		case "input":

@@ -225,7 +225,9 @@ type ShutdownData struct {
 	ErrorReason  string
 	// Snapshot is the accountingSnapshot (1.0.102 and later); Flat the
 	// totals written directly in data, which every version writes. When
-	// both are present they agree; Totals prefers the snapshot.
+	// both are present they agree and Totals is the snapshot: Flat is then
+	// nil, and the flat members that follow the snapshot (where the CLI
+	// writes them) are skipped, not decoded.
 	Snapshot   *Totals
 	Flat       *Totals
 	Watermarks map[string]int64
@@ -358,7 +360,6 @@ type CompactionData struct {
 // HookStartData is hook.start: a hook the CLI ran, with the payload it
 // received. Only the hook type and the W3C trace context are read.
 type HookStartData struct {
-	HookInvocationID string `json:"hookInvocationId"`
-	HookType         string `json:"hookType"`
-	Traceparent      string `json:"-"`
+	HookType    string `json:"hookType"`
+	Traceparent string `json:"-"`
 }

@@ -228,9 +228,10 @@ func TestShutdownsMatchEncodingJSON(t *testing.T) {
 			for src, v := range wm {
 				require.Equal(t, exactInt(t, v), got.Watermarks[src], where)
 			}
-			// The flat totals older CLIs write agree with the snapshot.
-			requireInt(t, ref, "totalNanoAiu", got.Flat.NanoAIU, where)
-			require.Equal(t, tot.NanoAIU.V, got.Flat.NanoAIU.V, where)
+			// The flat totals older CLIs write agree with the snapshot,
+			// which is why they are not decoded beside it.
+			require.Nil(t, got.Flat, where)
+			requireInt(t, ref, "totalNanoAiu", tot.NanoAIU, where)
 		}
 	}
 	require.Equal(t, 17, shutdowns)

@@ -23,10 +23,18 @@ func decodeShutdown(m *members, _ Options) (any, error) {
 		case "agentMetrics":
 			agents = m.isObject()
 		}
+		if d.Snapshot != nil {
+			// The CLI writes its snapshot first; the flat totals after it
+			// are the same figures, and Totals would not read them.
+			return nil
+		}
 		return flatMember(d.Flat, key, m)
 	})
 	if err != nil {
 		return nil, err
+	}
+	if d.Snapshot != nil {
+		d.Flat = nil
 	}
 	d.Cumulative = d.Snapshot != nil || d.Watermarks != nil || agents
 	return d, nil

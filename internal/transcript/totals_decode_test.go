@@ -122,8 +122,13 @@ func TestTotalsMatchMaps(t *testing.T) {
 			switch d := ev.Data.(type) {
 			case *ShutdownData:
 				requireSameTotals(t, want.Snapshot, d.Snapshot, where+" accountingSnapshot")
-				requireSameTotals(t, &want.mapTotals, d.Flat, where+" flat")
-				if n := len(d.Flat.AgentMetrics); n > 0 {
+				if d.Snapshot != nil {
+					// The flat totals beside a snapshot are not decoded.
+					require.Nil(t, d.Flat, where)
+				} else {
+					requireSameTotals(t, &want.mapTotals, d.Flat, where+" flat")
+				}
+				if n := len(d.Totals().AgentMetrics); n > 0 {
 					withAgents++
 					if n > 1 {
 						withSubagents++
@@ -228,4 +233,41 @@ func TestTotalsMemberWrittenTwice(t *testing.T) {
 	got := ev.Data.(*ShutdownData).Flat
 	require.Equal(t, []ModelMetric{{Model: "b", TotalNanoAIU: Int{V: 3, Set: true}}}, got.ModelMetrics)
 	require.Equal(t, []AgentMetric{{Agent: "main", TotalNanoAIU: Int{V: 4, Set: true}}}, got.AgentMetrics)
+}
+
+// TestShutdownFlatBesideSnapshot: beside an accountingSnapshot the flat
+// totals are not decoded, whichever comes first, and a flat member the
+// fast decoder would refuse after the snapshot does not cost the
+// shutdown its totals.
+func TestShutdownFlatBesideSnapshot(t *testing.T) {
+	const snap = `"accountingSnapshot":{"totalNanoAiu":7,"modelMetrics":{"m":{"requests":{"count":2,"cost":1},"totalNanoAiu":7}}}`
+	for name, tc := range map[string]struct {
+		data    string
+		wantErr bool
+	}{
+		"snapshot first":               {data: snap + `,"totalNanoAiu":7,"modelMetrics":{"m":{"requests":{"count":2,"cost":1},"totalNanoAiu":7}}`},
+		"flat first":                   {data: `"totalNanoAiu":7,"modelMetrics":{"m":{"totalNanoAiu":7}},` + snap},
+		"bad flat after the snapshot":  {data: snap + `,"totalNanoAiu":"seven","modelMetrics":[1]`},
+		"bad flat before the snapshot": {data: `"totalNanoAiu":"seven",` + snap, wantErr: true},
+		"broken JSON after snapshot":   {data: snap + `,"modelMetrics":{"m":}`, wantErr: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			line := []byte(`{"type":"session.shutdown","timestamp":"2026-11-22T16:07:26.714Z","data":{` + tc.data + `}}`)
+			ev, err := Decode(line, Options{})
+			if tc.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			d := ev.Data.(*ShutdownData)
+			require.Nil(t, d.Flat)
+			require.True(t, d.Cumulative)
+			tot := d.Totals()
+			require.Equal(t, int64(7), tot.NanoAIU.V)
+			require.Equal(t, []ModelMetric{{Model: "m", Requests: struct {
+				Count Int     `json:"count"`
+				Cost  float64 `json:"cost"`
+			}{Count: Int{V: 2, Set: true}, Cost: 1}, TotalNanoAIU: Int{V: 7, Set: true}}}, tot.ModelMetrics)
+		})
+	}
 }
