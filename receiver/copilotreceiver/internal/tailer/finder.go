@@ -49,15 +49,16 @@ func (f *finder) matches(path string) bool { return Match(f.include, f.exclude, 
 
 // scan calls fn once with every transcript the globs match now, but for
 // those skip reports true for: skip is told of them instead (see
-// globFiles).
-func (f *finder) scan(skip func(path []byte) bool, fn func(path string, info fs.FileInfo)) {
+// globFiles). plain reports that no part of the path below its glob's
+// directory is a symbolic link, which admit need not look at again.
+func (f *finder) scan(skip func(path []byte) bool, fn func(path string, info fs.FileInfo, plain bool)) {
 	// Patterns may overlap: a file two of them match is called once.
 	var seen map[string]bool
 	if len(f.include) > 1 {
 		seen = map[string]bool{}
 	}
 	for _, pattern := range f.include {
-		err := globFiles(pattern, skip, func(p string, info fs.FileInfo) {
+		err := globFiles(pattern, skip, func(p string, info fs.FileInfo, plain bool) {
 			if seen != nil && seen[p] {
 				return
 			}
@@ -67,7 +68,7 @@ func (f *finder) scan(skip func(path []byte) bool, fn func(path string, info fs.
 			if seen != nil {
 				seen[p] = true
 			}
-			fn(p, info)
+			fn(p, info, plain)
 		})
 		if err != nil {
 			f.log.Debug("Glob matched with errors", zap.String("pattern", pattern), zap.Error(err))
@@ -78,10 +79,16 @@ func (f *finder) scan(skip func(path []byte) bool, fn func(path string, info fs.
 // admit reports whether a newly matched file may be read: once symbolic
 // links are resolved it must still lie under the directory of an include
 // glob, so that a link cannot lead the receiver (or a hook payload naming
-// the file) to read files elsewhere. Refusals are logged once.
-func (f *finder) admit(path string) bool {
+// the file) to read files elsewhere. Refusals are logged once. plain is
+// scan's: a regular file that a glob's walk reached from the glob's
+// directory through no symbolic link lies under that directory, wherever
+// the directory's own links lead, so it is not resolved again.
+func (f *finder) admit(path string, plain bool) bool {
 	if f.refused[path] {
 		return false
+	}
+	if plain {
+		return true
 	}
 	if _, err := f.confine.Confine(path); err != nil {
 		if errors.Is(err, usage.ErrOutsideRoots) {
@@ -130,7 +137,7 @@ func GlobRoot(pattern string) string {
 // read of the root and one stat per session. Patterns with ** are walked
 // by doublestar.
 func GlobFiles(pattern string, fn func(path string, info fs.FileInfo)) error {
-	return globFiles(pattern, nil, fn)
+	return globFiles(pattern, nil, func(p string, info fs.FileInfo, _ bool) { fn(p, info) })
 }
 
 // globFiles is GlobFiles that first asks skip, when not nil, about each
@@ -142,54 +149,87 @@ func GlobFiles(pattern string, fn func(path string, info fs.FileInfo)) error {
 // that skips them costs no allocation each. Where the pattern names the
 // file without wildcards (events.jsonl), a skipped file is not even known
 // to be there.
-func globFiles(pattern string, skip func(path []byte) bool, fn func(path string, info fs.FileInfo)) error {
+//
+// fn is also told whether the walk reached the file from the pattern's
+// directory (an absolute one) through no symbolic link: plain (see
+// finder.admit). Without skip, when every file is looked at anyway, the
+// directories of a wildcard segment are listed with the types of their
+// entries, which the listing gives for nothing, so that the usual
+// <root>/*/events.jsonl knows it for each session without a stat more;
+// with skip, by name only (a link is then not told apart, and plain is
+// false). A segment without wildcards above the file is joined, not
+// looked at: plain is false below it, as it is for ** patterns.
+func globFiles(pattern string, skip func(path []byte) bool, fn func(path string, info fs.FileInfo, plain bool)) error {
 	pattern = filepath.ToSlash(filepath.Clean(pattern))
 	base, rest := doublestar.SplitPattern(pattern)
 	if base == "" {
 		base = "."
 	}
 	root := filepath.FromSlash(base)
-	w := &globWalk{skip: skip, fn: fn}
+	w := &globWalk{skip: skip, fn: fn, types: skip == nil}
 	if rest == "" || rest == "." {
-		w.file(nil, filepath.FromSlash(pattern))
+		w.file(nil, false, filepath.FromSlash(pattern))
 		return nil
 	}
 	if strings.Contains(rest, "**") {
 		return doublestar.GlobWalk(os.DirFS(root), rest, func(p string, d fs.DirEntry) error {
-			w.file(d, filepath.Join(root, filepath.FromSlash(p)))
+			w.file(d, false, filepath.Join(root, filepath.FromSlash(p)))
 			return nil
 		}, doublestar.WithFilesOnly())
 	}
-	w.segments(root, strings.Split(rest, "/"))
+	w.segments(root, filepath.IsAbs(root), strings.Split(rest, "/"))
 	return nil
 }
 
 // globWalk walks a pattern without ** segment by segment.
 type globWalk struct {
-	skip func(path []byte) bool
-	fn   func(path string, info fs.FileInfo)
-	buf  []byte // the path skip is asked about
+	skip  func(path []byte) bool
+	fn    func(path string, info fs.FileInfo, plain bool)
+	types bool   // list directories with the types of their entries
+	buf   []byte // the path skip is asked about
 }
 
-func (w *globWalk) segments(dir string, segs []string) {
+// segments walks segs below dir; plain reports that dir was reached from
+// the pattern's directory through no symbolic link.
+func (w *globWalk) segments(dir string, plain bool, segs []string) {
 	seg, last := segs[0], len(segs) == 1
 	if !hasWildcard(seg) {
 		if last {
-			w.file(nil, dir, seg)
+			w.file(nil, plain, dir, seg)
 		} else {
-			w.segments(joinName(dir, seg), segs[1:])
+			w.segments(joinName(dir, seg), false, segs[1:])
 		}
 		return
 	}
 	if !last {
-		// Directories to descend into: their names are enough. An entry
-		// that is not a directory (nor a link to one) fails the stat or
-		// the listing below it, as a missing one does; a session root
-		// holds little else.
-		names, err := readDirNames(dir)
-		if err != nil {
-			return // unreadable or gone: the next rescan tries again
+		// Directories to descend into: their names are enough (and their
+		// types, when listed with them). An entry that is not a directory
+		// (nor a link to one) fails the stat or the listing below it, as a
+		// missing one does; a session root holds little else.
+		var names []string
+		var odd map[string]bool
+		if w.types {
+			entries, err := readDir(dir)
+			if err != nil {
+				return
+			}
+			names = make([]string, len(entries))
+			for i, e := range entries {
+				names[i] = e.Name()
+				if e.Type() != fs.ModeDir { // a link, or anything odd
+					if odd == nil {
+						odd = map[string]bool{}
+					}
+					odd[names[i]] = true
+				}
+			}
+		} else {
+			var err error
+			if names, err = readDirNames(dir); err != nil {
+				return // unreadable or gone: the next rescan tries again
+			}
 		}
+		below := plain && w.types
 		next := segs[1:]
 		for _, name := range names {
 			if seg != "*" { // * matches every name, dot files included
@@ -201,10 +241,10 @@ func (w *globWalk) segments(dir string, segs []string) {
 				// The file in each directory (the usual
 				// <root>/*/events.jsonl): its path is joined only if
 				// it is looked at.
-				w.file(nil, dir, name, next[0])
+				w.file(nil, below && !odd[name], dir, name, next[0])
 				continue
 			}
-			w.segments(joinName(dir, name), next)
+			w.segments(joinName(dir, name), below && !odd[name], next)
 		}
 		return
 	}
@@ -214,15 +254,16 @@ func (w *globWalk) segments(dir string, segs []string) {
 	}
 	for _, e := range entries {
 		if ok, _ := doublestar.Match(seg, e.Name()); ok {
-			w.file(e, dir, e.Name())
+			w.file(e, plain, dir, e.Name())
 		}
 	}
 }
 
 // file looks at the file dir/names... (no names: dir is the file) unless
 // skip reports true for it, and calls fn if it is a regular file (or a
-// link to one). d, when known, saves a stat.
-func (w *globWalk) file(d fs.DirEntry, dir string, names ...string) {
+// link to one). d, when known, saves a stat. plain is whether dir was
+// reached through no symbolic link; fn is told whether the file was too.
+func (w *globWalk) file(d fs.DirEntry, plain bool, dir string, names ...string) {
 	if w.skip != nil {
 		w.buf = append(w.buf[:0], dir...)
 		for _, name := range names {
@@ -241,13 +282,21 @@ func (w *globWalk) file(d fs.DirEntry, dir string, names ...string) {
 	}
 	var info fs.FileInfo
 	var err error
-	if d != nil && d.Type()&fs.ModeSymlink == 0 {
+	switch {
+	case d != nil && d.Type()&fs.ModeSymlink == 0:
 		info, err = d.Info()
-	} else {
+	case d != nil:
 		info, err = os.Stat(p)
+		plain = false
+	default:
+		// As cheap as a stat, and it tells a link apart.
+		if info, err = os.Lstat(p); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+			info, err = os.Stat(p)
+			plain = false
+		}
 	}
 	if err == nil && info.Mode().IsRegular() {
-		w.fn(p, info)
+		w.fn(p, info, plain)
 	}
 }
 

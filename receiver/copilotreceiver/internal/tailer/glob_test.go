@@ -69,7 +69,7 @@ func TestGlobFilesSkip(t *testing.T) {
 	require.NoError(t, globFiles(pattern, func(p []byte) bool {
 		asked = append(asked, string(p))
 		return !strings.HasSuffix(filepath.Dir(string(p)), "7")
-	}, func(p string, _ fs.FileInfo) { looked = append(looked, p) }))
+	}, func(p string, _ fs.FileInfo, _ bool) { looked = append(looked, p) }))
 	slices.Sort(asked)
 	slices.Sort(looked)
 	require.Equal(t, want, asked)
@@ -79,9 +79,68 @@ func TestGlobFilesSkip(t *testing.T) {
 	}
 
 	skipAll := func([]byte) bool { return true }
-	none := func(p string, _ fs.FileInfo) { t.Errorf("%s looked at", p) }
+	none := func(p string, _ fs.FileInfo, _ bool) { t.Errorf("%s looked at", p) }
 	allocs := testing.AllocsPerRun(5, func() { require.NoError(t, globFiles(pattern, skipAll, none)) })
 	require.Less(t, allocs/n, 1.5, "allocations per skipped session")
+}
+
+// TestGlobFilesPlain: a file is plain when the walk reached it from the
+// pattern's directory through no symbolic link, which a walk without skip
+// knows from the listing's entry types and the file's own lstat; with
+// skip (names only), below a segment without wildcards, for ** and for a
+// relative pattern it is not known, and not claimed.
+func TestGlobFilesPlain(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	for _, p := range []string{"ss/a/events.jsonl", "ss/in.jsonl", "ss/deep/x/events.jsonl"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, p), []byte("x"), 0o644))
+	}
+	require.NoError(t, os.MkdirAll(filepath.Join(outside, "o"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "o", "events.jsonl"), []byte("x"), 0o644))
+	ss := filepath.Join(root, "ss")
+	// A session directory that is a link (out of the root), a transcript
+	// that is a link (to a file in the root), and a session below a link.
+	require.NoError(t, os.Symlink(filepath.Join(outside, "o"), filepath.Join(ss, "dirlink")))
+	require.NoError(t, os.MkdirAll(filepath.Join(ss, "f"), 0o755))
+	require.NoError(t, os.Symlink(filepath.Join(ss, "in.jsonl"), filepath.Join(ss, "f", "events.jsonl")))
+	require.NoError(t, os.Symlink(filepath.Join(ss, "deep"), filepath.Join(ss, "deeplink")))
+
+	walk := func(pattern string, skip func([]byte) bool) map[string]bool {
+		got := map[string]bool{}
+		require.NoError(t, globFiles(pattern, skip, func(p string, info fs.FileInfo, plain bool) {
+			require.True(t, info.Mode().IsRegular(), p)
+			rel, err := filepath.Rel(root, p)
+			require.NoError(t, err)
+			got[filepath.ToSlash(rel)] = plain
+		}))
+		return got
+	}
+	require.Equal(t, map[string]bool{
+		"ss/a/events.jsonl": true, "ss/dirlink/events.jsonl": false, "ss/f/events.jsonl": false,
+	}, walk(filepath.Join(ss, "*", "events.jsonl"), nil))
+	require.Equal(t, map[string]bool{
+		"ss/deep/x/events.jsonl": true, "ss/deeplink/x/events.jsonl": false,
+	}, walk(filepath.Join(ss, "*", "*", "events.jsonl"), nil))
+	require.Equal(t, map[string]bool{"ss/in.jsonl": true}, walk(filepath.Join(ss, "*.jsonl"), nil))
+	// Not known, so not claimed.
+	keep := func([]byte) bool { return false }
+	require.Equal(t, map[string]bool{
+		"ss/a/events.jsonl": false, "ss/dirlink/events.jsonl": false, "ss/f/events.jsonl": false,
+	}, walk(filepath.Join(ss, "*", "events.jsonl"), keep))
+	require.Equal(t, map[string]bool{
+		"ss/deep/x/events.jsonl": false, "ss/deeplink/x/events.jsonl": false,
+	}, walk(filepath.Join(ss, "*", "x", "events.jsonl"), nil))
+	// The directory above the first wildcard is the pattern's own (and
+	// admit's root).
+	require.Equal(t, map[string]bool{"ss/deep/x/events.jsonl": true}, walk(filepath.Join(ss, "deep", "*", "events.jsonl"), nil))
+	require.Equal(t, map[string]bool{"ss/a/events.jsonl": false, "ss/deep/x/events.jsonl": false, "ss/dirlink/events.jsonl": false,
+		"ss/f/events.jsonl": false, "ss/deeplink/x/events.jsonl": false}, walk(filepath.Join(ss, "**", "events.jsonl"), nil))
+	require.Equal(t, map[string]bool{"ss/a/events.jsonl": true}, walk(filepath.Join(ss, "a", "events.jsonl"), nil))
+	require.Equal(t, map[string]bool{"ss/f/events.jsonl": false}, walk(filepath.Join(ss, "f", "events.jsonl"), nil))
+	t.Chdir(root)
+	got := map[string]bool{}
+	require.NoError(t, globFiles(filepath.Join("ss", "*", "events.jsonl"), nil, func(p string, _ fs.FileInfo, plain bool) { got[p] = plain }))
+	require.Equal(t, false, got[filepath.Join("ss", "a", "events.jsonl")], "a relative pattern")
 }
 
 // TestSessionTranscripts: where a session's transcript would be under a

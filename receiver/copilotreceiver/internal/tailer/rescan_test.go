@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -73,4 +74,62 @@ func TestRescanLeavesOutStaleFinishedSessions(t *testing.T) {
 	tl.step(ctx, true) // the full rescan
 	tl.step(ctx, false)
 	assert.Equal(t, read+2*int64(len(line)), obs.read(), "the full rescan did not find the stale session grown")
+}
+
+// TestRescanConfinesLinks: a transcript that a symbolic link leads out of
+// the include glob's directory is not read, whether the link is the
+// session's directory or the transcript, found by the first scan (which
+// knows plain paths from the listing) or by later rescans (which do not);
+// links that stay inside are read.
+func TestRescanConfinesLinks(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	size := writeFinished(t, root, 1) // a plain session
+	writeFinished(t, outside, 3)
+	outs, err := filepath.Glob(filepath.Join(outside, "*"))
+	require.NoError(t, err)
+	require.Len(t, outs, 3)
+	// A session directory that is a link out of the root, a transcript
+	// that is one, and a transcript linked to a file in the root.
+	require.NoError(t, os.Symlink(outs[0], filepath.Join(root, "dirlink")))
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "filelink"), 0o755))
+	require.NoError(t, os.Symlink(filepath.Join(outs[1], "events.jsonl"), filepath.Join(root, "filelink", "events.jsonl")))
+	inRoot := filepath.Join(root, "kept.jsonl")
+	data, err := os.ReadFile(filepath.Join(outs[2], "events.jsonl"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(inRoot, data, 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "inlink"), 0o755))
+	require.NoError(t, os.Symlink(inRoot, filepath.Join(root, "inlink", "events.jsonl")))
+
+	obs := &readObserver{}
+	sig := pipeline.Signal{Name: "metrics", Consume: func(context.Context, *session.Facts) error { return nil }}
+	tl := New(testConfig(root), storageclient.NewMemory(), []pipeline.Signal{sig}, obs, zap.NewNop())
+	ctx := context.Background()
+	tl.step(ctx, true)
+	for range 3 {
+		tl.step(ctx, false)
+	}
+	tracked := func() []string {
+		var out []string
+		for p := range tl.files {
+			rel, err := filepath.Rel(root, p)
+			require.NoError(t, err)
+			out = append(out, filepath.ToSlash(filepath.Dir(rel)))
+		}
+		slices.Sort(out)
+		return out
+	}
+	require.Equal(t, []string{"00000000-0000-4000-8000-000000000000", "inlink"}, tracked())
+	require.Equal(t, size+int64(len(data)), obs.read())
+
+	// The same, found by rescans after the first scan.
+	require.NoError(t, os.Symlink(outs[0], filepath.Join(root, "dirlink2")))
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "filelink2"), 0o755))
+	require.NoError(t, os.Symlink(filepath.Join(outs[1], "events.jsonl"), filepath.Join(root, "filelink2", "events.jsonl")))
+	for range fullRescanEvery + 1 {
+		tl.step(ctx, true)
+		tl.step(ctx, false)
+	}
+	require.Equal(t, []string{"00000000-0000-4000-8000-000000000000", "inlink"}, tracked())
+	require.Equal(t, size+int64(len(data)), obs.read())
+	require.Len(t, tl.find.refused, 4)
 }

@@ -268,7 +268,7 @@ func (t *Tailer) step(ctx context.Context, full bool) {
 		for _, p := range paths {
 			f := t.files[p]
 			if f == nil {
-				if !t.find.matches(p) || !t.find.admit(p) {
+				if !t.find.matches(p) || !t.find.admit(p, false) {
 					continue
 				}
 				f = t.track(p)
@@ -508,10 +508,10 @@ func (t *Tailer) rescan(ctx context.Context) {
 			f.due, f.scanned = true, true
 		}
 	}
-	seen := func(p string, info fs.FileInfo) {
+	seen := func(p string, info fs.FileInfo, plain bool) {
 		f := t.files[p]
 		if f == nil {
-			if !t.find.admit(p) {
+			if !t.find.admit(p, plain) {
 				return
 			}
 			f = t.track(p)
@@ -538,7 +538,7 @@ func (t *Tailer) rescan(ctx context.Context) {
 				continue
 			}
 			if info, err := t.stat(p); err == nil && info.Mode().IsRegular() {
-				seen(p, info)
+				seen(p, info, false) // known: not admitted again
 			}
 		}
 	} else {
