@@ -44,6 +44,12 @@ type Options struct {
 	// CaptureContent decodes prompts, assistant responses and tool
 	// arguments and results. Off, they are skipped without being decoded.
 	CaptureContent bool
+	// UsageIDsOnly decodes an event's ID only for the events that carry
+	// usage (a usage record, a shutdown, a checkpoint), which is all
+	// package session reads of it, and no ParentID: an event's own id is
+	// new, so each costs a string, the most a line allocates beside its
+	// data. The ids are still checked as JSON; AgentID is always decoded.
+	UsageIDsOnly bool
 }
 
 // Decode decodes one transcript line (without its line terminator).
@@ -103,6 +109,12 @@ func (st *decodeState) decode(line []byte, opts Options) (Event, error) {
 			parentRaw = m.value()
 		case "agentId":
 			agentRaw = m.value()
+		}
+	}
+	if opts.UsageIDsOnly {
+		parentRaw = nil
+		if !carriesUsage(ev.Type) {
+			idRaw = nil
 		}
 	}
 	ev.ID, ev.ParentID, ev.AgentID = st.ids(idRaw, parentRaw, agentRaw)

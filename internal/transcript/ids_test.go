@@ -1,10 +1,14 @@
 package transcript
 
 import (
+	"bytes"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestUnquoteIDs: the envelope's ids, unquoted into one allocation, are
@@ -57,4 +61,35 @@ func TestIDsThroughCache(t *testing.T) {
 	id := raw(`"5a1c8e2f-0b7d-4c3e-9f61-2d8a7b4c9e10"`)
 	st.ids(id, id, nil)
 	assert.Zero(t, testing.AllocsPerRun(100, func() { st.ids(id, id, nil) }))
+}
+
+// TestUsageIDsOnly: with UsageIDsOnly every line of the repository's
+// transcripts decodes as it does without, but for the ids: an event's ID
+// is kept only when it carries usage, and ParentID never.
+func TestUsageIDsOnly(t *testing.T) {
+	var lines, kept int
+	for _, path := range testdataTranscripts(t) {
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		for i, line := range bytes.Split(data, []byte("\n")) {
+			where := fmt.Sprintf("%s:%d", path, i+1)
+			want, wantErr := Decode(line, Options{})
+			got, gotErr := Decode(line, Options{UsageIDsOnly: true})
+			require.Equal(t, wantErr, gotErr, where)
+			require.Empty(t, got.ParentID, where)
+			if carriesUsage(want.Type) {
+				require.Equal(t, want.ID, got.ID, where)
+				if got.ID != "" {
+					kept++
+				}
+			} else {
+				require.Empty(t, got.ID, where)
+			}
+			want.ID, want.ParentID, got.ID = "", "", ""
+			require.Equal(t, want, got, where)
+			lines++
+		}
+	}
+	require.Greater(t, lines, 1000)
+	require.Greater(t, kept, 50)
 }
