@@ -36,7 +36,9 @@ func TestFingerprintAllocs(t *testing.T) {
 			t.Fatalf("second check: same=%v err=%v", same, err)
 		}
 	})
-	require.Zero(t, allocs)
+	if !raceEnabled { // the checks above still ran
+		require.Zero(t, allocs)
+	}
 }
 
 // TestReaderBefore reads real transcripts from several offsets, in pieces
