@@ -64,7 +64,14 @@ type received struct {
 	Host, DroppedTotal string
 	Body               []byte
 	Status             int
+	// Attempt is the test's own number for the request (attemptHeader),
+	// when a test's transport sets one (see attempts).
+	Attempt string
 }
+
+// attemptHeader numbers the requests a test's transport sends, so that
+// what the collector answered can be matched with what the forwarder got.
+const attemptHeader = "X-Test-Attempt"
 
 // collector is a stand-in for the copilot receiver's hook endpoint.
 type collector struct {
@@ -117,6 +124,7 @@ func (c *collector) handle(w http.ResponseWriter, r *http.Request) {
 		Body:   body,
 
 		DroppedTotal: r.Header.Get(DroppedTotalHeader),
+		Attempt:      r.Header.Get(attemptHeader),
 	}
 	c.mu.Lock()
 	n := len(c.all)
