@@ -16,7 +16,6 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/transcriptgen"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/pipeline"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/tailer"
 )
@@ -96,7 +95,6 @@ func runTailer(b *testing.B, root string, total int64) {
 		Include:      []string{filepath.Join(root, "*", "events.jsonl")},
 		PollInterval: time.Hour, RescanInterval: time.Hour, IdleTimeout: time.Hour,
 		RetryInitial: time.Millisecond, RetryMax: time.Millisecond,
-		Decode: transcript.Options{UsageIDsOnly: true}, // as the receiver sets it
 	}, storageclient.NewMemory(), signals, obs, zap.NewNop())
 	require.NoError(b, tl.Start(context.Background()))
 	select {

@@ -122,11 +122,10 @@ func (r *copilotReceiver) start(ctx context.Context, host component.Host) error 
 		MaxLineSize:    int(ss.MaxLineSize),
 		RetryInitial:   ss.RetryOnRefused.InitialInterval,
 		RetryMax:       ss.RetryOnRefused.MaxInterval,
-		// The trackers read an event's id only when it carries usage.
-		Decode:       transcript.Options{CaptureContent: r.cfg.CaptureContent, UsageIDsOnly: true},
-		Track:        session.Options{CaptureContent: r.cfg.CaptureContent},
-		Clock:        r.metricsB.clock,
-		DrainTimeout: ss.DrainTimeout,
+		Decode:         transcript.Options{CaptureContent: r.cfg.CaptureContent},
+		Track:          session.Options{CaptureContent: r.cfg.CaptureContent},
+		Clock:          r.metricsB.clock,
+		DrainTimeout:   ss.DrainTimeout,
 
 		ProgressInterval: ss.ProgressInterval,
 		IncludeNote:      includeNote(ss.Include),

@@ -61,8 +61,9 @@ type Config struct {
 	// MaxRoundEvents and MaxRoundBytes bound a round; 0 means the defaults.
 	MaxRoundEvents int
 	MaxRoundBytes  int64
-	Decode         transcript.Options
-	Track          session.Options
+	// Decode is how transcripts are decoded; the tailer sets UsageIDsOnly.
+	Decode transcript.Options
+	Track  session.Options
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Clock gives each round its read window (session.Facts.ReadStart and
@@ -155,6 +156,9 @@ func New(cfg Config, store storage.Client, signals []pipeline.Signal, obs Observ
 	if cfg.RegistrySize <= 0 {
 		cfg.RegistrySize = 1024
 	}
+	// Every event read goes to a session's tracker, which reads an event's
+	// id only when it carries usage.
+	cfg.Decode.UsageIDsOnly = true
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
