@@ -657,11 +657,16 @@ func (t *Tailer) load(ctx context.Context, f *file) error {
 	if err := t.lookup(ctx, f); err != nil {
 		return err
 	}
+	t.giveCursor(f)
+	return nil
+}
+
+// giveCursor makes f's cursor if it has none; a file with a cursor is hot.
+func (t *Tailer) giveCursor(f *file) {
 	if f.cur == nil {
 		f.cur = t.cursor(f.path)
 		t.hot[f] = true
 	}
-	return nil
 }
 
 // lookup looks up a file's checkpoint once, and again after the file was
@@ -689,10 +694,7 @@ func (t *Tailer) place(f *file, cp session.Checkpoint, found bool) {
 	if !found {
 		return
 	}
-	if f.cur == nil {
-		f.cur = t.cursor(f.path)
-		t.hot[f] = true
-	}
+	t.giveCursor(f)
 	if f.cur.SetCheckpoint(cp) != nil {
 		return
 	}
