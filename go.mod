@@ -2,6 +2,14 @@ module github.com/otelcol-copilot/otelcol-copilot
 
 go 1.26.8
 
+// winsymlink=0: on Windows, a directory junction (a mount point) is
+// reported as a symbolic link and resolved by filepath.EvalSymlinks, as
+// before Go 1.23. Since Go 1.23 neither is done, so a junction inside a
+// session directory would lead the transcript glob, hook payloads'
+// transcript paths and usage queries out of the configured roots
+// unseen (internal/usage.Confine).
+godebug winsymlink=0
+
 tool (
 	go.opentelemetry.io/collector/cmd/builder
 	go.opentelemetry.io/collector/cmd/mdatagen

@@ -53,6 +53,8 @@ var ErrOutsideRoots = errors.New("the path is not under a configured session dir
 // Confine resolves path (which must be absolute) and every symbolic link in
 // it, and returns the resolved path if it lies under one of roots (also
 // resolved) and names a regular file. Nothing outside the roots is opened.
+// A Windows directory junction is a symbolic link here only because the
+// module sets godebug winsymlink=0 (go.mod); see TestJunctionsResolvedAsLinks.
 func Confine(path string, roots []string) (string, error) {
 	return NewConfiner(roots).Confine(path)
 }
