@@ -38,6 +38,9 @@ import (
 type gatewayStandIn struct {
 	url  string
 	down atomic.Bool
+	// unauthorized is how many more requests are answered 401, as a
+	// gateway does to a token that expired or was rotated.
+	unauthorized atomic.Int64
 
 	mu       sync.Mutex
 	refused  map[string]int // path -> requests answered 503
@@ -79,6 +82,11 @@ func (g *gatewayStandIn) serve(w http.ResponseWriter, r *http.Request) {
 	if g.down.Load() {
 		g.refused[r.URL.Path]++
 		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	if g.unauthorized.Add(-1) >= 0 {
+		g.refused[r.URL.Path]++
+		http.Error(w, "token expired", http.StatusUnauthorized)
 		return
 	}
 	g.requests[r.URL.Path]++

@@ -20,7 +20,6 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
-	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
@@ -422,7 +421,7 @@ func (h *hookServer) process(ctx context.Context, id string, p *hook.Payload, lo
 			continue
 		}
 		if err := h.consume(ctx, sig, facts); err != nil {
-			if !consumererror.IsPermanent(err) {
+			if !pipeline.RejectedForGood(err) {
 				h.tel.ReceiverCopilotHooksRefused.Add(bg, 1, metric.WithAttributes(attribute.String(semconv.AttrSignal, sig.Name)))
 				if rerr := record(); rerr != nil {
 					return "", errors.Join(err, rerr)

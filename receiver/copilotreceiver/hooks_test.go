@@ -450,6 +450,18 @@ func TestHookStatusCodes(t *testing.T) {
 	assert.Equal(t, http.StatusAccepted, a.Code, "metrics rejected for good are dropped and counted, the rest delivered")
 	s.permanent.Store(false)
 
+	// Metrics refused for the collector's credentials (a backend's 401,
+	// permanent to the OTLP exporters) are not dropped: the caller is
+	// asked to send the payload again, and then it counts.
+	s.credentials.Store(true)
+	s.refuseMetrics.Store(1)
+	held := []byte(`{"sessionId":"s6","timestamp":1}`)
+	assert.Equal(t, http.StatusServiceUnavailable, post(t, url+hooksPath+"/preToolUse", held).Code, "metrics refused for credentials are held, not dropped")
+	s.credentials.Store(false)
+	before := sumWhere(s.allMetrics(), mHooks, aHookType, hook.PreToolUse)
+	assert.Equal(t, http.StatusAccepted, post(t, url+hooksPath+"/preToolUse", held).Code)
+	assert.Equal(t, before+1, sumWhere(s.allMetrics(), mHooks, aHookType, hook.PreToolUse))
+
 	rejected, err := h.tel.GetMetric("otelcol_receiver_copilot_hooks_rejected")
 	require.NoError(t, err)
 	reasons := map[string]int64{}

@@ -26,6 +26,8 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
 )
@@ -41,6 +43,7 @@ type sink struct {
 	refuseMetrics atomic.Int64 // refusals left
 	blockLogs     atomic.Bool  // refuse logs while set
 	permanent     atomic.Bool  // refusals are permanent errors
+	credentials   atomic.Bool  // refusals are a backend's 401, which the OTLP exporters call permanent
 	calls         atomic.Int64
 	discard       bool // keep nothing (benchmarks)
 }
@@ -48,6 +51,9 @@ type sink struct {
 func (s *sink) refusal(n *atomic.Int64, block *atomic.Bool) error {
 	s.calls.Add(1)
 	if (n != nil && n.Add(-1) >= 0) || (block != nil && block.Load()) {
+		if s.credentials.Load() {
+			return consumererror.NewPermanent(status.Error(codes.Unauthenticated, "error exporting items, request to http://127.0.0.1/v1/metrics responded with HTTP Status Code 401"))
+		}
 		if s.permanent.Load() {
 			return consumererror.NewPermanent(errors.New("rejected for good"))
 		}
@@ -446,6 +452,24 @@ func TestPermanentRejectionIsDroppedAndCounted(t *testing.T) {
 	defer stop()
 	require.Eventually(t, func() bool { return s.summaries() == 1 }, 5*time.Second, 10*time.Millisecond)
 	assert.Empty(t, totalsOf(s))
+}
+
+// TestCredentialsRefusalIsHeld: a backend refusing the collector's
+// credentials (HTTP 401, which the OTLP exporters report as a permanent
+// error) is not a batch rejected for good: the batch is offered again
+// until the credentials are fixed, and nothing is dropped.
+func TestCredentialsRefusalIsHeld(t *testing.T) {
+	h := newHarness(t)
+	h.write("s", readTestdata(t, billedSubagent))
+	s := &sink{}
+	s.credentials.Store(true)
+	s.refuseMetrics.Store(3)
+	stop := h.run(s)
+	defer stop()
+	require.Eventually(t, func() bool { return s.summaries() == 1 && len(totalsOf(s)) > 0 }, 5*time.Second, 10*time.Millisecond)
+	want := cliAccounting(t, filepath.Join("../../testdata/copilot-cli", billedSubagent), func(int) bool { return false })
+	assert.Equal(t, want, totalsOf(s))
+	assert.Equal(t, int64(-1), s.refuseMetrics.Load(), "three refusals, then accepted")
 }
 
 // TestAcceptedSignalNotResentAfterCrash: metrics were accepted, logs were

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -18,6 +17,7 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/metadata"
+	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/pipeline"
 )
 
 // What only the CLI's session store has, per model call, as metrics: the
@@ -248,7 +248,7 @@ func (s *storeCalls) poll(ctx context.Context, path string) {
 		}
 		if md := s.build(keep); md.DataPointCount() > 0 {
 			if err := s.consume(ctx, md); err != nil {
-				if consumererror.IsPermanent(err) {
+				if pipeline.RejectedForGood(err) {
 					s.log.Error("The pipeline rejected the session store's per-call metrics permanently; they are dropped", zap.String("store.path", path), zap.Error(err))
 				} else {
 					s.log.Debug("The pipeline refused the session store's per-call metrics; offered again at the next poll", zap.Error(err))

@@ -83,7 +83,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverCopilotBatchesDropped, err = builder.meter.Int64Counter(
 		"otelcol_receiver_copilot_batches_dropped",
-		metric.WithDescription("Batches the pipeline rejected permanently (a retryable refusal is retried, never dropped). [Development]"),
+		metric.WithDescription("Batches the pipeline rejected permanently (a retryable refusal, or a backend's refusal of the collector's credentials, is retried, never dropped). [Development]"),
 		metric.WithUnit("{batch}"),
 	)
 	errs = errors.Join(errs, err)

@@ -40,7 +40,7 @@ func AssertEqualReceiverCopilotAccountingExcess(t *testing.T, tt *componenttest.
 func AssertEqualReceiverCopilotBatchesDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_copilot_batches_dropped",
-		Description: "Batches the pipeline rejected permanently (a retryable refusal is retried, never dropped). [Development]",
+		Description: "Batches the pipeline rejected permanently (a retryable refusal, or a backend's refusal of the collector's credentials, is retried, never dropped). [Development]",
 		Unit:        "{batch}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
@@ -14,7 +13,8 @@ import (
 
 // deliverer offers a round's facts to each signal of the pipeline in turn,
 // offering a refused one again with backoff and jitter until it is
-// accepted, and dropping (and counting) one the pipeline rejects for good.
+// accepted, and dropping (and counting) one the pipeline rejects for good
+// (pipeline.RejectedForGood: a backend refusing credentials is not).
 // Deliveries run on a context of their own, which outlives the tailer's
 // reading by the drain timeout, so that a stop lets a delivery under way be
 // accepted and committed. Only the tailer's goroutine delivers; drain may
@@ -71,13 +71,17 @@ func (d *deliverer) deliver(ctx context.Context, facts *session.Facts, done map[
 			if dctx.Err() != nil {
 				return false
 			}
-			if consumererror.IsPermanent(err) {
+			if pipeline.RejectedForGood(err) {
 				d.obs.Dropped(s.Name)
 				d.log.Error("The pipeline rejected a batch permanently; it is dropped", zap.String("signal", s.Name), zap.Error(err))
 				break
 			}
 			d.obs.Retry(s.Name)
-			d.log.Debug("The pipeline refused a batch; offering it again", zap.String("signal", s.Name), zap.Duration("backoff", backoff), zap.Error(err))
+			if pipeline.RefusedCredentials(err) {
+				d.log.Error("The backend refuses the collector's credentials; the batch is held and offered again, nothing is dropped: fix the exporter's token or permissions", zap.String("signal", s.Name), zap.Duration("backoff", backoff), zap.Error(err))
+			} else {
+				d.log.Debug("The pipeline refused a batch; offering it again", zap.String("signal", s.Name), zap.Duration("backoff", backoff), zap.Error(err))
+			}
 			select {
 			case <-ctx.Done():
 				return false
