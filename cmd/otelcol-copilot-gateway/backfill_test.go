@@ -4,7 +4,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +30,7 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/confmap/converter/storagecheckconverter"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/statedir"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/cliaccounting"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/collectortest"
 )
 
 // backfillSessions are the real transcripts every backfill test reads: CLI
@@ -186,7 +186,7 @@ func accountingOf(t *testing.T, dirs []string) cliaccounting.ModelTotals {
 // a function that stops it and waits for it to end.
 func runCollector(t *testing.T, uris []string) (stop func()) {
 	t.Helper()
-	col, err := otelcol.NewCollector(otelcol.CollectorSettings{
+	return collectortest.Run(t, otelcol.CollectorSettings{
 		BuildInfo: component.NewDefaultBuildInfo(),
 		Factories: components,
 		ConfigProviderSettings: otelcol.ConfigProviderSettings{
@@ -203,32 +203,6 @@ func runCollector(t *testing.T, uris []string) (stop func()) {
 			},
 		},
 	})
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- col.Run(context.Background()) }()
-	require.Eventually(t, func() bool {
-		select {
-		case err := <-done:
-			done <- err
-			return true
-		default:
-		}
-		return col.GetState() == otelcol.StateRunning
-	}, 30*time.Second, 50*time.Millisecond)
-	select {
-	case err := <-done:
-		t.Fatalf("collector ended at start: %v", err)
-	default:
-	}
-	return func() {
-		col.Shutdown()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Error("collector did not stop")
-		}
-	}
 }
 
 // freeLoopbackAddr returns a 127.0.0.1 address whose port was free a moment

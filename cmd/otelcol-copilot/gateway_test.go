@@ -4,7 +4,6 @@ package main
 
 import (
 	"compress/gzip"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -30,6 +29,7 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/confmap/converter/storagecheckconverter"
 	"github.com/otelcol-copilot/otelcol-copilot/confmap/provider/defaultconfigprovider"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/collectortest"
 )
 
 // gatewayStandIn is an OTLP/HTTP gateway on loopback that records what it
@@ -149,7 +149,7 @@ func (g *gatewayStandIn) taken() (logIDs, spanIDs map[string]bool, points int) {
 // environment, and returns a function that stops it.
 func runDefault(t *testing.T) (stop func()) {
 	t.Helper()
-	col, err := otelcol.NewCollector(otelcol.CollectorSettings{
+	return collectortest.Run(t, otelcol.CollectorSettings{
 		BuildInfo: component.NewDefaultBuildInfo(),
 		Factories: components,
 		ConfigProviderSettings: otelcol.ConfigProviderSettings{
@@ -166,32 +166,6 @@ func runDefault(t *testing.T) (stop func()) {
 			},
 		},
 	})
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- col.Run(context.Background()) }()
-	require.Eventually(t, func() bool {
-		select {
-		case err := <-done:
-			done <- err
-			return true
-		default:
-		}
-		return col.GetState() == otelcol.StateRunning
-	}, 30*time.Second, 50*time.Millisecond)
-	select {
-	case err := <-done:
-		t.Fatalf("the collector ended at start: %v", err)
-	default:
-	}
-	return func() {
-		col.Shutdown()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Error("the collector did not stop")
-		}
-	}
 }
 
 // gatewayEnv points the default at the stand-in with a token file and a
