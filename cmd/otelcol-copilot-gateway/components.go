@@ -17,6 +17,7 @@ import (
 	jiraexporter "github.com/otelcol-copilot/otelcol-copilot/exporter/jiraexporter"
 	notifyexporter "github.com/otelcol-copilot/otelcol-copilot/exporter/notifyexporter"
 	usageledgerexporter "github.com/otelcol-copilot/otelcol-copilot/exporter/usageledgerexporter"
+	credentialholdextension "github.com/otelcol-copilot/otelcol-copilot/extension/credentialholdextension"
 	chargebackprocessor "github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor"
 	dedupprocessor "github.com/otelcol-copilot/otelcol-copilot/processor/dedupprocessor"
 	copilotreceiver "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
@@ -60,6 +61,7 @@ func components() (otelcol.Factories, error) {
 		filestorage.NewFactory(),
 		healthcheckextension.NewFactory(),
 		bearertokenauthextension.NewFactory(),
+		credentialholdextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -68,6 +70,7 @@ func components() (otelcol.Factories, error) {
 		filestorage.NewFactory().Type():              "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.159.0",
 		healthcheckextension.NewFactory().Type():     "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension v0.159.0",
 		bearertokenauthextension.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension v0.159.0",
+		credentialholdextension.NewFactory().Type():  "github.com/otelcol-copilot/otelcol-copilot v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](

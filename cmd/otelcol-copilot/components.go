@@ -7,6 +7,7 @@ import (
 	healthcheckextension "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	filestorage "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	consoleexporter "github.com/otelcol-copilot/otelcol-copilot/exporter/consoleexporter"
+	credentialholdextension "github.com/otelcol-copilot/otelcol-copilot/extension/credentialholdextension"
 	chargebackprocessor "github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor"
 	copilotreceiver "github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver"
 	"go.opentelemetry.io/collector/component"
@@ -49,6 +50,7 @@ func components() (otelcol.Factories, error) {
 		filestorage.NewFactory(),
 		healthcheckextension.NewFactory(),
 		bearertokenauthextension.NewFactory(),
+		credentialholdextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -57,6 +59,7 @@ func components() (otelcol.Factories, error) {
 		filestorage.NewFactory().Type():              "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.159.0",
 		healthcheckextension.NewFactory().Type():     "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension v0.159.0",
 		bearertokenauthextension.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension v0.159.0",
+		credentialholdextension.NewFactory().Type():  "github.com/otelcol-copilot/otelcol-copilot v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](

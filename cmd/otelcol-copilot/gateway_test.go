@@ -38,8 +38,12 @@ import (
 type gatewayStandIn struct {
 	url  string
 	down atomic.Bool
-	// unauthorized is how many more requests are answered 401, as a
-	// gateway does to a token that expired or was rotated.
+	// token, when set, is the only Authorization the stand-in takes; any
+	// other is answered 401, as a gateway answers a token that expired or
+	// was rotated.
+	token atomic.Pointer[string]
+	// unauthorized is how many more requests are answered 401 whatever
+	// their token.
 	unauthorized atomic.Int64
 
 	mu       sync.Mutex
@@ -84,7 +88,7 @@ func (g *gatewayStandIn) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 		return
 	}
-	if g.unauthorized.Add(-1) >= 0 {
+	if want := g.token.Load(); (want != nil && r.Header.Get("Authorization") != *want) || g.unauthorized.Add(-1) >= 0 {
 		g.refused[r.URL.Path]++
 		http.Error(w, "token expired", http.StatusUnauthorized)
 		return
@@ -238,4 +242,50 @@ func TestDefaultSendsToGateway(t *testing.T) {
 		assert.Equal(c, wantSpans, spans)
 		assert.Equal(c, wantPoints, points)
 	}, 90*time.Second, 200*time.Millisecond)
+}
+
+// TestDefaultHoldsWhatGatewayRefusesForToken: the gateway's token was
+// rotated and the laptop's token file not yet: the gateway answers 401.
+// Once the file holds the new token, the gateway gets every log record,
+// span and metric point a gateway that never refused gets. The OTLP
+// exporter gives up on a 401 and its queue drops the request; the
+// default's credential_hold extension answers it as a 503, which the
+// exporter retries while the queue keeps it, and bearertokenauth reads the
+// file again when it changes.
+func TestDefaultHoldsWhatGatewayRefusesForToken(t *testing.T) {
+	// What the backfill gives a gateway that never refuses, once nothing
+	// more arrives for a while.
+	ref := newGatewayStandIn(t)
+	gatewayEnv(t, ref)
+	stop := runDefault(t)
+	var wantLogs, wantSpans map[string]bool
+	var wantPoints int
+	require.Eventually(t, func() bool {
+		l, s, p := ref.taken()
+		time.Sleep(time.Second)
+		wantLogs, wantSpans, wantPoints = ref.taken()
+		return len(l) == len(wantLogs) && len(s) == len(wantSpans) && p == wantPoints && len(l) > 0 && len(s) > 0 && p > 0
+	}, 60*time.Second, 10*time.Millisecond)
+	stop()
+
+	g := newGatewayStandIn(t)
+	rotated := "Bearer rotated-secret"
+	g.token.Store(&rotated)
+	gatewayEnv(t, g)
+	stop = runDefault(t)
+	defer stop()
+	require.Eventually(t, func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.refused["/v1/metrics"] > 0 && g.refused["/v1/traces"] > 0 && g.refused["/v1/logs"] > 0
+	}, 60*time.Second, 50*time.Millisecond, "the exporter never tried the gateway")
+	_, _, before := g.taken()
+	require.Zero(t, before)
+	require.NoError(t, os.WriteFile(os.Getenv(defaultconfigprovider.GatewayTokenFileEnv), []byte("rotated-secret\n"), 0o600))
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		logs, spans, points := g.taken()
+		assert.Equal(c, wantLogs, logs)
+		assert.Equal(c, wantSpans, spans)
+		assert.Equal(c, wantPoints, points)
+	}, 90*time.Second, 200*time.Millisecond, "what the gateway refused for the token was dropped")
 }
