@@ -1,5 +1,5 @@
 // Package credentialholdextension implements the credential_hold extension:
-// an HTTP client middleware that turns a backend's refusal of the
+// an HTTP and gRPC client middleware that turns a backend's refusal of the
 // collector's credentials (401, 403) into a retryable answer, so that an
 // exporter with retries and a sending queue keeps what was refused until
 // the token is fixed instead of dropping it.

@@ -12,6 +12,9 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/otelcol-copilot/otelcol-copilot/extension/credentialholdextension/internal/metadata"
 )
@@ -24,7 +27,10 @@ type hold struct {
 	tel      *metadata.TelemetryBuilder
 }
 
-var _ extensionmiddleware.HTTPClient = (*hold)(nil)
+var (
+	_ extensionmiddleware.HTTPClient = (*hold)(nil)
+	_ extensionmiddleware.GRPCClient = (*hold)(nil)
+)
 
 func newHold(cfg *Config, log *zap.Logger, tel *metadata.TelemetryBuilder) *hold {
 	h := &hold{statuses: map[int]bool{}, log: log, tel: tel}
@@ -80,4 +86,35 @@ func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		ContentLength: int64(len(msg)),
 		Request:       req,
 	}, nil
+}
+
+// grpcStatuses are the gRPC codes that stand for the HTTP statuses a
+// refusal of credentials is configured as.
+var grpcStatuses = map[codes.Code]int{
+	codes.Unauthenticated:  http.StatusUnauthorized,
+	codes.PermissionDenied: http.StatusForbidden,
+}
+
+// GetGRPCClientOptions adds to a gRPC exporter's client an interceptor that
+// answers Unauthenticated (as 401) and PermissionDenied (as 403), when
+// their HTTP status is in statuses, as Unavailable, which the OTLP/gRPC
+// exporter retries.
+func (h *hold) GetGRPCClientOptions(context.Context) ([]grpc.DialOption, error) {
+	return []grpc.DialOption{grpc.WithChainUnaryInterceptor(h.intercept)}, nil
+}
+
+func (h *hold) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	st, ok := status.FromError(err)
+	if err == nil || !ok {
+		return err
+	}
+	code, refused := grpcStatuses[st.Code()]
+	if !refused || !h.statuses[code] {
+		return err
+	}
+	h.tel.ExtensionCredentialHoldHeld.Add(ctx, 1, metric.WithAttributes(attribute.Int("http.response.status_code", code)))
+	h.log.Error("The backend refuses the collector's credentials; the request is held and sent again until they are fixed (the token file is read again as it changes)",
+		zap.String("target", cc.Target()), zap.String("method", method), zap.String("code", st.Code().String()), zap.String("answer", st.Message()))
+	return status.Errorf(codes.Unavailable, "credential_hold: the backend answered %s: %s; held to be sent again", st.Code(), st.Message())
 }

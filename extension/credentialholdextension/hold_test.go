@@ -3,6 +3,7 @@ package credentialholdextension
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,9 +13,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/otelcol-copilot/otelcol-copilot/extension/credentialholdextension/internal/metadatatest"
 )
@@ -67,4 +73,53 @@ func TestConfigValidate(t *testing.T) {
 	for _, c := range []Config{{}, {Statuses: []int{503}}, {Statuses: []int{401, 429}}, {Statuses: []int{200}}} {
 		assert.Error(t, c.Validate(), "%v", c.Statuses)
 	}
+}
+
+type refusingMetrics struct {
+	pmetricotlp.UnimplementedGRPCServer
+	codes []codes.Code
+	n     atomic.Int64
+}
+
+func (s *refusingMetrics) Export(context.Context, pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
+	if c := s.codes[s.n.Add(1)-1]; c != codes.OK {
+		return pmetricotlp.ExportResponse{}, status.Error(c, "answer "+c.String())
+	}
+	return pmetricotlp.NewExportResponse(), nil
+}
+
+// TestHoldAnswersUnavailableForRefusedCredentials: over gRPC, a backend's
+// Unauthenticated and PermissionDenied reach the exporter as Unavailable
+// (which the OTLP/gRPC exporter retries) and are counted as 401 and 403;
+// InvalidArgument and success pass unchanged.
+func TestHoldAnswersUnavailableForRefusedCredentials(t *testing.T) {
+	srvImpl := &refusingMetrics{codes: []codes.Code{codes.Unauthenticated, codes.PermissionDenied, codes.InvalidArgument, codes.OK}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := grpc.NewServer()
+	pmetricotlp.RegisterGRPCServer(srv, srvImpl)
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Stop()
+
+	tt := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
+	ext, err := NewFactory().Create(context.Background(), metadatatest.NewSettings(tt), createDefaultConfig())
+	require.NoError(t, err)
+	opts, err := ext.(*hold).GetGRPCClientOptions(context.Background())
+	require.NoError(t, err)
+	conn, err := grpc.NewClient(ln.Addr().String(), append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	require.NoError(t, err)
+	defer conn.Close()
+	client := pmetricotlp.NewGRPCClient(conn)
+
+	var got []codes.Code
+	for range srvImpl.codes {
+		_, err := client.Export(context.Background(), pmetricotlp.NewExportRequest())
+		got = append(got, status.Code(err))
+	}
+	assert.Equal(t, []codes.Code{codes.Unavailable, codes.Unavailable, codes.InvalidArgument, codes.OK}, got)
+	metadatatest.AssertEqualExtensionCredentialHoldHeld(t, tt, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.Int("http.response.status_code", 401))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.Int("http.response.status_code", 403))},
+	}, metricdatatest.IgnoreTimestamp())
 }
