@@ -19,8 +19,9 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/extension/credentialholdextension/internal/metadata"
 )
 
-// hold is the extension: a middleware for HTTP clients (confighttp's
-// middlewares) that answers a refusal of credentials as 503.
+// hold is the extension: a middleware for HTTP and gRPC clients
+// (confighttp's and configgrpc's middlewares) that answers a refusal of
+// credentials as retryable.
 type hold struct {
 	statuses map[int]bool
 	log      *zap.Logger
@@ -31,6 +32,12 @@ var (
 	_ extensionmiddleware.HTTPClient = (*hold)(nil)
 	_ extensionmiddleware.GRPCClient = (*hold)(nil)
 )
+
+// heldMessage is the log line of each refusal held.
+const heldMessage = "The backend refuses the collector's credentials; the exporter is told to send the request again, and it is sent until they are fixed"
+
+// attrStatus is the attribute the held requests are counted by.
+const attrStatus = "http.response.status_code"
 
 func newHold(cfg *Config, log *zap.Logger, tel *metadata.TelemetryBuilder) *hold {
 	h := &hold{statuses: map[int]bool{}, log: log, tel: tel}
@@ -71,9 +78,8 @@ func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	detail, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	rt.tel.ExtensionCredentialHoldHeld.Add(req.Context(), 1, metric.WithAttributes(attribute.Int("http.response.status_code", resp.StatusCode)))
-	rt.log.Error("The backend refuses the collector's credentials; the request is held and sent again until they are fixed (the token file is read again as it changes)",
-		zap.String("url", req.URL.Redacted()), zap.Int("status", resp.StatusCode), zap.String("answer", strings.TrimSpace(string(detail))))
+	rt.tel.ExtensionCredentialHoldHeld.Add(req.Context(), 1, metric.WithAttributes(attribute.Int(attrStatus, resp.StatusCode)))
+	rt.log.Error(heldMessage, zap.String("url", req.URL.Redacted()), zap.Int("status", resp.StatusCode), zap.String("answer", strings.TrimSpace(string(detail))))
 	msg := fmt.Sprintf("credential_hold: the backend answered %s; held to be sent again", resp.Status)
 	return &http.Response{
 		Status:        "503 Service Unavailable",
@@ -113,8 +119,7 @@ func (h *hold) intercept(ctx context.Context, method string, req, reply any, cc 
 	if !refused || !h.statuses[code] {
 		return err
 	}
-	h.tel.ExtensionCredentialHoldHeld.Add(ctx, 1, metric.WithAttributes(attribute.Int("http.response.status_code", code)))
-	h.log.Error("The backend refuses the collector's credentials; the request is held and sent again until they are fixed (the token file is read again as it changes)",
-		zap.String("target", cc.Target()), zap.String("method", method), zap.String("code", st.Code().String()), zap.String("answer", st.Message()))
+	h.tel.ExtensionCredentialHoldHeld.Add(ctx, 1, metric.WithAttributes(attribute.Int(attrStatus, code)))
+	h.log.Error(heldMessage, zap.String("target", cc.Target()), zap.String("method", method), zap.String("code", st.Code().String()), zap.String("answer", st.Message()))
 	return status.Errorf(codes.Unavailable, "credential_hold: the backend answered %s: %s; held to be sent again", st.Code(), st.Message())
 }
