@@ -253,7 +253,6 @@ func (e *stateEncoder) optStrs(key string, ss []string) {
 	e.raw(`]`)
 }
 
-// key writes the i-th key of an object.
 // encodeMap writes m, unless it is empty, as the member that open begins
 // (`,"name":{`): its keys sorted, each value written by value.
 func encodeMap[V any](e *stateEncoder, open string, m map[string]V, value func(V)) {
@@ -269,6 +268,7 @@ func encodeMap[V any](e *stateEncoder, open string, m map[string]V, value func(V
 	e.raw(`}`)
 }
 
+// key writes the i-th key of an object.
 func (e *stateEncoder) key(i int, k string) {
 	if i > 0 {
 		e.raw(`,`)
