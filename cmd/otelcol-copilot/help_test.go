@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/otelcol"
 
 	"github.com/otelcol-copilot/otelcol-copilot/confmap/provider/defaultconfigprovider"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/service"
 )
 
 func TestHelpRequested(t *testing.T) {
@@ -54,9 +56,9 @@ func TestHelp(t *testing.T) {
 		"embedded default configuration",
 		"  otelcol-copilot print-config\n",
 		"confmap/provider/defaultconfigprovider/default.yaml",
-		"  127.0.0.1:4320   hook payloads from otelcol-copilot-hook",
-		"  127.0.0.1:13133  health check",
-		"  127.0.0.1:8888   the collector's own metrics",
+		"  127.0.0.1:4320  hook payloads from otelcol-copilot-hook",
+		"  127.0.0.1:4323  health check",
+		"  127.0.0.1:4322  the collector's own metrics",
 		"COPILOT_HOME                        where the Copilot CLI keeps its sessions and hooks (default ~/.copilot); here: /home/dev/.copilot\n",
 		"OTELCOL_COPILOT_STATE_DIR           the collector's state directory",
 		"; here: /home/dev/.local/state/otelcol-copilot\n",
@@ -87,7 +89,44 @@ func TestHelpPortsFollowTheDefault(t *testing.T) {
 	conf, err := defaultConf()
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:4320", conf.Get("receivers::copilot::hooks::endpoint"))
-	assert.Equal(t, "127.0.0.1:8888", ownMetrics(conf))
+	assert.Equal(t, "127.0.0.1:4322", ownMetrics(conf))
+	// otelcol-copilot-hook status reads them there by default.
+	assert.Equal(t, "http://"+ownMetrics(conf)+"/metrics", service.DefaultMetricsURL)
+}
+
+// TestDefaultPortsBesideAStockCollector: the embedded default listens on
+// none of the ports a stock collector listens on by default, nor on one
+// port twice, with and without a gateway: a developer who also runs
+// another collector (or Jupyter, on 8888) can start this one, which would
+// otherwise fail at start on the port taken and follow no session.
+func TestDefaultPortsBesideAStockCollector(t *testing.T) {
+	// The stock collector's defaults: OTLP gRPC and HTTP, its own metrics,
+	// and the health_check, zpages and pprof extensions.
+	stock := map[string]string{"4317": "OTLP/gRPC", "4318": "OTLP/HTTP", "8888": "own metrics", "13133": "health_check", "55679": "zpages", "1777": "pprof"}
+	for _, gateway := range []string{"", "https://gateway.example:4318"} {
+		t.Setenv(defaultconfigprovider.StateDirEnv, t.TempDir())
+		t.Setenv("OTELCOL_COPILOT_GATEWAY", gateway)
+		conf, err := defaultConf()
+		require.NoError(t, err)
+		addrs := []string{ownMetrics(conf)}
+		for _, k := range conf.AllKeys() {
+			if (strings.HasPrefix(k, "receivers::") || strings.HasPrefix(k, "extensions::")) && strings.HasSuffix(k, "::endpoint") {
+				addrs = append(addrs, conf.Get(k).(string))
+			}
+		}
+		require.Len(t, addrs, 3, "gateway %q: the hook endpoint, the health check and the own metrics", gateway)
+		seen := map[string]bool{}
+		for _, a := range addrs {
+			host, port, err := net.SplitHostPort(a)
+			require.NoError(t, err, a)
+			assert.Equal(t, "127.0.0.1", host, "gateway %q: %s listens beyond loopback", gateway, a)
+			if what, ok := stock[port]; ok {
+				t.Errorf("gateway %q: %s is the stock collector's %s port", gateway, a, what)
+			}
+			assert.False(t, seen[port], "gateway %q: port %s twice", gateway, port)
+			seen[port] = true
+		}
+	}
 }
 
 // TestHelpCommandLine runs the distribution's command line: its help comes

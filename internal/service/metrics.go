@@ -15,7 +15,7 @@ import (
 
 // DefaultMetricsURL is where the collector's embedded default
 // configuration serves its own metrics.
-const DefaultMetricsURL = "http://127.0.0.1:8888/metrics"
+const DefaultMetricsURL = "http://127.0.0.1:4322/metrics"
 
 // Sample is one line of the Prometheus text format.
 type Sample struct {

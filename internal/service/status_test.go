@@ -230,7 +230,7 @@ func TestStatusUserManagerUnreachable(t *testing.T) {
 // (Windows), status reports the collector alone.
 func TestStatusWithoutManager(t *testing.T) {
 	var out bytes.Buffer
-	Status{MetricsURL: "http://127.0.0.1:8888/metrics", Telemetry: Telemetry{Queues: []Queue{{Exporter: "otlphttp", Size: 2, BySignal: map[string]float64{"logs": 2}}}}}.Format(&out)
+	Status{MetricsURL: "http://127.0.0.1:4322/metrics", Telemetry: Telemetry{Queues: []Queue{{Exporter: "otlphttp", Size: 2, BySignal: map[string]float64{"logs": 2}}}}}.Format(&out)
 	if strings.Contains(out.String(), "service") || strings.Contains(out.String(), "sends to") || !strings.Contains(out.String(), "otlphttp: 2 batches waiting") {
 		t.Errorf("status:\n%s", out.String())
 	}
