@@ -2,6 +2,7 @@ package chargebackprocessor
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,14 +10,17 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/semconv"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/fakeclock"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/budget"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/metadata"
@@ -253,4 +257,63 @@ func TestCrossingsGoToEveryLogsPipeline(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, n, "the second logs pipeline")
+}
+
+// unreadableStorage is a storage extension whose store cannot be read
+// while failing is set (a disk error, a locked file).
+type unreadableStorage struct {
+	component.StartFunc
+	component.ShutdownFunc
+	client *unreadableClient
+}
+
+func (s *unreadableStorage) GetClient(context.Context, component.Kind, component.ID, string) (storage.Client, error) {
+	return s.client, nil
+}
+
+type unreadableClient struct {
+	*storageclient.Memory
+	failing atomic.Bool
+}
+
+func (c *unreadableClient) Get(ctx context.Context, key string) ([]byte, error) {
+	if c.failing.Load() {
+		return nil, errors.New("input/output error")
+	}
+	return c.Memory.Get(ctx, key)
+}
+
+func (c *unreadableClient) Close(context.Context) error { return nil }
+
+// TestBudgetStoreUnreadable: spend whose budget window could not be read
+// from the store, after the usage itself was delivered, is counted with
+// the next batch instead of being lost to the budgets; a crossing it
+// causes comes late, not never.
+func TestBudgetStoreUnreadable(t *testing.T) {
+	day := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	c := fakeclock.New(day)
+	id := storagetest.NewStorageID("budgets")
+	cfg := testConfig()
+	cfg.Storage = &id
+	cfg.Budgets = []budget.Config{{Name: "payments-daily", Scope: budget.ScopeTeam, Value: "payments", Amount: "0.10", Period: budget.PeriodDay}}
+	client := &unreadableClient{Memory: storageclient.NewMemory()}
+	host := storagetest.NewStorageHost().WithExtension(id, &unreadableStorage{client: client})
+	p := startPipeline(t, cfg, pipelineOptions{now: c.Now, host: host})
+	defer p.stop(t)
+	ctx := context.Background()
+
+	client.failing.Store(true)
+	require.NoError(t, p.m.ConsumeMetrics(ctx, usage(paymentsSession, day, 6*credit, 100)), "the usage is delivered")
+	assert.Len(t, p.ms.AllMetrics(), 1, "the usage went on")
+	assert.Empty(t, crossings(p), "not counted yet: 60% unknown to the budget")
+
+	client.failing.Store(false)
+	require.NoError(t, p.m.ConsumeMetrics(ctx, usage(paymentsSession, day.Add(time.Minute), 1*credit, 100)))
+	cs := crossings(p)
+	require.Len(t, cs, 1, "the 6 credits held, then the 1: 70%")
+	assert.Equal(t, "50", strAttr(cs[0].Attributes(), "copilot.budget.threshold"))
+	assert.Equal(t, "0.06", strAttr(cs[0].Attributes(), "copilot.budget.spend_exact"), "crossed by the held spend")
+	spend, ok := lastGauge(t, p, mBudgetSpend, "payments-daily")
+	require.True(t, ok)
+	assert.InDelta(t, 0.07, spend, 1e-12)
 }

@@ -3,6 +3,7 @@ package chargebackprocessor // import "github.com/otelcol-copilot/otelcol-copilo
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"slices"
 
 	"go.opentelemetry.io/collector/component"
@@ -319,10 +320,30 @@ func scopes(r attribution.Result, user, sid string) map[string]string {
 func (p *chargeback) countSpend(ctx context.Context, spends []budget.Spend, next consumer.Metrics) {
 	p.budgetMu.Lock()
 	defer p.budgetMu.Unlock()
+	if len(p.uncounted) > 0 {
+		spends = append(p.uncounted, spends...)
+		p.uncounted = nil
+	}
+	var failed error
 	for _, s := range spends {
-		if _, err := p.budgets.Add(ctx, s); err != nil {
-			p.logger().Error("Could not count spend in the budgets", zap.Error(err))
+		_, err := p.budgets.Add(ctx, s)
+		switch {
+		case err == nil:
+		case errors.Is(err, budget.ErrPendingNotSaved):
+			// Counted, and its crossings returned: not to be counted again.
+			p.logger().Error("Could not record the budgets' crossings as pending; they are delivered now, but a crash before they are delivered would forget them", zap.Error(err))
+		default:
+			// Nothing counted: counted again with the next batch.
+			p.uncounted = append(p.uncounted, s)
+			failed = err
 		}
+	}
+	if n := len(p.uncounted); n > 0 {
+		if over := n - maxUncounted; over > 0 {
+			p.uncounted = slices.Delete(p.uncounted, 0, over)
+			p.logger().Error("Could not count spend in the budgets for too long: the oldest spend is dropped from them (the usage itself was delivered)", zap.Int("dropped", over), zap.Error(failed))
+		}
+		p.logger().Error("Could not count spend in the budgets; it is counted with the next batch", zap.Int("held", len(p.uncounted)), zap.Error(failed))
 	}
 	crossings := p.budgets.Pending()
 	if len(crossings) > 0 {
@@ -340,6 +361,10 @@ func (p *chargeback) countSpend(ctx context.Context, spends []budget.Spend, next
 		}
 	}
 }
+
+// maxUncounted bounds the spend held for the budgets while their store
+// cannot be read: beyond it the oldest is dropped, and logged.
+const maxUncounted = 10000
 
 // spentOn keeps the utilizations of the scope values the spends counted
 // under: a batch reports the budgets it moved, not every budget in memory.

@@ -63,6 +63,10 @@ type chargeback struct {
 	budgets   *budget.Tracker
 	join      *joinCache
 	budgetMu  sync.Mutex // one batch's spend and crossings at a time
+	// uncounted is spend the budgets could not count because their store
+	// could not be read (budget.Tracker.Add counts nothing then): counted
+	// first with the next batch, so that it is late, not lost.
+	uncounted []budget.Spend
 }
 
 func newChargeback(set processor.Settings, cfg *Config, now func() time.Time, onClose func()) (*chargeback, error) {
@@ -181,6 +185,11 @@ func (p *chargeback) stopParts(ctx context.Context) error {
 		p.resolver.Shutdown()
 	}
 	if p.budgets != nil {
+		p.budgetMu.Lock()
+		if n := len(p.uncounted); n > 0 {
+			p.set.Logger.Error("Stopping with spend the budgets could not count (their store could not be read): it is not in their windows", zap.Int("spends", n))
+		}
+		p.budgetMu.Unlock()
 		errs = append(errs, p.budgets.Commit(ctx))
 	}
 	if p.client != nil {
