@@ -67,19 +67,21 @@ func (w *writer) pushMetrics(_ context.Context, md pmetric.Metrics) error {
 	return nil
 }
 
-// merge adds rows to a day file, keeping each id once, and writes the
-// day's Parquet copy from the merged rows when it changed (or is missing:
-// a crash between the two renames).
+// merge adds rows to a day file, keeping each id once, and makes the
+// day's Parquet copy from the merged rows whenever it is not a copy of the
+// CSV file as it now is. The copy records the digest of the CSV file it was
+// made from, so that a copy a crash between the two renames left behind
+// (or none) is rewritten by the next export to that day, whether or not
+// that export adds rows.
 func (w *writer) merge(path string, rows []ledger.Row) error {
-	have, err := ledger.ReadFile(path)
+	have, digest, err := ledger.ReadFileDigest(path)
 	if err != nil {
 		return err
 	}
 	all := ledger.Dedup(append(have, rows...))
-	changed := len(all) != len(have)
-	if changed {
+	if len(all) != len(have) {
 		ledger.Sort(all)
-		if err := ledger.WriteFile(path, all); err != nil {
+		if digest, err = ledger.WriteFileDigest(path, all); err != nil {
 			return err
 		}
 	}
@@ -87,8 +89,8 @@ func (w *writer) merge(path string, rows []ledger.Row) error {
 		return nil
 	}
 	pq := strings.TrimSuffix(path, ".csv") + ".parquet"
-	if _, err := os.Stat(pq); err == nil && !changed {
+	if ledgerparquet.Source(pq) == digest {
 		return nil
 	}
-	return ledger.WriteAtomic(pq, func(out io.Writer) error { return ledgerparquet.Write(out, all) })
+	return ledger.WriteAtomic(pq, func(out io.Writer) error { return ledgerparquet.Write(out, all, digest) })
 }

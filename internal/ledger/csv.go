@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"cmp"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -132,7 +134,20 @@ func Sort(rows []Row) {
 
 // WriteFile writes rows to path as a CSV file, atomically (WriteAtomic).
 func WriteFile(path string, rows []Row) error {
-	return WriteAtomic(path, func(w io.Writer) error { return WriteCSV(w, rows) })
+	_, err := WriteFileDigest(path, rows)
+	return err
+}
+
+// WriteFileDigest is WriteFile that also returns the file's digest: the
+// SHA-256 of its bytes, in hex. Copies of the file in other formats record
+// it, so that a copy made from an older file is known by its digest.
+func WriteFileDigest(path string, rows []Row) (string, error) {
+	h := sha256.New()
+	err := WriteAtomic(path, func(w io.Writer) error { return WriteCSV(io.MultiWriter(w, h), rows) })
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // WriteAtomic writes a file through write atomically: to a temporary file
@@ -171,19 +186,27 @@ func WriteAtomic(path string, write func(io.Writer) error) (err error) {
 
 // ReadFile reads one ledger CSV file; a missing file has no rows.
 func ReadFile(path string) ([]Row, error) {
+	rows, _, err := ReadFileDigest(path)
+	return rows, err
+}
+
+// ReadFileDigest is ReadFile that also returns the file's digest (see
+// WriteFileDigest); a missing file's is "".
+func ReadFileDigest(path string) ([]Row, string, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, "", nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer f.Close()
-	rows, err := ReadCSV(f)
+	h := sha256.New()
+	rows, err := ReadCSV(io.TeeReader(f, h)) // reads to the end, or fails
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
-	return rows, nil
+	return rows, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // ReadDir reads every ledger CSV file in dir (the files of every collector

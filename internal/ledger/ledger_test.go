@@ -209,3 +209,25 @@ func FuzzReadCSV(f *testing.F) {
 		_, _ = ReadCSV(bytes.NewReader(b))
 	})
 }
+
+// A file's digest is the same written and read back, and another file's
+// (its Parquet copy records it, and is rewritten when it differs).
+func TestFileDigest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName("gw-1", "2026-03-31"))
+	_, digest, err := ReadFileDigest(path)
+	require.NoError(t, err)
+	assert.Empty(t, digest, "no file")
+	a := sampleRow()
+	written, err := WriteFileDigest(path, []Row{a})
+	require.NoError(t, err)
+	rows, read, err := ReadFileDigest(path)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	assert.Equal(t, written, read)
+	b := a
+	b.Cost = "0.5"
+	b.ComputeID()
+	other, err := WriteFileDigest(path, []Row{a, b})
+	require.NoError(t, err)
+	assert.NotEqual(t, written, other)
+}

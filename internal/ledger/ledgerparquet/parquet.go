@@ -6,6 +6,7 @@ package ledgerparquet // import "github.com/otelcol-copilot/otelcol-copilot/inte
 import (
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -48,8 +49,15 @@ func Schema() *parquet.Schema {
 	return parquet.NewSchema("focus_cost_and_usage", g)
 }
 
-// Write writes rows as one Parquet file to w.
-func Write(w io.Writer, rows []ledger.Row) error {
+// SourceKey is the key of the file's key-value metadata that names the CSV
+// file a Parquet copy was made from, by its digest
+// (ledger.WriteFileDigest): a copy whose source is not the CSV file's
+// digest is stale.
+const SourceKey = "otelcol-copilot.ledger.source_csv_sha256"
+
+// Write writes rows as one Parquet file to w, recording source (the digest
+// of the CSV file with the same rows) as SourceKey.
+func Write(w io.Writer, rows []ledger.Row, source string) error {
 	schema := Schema()
 	leaf := make([]int, len(ledger.Columns))
 	for i, c := range ledger.Columns {
@@ -59,7 +67,7 @@ func Write(w io.Writer, rows []ledger.Row) error {
 		}
 		leaf[i] = l.ColumnIndex
 	}
-	pw := parquet.NewWriter(w, schema)
+	pw := parquet.NewWriter(w, schema, parquet.KeyValueMetadata(SourceKey, source))
 	batch := make([]parquet.Row, 0, 1024)
 	flush := func() error {
 		if _, err := pw.WriteRows(batch); err != nil {
@@ -93,6 +101,27 @@ func Write(w io.Writer, rows []ledger.Row) error {
 		return err
 	}
 	return pw.Close()
+}
+
+// Source is the SourceKey of the Parquet file at path: the digest of the
+// CSV file it is a copy of. It is "" when the file is missing, is not a
+// Parquet file or records no source; only its footer is read.
+func Source(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return ""
+	}
+	source, _ := pf.Lookup(SourceKey)
+	return source
 }
 
 // value is a column's value of a CSV field ("" is null).

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"math/big"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -35,7 +37,7 @@ func rows() []ledger.Row {
 // and the values of the CSV file, costs exact.
 func TestParquetFile(t *testing.T) {
 	var buf bytes.Buffer
-	require.NoError(t, Write(&buf, rows()))
+	require.NoError(t, Write(&buf, rows(), ""))
 	f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 	require.NoError(t, err)
 	require.EqualValues(t, 2, f.NumRows())
@@ -82,4 +84,19 @@ func TestParquetFile(t *testing.T) {
 			assert.Equal(t, want[i].Team, string(row[team.ColumnIndex].ByteArray()))
 		}
 	}
+}
+
+// A Parquet file records the digest of the CSV file it is a copy of; a
+// missing file or one that is not Parquet has none.
+func TestSource(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "copy.parquet")
+	assert.Empty(t, Source(path), "no file")
+	require.NoError(t, os.WriteFile(path, []byte("not parquet"), 0o644))
+	assert.Empty(t, Source(path), "not a Parquet file")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	require.NoError(t, Write(f, rows(), "abc123"))
+	require.NoError(t, f.Close())
+	assert.Equal(t, "abc123", Source(path))
 }
