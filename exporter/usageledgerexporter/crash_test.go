@@ -103,3 +103,21 @@ func TestParquetCopyRewrittenAfterCrashBetweenRenames(t *testing.T) {
 		})
 	}
 }
+
+// Parquet taken out of formats: a day's copy would no longer follow its
+// CSV file, so it is removed rather than left stale.
+func TestParquetCopyRemovedWithoutParquetFormat(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.Formats = []string{"csv", "parquet"}
+	ctx := context.Background()
+	day := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	require.NoError(t, newWriter(cfg, zap.NewNop()).pushMetrics(ctx, costBatch("s1", day, 0.25, 25_000_000)))
+	pq := filepath.Join(dir, "copilot-usage-gw-1-2026-03-10.parquet")
+	require.FileExists(t, pq)
+
+	cfg.Formats = []string{"csv"}
+	require.NoError(t, newWriter(cfg, zap.NewNop()).pushMetrics(ctx, costBatch("s1", day.Add(time.Hour), 0.5, 50_000_000)))
+	assert.Equal(t, "0.75", csvTotal(t, filepath.Join(dir, "copilot-usage-gw-1-2026-03-10.csv")).String())
+	assert.NoFileExists(t, pq, "no stale copy")
+}

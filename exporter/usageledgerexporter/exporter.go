@@ -2,6 +2,7 @@ package usageledgerexporter // import "github.com/otelcol-copilot/otelcol-copilo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -72,8 +73,16 @@ func (w *writer) pushMetrics(_ context.Context, md pmetric.Metrics) error {
 // CSV file as it now is. The copy records the digest of the CSV file it was
 // made from, so that a copy a crash between the two renames left behind
 // (or none) is rewritten by the next export to that day, whether or not
-// that export adds rows.
+// that export adds rows. Without parquet in formats, a copy an earlier
+// configuration wrote is removed before the CSV file changes: none is
+// better than a stale one.
 func (w *writer) merge(path string, rows []ledger.Row) error {
+	pq := strings.TrimSuffix(path, ".csv") + ".parquet"
+	if !w.parquet {
+		if err := os.Remove(pq); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
 	have, digest, err := ledger.ReadFileDigest(path)
 	if err != nil {
 		return err
@@ -85,11 +94,7 @@ func (w *writer) merge(path string, rows []ledger.Row) error {
 			return err
 		}
 	}
-	if !w.parquet {
-		return nil
-	}
-	pq := strings.TrimSuffix(path, ".csv") + ".parquet"
-	if ledgerparquet.Source(pq) == digest {
+	if !w.parquet || ledgerparquet.Source(pq) == digest {
 		return nil
 	}
 	return ledger.WriteAtomic(pq, func(out io.Writer) error { return ledgerparquet.Write(out, all, digest) })
