@@ -86,6 +86,15 @@ func (c *Config) Validate() error {
 	if !currencyCode.MatchString(c.Currency) {
 		errs = append(errs, fmt.Errorf("currency: %q is not an ISO 4217 code", c.Currency))
 	}
+	if q := c.QueueConfig.Get(); q != nil {
+		if b := q.Batch.Get(); b != nil && b.MaxSize != 0 {
+			// exporterhelper splits a request where the batch it is merged
+			// into fills up, and a persistent queue replays a request whole
+			// until all its parts are written: after a restart its parts
+			// written before are split elsewhere, and make other rows.
+			errs = append(errs, fmt.Errorf("sending_queue::batch::max_size: %d: must not be set (a request split by size is split elsewhere when it is replayed after a restart, and the usage of its parts already written would be counted twice)", b.MaxSize))
+		}
+	}
 	for key, v := range map[string]string{"team": c.Attributes.Team, "project": c.Attributes.Project, "cost_center": c.Attributes.CostCenter, "ticket": c.Attributes.Ticket} {
 		if v == "" {
 			errs = append(errs, fmt.Errorf("attributes::%s: must be set", key))

@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
 )
 
 func TestValidate(t *testing.T) {
@@ -21,6 +23,11 @@ func TestValidate(t *testing.T) {
 		{"no billing account", func(c *Config) { c.BillingAccount.ID = "" }, "billing_account::id: must be set"},
 		{"currency", func(c *Config) { c.Currency = "usd" }, `currency: "usd" is not an ISO 4217 code`},
 		{"attribute", func(c *Config) { c.Attributes.Ticket = "" }, "attributes::ticket: must be set"},
+		{"batch split by size", func(c *Config) {
+			q := exporterhelper.NewDefaultQueueConfig()
+			q.Batch.GetOrInsertDefault().MaxSize = 10_000
+			c.QueueConfig = configoptional.Some(q)
+		}, "sending_queue::batch::max_size: 10000: must not be set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

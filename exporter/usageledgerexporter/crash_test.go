@@ -7,8 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
@@ -120,4 +123,108 @@ func TestParquetCopyRemovedWithoutParquetFormat(t *testing.T) {
 	require.NoError(t, newWriter(cfg, zap.NewNop()).pushMetrics(ctx, costBatch("s1", day.Add(time.Hour), 0.5, 50_000_000)))
 	assert.Equal(t, "0.75", csvTotal(t, filepath.Join(dir, "copilot-usage-gw-1-2026-03-10.csv")).String())
 	assert.NoFileExists(t, pq, "no stale copy")
+}
+
+// onlyMetric is md with only the metric name of each resource.
+func onlyMetric(md pmetric.Metrics, name string) pmetric.Metrics {
+	c := pmetric.NewMetrics()
+	md.CopyTo(c)
+	for _, rm := range c.ResourceMetrics().All() {
+		for _, sm := range rm.ScopeMetrics().All() {
+			sm.Metrics().RemoveIf(func(m pmetric.Metric) bool { return m.Name() != name })
+		}
+	}
+	return c
+}
+
+// A persistent queue with batching; the exporter is stopped while one
+// request is written in part (one of its days' files cannot be written),
+// then started again over the same queue and directory: the queue replays
+// the request whole, and the ledger has each priced call once. The first
+// time, the request is merged into a batch already holding another
+// request's point; after the restart it comes alone. A batch configuration
+// that the exporter accepts must not make the replay's rows differ from
+// those already written.
+func TestRestartWithRequestWrittenInPart(t *testing.T) {
+	tests := []struct {
+		name    string
+		maxSize int64
+	}{
+		{"merged", 0},
+		{"merged and split", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "ledger")
+			require.NoError(t, os.MkdirAll(dir, 0o755))
+			storageDir := t.TempDir()
+			cfg := testConfig(dir)
+			q := exporterhelper.NewDefaultQueueConfig()
+			id := storagetest.NewStorageID("queue")
+			q.StorageID = &id
+			q.NumConsumers = 1
+			b := q.Batch.GetOrInsertDefault()
+			b.Sizer = exporterhelper.RequestSizerTypeItems
+			b.MinSize, b.MaxSize = 2, tt.maxSize
+			b.FlushTimeout = time.Hour // the first request waits for the second
+			cfg.QueueConfig = configoptional.Some(q)
+			cfg.RetryConfig.InitialInterval = 10 * time.Millisecond
+			cfg.RetryConfig.MaxInterval = 20 * time.Millisecond
+			cfg.RetryConfig.MaxElapsedTime = 0 // retry until shutdown
+			if err := cfg.Validate(); err != nil {
+				require.NotZero(t, tt.maxSize, "only splitting is refused")
+				assert.ErrorContains(t, err, "sending_queue::batch::max_size")
+				return
+			}
+			ctx := context.Background()
+			day := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+			first := onlyMetric(costBatch("s0", day, 0.1, 0), metricCost) // one point
+			second := costBatch("s1", day.Add(time.Hour), 0.25, 25_000_000)
+			onlyMetric(costBatch("s2", day.Add(24*time.Hour), 0.3, 0), metricCost).ResourceMetrics().MoveAndAppendTo(second.ResourceMetrics())
+			day10, day11 := filepath.Join(dir, "copilot-usage-gw-1-2026-03-10.csv"), filepath.Join(dir, "copilot-usage-gw-1-2026-03-11.csv")
+			require.NoError(t, os.Mkdir(day11, 0o755)) // not a file: exports to 2026-03-11 fail
+
+			host := storagetest.NewStorageHost().WithFileBackedStorageExtension("queue", storageDir)
+			e := newExporter(t, cfg)
+			require.NoError(t, e.Start(ctx, host))
+			push(t, e, []pmetric.Metrics{first, second})
+			require.Eventually(t, func() bool {
+				rows, err := ledger.ReadFile(day10)
+				require.NoError(t, err)
+				for _, r := range rows {
+					if r.SessionID == "s1" {
+						return true
+					}
+				}
+				return false
+			}, 10*time.Second, 10*time.Millisecond, "s1's row written, s2's retried")
+			require.NoError(t, e.Shutdown(ctx))
+			for _, ext := range host.GetExtensions() {
+				require.NoError(t, ext.Shutdown(ctx))
+			}
+
+			require.NoError(t, os.Remove(day11))
+			cfg.QueueConfig.Get().Batch.Get().FlushTimeout = 10 * time.Millisecond
+			host = storagetest.NewStorageHost().WithFileBackedStorageExtension("queue", storageDir)
+			e = newExporter(t, cfg)
+			require.NoError(t, e.Start(ctx, host))
+			require.Eventually(t, func() bool {
+				_, err := os.Stat(day11)
+				return err == nil
+			}, 10*time.Second, 10*time.Millisecond, "the replayed request written")
+			require.NoError(t, e.Shutdown(ctx))
+			for _, ext := range host.GetExtensions() {
+				require.NoError(t, ext.Shutdown(ctx))
+			}
+
+			got, rows := ledgerAccount(t, dir)
+			assert.Equal(t, "0.65", got.total.String(), "total")
+			assert.EqualValues(t, 25_000_000, got.nanoAIU, "nano-AIU")
+			perSession := map[string]int{}
+			for _, r := range rows {
+				perSession[r.SessionID]++
+			}
+			assert.Equal(t, map[string]int{"s0": 1, "s1": 1, "s2": 1}, perSession, "a row per priced call")
+		})
+	}
 }
