@@ -122,9 +122,11 @@ type ticketState struct {
 
 // ticketTotal is the sum over a ticket's sessions.
 type ticketTotal struct {
-	NanoAIU         int64
-	Tokens          int64
-	PremiumRequests float64
+	NanoAIU int64
+	Tokens  int64
+	// PremiumRequests is the exact sum of the sessions' premium requests,
+	// each read as its shortest decimal (see exactPremiumRequests).
+	PremiumRequests money.Amount
 	Sessions        int
 	// Cost is the sum of the sessions' costs; Unpriced counts the sessions
 	// without one, whose cost the sum lacks.
@@ -138,7 +140,7 @@ func (s ticketState) total() ticketTotal {
 	for _, v := range s.Sessions {
 		t.NanoAIU += v.NanoAIU
 		t.Tokens += v.Tokens
-		t.PremiumRequests += v.PremiumRequests
+		t.PremiumRequests = t.PremiumRequests.Add(exactPremiumRequests(v.PremiumRequests))
 		t.Sessions++
 		if v.Cost == nil {
 			t.Unpriced++
@@ -301,7 +303,7 @@ func (e *jiraExporter) fields(t ticketTotal) map[string]any {
 	if e.cfg.Fields.Number != "" {
 		switch e.cfg.Fields.Value {
 		case valuePremiumRequests:
-			f[e.cfg.Fields.Number] = json.Number(strconv.FormatFloat(t.PremiumRequests, 'f', -1, 64))
+			f[e.cfg.Fields.Number] = json.Number(t.PremiumRequests.String())
 		case valueTokens:
 			f[e.cfg.Fields.Number] = json.Number(strconv.FormatInt(t.Tokens, 10))
 		case valueCost:
@@ -314,13 +316,29 @@ func (e *jiraExporter) fields(t ticketTotal) map[string]any {
 		f[e.cfg.Fields.Text] = strings.NewReplacer(
 			"{{credits}}", usagebody.Credits(t.NanoAIU),
 			"{{tokens}}", strconv.FormatInt(t.Tokens, 10),
-			"{{premium_requests}}", strconv.FormatFloat(t.PremiumRequests, 'f', -1, 64),
+			"{{premium_requests}}", t.PremiumRequests.String(),
 			"{{sessions}}", strconv.Itoa(t.Sessions),
 			"{{cost}}", costText(t),
 			"{{currency}}", t.Currency,
 		).Replace(e.cfg.Fields.Template)
 	}
 	return f
+}
+
+// exactPremiumRequests is a session's premium requests as an exact
+// decimal. The CLI reports them as a double (a sum of model multipliers
+// such as 0.33); its shortest decimal form is the number the CLI meant, and
+// summing those decimals exactly (in money.Amount's 1e-18 units, as the
+// usage ledger exporter does) gives a total that neither drifts (six times
+// 0.33 is 1.98, not 1.9800000000000002) nor depends on the order of the
+// sessions. A value with more than 18 decimals is rounded to 18. usagebody
+// only reads non-negative, finite values, so parsing cannot fail.
+func exactPremiumRequests(v float64) money.Amount {
+	a, err := money.ParseDecimal(strconv.FormatFloat(v, 'f', -1, 64))
+	if err != nil {
+		a, _ = money.ParseDecimal(strconv.FormatFloat(v, 'f', money.Scale, 64))
+	}
+	return a
 }
 
 func fieldNames(f map[string]any) []string {

@@ -488,3 +488,40 @@ func TestTelemetry(t *testing.T) {
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "not_found"))},
 	}, metricdatatest.IgnoreTimestamp())
 }
+
+// Premium requests are fractional (a sum of model multipliers): the
+// ticket's total is their exact decimal sum, the same whatever order the
+// sessions are summed in, in the number field and in the text. As doubles,
+// six sessions of 0.33 came to 1.9800000000000002.
+func TestPremiumRequestsSumExactly(t *testing.T) {
+	f, url := newFakeJira(t, true)
+	cfg := testConfig(url, true)
+	cfg.Comment = false
+	cfg.Fields = Fields{Number: "customfield_10100", Value: valuePremiumRequests, Text: "customfield_10101", Template: "Premium requests: {{premium_requests}}"}
+	r := startExporter(t, cfg, storageclient.NewMemory())
+	ctx := context.Background()
+	for _, s := range []string{"s1", "s2", "s3", "s4", "s5", "s6"} {
+		require.NoError(t, r.e.pushLogs(ctx, logsOf(summary{session: s, ticket: "PAY-1", premium: 0.33})))
+	}
+	got := f.got()
+	require.Len(t, got, 6)
+	last := got[5]
+	assert.Equal(t, "Premium requests: 1.98", puts(got)[5]["customfield_10101"])
+	assert.Contains(t, string(last.Raw), `"customfield_10100":1.98,`, "the exact decimal goes on the wire")
+}
+
+func TestExactPremiumRequests(t *testing.T) {
+	for _, tt := range []struct {
+		in   float64
+		want string
+	}{
+		{0, "0"},
+		{0.33, "0.33"},
+		{1.9800000000000002, "1.9800000000000002"}, // what the CLI reported stands
+		{12, "12"},
+		{1.5e-20, "0"},                     // more than 18 decimals: rounded
+		{1.25e-17, "0.000000000000000012"}, // 19 decimals: rounded to 18
+	} {
+		assert.Equal(t, tt.want, exactPremiumRequests(tt.in).String(), "%v", tt.in)
+	}
+}
