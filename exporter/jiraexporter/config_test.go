@@ -39,3 +39,15 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// The exporter helper drops a request after retry_on_failure's
+// max_elapsed_time, and with it the comments of its summaries (and a field
+// no later summary rewrites). This exporter's default retries until Jira
+// answers, so a persistent sending queue rides out an outage of any length.
+func TestDefaultConfigRetriesUntilJiraAnswers(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	assert.True(t, cfg.RetryConfig.Enabled)
+	assert.Zero(t, cfg.RetryConfig.MaxElapsedTime, "retry_on_failure::max_elapsed_time: 0, never give up")
+	assert.NotZero(t, cfg.RetryConfig.MaxInterval, "retries stay spaced out")
+	require.NoError(t, cfg.RetryConfig.Validate())
+}

@@ -24,6 +24,12 @@ func NewFactory() exporter.Factory {
 func createDefaultConfig() component.Config {
 	client := confighttp.NewDefaultClientConfig()
 	client.Timeout = 30 * time.Second
+	// Retry until Jira answers: a request the exporter helper gives up on
+	// after max_elapsed_time is dropped with its comments (and a field no
+	// later summary of the ticket rewrites). Refusals retrying cannot fix
+	// (400, 401, 403, 404) are not retried, whatever this says.
+	retry := configretry.NewDefaultBackOffConfig()
+	retry.MaxElapsedTime = 0
 	return &Config{
 		ClientConfig:    client,
 		Deployment:      deploymentCloud,
@@ -32,7 +38,7 @@ func createDefaultConfig() component.Config {
 		Unattributed:    "unattributed",
 		TimeoutConfig:   exporterhelper.NewDefaultTimeoutConfig(),
 		QueueConfig:     configoptional.Default(exporterhelper.NewDefaultQueueConfig()),
-		RetryConfig:     configretry.NewDefaultBackOffConfig(),
+		RetryConfig:     retry,
 	}
 }
 
