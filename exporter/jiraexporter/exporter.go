@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -114,11 +116,31 @@ func (s sessionTotal) newerThan(old sessionTotal) bool {
 }
 
 // ticketState is what is stored per ticket: the latest total of each of
-// its sessions and the comment posted per session leg.
+// its sessions and, per session leg ("<session.id>/<leg>"), its comment.
 type ticketState struct {
 	Sessions map[string]sessionTotal `json:"sessions"`
-	Comments map[string]string       `json:"comments"`
+	// Comments maps a session leg to the id of its comment in Jira, once
+	// Jira accepted it.
+	Comments map[string]string `json:"comments"`
+	// Legs holds every session leg seen with comment on: what its comment
+	// is to show. A leg here and not in Comments is still to be commented
+	// on (Jira refused the token, say), which the ticket's next summary
+	// does. State stored before Legs existed has only Comments; its legs
+	// are added here when a summary of them comes again.
+	Legs map[string]legComment `json:"legs,omitempty"`
 }
+
+// legComment is what a session leg's comment is to show.
+type legComment struct {
+	Session string `json:"session"`
+	// Usage is the leg's latest summary.
+	Usage sessionTotal `json:"usage"`
+	// Refused is set when Jira answered the comment with 400: the same
+	// comment is not sent again.
+	Refused bool `json:"refused,omitempty"`
+}
+
+func legKey(sid string, leg int64) string { return sid + "/" + strconv.FormatInt(leg, 10) }
 
 // ticketTotal is the sum over a ticket's sessions.
 type ticketTotal struct {
@@ -215,9 +237,18 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 	if state.Comments == nil {
 		state.Comments = map[string]string{}
 	}
+	if state.Legs == nil {
+		state.Legs = map[string]legComment{}
+	}
 	// A replay of an older summary never takes a session's total back.
 	if old, ok := state.Sessions[sid]; !ok || st.newerThan(old) {
 		state.Sessions[sid] = st
+	}
+	leg := legKey(sid, st.Leg)
+	if e.cfg.Comment {
+		if old, ok := state.Legs[leg]; !ok || st.newerThan(old.Usage) {
+			state.Legs[leg] = legComment{Session: sid, Usage: st, Refused: old.Refused}
+		}
 	}
 	if err := e.save(ctx, ticket, state); err != nil {
 		return err
@@ -256,28 +287,51 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 	if !e.cfg.Comment {
 		return nil
 	}
-	leg := sid + "/" + strconv.FormatInt(st.Leg, 10)
-	if _, done := state.Comments[leg]; done {
-		return nil
-	}
-	text := commentText(sid, st)
 	if e.cfg.DryRun {
-		e.logger.Info("Dry run: would comment", zap.String("ticket", ticket), zap.String("comment", text))
+		if _, done := state.Comments[leg]; !done {
+			e.logger.Info("Dry run: would comment", zap.String("ticket", ticket), zap.String("comment", commentText(sid, st)))
+			e.tel.ExporterJiraComments.Add(ctx, 1)
+		}
+		return nil
+	}
+	return e.comment(ctx, ticket, &state)
+}
+
+// comment posts the comments the ticket's session legs are missing: this
+// summary's leg's and any that Jira refused before (401, 403) or that a
+// request dropped after its retries left out, in the order of their keys.
+// It stops at the first refusal of the token or the issue, which the next
+// leg would get too.
+func (e *jiraExporter) comment(ctx context.Context, ticket string, state *ticketState) error {
+	for _, leg := range slices.Sorted(maps.Keys(state.Legs)) {
+		l := state.Legs[leg]
+		if _, done := state.Comments[leg]; done || l.Refused {
+			continue
+		}
+		id, err := e.client.addComment(ctx, ticket, commentText(l.Session, l.Usage))
+		var d *dropError
+		switch {
+		case errors.As(err, &d):
+			e.drop(ctx, d.reason, ticket, "comment", d.detail)
+			if d.reason != "bad_request" {
+				return nil
+			}
+			l.Refused = true
+			state.Legs[leg] = l
+			if err := e.save(ctx, ticket, *state); err != nil {
+				return err
+			}
+			continue
+		case err != nil:
+			return err
+		}
 		e.tel.ExporterJiraComments.Add(ctx, 1)
-		return nil
+		state.Comments[leg] = id
+		if err := e.save(ctx, ticket, *state); err != nil {
+			return err
+		}
 	}
-	id, err := e.client.addComment(ctx, ticket, text)
-	var d *dropError
-	switch {
-	case errors.As(err, &d):
-		e.drop(ctx, d.reason, ticket, "comment", d.detail)
-		return nil
-	case err != nil:
-		return err
-	}
-	e.tel.ExporterJiraComments.Add(ctx, 1)
-	state.Comments[leg] = id
-	return e.save(ctx, ticket, state)
+	return nil
 }
 
 func (e *jiraExporter) save(ctx context.Context, ticket string, state ticketState) error {

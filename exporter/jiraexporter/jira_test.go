@@ -50,7 +50,8 @@ type request struct {
 
 // fakeJira is a stand-in for Jira's REST API, v2 (bearer PAT) or v3
 // (basic email and API token): issues that exist, fields on their edit
-// screen, and a number of 429s to answer first.
+// screen, the comments posted on each issue, and a number of 429s to
+// answer first.
 type fakeJira struct {
 	t         *testing.T
 	v3        bool
@@ -59,7 +60,17 @@ type fakeJira struct {
 	throttle  int
 	mu        sync.Mutex
 	requests  []request
-	commentID int
+	commentID int // the last comment id given out
+	comments  map[string][]fakeComment
+	// commentStatus, when set, answers comment requests instead.
+	commentStatus int
+}
+
+// fakeComment is a comment on an issue: its id and its body, a string
+// (v2) or an Atlassian Document Format document (v3).
+type fakeComment struct {
+	ID   string
+	Body any
 }
 
 func (f *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -95,6 +106,10 @@ func (f *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"errorMessages":["Issue does not exist or you do not have permission to see it."]}`, http.StatusNotFound)
 		return
 	}
+	if comment && f.commentStatus != 0 {
+		http.Error(w, `{"errorMessages":["refused by the test"]}`, f.commentStatus)
+		return
+	}
 	switch {
 	case comment && r.Method == http.MethodPost:
 		if f.v3 {
@@ -104,8 +119,10 @@ func (f *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		f.commentID++
+		id := strconv.Itoa(10000 + f.commentID)
+		f.comments[key] = append(f.comments[key], fakeComment{ID: id, Body: body["body"]})
 		w.WriteHeader(http.StatusCreated)
-		_ = json.NewEncoder(w).Encode(map[string]any{"id": strconv.Itoa(10000 + f.commentID)})
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "body": body["body"]})
 	case !comment && r.Method == http.MethodPut:
 		fields, _ := body["fields"].(map[string]any)
 		for k := range fields {
@@ -127,6 +144,33 @@ func (f *fakeJira) got() []request {
 	return append([]request(nil), f.requests...)
 }
 
+// commentTexts are the texts of the issue's comments, oldest first: a v3
+// body's text nodes joined.
+func (f *fakeJira) commentTexts(key string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, c := range f.comments[key] {
+		out = append(out, fakeText(c.Body))
+	}
+	return out
+}
+
+func fakeText(body any) string {
+	switch b := body.(type) {
+	case string:
+		return b
+	case map[string]any:
+		s, _ := b["text"].(string)
+		content, _ := b["content"].([]any)
+		for _, c := range content {
+			s += fakeText(c)
+		}
+		return s
+	}
+	return ""
+}
+
 func (f *fakeJira) reset() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -138,6 +182,7 @@ func newFakeJira(t *testing.T, v3 bool) (*fakeJira, string) {
 		t: t, v3: v3,
 		issues:   map[string]bool{"PAY-1": true, "PAY-2": true},
 		onScreen: map[string]bool{"customfield_10100": true, "customfield_10101": true},
+		comments: map[string][]fakeComment{},
 	}
 	srv := httptest.NewUnstartedServer(f)
 	l, err := net.Listen("tcp", "127.0.0.1:0") // loopback only
@@ -523,5 +568,69 @@ func TestExactPremiumRequests(t *testing.T) {
 		{1.25e-17, "0.000000000000000012"}, // 19 decimals: rounded to 18
 	} {
 		assert.Equal(t, tt.want, exactPremiumRequests(tt.in).String(), "%v", tt.in)
+	}
+}
+
+// Jira refuses the token (401: it expired): the field and the comment are
+// dropped. Once the token is fixed, the ticket's next summary (another
+// session's) writes the full total and posts the comment the refused leg
+// is missing, as well as its own.
+func TestNextSummaryPostsCommentsRefusedBefore(t *testing.T) {
+	f, url := newFakeJira(t, true)
+	store := storageclient.NewMemory()
+	ctx := context.Background()
+	expired := testConfig(url, true)
+	expired.Token = "expired"
+	r := startExporter(t, expired, store)
+	require.NoError(t, r.e.pushLogs(ctx, logsOf(summary{session: "s1", ticket: "PAY-1", nanoAIU: 1_000_000_000})))
+	assert.Equal(t, 1, r.logs.FilterMessage("Jira write dropped").FilterField(zap.String("reason", "unauthorized")).Len())
+	assert.Empty(t, f.commentTexts("PAY-1"))
+
+	r2 := startExporter(t, testConfig(url, true), store) // the token fixed, restarted
+	require.NoError(t, r2.e.pushLogs(ctx, logsOf(summary{session: "s2", ticket: "PAY-1", nanoAIU: 500_000_000})))
+	p := puts(f.got())
+	assert.Equal(t, 1.5, p[len(p)-1]["customfield_10100"], "the full total")
+	texts := f.commentTexts("PAY-1")
+	require.Len(t, texts, 2)
+	assert.Contains(t, texts[0], "GitHub Copilot session s1 (leg 0): AI Credits: 1,")
+	assert.Contains(t, texts[1], "GitHub Copilot session s2 (leg 0): AI Credits: 0.5,")
+
+	// Nothing is missing any more: a replay posts nothing.
+	require.NoError(t, r2.e.pushLogs(ctx, logsOf(summary{session: "s1", ticket: "PAY-1", nanoAIU: 1_000_000_000})))
+	assert.Len(t, f.commentTexts("PAY-1"), 2)
+}
+
+// Jira refuses a comment alone: a 403 (the account may not comment yet)
+// leaves the leg's comment to the ticket's next summary; a 400 (Jira will
+// never take that comment) is dropped for good, not sent again at every
+// summary.
+func TestCommentRefusedAlone(t *testing.T) {
+	for _, tt := range []struct {
+		status int
+		reason string
+		want   []string
+	}{
+		{http.StatusForbidden, "unauthorized", []string{"session s1 (leg 0)", "session s2 (leg 0)"}},
+		{http.StatusBadRequest, "bad_request", []string{"session s2 (leg 0)"}},
+	} {
+		t.Run(tt.reason, func(t *testing.T) {
+			f, url := newFakeJira(t, false)
+			r := startExporter(t, testConfig(url, false), storageclient.NewMemory())
+			ctx := context.Background()
+			f.mu.Lock()
+			f.commentStatus = tt.status
+			f.mu.Unlock()
+			require.NoError(t, r.e.pushLogs(ctx, logsOf(summary{session: "s1", ticket: "PAY-1", nanoAIU: 1_000_000_000})))
+			assert.Equal(t, 1, r.logs.FilterMessage("Jira write dropped").FilterField(zap.String("reason", tt.reason)).Len())
+			f.mu.Lock()
+			f.commentStatus = 0
+			f.mu.Unlock()
+			require.NoError(t, r.e.pushLogs(ctx, logsOf(summary{session: "s2", ticket: "PAY-1", nanoAIU: 1_000_000_000})))
+			texts := f.commentTexts("PAY-1")
+			require.Len(t, texts, len(tt.want))
+			for i, w := range tt.want {
+				assert.Contains(t, texts[i], w)
+			}
+		})
 	}
 }
