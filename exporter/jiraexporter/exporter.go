@@ -135,6 +135,10 @@ type legComment struct {
 	Session string `json:"session"`
 	// Usage is the leg's latest summary.
 	Usage sessionTotal `json:"usage"`
+	// Shown is the text of the leg's comment in Jira; when Usage gives
+	// another (its shutdown's summary came after its idle one), the
+	// comment is updated.
+	Shown string `json:"shown,omitempty"`
 	// Refused is set when Jira answered the comment with 400: the same
 	// comment is not sent again.
 	Refused bool `json:"refused,omitempty"`
@@ -247,7 +251,7 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 	leg := legKey(sid, st.Leg)
 	if e.cfg.Comment {
 		if old, ok := state.Legs[leg]; !ok || st.newerThan(old.Usage) {
-			state.Legs[leg] = legComment{Session: sid, Usage: st, Refused: old.Refused}
+			state.Legs[leg] = legComment{Session: sid, Usage: st, Shown: old.Shown, Refused: old.Refused}
 		}
 	}
 	if err := e.save(ctx, ticket, state); err != nil {
@@ -297,36 +301,54 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 	return e.comment(ctx, ticket, &state)
 }
 
-// comment posts the comments the ticket's session legs are missing: this
-// summary's leg's and any that Jira refused before (401, 403) or that a
-// request dropped after its retries left out, in the order of their keys.
-// It stops at the first refusal of the token or the issue, which the next
-// leg would get too.
+// comment brings the comments of the ticket's session legs up to date,
+// in the order of their keys: it posts those missing (this summary's
+// leg's, and any that Jira refused before (401, 403) or that a request
+// dropped after its retries left out) and updates those whose leg has had
+// a summary with more usage since. It stops at the first refusal of the
+// token or the issue, which the next leg would get too.
 func (e *jiraExporter) comment(ctx context.Context, ticket string, state *ticketState) error {
 	for _, leg := range slices.Sorted(maps.Keys(state.Legs)) {
 		l := state.Legs[leg]
-		if _, done := state.Comments[leg]; done || l.Refused {
+		text := commentText(l.Session, l.Usage)
+		id, posted := state.Comments[leg]
+		if l.Refused || posted && l.Shown == text {
 			continue
 		}
-		id, err := e.client.addComment(ctx, ticket, commentText(l.Session, l.Usage))
+		var err error
+		if posted {
+			err = e.client.updateComment(ctx, ticket, id, text)
+			var d *dropError
+			if errors.As(err, &d) && d.reason == "not_found" {
+				// Deleted in Jira (or the issue is gone, which the
+				// post then finds): the leg gets a new comment.
+				e.logger.Info("A session leg's comment is gone from Jira; posting it again",
+					zap.String("ticket", ticket), zap.String("comment_id", id))
+				delete(state.Comments, leg)
+				posted = false
+			}
+		}
+		if !posted {
+			id, err = e.client.addComment(ctx, ticket, text)
+		}
 		var d *dropError
 		switch {
 		case errors.As(err, &d):
 			e.drop(ctx, d.reason, ticket, "comment", d.detail)
 			if d.reason != "bad_request" {
-				return nil
+				return e.save(ctx, ticket, *state)
 			}
 			l.Refused = true
-			state.Legs[leg] = l
-			if err := e.save(ctx, ticket, *state); err != nil {
-				return err
-			}
-			continue
 		case err != nil:
 			return err
+		default:
+			if !posted {
+				e.tel.ExporterJiraComments.Add(ctx, 1)
+				state.Comments[leg] = id
+			}
+			l.Shown = text
 		}
-		e.tel.ExporterJiraComments.Add(ctx, 1)
-		state.Comments[leg] = id
+		state.Legs[leg] = l
 		if err := e.save(ctx, ticket, *state); err != nil {
 			return err
 		}

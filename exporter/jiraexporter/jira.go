@@ -66,9 +66,9 @@ func (c *jiraClient) updateFields(ctx context.Context, key string, fields map[st
 	return err
 }
 
-// addComment posts a comment on the issue key and returns its id. On v3
-// the body is an Atlassian Document Format paragraph.
-func (c *jiraClient) addComment(ctx context.Context, key, text string) (string, error) {
+// commentBody is a comment's body: the text on v2, an Atlassian Document
+// Format paragraph on v3.
+func (c *jiraClient) commentBody(text string) map[string]any {
 	var body any = text
 	if c.v3 {
 		body = map[string]any{
@@ -79,7 +79,12 @@ func (c *jiraClient) addComment(ctx context.Context, key, text string) (string, 
 			}},
 		}
 	}
-	resp, err := c.do(ctx, http.MethodPost, c.issueURL(key, "/comment"), map[string]any{"body": body})
+	return map[string]any{"body": body}
+}
+
+// addComment posts a comment on the issue key and returns its id.
+func (c *jiraClient) addComment(ctx context.Context, key, text string) (string, error) {
+	resp, err := c.do(ctx, http.MethodPost, c.issueURL(key, "/comment"), c.commentBody(text))
 	if err != nil {
 		return "", err
 	}
@@ -90,6 +95,14 @@ func (c *jiraClient) addComment(ctx context.Context, key, text string) (string, 
 		return "", consumererror.NewPermanent(fmt.Errorf("jira comment response: %w", err))
 	}
 	return out.ID, nil
+}
+
+// updateComment replaces the text of the issue's comment id. A comment
+// deleted in Jira (or an issue gone) is a *dropError with reason
+// not_found.
+func (c *jiraClient) updateComment(ctx context.Context, key, id, text string) error {
+	_, err := c.do(ctx, http.MethodPut, c.issueURL(key, "/comment/"+url.PathEscape(id)), c.commentBody(text))
+	return err
 }
 
 // do sends one request and maps the response: 2xx its body; 404 and 400

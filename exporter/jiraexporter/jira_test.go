@@ -101,7 +101,14 @@ func (f *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	key, comment := strings.CutSuffix(rest, "/comment")
+	// <key>, <key>/comment or <key>/comment/<id>
+	key, tail, _ := strings.Cut(rest, "/")
+	commentPath, commentID, _ := strings.Cut(tail, "/")
+	comment := commentPath == "comment"
+	if tail != "" && !comment {
+		http.NotFound(w, r)
+		return
+	}
 	if !f.issues[key] {
 		http.Error(w, `{"errorMessages":["Issue does not exist or you do not have permission to see it."]}`, http.StatusNotFound)
 		return
@@ -110,20 +117,29 @@ func (f *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"errorMessages":["refused by the test"]}`, f.commentStatus)
 		return
 	}
+	if comment && (r.Method == http.MethodPost || r.Method == http.MethodPut) && f.v3 {
+		if _, isDoc := body["body"].(map[string]any); !isDoc {
+			http.Error(w, `{"errorMessages":["Comment body is not valid!"]}`, http.StatusBadRequest)
+			return
+		}
+	}
 	switch {
-	case comment && r.Method == http.MethodPost:
-		if f.v3 {
-			if _, isDoc := body["body"].(map[string]any); !isDoc {
-				http.Error(w, `{"errorMessages":["Comment body is not valid!"]}`, http.StatusBadRequest)
+	case comment && commentID != "" && r.Method == http.MethodPut:
+		for i, c := range f.comments[key] {
+			if c.ID == commentID {
+				f.comments[key][i].Body = body["body"]
+				_ = json.NewEncoder(w).Encode(map[string]any{"id": c.ID, "body": body["body"]})
 				return
 			}
 		}
+		http.Error(w, `{"errorMessages":["Can not find a comment for the id: `+commentID+`."]}`, http.StatusNotFound)
+	case comment && commentID == "" && r.Method == http.MethodPost:
 		f.commentID++
 		id := strconv.Itoa(10000 + f.commentID)
 		f.comments[key] = append(f.comments[key], fakeComment{ID: id, Body: body["body"]})
 		w.WriteHeader(http.StatusCreated)
 		_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "body": body["body"]})
-	case !comment && r.Method == http.MethodPut:
+	case tail == "" && r.Method == http.MethodPut:
 		fields, _ := body["fields"].(map[string]any)
 		for k := range fields {
 			if !f.onScreen[k] {
@@ -169,6 +185,13 @@ func fakeText(body any) string {
 		return s
 	}
 	return ""
+}
+
+// deleteComments deletes the issue's comments, as a user can in Jira.
+func (f *fakeJira) deleteComments(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.comments, key)
 }
 
 func (f *fakeJira) reset() {
@@ -285,16 +308,18 @@ func startExporter(t *testing.T, cfg *Config, store *storageclient.Memory) run {
 	return run{e: e, logs: logs}
 }
 
+// puts are the field writes among rs.
 func puts(rs []request) []map[string]any {
 	var out []map[string]any
 	for _, r := range rs {
-		if r.Method == http.MethodPut {
+		if r.Method == http.MethodPut && !strings.Contains(r.Path, "/comment") {
 			out = append(out, r.Body["fields"].(map[string]any))
 		}
 	}
 	return out
 }
 
+// comments are the comments posted among rs.
 func comments(rs []request) []request {
 	var out []request
 	for _, r := range rs {
@@ -631,6 +656,51 @@ func TestCommentRefusedAlone(t *testing.T) {
 			for i, w := range tt.want {
 				assert.Contains(t, texts[i], w)
 			}
+		})
+	}
+}
+
+// A killed session's leg gets its idle summary, then (the CLI was only
+// quiet) its shutdown's with more usage: the leg's comment is updated to
+// the shutdown's usage, so it agrees with the field; an older summary
+// coming again changes nothing. A comment deleted in Jira is posted anew
+// when its leg's usage changes.
+func TestCommentFollowsItsLegsUsage(t *testing.T) {
+	for _, v3 := range []bool{true, false} {
+		t.Run(map[bool]string{true: "v3", false: "v2"}[v3], func(t *testing.T) {
+			f, url := newFakeJira(t, v3)
+			r := startExporter(t, testConfig(url, v3), storageclient.NewMemory())
+			ctx := context.Background()
+			idle := summary{session: "s1", ticket: "PAY-1", nanoAIU: 1_000_000_000, input: 10, output: 1}
+			shutdown := summary{session: "s1", ticket: "PAY-1", nanoAIU: 2_000_000_000, input: 20, output: 2}
+			require.NoError(t, r.e.pushLogs(ctx, logsOf(idle)))
+			require.NoError(t, r.e.pushLogs(ctx, logsOf(shutdown)))
+			assert.Equal(t, []string{"GitHub Copilot session s1 (leg 0): AI Credits: 2, Tokens: 22, Premium requests: 0"}, f.commentTexts("PAY-1"))
+			var updates []request
+			for _, q := range f.got() {
+				if q.Method == http.MethodPut && strings.HasSuffix(q.Path, "/comment/10001") {
+					updates = append(updates, q)
+				}
+			}
+			require.Len(t, updates, 1, "the leg's comment is updated in place")
+			if v3 {
+				assert.Equal(t, "doc", updates[0].Body["body"].(map[string]any)["type"], "Atlassian Document Format")
+			}
+
+			f.reset()
+			require.NoError(t, r.e.pushLogs(ctx, logsOf(idle, shutdown)))
+			for _, q := range f.got() {
+				assert.NotContains(t, q.Path, "/comment", "the comment says the leg's usage already")
+			}
+
+			// Deleted in Jira: the next change of the leg's usage posts a
+			// new comment.
+			f.deleteComments("PAY-1")
+			later := shutdown
+			later.nanoAIU = 3_000_000_000
+			require.NoError(t, r.e.pushLogs(ctx, logsOf(later)))
+			assert.Equal(t, []string{"GitHub Copilot session s1 (leg 0): AI Credits: 3, Tokens: 22, Premium requests: 0"}, f.commentTexts("PAY-1"))
+			assert.Empty(t, r.logs.FilterMessage("Jira write dropped").All())
 		})
 	}
 }
