@@ -139,6 +139,12 @@ type legComment struct {
 	// another (its shutdown's summary came after its idle one), the
 	// comment is updated.
 	Shown string `json:"shown,omitempty"`
+	// Posting is set, and stored, before the leg's comment is posted, and
+	// cleared with its id: set without an id, a post was sent whose answer
+	// was lost (a 5xx from a proxy, the timeout, the store failing), and
+	// Jira may have the comment. The next attempt looks for it among the
+	// issue's comments before posting.
+	Posting bool `json:"posting,omitempty"`
 	// Refused is set when Jira answered the comment with 400: the same
 	// comment is not sent again.
 	Refused bool `json:"refused,omitempty"`
@@ -250,8 +256,9 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 	}
 	leg := legKey(sid, st.Leg)
 	if e.cfg.Comment {
-		if old, ok := state.Legs[leg]; !ok || st.newerThan(old.Usage) {
-			state.Legs[leg] = legComment{Session: sid, Usage: st, Shown: old.Shown, Refused: old.Refused}
+		if l, ok := state.Legs[leg]; !ok || st.newerThan(l.Usage) {
+			l.Session, l.Usage = sid, st
+			state.Legs[leg] = l
 		}
 	}
 	if err := e.save(ctx, ticket, state); err != nil {
@@ -308,10 +315,39 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 // a summary with more usage since. It stops at the first refusal of the
 // token or the issue, which the next leg would get too.
 func (e *jiraExporter) comment(ctx context.Context, ticket string, state *ticketState) error {
+	// The issue's comments, listed once if a leg needs them.
+	var listed []comment
+	var isListed bool
 	for _, leg := range slices.Sorted(maps.Keys(state.Legs)) {
 		l := state.Legs[leg]
 		text := commentText(l.Session, l.Usage)
 		id, posted := state.Comments[leg]
+		if !posted && l.Posting && !l.Refused {
+			// An earlier post's answer was lost: adopt the comment if
+			// Jira has it.
+			if !isListed {
+				var err error
+				if listed, err = e.client.listComments(ctx, ticket); err != nil {
+					var d *dropError
+					if errors.As(err, &d) {
+						e.drop(ctx, d.reason, ticket, "comment", d.detail)
+						return nil
+					}
+					return err
+				}
+				isListed = true
+			}
+			if c, ok := findComment(listed, commentMarker(l.Session, l.Usage.Leg)); ok {
+				e.tel.ExporterJiraComments.Add(ctx, 1)
+				id, posted = c.ID, true
+				state.Comments[leg] = id
+				l.Posting, l.Shown = false, c.Text
+				state.Legs[leg] = l
+				if err := e.save(ctx, ticket, *state); err != nil {
+					return err
+				}
+			}
+		}
 		if l.Refused || posted && l.Shown == text {
 			continue
 		}
@@ -329,11 +365,21 @@ func (e *jiraExporter) comment(ctx context.Context, ticket string, state *ticket
 			}
 		}
 		if !posted {
+			if !l.Posting {
+				l.Posting = true
+				state.Legs[leg] = l
+				if err := e.save(ctx, ticket, *state); err != nil {
+					return err
+				}
+			}
 			id, err = e.client.addComment(ctx, ticket, text)
 		}
 		var d *dropError
 		switch {
 		case errors.As(err, &d):
+			// Refused: Jira has no such comment.
+			l.Posting = false
+			state.Legs[leg] = l
 			e.drop(ctx, d.reason, ticket, "comment", d.detail)
 			if d.reason != "bad_request" {
 				return e.save(ctx, ticket, *state)
@@ -345,6 +391,7 @@ func (e *jiraExporter) comment(ctx context.Context, ticket string, state *ticket
 			if !posted {
 				e.tel.ExporterJiraComments.Add(ctx, 1)
 				state.Comments[leg] = id
+				l.Posting = false
 			}
 			l.Shown = text
 		}
@@ -425,9 +472,26 @@ func fieldNames(f map[string]any) []string {
 	return names
 }
 
+// commentMarker is how each of the exporter's comments starts, which
+// tells its session leg: a lost post's comment is found by it.
+func commentMarker(sid string, leg int64) string {
+	return fmt.Sprintf("GitHub Copilot session %s (leg %d):", sid, leg)
+}
+
+// findComment is the newest of the comments (listed newest first) that
+// starts with marker.
+func findComment(comments []comment, marker string) (comment, bool) {
+	for _, c := range comments {
+		if strings.HasPrefix(c.Text, marker) {
+			return c, true
+		}
+	}
+	return comment{}, false
+}
+
 func commentText(sid string, st sessionTotal) string {
-	s := fmt.Sprintf("GitHub Copilot session %s (leg %d): AI Credits: %s, Tokens: %d, Premium requests: %s",
-		sid, st.Leg, usagebody.Credits(st.NanoAIU), st.Tokens, strconv.FormatFloat(st.PremiumRequests, 'f', -1, 64))
+	s := fmt.Sprintf("%s AI Credits: %s, Tokens: %d, Premium requests: %s",
+		commentMarker(sid, st.Leg), usagebody.Credits(st.NanoAIU), st.Tokens, strconv.FormatFloat(st.PremiumRequests, 'f', -1, 64))
 	if st.Cost != nil {
 		s += fmt.Sprintf(", Cost: %s %s", st.Cost, st.Currency)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,19 +106,100 @@ func (c *jiraClient) updateComment(ctx context.Context, key, id, text string) er
 	return err
 }
 
-// do sends one request and maps the response: 2xx its body; 404 and 400
-// a *dropError; 401 and 403 a permanent error; 429 a throttled retry after
-// Retry-After; anything else a retryable error.
+// comment is one comment on an issue: its id and its text (of a v3
+// Atlassian Document Format body, the text of its text nodes).
+type comment struct {
+	ID, Text string
+}
+
+// Listing an issue's comments goes at most commentPages pages of
+// commentsPerPage deep, newest first.
+const (
+	commentsPerPage = 100
+	commentPages    = 10
+)
+
+// listComments returns the issue's newest comments, newest first, at most
+// commentPages × commentsPerPage of them. Jira may give fewer per page
+// than asked; the pages follow its startAt and total.
+func (c *jiraClient) listComments(ctx context.Context, key string) ([]comment, error) {
+	var out []comment
+	for page, startAt := 0, 0; page < commentPages; page++ {
+		q := url.Values{"startAt": {strconv.Itoa(startAt)}, "maxResults": {strconv.Itoa(commentsPerPage)}, "orderBy": {"-created"}}
+		resp, err := c.do(ctx, http.MethodGet, c.issueURL(key, "/comment")+"?"+q.Encode(), nil)
+		if err != nil {
+			return nil, err
+		}
+		var p struct {
+			Total    int `json:"total"`
+			Comments []struct {
+				ID   string          `json:"id"`
+				Body json.RawMessage `json:"body"`
+			} `json:"comments"`
+		}
+		if err := json.Unmarshal(resp, &p); err != nil {
+			return nil, fmt.Errorf("jira comments of %s: %w", key, err)
+		}
+		for _, cm := range p.Comments {
+			out = append(out, comment{ID: cm.ID, Text: bodyText(cm.Body)})
+		}
+		startAt += len(p.Comments)
+		if len(p.Comments) == 0 || startAt >= p.Total {
+			break
+		}
+	}
+	return out, nil
+}
+
+// bodyText is a comment body's text: a v2 string, or the text nodes of a
+// v3 Atlassian Document Format document, in order.
+func bodyText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var doc any
+	if json.Unmarshal(raw, &doc) != nil {
+		return ""
+	}
+	var b strings.Builder
+	var walk func(n any)
+	walk = func(n any) {
+		m, ok := n.(map[string]any)
+		if !ok {
+			return
+		}
+		if t, ok := m["text"].(string); ok {
+			b.WriteString(t)
+		}
+		content, _ := m["content"].([]any)
+		for _, c := range content {
+			walk(c)
+		}
+	}
+	walk(doc)
+	return b.String()
+}
+
+// do sends one request (payload as JSON, none if nil) and maps the
+// response: 2xx its body; 404, 400, 401 and 403 a *dropError; 429 a
+// throttled retry after Retry-After; anything else a retryable error.
 func (c *jiraClient) do(ctx context.Context, method, u string, payload any) ([]byte, error) {
-	b, err := json.Marshal(payload)
+	var body io.Reader
+	if payload != nil {
+		b, err := json.Marshal(payload)
+		if err != nil {
+			return nil, consumererror.NewPermanent(err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, consumererror.NewPermanent(err)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(b))
-	if err != nil {
-		return nil, consumererror.NewPermanent(err)
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	if c.v3 {
 		req.SetBasicAuth(c.email, c.token)

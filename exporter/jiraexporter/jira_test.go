@@ -1,6 +1,7 @@
 package jiraexporter
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,6 +66,9 @@ type fakeJira struct {
 	comments  map[string][]fakeComment
 	// commentStatus, when set, answers comment requests instead.
 	commentStatus int
+	// pageSize is the most comments a GET of them answers with, whatever
+	// maxResults asks (Jira has such a cap); 0: 50.
+	pageSize int
 }
 
 // fakeComment is a comment on an issue: its id and its body, a string
@@ -133,6 +138,21 @@ func (f *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		http.Error(w, `{"errorMessages":["Can not find a comment for the id: `+commentID+`."]}`, http.StatusNotFound)
+	case comment && commentID == "" && r.Method == http.MethodGet:
+		all := slices.Clone(f.comments[key])
+		if r.URL.Query().Get("orderBy") == "-created" {
+			slices.Reverse(all)
+		}
+		startAt, _ := strconv.Atoi(r.URL.Query().Get("startAt"))
+		n, _ := strconv.Atoi(r.URL.Query().Get("maxResults"))
+		if size := cmp.Or(f.pageSize, 50); n <= 0 || n > size {
+			n = size
+		}
+		page := []map[string]any{}
+		for _, c := range all[min(startAt, len(all)):min(startAt+n, len(all))] {
+			page = append(page, map[string]any{"id": c.ID, "body": c.Body, "author": map[string]any{"displayName": "bot"}})
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"startAt": startAt, "maxResults": n, "total": len(all), "comments": page})
 	case comment && commentID == "" && r.Method == http.MethodPost:
 		f.commentID++
 		id := strconv.Itoa(10000 + f.commentID)
@@ -185,6 +205,20 @@ func fakeText(body any) string {
 		return s
 	}
 	return ""
+}
+
+// addUserComment adds a comment someone wrote on the issue in Jira.
+func (f *fakeJira) addUserComment(key, text string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.commentID++
+	var body any = text
+	if f.v3 {
+		body = map[string]any{"type": "doc", "version": 1, "content": []any{map[string]any{
+			"type": "paragraph", "content": []any{map[string]any{"type": "text", "text": text}},
+		}}}
+	}
+	f.comments[key] = append(f.comments[key], fakeComment{ID: strconv.Itoa(10000 + f.commentID), Body: body})
 }
 
 // deleteComments deletes the issue's comments, as a user can in Jira.
@@ -353,6 +387,9 @@ func TestWritesTicketTotal(t *testing.T) {
 			assert.Equal(t, map[string]any{"customfield_10100": 1.75, "customfield_10101": "AI Credits: 1.75, Tokens: 135"}, p[1])
 			c := comments(got)
 			require.Len(t, c, 2)
+			for _, q := range got {
+				assert.NotEqual(t, http.MethodGet, q.Method, "comments are listed only after a lost answer")
+			}
 			if v3 {
 				assert.Equal(t, "/rest/api/3/issue/PAY-1/comment", c[0].Path)
 				assert.Equal(t, "doc", c[0].Body["body"].(map[string]any)["type"])
