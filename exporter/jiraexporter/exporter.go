@@ -128,6 +128,13 @@ type ticketState struct {
 	// does. State stored before Legs existed has only Comments; its legs
 	// are added here when a summary of them comes again.
 	Legs map[string]legComment `json:"legs,omitempty"`
+	// Written is the JSON of the fields last written to the issue, once
+	// Jira accepted them: a summary that leaves them as they are writes
+	// nothing, so that a batch tried again after a failure part way (a
+	// timeout, a 5xx) goes on from where it stopped instead of writing
+	// every ticket before it again, which with many tickets and retries
+	// without end would never get past the same point.
+	Written string `json:"written,omitempty"`
 }
 
 // legComment is what a session leg's comment is to show.
@@ -274,7 +281,15 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 		e.drop(ctx, "unpriced", ticket, e.cfg.Fields.Number, fmt.Sprintf(
 			"%d of the ticket's sessions have no copilot.session.cost_exact: put the chargeback processor before this exporter", total.Unpriced))
 	}
+	written := ""
 	if len(fields) > 0 {
+		b, err := json.Marshal(fields) // keys in order
+		if err != nil {
+			return err
+		}
+		written = string(b)
+	}
+	if len(fields) > 0 && written != state.Written {
 		if e.cfg.DryRun {
 			e.logger.Info("Dry run: would set fields", zap.String("ticket", ticket), zap.Any("fields", fields))
 			e.tel.ExporterJiraUpdates.Add(ctx, 1)
@@ -291,6 +306,10 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 				return err
 			default:
 				e.tel.ExporterJiraUpdates.Add(ctx, 1)
+				state.Written = written
+				if err := e.save(ctx, ticket, state); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -413,10 +414,10 @@ func TestIdempotentAcrossReplayResumeRestart(t *testing.T) {
 
 	r := startExporter(t, testConfig(url, true), store)
 	require.NoError(t, r.e.pushLogs(ctx, logsOf(leg0, other)))
-	require.NoError(t, r.e.pushLogs(ctx, logsOf(leg0))) // replay
+	require.NoError(t, r.e.pushLogs(ctx, logsOf(leg0))) // replay: the total stays, nothing is written
 	p := puts(f.got())
-	require.Len(t, p, 3)
-	assert.Equal(t, 3.0, p[2]["customfield_10100"])
+	require.Len(t, p, 2)
+	assert.Equal(t, 3.0, p[1]["customfield_10100"])
 	assert.Len(t, comments(f.got()), 2)
 
 	// Resumed: leg 1 carries the session's cumulative usage, which
@@ -431,11 +432,14 @@ func TestIdempotentAcrossReplayResumeRestart(t *testing.T) {
 	f.reset()
 	r2 := startExporter(t, testConfig(url, true), store)
 	require.NoError(t, r2.e.pushLogs(ctx, logsOf(leg1, other, leg0)))
-	for _, fields := range puts(f.got()) {
-		assert.Equal(t, 4.0, fields["customfield_10100"])
-		assert.Equal(t, "AI Credits: 4, Tokens: 32", fields["customfield_10101"])
-	}
+	assert.Empty(t, puts(f.got()), "the issue has the total already")
 	assert.Empty(t, comments(f.got()), "every leg was commented on before")
+	// A new session writes the new total.
+	require.NoError(t, r2.e.pushLogs(ctx, logsOf(summary{session: "s3", ticket: "PAY-1", nanoAIU: 500_000_000, input: 1})))
+	p = puts(f.got())
+	require.Len(t, p, 1)
+	assert.Equal(t, 4.5, p[0]["customfield_10100"])
+	assert.Equal(t, "AI Credits: 4.5, Tokens: 33", p[0]["customfield_10101"])
 }
 
 // The number field can hold the ticket's cost: the exact sum of the
@@ -480,10 +484,48 @@ func TestIdleThenShutdownOfOneLeg(t *testing.T) {
 	shutdown := summary{session: "s1", ticket: "PAY-1", nanoAIU: 2_000_000_000, input: 20, output: 2}
 	require.NoError(t, r.e.pushLogs(ctx, logsOf(idle, shutdown, idle)))
 	p := puts(f.got())
-	require.Len(t, p, 3)
-	for i, want := range []float64{1, 2, 2} {
+	require.Len(t, p, 2, "the idle summary after the shutdown's changes nothing")
+	for i, want := range []float64{1, 2} {
 		assert.Equal(t, want, p[i]["customfield_10100"], i)
 	}
+}
+
+// A batch that fails part way (here a proxy's 502 to the second ticket's
+// write, which Jira applied) is tried again whole: the retry writes no
+// ticket whose fields already hold their total, so that each try goes on
+// from where the last stopped. With retries without end (the default) and
+// a batch of many tickets whose writes take longer than the timeout, a
+// retry that wrote every ticket again would never get past the same one.
+func TestRetryGoesOnWhereItStopped(t *testing.T) {
+	f, _ := newFakeJira(t, false)
+	var failed atomic.Bool
+	url := serveAfter(t, f, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/issue/PAY-2") && failed.CompareAndSwap(false, true) {
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+			return true
+		}
+		return false
+	})
+	cfg := testConfig(url, false)
+	cfg.Comment = false
+	r := startExporter(t, cfg, storageclient.NewMemory())
+	ctx := context.Background()
+	batch := logsOf(
+		summary{session: "s1", ticket: "PAY-1", nanoAIU: 1_000_000_000, input: 1},
+		summary{session: "s2", ticket: "PAY-2", nanoAIU: 2_000_000_000, input: 2},
+	)
+	require.Error(t, r.e.pushLogs(ctx, batch))
+	require.NoError(t, r.e.pushLogs(ctx, batch)) // the retry
+	writes := map[string]int{}
+	for _, q := range f.got() {
+		if q.Method == http.MethodPut {
+			writes[q.Path]++
+		}
+	}
+	assert.Equal(t, map[string]int{"/rest/api/2/issue/PAY-1": 1, "/rest/api/2/issue/PAY-2": 2}, writes,
+		"PAY-1 once; PAY-2 again, as its answer was lost")
+	p := puts(f.got())
+	assert.Equal(t, 2.0, p[len(p)-1]["customfield_10100"])
 }
 
 func TestDrops(t *testing.T) {
