@@ -215,13 +215,14 @@ func (e *jiraExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	return nil
 }
 
-// summary handles one copilot.session.summary record: it updates its
-// session's total, writes the ticket's total and comments once per leg.
+// summary handles one copilot.session.summary record: it records the
+// leg's usage with its session, writes the total of every ticket whose
+// share of the session that changed, and comments once per leg.
 func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.LogRecord) error {
 	attrs := lr.Attributes()
 	ticket := str(attrs, e.cfg.TicketAttribute)
-	if ticket == "" || ticket == e.cfg.Unattributed {
-		return nil
+	if ticket == e.cfg.Unattributed {
+		ticket = ""
 	}
 	sid := str(res, semconv.AttrSessionID)
 	if sid == "" {
@@ -229,6 +230,9 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 	}
 	st, err := totalOf(lr)
 	if err != nil || sid == "" {
+		if ticket == "" {
+			return nil // nothing of it would be written
+		}
 		detail := "the summary has no session.id"
 		if err != nil {
 			detail = err.Error()
@@ -239,7 +243,33 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 	if v, ok := attrs.Get(semconv.AttrCopilotSessionLeg); ok {
 		st.Leg = v.Int()
 	}
+	// An unattributed leg is recorded too: the next leg's ticket counts
+	// only what that leg added.
+	changed, current, save, err := e.attribute(ctx, sid, ticket, st)
+	if err != nil {
+		return err
+	}
+	for _, t := range slices.Sorted(maps.Keys(changed)) {
+		if t != ticket {
+			if err := e.writeTicket(ctx, t, sid, changed[t], nil); err != nil {
+				return err
+			}
+		}
+	}
+	// current.ok is false for a replay of a leg's older summary whose later
+	// one went to another ticket: that ticket has the leg.
+	if ticket != "" && current.ok {
+		if err := e.writeTicket(ctx, ticket, sid, current, &st); err != nil {
+			return err
+		}
+	}
+	return save()
+}
 
+// writeTicket sets a session's share of a ticket (none: sh.ok false),
+// writes the ticket's fields when they changed and, for the ticket of a
+// summary st, brings its comments up to date.
+func (e *jiraExporter) writeTicket(ctx context.Context, ticket, sid string, sh share, st *sessionTotal) error {
 	var state ticketState
 	if _, err := storageclient.LoadJSON(ctx, e.store, stateKey(ticket), &state); err != nil {
 		var de *storageclient.DecodeError
@@ -257,14 +287,17 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 	if state.Legs == nil {
 		state.Legs = map[string]legComment{}
 	}
-	// A replay of an older summary never takes a session's total back.
-	if old, ok := state.Sessions[sid]; !ok || st.newerThan(old) {
-		state.Sessions[sid] = st
+	if sh.ok {
+		state.Sessions[sid] = sh.total
+	} else {
+		delete(state.Sessions, sid)
 	}
-	leg := legKey(sid, st.Leg)
-	if e.cfg.Comment {
+	comment := st != nil && e.cfg.Comment
+	var leg string
+	if comment {
+		leg = legKey(sid, st.Leg)
 		if l, ok := state.Legs[leg]; !ok || st.newerThan(l.Usage) {
-			l.Session, l.Usage = sid, st
+			l.Session, l.Usage = sid, *st
 			state.Legs[leg] = l
 		}
 	}
@@ -314,12 +347,12 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 		}
 	}
 
-	if !e.cfg.Comment {
+	if !comment {
 		return nil
 	}
 	if e.cfg.DryRun {
 		if _, done := state.Comments[leg]; !done {
-			e.logger.Info("Dry run: would comment", zap.String("ticket", ticket), zap.String("comment", commentText(sid, st)))
+			e.logger.Info("Dry run: would comment", zap.String("ticket", ticket), zap.String("comment", commentText(sid, *st)))
 			e.tel.ExporterJiraComments.Add(ctx, 1)
 		}
 		return nil

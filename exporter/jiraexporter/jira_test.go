@@ -229,6 +229,19 @@ func (f *fakeJira) deleteComments(key string) {
 	delete(f.comments, key)
 }
 
+// putsTo counts the field writes Jira applied to the issue key.
+func (f *fakeJira) putsTo(key string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, r := range f.requests {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.Path, "/issue/"+key) {
+			n++
+		}
+	}
+	return n
+}
+
 func (f *fakeJira) reset() {
 	f.mu.Lock()
 	defer f.mu.Unlock()

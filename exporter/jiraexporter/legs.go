@@ -1,0 +1,182 @@
+package jiraexporter // import "github.com/otelcol-copilot/otelcol-copilot/exporter/jiraexporter"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+
+	"go.uber.org/zap"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
+)
+
+// sessionLegs is what is stored per session (sessionKey): each leg's
+// latest summary and the ticket it was attributed to ("" for none). A
+// summary carries the session's usage so far, all legs included; a
+// session resumed on another branch has legs on different tickets, and
+// each ticket is to count only what its legs added, not what the legs
+// before them spent on another ticket (or on none).
+type sessionLegs struct {
+	Legs map[int64]legTicket `json:"legs"`
+}
+
+type legTicket struct {
+	Ticket string       `json:"ticket,omitempty"`
+	Total  sessionTotal `json:"total"`
+}
+
+func sessionKey(sid string) string { return "session/" + sid }
+
+// record takes a leg's summary attributed to ticket: it replaces the leg's
+// when it is newer (a later summary of the same leg, its ticket with it),
+// and reports whether it did.
+func (s *sessionLegs) record(ticket string, st sessionTotal) bool {
+	if s.Legs == nil {
+		s.Legs = map[int64]legTicket{}
+	}
+	if old, ok := s.Legs[st.Leg]; ok && !st.newerThan(old.Total) {
+		return false
+	}
+	s.Legs[st.Leg] = legTicket{Ticket: ticket, Total: st}
+	return true
+}
+
+// shares returns, per ticket, the session's usage its legs added: each
+// leg's total less the total of the leg before it (in leg order), summed
+// over the ticket's legs. A session on one ticket has its latest total
+// there, as without legs. Unattributed legs ("") are left out.
+func (s sessionLegs) shares() map[string]sessionTotal {
+	out := map[string]sessionTotal{}
+	var prev *sessionTotal
+	for _, leg := range slices.Sorted(maps.Keys(s.Legs)) {
+		l := s.Legs[leg]
+		added := l.Total.minus(prev)
+		if l.Ticket != "" {
+			if have, ok := out[l.Ticket]; ok {
+				added = have.plus(added)
+			}
+			out[l.Ticket] = added
+		}
+		t := l.Total
+		prev = &t
+	}
+	return out
+}
+
+// minus is the usage s adds to prev, the total of the leg before (nil for
+// none); a field that went down counts zero. The cost is unknown (nil)
+// when either total has none.
+func (s sessionTotal) minus(prev *sessionTotal) sessionTotal {
+	if prev == nil {
+		return s
+	}
+	d := sessionTotal{
+		Leg:             s.Leg,
+		NanoAIU:         max(s.NanoAIU-prev.NanoAIU, 0),
+		Tokens:          max(s.Tokens-prev.Tokens, 0),
+		PremiumRequests: premiumFloat(nonNegative(exactPremiumRequests(s.PremiumRequests).Add(exactPremiumRequests(prev.PremiumRequests).MulInt(-1)))),
+		Currency:        s.Currency,
+	}
+	if s.Cost != nil && prev.Cost != nil {
+		c := nonNegative(s.Cost.Add(prev.Cost.MulInt(-1)))
+		d.Cost = &c
+	}
+	return d
+}
+
+// plus adds the usage of another leg of the session on the same ticket.
+func (s sessionTotal) plus(o sessionTotal) sessionTotal {
+	sum := sessionTotal{
+		Leg:             max(s.Leg, o.Leg),
+		NanoAIU:         s.NanoAIU + o.NanoAIU,
+		Tokens:          s.Tokens + o.Tokens,
+		PremiumRequests: premiumFloat(exactPremiumRequests(s.PremiumRequests).Add(exactPremiumRequests(o.PremiumRequests))),
+		Currency:        s.Currency,
+	}
+	if s.Cost != nil && o.Cost != nil {
+		c := s.Cost.Add(*o.Cost)
+		sum.Cost = &c
+	}
+	return sum
+}
+
+func (s sessionTotal) same(o sessionTotal) bool {
+	if (s.Cost == nil) != (o.Cost == nil) || s.Cost != nil && s.Cost.Cmp(*o.Cost) != 0 {
+		return false
+	}
+	return s.Leg == o.Leg && s.NanoAIU == o.NanoAIU && s.Tokens == o.Tokens && s.PremiumRequests == o.PremiumRequests && s.Currency == o.Currency
+}
+
+func nonNegative(a money.Amount) money.Amount {
+	if a.Sign() < 0 {
+		return money.Zero()
+	}
+	return a
+}
+
+// premiumFloat is an exact number of premium requests as the double whose
+// shortest decimal it is (what exactPremiumRequests reads back).
+func premiumFloat(a money.Amount) float64 {
+	f, _ := strconv.ParseFloat(a.String(), 64)
+	return f
+}
+
+// attribute works out what a leg's summary changes: the tickets whose
+// share of the session it changes, with their new shares (a ticket that
+// loses the session, its only leg's latest summary having gone to another
+// ticket, has ok=false), and ticket's share as it then is. save stores
+// the session's legs with the summary in them; the caller calls it once
+// the tickets are written, so that a crash or a failure before (a retry
+// of the batch comes) finds the same changes again, not legs that already
+// say them and tickets that do not.
+func (e *jiraExporter) attribute(ctx context.Context, sid, ticket string, st sessionTotal) (changed map[string]share, current share, save func() error, err error) {
+	var legs sessionLegs
+	if _, err := storageclient.LoadJSON(ctx, e.store, sessionKey(sid), &legs); err != nil {
+		var de *storageclient.DecodeError
+		if !errors.As(err, &de) {
+			return nil, share{}, nil, fmt.Errorf("loading session %s: %w", sid, err)
+		}
+		e.logger.Warn("Stored legs of a session do not decode; starting them afresh", zap.String("session.id", sid), zap.Error(err))
+	}
+	before := legs.shares()
+	if !legs.record(ticket, st) {
+		// An older summary of the leg (a replay): nothing moves.
+		cur, ok := before[ticket]
+		return nil, share{total: cur, ok: ok}, func() error { return nil }, nil
+	}
+	after := legs.shares()
+	changed = map[string]share{}
+	for t, s := range after {
+		if old, ok := before[t]; !ok || !old.same(s) {
+			changed[t] = share{total: s, ok: true}
+		}
+	}
+	for t := range before {
+		if _, ok := after[t]; !ok {
+			changed[t] = share{}
+		}
+	}
+	save = func() error {
+		b, err := json.Marshal(legs)
+		if err != nil {
+			return err
+		}
+		if err := e.store.Set(ctx, sessionKey(sid), b); err != nil {
+			return fmt.Errorf("storing session %s: %w", sid, err)
+		}
+		return nil
+	}
+	cur, ok := after[ticket]
+	return changed, share{total: cur, ok: ok}, save, nil
+}
+
+// share is a ticket's share of a session; ok=false: none.
+type share struct {
+	total sessionTotal
+	ok    bool
+}
