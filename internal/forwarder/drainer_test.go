@@ -94,3 +94,21 @@ func TestDrainWhenUp(t *testing.T) {
 		}
 	}
 }
+
+// TestDrainWhenUpRetryAfterClockSetBack: the drainer honours a recorded
+// Retry-After, but not one further ahead than a Retry-After can ask for
+// (recorded before the clock was set back): it delivers at once.
+func TestDrainWhenUpRetryAfterClockSetBack(t *testing.T) {
+	c := newCollector(t)
+	c.setAnswer(func(received, int) (int, http.Header, bool) { return http.StatusServiceUnavailable, nil, false })
+	f := testForwarder(t, c.URL())
+	if res := f.Forward("postToolUse", payload(numbered(1))); res.Status != "spooled" {
+		t.Fatalf("%+v", res)
+	}
+	c.setAnswer(nil)
+	f.Spool.setBackoff(time.Now().Add(time.Hour))
+	d, err := f.DrainWhenUp(2 * time.Second)
+	if err != nil || d.Delivered != 1 || d.Spool.Payloads != 0 {
+		t.Fatalf("%+v %v", d, err)
+	}
+}

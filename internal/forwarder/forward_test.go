@@ -133,6 +133,34 @@ func TestForwardRetryAfter(t *testing.T) {
 	}
 }
 
+// TestForwardRetryAfterClockSetBack: a Retry-After recorded before the
+// clock was set back lies further ahead than any Retry-After can ask for.
+// It is taken as passed (and removed), so the hook tries the collector
+// instead of spooling until the clock catches up with the record.
+func TestForwardRetryAfterClockSetBack(t *testing.T) {
+	c := newCollector(t)
+	f := testForwarder(t, c.URL())
+	// Retry-After: 30 recorded, then the clock stepped back an hour.
+	f.Spool.setBackoff(time.Now().Add(time.Hour + 30*time.Second))
+
+	if until := f.Spool.backoff(); !until.IsZero() {
+		t.Errorf("a record %s ahead is honoured until %s", time.Hour+30*time.Second, until)
+	}
+	if _, err := os.Stat(filepath.Join(f.Spool.Dir, backoffName)); !os.IsNotExist(err) {
+		t.Errorf("the record is still there (%v)", err)
+	}
+	f.Spool.setBackoff(time.Now().Add(time.Hour))
+	if res := f.Forward("agentStop", payload(testPayload)); res.Status != "delivered" {
+		t.Fatalf("%+v", res)
+	}
+	if n := len(c.acceptedList()); n != 1 {
+		t.Fatalf("the collector took %d payloads, want 1", n)
+	}
+	if !strings.Contains(logText(t, f), "the clock was set back") {
+		t.Errorf("log does not say why the Retry-After was dropped:\n%s", logText(t, f))
+	}
+}
+
 // TestForwardUnauthorized: 401 keeps the payload and says so in the log.
 func TestForwardUnauthorized(t *testing.T) {
 	c := newCollector(t)

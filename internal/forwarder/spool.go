@@ -497,7 +497,11 @@ func (s *Spool) setBackoff(until time.Time) {
 }
 
 // backoff returns the time before which the collector asked not to be sent
-// anything, capped at maxBackoff from now.
+// anything. A Retry-After is recorded as at most maxBackoff from the time
+// it came, so a recorded time further than that from now was written
+// before the clock was set back (or the file is damaged): capping it at
+// now+maxBackoff would move the cap with the clock and hold every hook
+// back until the clock caught up, so it is removed and taken as passed.
 func (s *Spool) backoff() time.Time {
 	if s.Dir == "" {
 		return time.Time{}
@@ -511,8 +515,11 @@ func (s *Spool) backoff() time.Time {
 		return time.Time{}
 	}
 	until := time.Unix(0, n)
-	if limit := s.clock().Add(maxBackoff); until.After(limit) {
-		until = limit
+	if until.After(s.clock().Add(maxBackoff)) {
+		s.Log.Warnf("the collector's Retry-After recorded in %s ends at %s, more than %s from now: the clock was set back; trying the collector again",
+			filepath.Join(s.Dir, backoffName), until.UTC().Format(time.RFC3339), maxBackoff)
+		s.clearBackoff()
+		return time.Time{}
 	}
 	return until
 }
