@@ -254,7 +254,7 @@ func drain(args []string, stdout, stderr io.Writer) int {
 	if d.Busy {
 		fmt.Fprintf(stdout, "another otelcol-copilot-hook is replaying the spool %s; try again\n", cfg.SpoolDir)
 	}
-	fmt.Fprintf(stdout, "delivered %d, dropped %d (refused by the collector or unreadable), kept %d\n", d.Delivered, d.Dropped, d.Spool.Payloads)
+	fmt.Fprintf(stdout, "delivered %d, dropped %d (refused by the collector or corrupt), kept %d\n", d.Delivered, d.Dropped, d.Spool.Payloads)
 	if d.Stopped != "" {
 		fmt.Fprintf(stdout, "stopped: %s\n", d.Stopped)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -585,5 +586,64 @@ func TestForwardReportsHostAndDrops(t *testing.T) {
 		if r.Host != "dev-box" || r.DroppedTotal != "1" {
 			t.Errorf("request %s: host %q, dropped total %q", r.ID, r.Host, r.DroppedTotal)
 		}
+	}
+}
+
+// TestReplayKeepsPayloadOnReadError: a spooled payload that cannot be read
+// for a reason that says nothing of the file (here an injected EIO; also
+// too many open files, or a file another program holds on Windows) stays
+// in the spool, in its place, and the replay stops; it is delivered by a
+// later replay. Only a file that is read and is not a payload is dropped.
+func TestReplayKeepsPayloadOnReadError(t *testing.T) {
+	c := newCollector(t)
+	c.setAnswer(func(received, int) (int, http.Header, bool) { return http.StatusServiceUnavailable, nil, false })
+	f := testForwarder(t, c.URL())
+	var ids []string
+	for i := 0; i < 2; i++ {
+		res := f.Forward("postToolUse", payload(numbered(i)))
+		if res.Status != "spooled" {
+			t.Fatalf("%+v", res)
+		}
+		ids = append(ids, res.ID)
+	}
+	c.setAnswer(nil)
+
+	failing := ""
+	f.Spool.readFile = func(path string) ([]byte, error) {
+		if failing == "" {
+			failing = filepath.Base(path)
+		}
+		if filepath.Base(path) == failing {
+			return nil, &os.PathError{Op: "read", Path: path, Err: syscall.EIO}
+		}
+		return os.ReadFile(path)
+	}
+	d, err := f.Drain(time.Minute)
+	if err != nil || d.Delivered != 0 || d.Dropped != 0 || d.Spool.Payloads != 2 || !strings.Contains(d.Stopped, "could not read") {
+		t.Fatalf("drain with an unreadable payload: %+v %v", d, err)
+	}
+	if got := spoolIDs(t, f.Spool); strings.Join(got, ",") != strings.Join(ids, ",") {
+		t.Fatalf("spool holds %v, want %v in that order", got, ids)
+	}
+
+	f.Spool.readFile = nil
+	d, err = f.Drain(time.Minute)
+	if err != nil || d.Delivered != 2 || d.Spool.Payloads != 0 {
+		t.Fatalf("drain once readable: %+v %v", d, err)
+	}
+	for i, r := range c.acceptedList() {
+		if r.ID != ids[i] {
+			t.Fatalf("delivered out of order: %d is %s, want %s", i, r.ID, ids[i])
+		}
+	}
+
+	// A file that is read and is not a payload is dropped.
+	name := pendingName(time.Now().UnixNano(), NewID(), 7)
+	if err := os.WriteFile(filepath.Join(f.Spool.Dir, name), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err = f.Drain(time.Minute)
+	if err != nil || d.Dropped != 1 || d.Spool.Payloads != 0 {
+		t.Fatalf("drain with a corrupt payload: %+v %v", d, err)
 	}
 }

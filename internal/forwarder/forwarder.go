@@ -279,7 +279,7 @@ func (f *Forwarder) logKeep(a Attempt) {
 type ReplayResult struct {
 	Delivered int
 	// Dropped payloads were refused by the collector for good (400, 413)
-	// or could not be read.
+	// or their files were not payloads (corrupt).
 	Dropped int
 	// Pending is how many payloads are left in the spool, not counting
 	// those other processes are sending.
@@ -341,11 +341,25 @@ func (f *Forwarder) replay(deadline time.Time) ReplayResult {
 			continue // dropped or claimed by another process meanwhile
 		}
 		e, err := f.Spool.read(name)
-		if err != nil {
-			f.Log.Errorf("dropping unreadable spooled payload: %v", err)
+		if errors.Is(err, errCorrupt) {
+			f.Log.Errorf("dropping spooled payload %s: %v", it.id, err)
 			_ = f.Spool.remove(name)
 			r.Dropped++
 			continue
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed by someone else meanwhile
+		}
+		if err != nil {
+			// Nothing says the payload is bad: keep it in its place and
+			// try again at the next replay.
+			if uerr := f.Spool.unclaim(it.base, name); uerr != nil {
+				f.Log.Errorf("could not put spooled payload %s back (it is retried once its claim is stale): %v", it.id, uerr)
+			}
+			pending++
+			f.Log.Warnf("could not read spooled payload %s; it stays in the spool: %v", it.id, err)
+			r.Stopped = "could not read a spooled payload: " + err.Error()
+			break
 		}
 		a := f.send(e, min(f.Timeout, left))
 		if a.Outcome.keep() {

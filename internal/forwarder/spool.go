@@ -94,7 +94,14 @@ type Spool struct {
 	Log      *Logger
 
 	now func() time.Time
+	// readFile reads a payload file; nil means os.ReadFile (tests inject
+	// failures here).
+	readFile func(string) ([]byte, error)
 }
+
+// errCorrupt marks a payload file that was read and is not a payload: the
+// only read failure for which a payload is dropped.
+var errCorrupt = errors.New("not a spooled payload")
 
 func (s *Spool) clock() time.Time {
 	if s.now != nil {
@@ -361,15 +368,23 @@ func (s *Spool) unclaim(base, claimed string) error {
 	return os.Rename(filepath.Join(s.Dir, claimed), filepath.Join(s.Dir, base))
 }
 
-// read reads a payload file.
+// read reads a payload file. The error wraps errCorrupt when the file was
+// read and is not a payload; any other error (too many open files, an I/O
+// error, a file another program holds open on Windows) says nothing of the
+// payload, which is kept.
 func (s *Spool) read(name string) (Entry, error) {
-	data, err := os.ReadFile(filepath.Join(s.Dir, name))
+	path := filepath.Join(s.Dir, name)
+	readFile := s.readFile
+	if readFile == nil {
+		readFile = os.ReadFile
+	}
+	data, err := readFile(path)
 	if err != nil {
-		return Entry{}, err
+		return Entry{}, fmt.Errorf("spool file %s: %w", path, err)
 	}
 	e, err := decode(data)
 	if err != nil {
-		return e, fmt.Errorf("spool file %s: %w", filepath.Join(s.Dir, name), err)
+		return e, fmt.Errorf("spool file %s: %w: %w", path, errCorrupt, err)
 	}
 	return e, nil
 }
