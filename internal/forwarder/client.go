@@ -60,6 +60,10 @@ const (
 	// DroppedTotalHeader is how many payloads this machine's spool has
 	// dropped over its bounds, ever; the collector counts the increase.
 	DroppedTotalHeader = "X-Copilot-Hook-Dropped-Total"
+	// SpoolHeader identifies the spool whose drops DroppedTotalHeader
+	// counts (Spool.ID), sent with it: several spools of one machine each
+	// keep their own total.
+	SpoolHeader = "X-Copilot-Hook-Spool"
 	// ClientHeader names the sender. The collector refuses a POST without
 	// it: a web page cannot add it to a request to another site, so a
 	// payload that has it was not forged by a page in the developer's
@@ -108,7 +112,10 @@ type Client struct {
 	// Dropped, when set, tells the spool's drop count for
 	// DroppedTotalHeader.
 	Dropped func() int64
-	HTTP    *http.Client
+	// Spool, when set, tells the spool's identity for SpoolHeader, sent
+	// with DroppedTotalHeader.
+	Spool func() string
+	HTTP  *http.Client
 }
 
 // Send posts one payload, giving up at ctx's deadline.
@@ -137,6 +144,11 @@ func (c *Client) send(ctx context.Context, e Entry) Attempt {
 	if c.Dropped != nil {
 		if n := c.Dropped(); n > 0 {
 			req.Header.Set(DroppedTotalHeader, strconv.FormatInt(n, 10))
+			if c.Spool != nil {
+				if id := c.Spool(); id != "" {
+					req.Header.Set(SpoolHeader, id)
+				}
+			}
 		}
 	}
 	if c.Token != "" {

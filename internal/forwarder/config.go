@@ -275,6 +275,7 @@ func (c Config) Forwarder(log *Logger, userAgent string) *Forwarder {
 			UserAgent: userAgent,
 			Host:      host,
 			Dropped:   spool.Dropped,
+			Spool:     spool.ID,
 			HTTP:      &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 2}},
 		},
 		Spool:        spool,

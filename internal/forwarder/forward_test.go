@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -562,8 +563,8 @@ func TestForwardReportsHostAndDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{Endpoint: deadEndpoint(t), StateDir: t.TempDir()}
-	if f := cfg.Forwarder(&Logger{}, "test"); f.Client.Host != host || f.Client.Dropped == nil {
-		t.Fatalf("the configured forwarder sends host %q (want %q), drop count set: %v", f.Client.Host, host, f.Client.Dropped != nil)
+	if f := cfg.Forwarder(&Logger{}, "test"); f.Client.Host != host || f.Client.Dropped == nil || f.Client.Spool == nil {
+		t.Fatalf("the configured forwarder sends host %q (want %q), drop count set: %v, spool id set: %v", f.Client.Host, host, f.Client.Dropped != nil, f.Client.Spool != nil)
 	}
 
 	f := testForwarder(t, deadEndpoint(t))
@@ -586,6 +587,52 @@ func TestForwardReportsHostAndDrops(t *testing.T) {
 		if r.Host != "dev-box" || r.DroppedTotal != "1" {
 			t.Errorf("request %s: host %q, dropped total %q", r.ID, r.Host, r.DroppedTotal)
 		}
+	}
+}
+
+// TestForwardReportsSpoolWithDrops: the drop total goes with the spool's
+// identity, made once per spool directory, so that two spools of one
+// machine (two users of a shared host) report two totals the collector
+// can add up, not one it takes as the other's.
+func TestForwardReportsSpoolWithDrops(t *testing.T) {
+	c := newCollector(t)
+	refuse := func(received, int) (int, http.Header, bool) { return http.StatusServiceUnavailable, nil, false }
+	var ids []string
+	seen := 0 // requests of earlier users
+	for user, drops := range []int{5, 3} {
+		c.setAnswer(refuse)
+		f := testForwarder(t, c.URL())
+		f.Client.Host = "devbox"
+		f.Client.Dropped, f.Client.Spool = f.Spool.Dropped, f.Spool.ID
+		f.Spool.MaxFiles = 1
+		for i := 0; i <= drops; i++ {
+			f.Forward("postToolUse", payload(numbered(i)))
+		}
+		if n := f.Spool.Dropped(); n != int64(drops) {
+			t.Fatalf("user %d: dropped %d, want %d", user, n, drops)
+		}
+		c.setAnswer(nil)
+		if res := f.Forward("sessionEnd", payload(numbered(99))); res.Status != "delivered" {
+			t.Fatalf("user %d: %+v", user, res)
+		}
+		id := f.Spool.ID()
+		if !validID(id) || f.Spool.ID() != id {
+			t.Fatalf("user %d: spool id %q, then %q", user, id, f.Spool.ID())
+		}
+		acc := c.acceptedList()
+		if len(acc) == seen {
+			t.Fatalf("user %d: nothing delivered", user)
+		}
+		for _, r := range acc[seen:] {
+			if r.DroppedTotal != strconv.Itoa(drops) || r.Spool != id {
+				t.Errorf("user %d, request %s: dropped total %q spool %q, want %d from spool %s", user, r.ID, r.DroppedTotal, r.Spool, drops, id)
+			}
+		}
+		seen = len(acc)
+		ids = append(ids, id)
+	}
+	if ids[0] == ids[1] {
+		t.Errorf("two spool directories have the same id %s", ids[0])
 	}
 }
 

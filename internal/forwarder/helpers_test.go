@@ -62,6 +62,7 @@ type received struct {
 	Type, ID, Auth     string
 	Client             string
 	Host, DroppedTotal string
+	Spool              string
 	Body               []byte
 	Status             int
 	// Attempt is the test's own number for the request (attemptHeader),
@@ -124,6 +125,7 @@ func (c *collector) handle(w http.ResponseWriter, r *http.Request) {
 		Body:   body,
 
 		DroppedTotal: r.Header.Get(DroppedTotalHeader),
+		Spool:        r.Header.Get(SpoolHeader),
 		Attempt:      r.Header.Get(attemptHeader),
 	}
 	c.mu.Lock()

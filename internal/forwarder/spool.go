@@ -22,6 +22,7 @@ import (
 //	.lock                                       held by the process replaying
 //	dropped                                     payloads dropped over the bounds
 //	.retry-after                                the collector's Retry-After
+//	id                                          the spool's identity
 //
 // <nanos> (20 digits) is when the payload was spooled, made later than
 // every payload already there, so names sort in arrival order; <id> is the
@@ -45,6 +46,7 @@ const (
 	droppedName = "dropped"
 	droppedLock = ".dropped.lock"
 	backoffName = ".retry-after"
+	idName      = "id"
 	spoolMagic  = "otelcol-copilot-hook spool 1"
 )
 
@@ -466,6 +468,47 @@ func (s *Spool) Dropped() int64 {
 	}
 	n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	return n
+}
+
+// ID returns the spool's identity: 32 hexadecimal digits, made at random
+// the first time it is asked for and kept in the spool directory, so that
+// a collector can tell apart the drop totals of several spools of one
+// machine (several users, or several spool directories). "" when it can
+// be neither read nor made.
+func (s *Spool) ID() string {
+	if s.Dir == "" {
+		return ""
+	}
+	path := filepath.Join(s.Dir, idName)
+	if b, err := os.ReadFile(path); err == nil {
+		if id := strings.TrimSpace(string(b)); validID(id) {
+			return id
+		}
+		s.Log.Warnf("%s does not hold a spool id; making a new one", path)
+		_ = os.Remove(path)
+	}
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return ""
+	}
+	id := NewID()
+	tmp := filepath.Join(s.Dir, fmt.Sprintf("%s%d-%d-id", tmpPrefix, s.clock().UnixNano(), os.Getpid()))
+	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o600); err != nil {
+		return ""
+	}
+	defer os.Remove(tmp)
+	// A link never replaces a file: of two processes making the id at
+	// once, one wins and both read its id.
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
+		if rerr := os.Rename(tmp, path); rerr != nil {
+			return ""
+		}
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		if got := strings.TrimSpace(string(b)); validID(got) {
+			return got
+		}
+	}
+	return ""
 }
 
 // addDropped adds n to the drop counter, under a lock of its own so that

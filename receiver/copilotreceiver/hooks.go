@@ -51,6 +51,10 @@ const (
 	// HeaderHookDroppedTotal is how many payloads the sending machine's
 	// spool has dropped over its bounds, ever.
 	HeaderHookDroppedTotal = "X-Copilot-Hook-Dropped-Total"
+	// HeaderHookSpool identifies the spool whose drops
+	// HeaderHookDroppedTotal counts: one machine may have several (one per
+	// user, or per spool directory), each with its own total.
+	HeaderHookSpool = "X-Copilot-Hook-Spool"
 )
 
 // Reasons of receiver_copilot_hooks_rejected.
@@ -98,7 +102,7 @@ type hookServer struct {
 	metricsOrder *sync.Mutex
 
 	droppedMu sync.Mutex
-	dropped   map[string]int64 // drop totals forwarders reported, by host
+	dropped   map[string]int64 // drop totals forwarders reported, by storage key (droppedKey)
 
 	// resolver and pricer attribute and price the usage query's answers
 	// as the chargeback processor does.
@@ -298,7 +302,7 @@ func (h *hookServer) handleHook(w http.ResponseWriter, r *http.Request) {
 	}
 	host := r.Header.Get(HeaderHookHost)
 	if n, err := strconv.ParseInt(r.Header.Get(HeaderHookDroppedTotal), 10, 64); err == nil && n > 0 {
-		h.forwarderDropped(host, n)
+		h.forwarderDropped(host, r.Header.Get(HeaderHookSpool), n)
 	}
 	id := payloadID(r.Header.Get(HeaderHookID), p.Type, body)
 
@@ -313,34 +317,93 @@ func (h *hookServer) handleHook(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// forwarderDropped counts the payloads a machine's forwarder reports it
-// dropped, as the increase of its running total (kept in storage, so a
-// restart does not count them again).
-func (h *hookServer) forwarderDropped(host string, total int64) {
+// forwarderDropped counts the payloads a forwarder reports it dropped, as
+// the increase of its spool's running total (kept in storage, so a
+// restart does not count them again). A total is its spool's (host and
+// spool id); one without a spool id, from a forwarder older than the
+// header, is its host's, as such forwarders' totals were always kept.
+//
+// The first total of a spool on a host that has a host-wide total stored
+// (counted before its forwarder sent spool ids) counts only what it has
+// beyond that total: the host-wide total is the highest any of the host's
+// spools reported, so a drop counted then is never counted again; a
+// spool whose total was below it counts its drops from its first total
+// on.
+func (h *hookServer) forwarderDropped(host, spool string, total int64) {
 	h.droppedMu.Lock()
 	defer h.droppedMu.Unlock()
 	if len(host) > 256 {
 		host = host[:256]
 	}
-	key := "hooks:dropped:" + host
-	prev, ok := h.dropped[host]
-	if !ok && h.r.client != nil {
-		if b, err := h.r.client.Get(context.Background(), key); err == nil && b != nil {
-			prev, _ = strconv.ParseInt(string(b), 10, 64)
+	if !validSpoolID(spool) {
+		spool = ""
+	}
+	key := droppedKey(host, spool)
+	prev, known := h.loadDropped(key)
+	if !known && spool != "" {
+		if hostTotal, ok := h.loadDropped(droppedKey(host, "")); ok {
+			prev = min(hostTotal, total)
 		}
 	}
-	if total <= prev {
-		h.dropped[host] = prev
+	if total > prev {
+		h.tel.ReceiverCopilotHooksForwarderDropped.Add(bg, total-prev)
+		h.log.Warn("A hook forwarder dropped payloads from its full spool while the collector was unreachable", zap.String("host", host), zap.String("spool", spool), zap.Int64("dropped", total-prev), zap.Int64("total", total))
+		prev = total
+	} else if known {
 		return
 	}
-	h.tel.ReceiverCopilotHooksForwarderDropped.Add(bg, total-prev)
-	h.log.Warn("A hook forwarder dropped payloads from its full spool while the collector was unreachable", zap.String("host", host), zap.Int64("dropped", total-prev), zap.Int64("total", total))
-	h.dropped[host] = total
+	// A new total, or a spool's first, whose starting point must survive a
+	// restart.
+	h.dropped[key] = prev
 	if h.r.client != nil {
-		if err := h.r.client.Set(context.Background(), key, []byte(strconv.FormatInt(total, 10))); err != nil {
+		if err := h.r.client.Set(context.Background(), key, []byte(strconv.FormatInt(prev, 10))); err != nil {
 			h.log.Warn("Could not save the forwarder's drop count", zap.Error(err))
 		}
 	}
+}
+
+// droppedKey is the storage key of a drop total: a host's (a forwarder
+// without a spool id) or a spool's.
+func droppedKey(host, spool string) string {
+	if spool == "" {
+		return "hooks:dropped:" + host
+	}
+	return "hooks:spool-dropped:" + spool + ":" + host
+}
+
+// loadDropped returns the drop total last counted under key, from memory
+// or storage; ok is false when there is none. Called with droppedMu held.
+func (h *hookServer) loadDropped(key string) (int64, bool) {
+	if n, ok := h.dropped[key]; ok {
+		return n, true
+	}
+	if h.r.client == nil {
+		return 0, false
+	}
+	b, err := h.r.client.Get(context.Background(), key)
+	if err != nil || b == nil {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	h.dropped[key] = n
+	return n, true
+}
+
+// validSpoolID reports whether s is a spool id as the forwarder makes them:
+// 32 lowercase hexadecimal digits.
+func validSpoolID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // payloadID is the id a payload is deduplicated by: the forwarder's id, or

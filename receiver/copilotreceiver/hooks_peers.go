@@ -119,7 +119,7 @@ func (p *peerRing) owner(sessionID string) string {
 
 // passedHeaders are the request headers a peer needs: authentication, the
 // hook endpoint's own headers and the guard's client header.
-var passedHeaders = []string{"Authorization", "Content-Type", "User-Agent", HeaderHookClient, HeaderHookID, HeaderHookHost, HeaderHookDroppedTotal}
+var passedHeaders = []string{"Authorization", "Content-Type", "User-Agent", HeaderHookClient, HeaderHookID, HeaderHookHost, HeaderHookDroppedTotal, HeaderHookSpool}
 
 // errPeer is a peer that did not answer.
 type errPeer struct {

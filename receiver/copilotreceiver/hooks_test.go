@@ -827,3 +827,82 @@ func TestForwarderDropTotals(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, post(t, url+hooksPath+"/notification", body(20), HeaderHookHost, "dev-a", HeaderHookDroppedTotal, "9").Code)
 	assert.Equal(t, int64(1), dropped())
 }
+
+// forwarderDropped is the sum of otelcol_receiver_copilot_hooks_forwarder_dropped.
+func forwarderDropped(t *testing.T, h *harness) int64 {
+	t.Helper()
+	m, err := h.tel.GetMetric("otelcol_receiver_copilot_hooks_forwarder_dropped")
+	require.NoError(t, err)
+	var n int64
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		n += dp.Value
+	}
+	return n
+}
+
+// TestForwarderDropTotalsBySpool: two spools of one machine (two users of
+// a shared host) each report their own running total; the receiver counts
+// each spool's increase, so 5 and 3 dropped payloads count 8, not 5.
+func TestForwarderDropTotalsBySpool(t *testing.T) {
+	const spoolA, spoolB = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
+	h := newHarness(t)
+	url, stop := h.startHooks(&sink{}, nil)
+	n := 0
+	report := func(spool, total string) {
+		t.Helper()
+		n++
+		body := []byte(fmt.Sprintf(`{"sessionId":"s","timestamp":%d}`, 1795363646917+n))
+		require.Equal(t, http.StatusAccepted, post(t, url+hooksPath+"/notification", body, HeaderHookHost, "devbox", HeaderHookSpool, spool, HeaderHookDroppedTotal, total).Code)
+	}
+	report(spoolA, "5")
+	report(spoolB, "3")
+	report(spoolA, "5")
+	assert.Equal(t, int64(8), forwarderDropped(t, h))
+	stop()
+
+	// After a restart each spool counts on from its own total.
+	url, stop = h.startHooks(&sink{}, nil)
+	defer stop()
+	report(spoolB, "3")
+	report(spoolA, "6")
+	report(spoolB, "4")
+	assert.Equal(t, int64(2), forwarderDropped(t, h))
+}
+
+// TestForwarderDropTotalsUpgrade: a host's total stored before its
+// forwarder sent spool ids is the highest total any of its spools reported
+// then. A spool's first total counts only what it has beyond it, so no
+// drop is counted twice; from then on each spool counts its own increase.
+func TestForwarderDropTotalsUpgrade(t *testing.T) {
+	const spoolA, spoolB = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
+	h := newHarness(t)
+	url, stop := h.startHooks(&sink{}, nil)
+	n := 0
+	report := func(spool, total string) {
+		t.Helper()
+		n++
+		body := []byte(fmt.Sprintf(`{"sessionId":"s","timestamp":%d}`, 1795363646917+n))
+		hdr := []string{HeaderHookHost, "devbox", HeaderHookDroppedTotal, total}
+		if spool != "" {
+			hdr = append(hdr, HeaderHookSpool, spool)
+		}
+		require.Equal(t, http.StatusAccepted, post(t, url+hooksPath+"/notification", body, hdr...).Code)
+	}
+	report("", "5") // an older forwarder: the host's total
+	assert.Equal(t, int64(5), forwarderDropped(t, h))
+	stop()
+
+	url, stop = h.startHooks(&sink{}, nil)
+	report(spoolA, "7")           // the spool that reported 5, upgraded: 2 more
+	report(spoolB, "3")           // a spool whose total was under the host's: its start
+	report("not-a-spool-id", "5") // taken as the host's total, which is 5
+	assert.Equal(t, int64(2), forwarderDropped(t, h))
+	stop()
+
+	// A spool's starting point survives a restart.
+	url, stop = h.startHooks(&sink{}, nil)
+	defer stop()
+	report(spoolB, "4")
+	report(spoolB, "4")
+	assert.Equal(t, int64(1), forwarderDropped(t, h))
+}

@@ -125,7 +125,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverCopilotHooksForwarderDropped, err = builder.meter.Int64Counter(
 		"otelcol_receiver_copilot_hooks_forwarder_dropped",
-		metric.WithDescription("Hook payloads forwarders report they dropped from a full spool while the collector was unreachable (the increase of each machine's X-Copilot-Hook-Dropped-Total). [Development]"),
+		metric.WithDescription("Hook payloads forwarders report they dropped from a full spool while the collector was unreachable (the increase of each spool's X-Copilot-Hook-Dropped-Total, by host and X-Copilot-Hook-Spool). [Development]"),
 		metric.WithUnit("{payload}"),
 	)
 	errs = errors.Join(errs, err)

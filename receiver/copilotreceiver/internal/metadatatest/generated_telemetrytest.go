@@ -150,7 +150,7 @@ func AssertEqualReceiverCopilotHooksDuplicate(t *testing.T, tt *componenttest.Te
 func AssertEqualReceiverCopilotHooksForwarderDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_copilot_hooks_forwarder_dropped",
-		Description: "Hook payloads forwarders report they dropped from a full spool while the collector was unreachable (the increase of each machine's X-Copilot-Hook-Dropped-Total). [Development]",
+		Description: "Hook payloads forwarders report they dropped from a full spool while the collector was unreachable (the increase of each spool's X-Copilot-Hook-Dropped-Total, by host and X-Copilot-Hook-Spool). [Development]",
 		Unit:        "{payload}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
