@@ -252,17 +252,40 @@ func drain(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if d.Busy {
-		fmt.Fprintf(stdout, "another otelcol-copilot-hook is replaying the spool %s; try again\n", cfg.SpoolDir)
+		fmt.Fprintf(stdout, "another otelcol-copilot-hook is replaying the spool %s; try again\n", cfg.EndpointSpoolDir())
 	}
 	fmt.Fprintf(stdout, "delivered %d, dropped %d (refused by the collector or corrupt), kept %d\n", d.Delivered, d.Dropped, d.Spool.Payloads)
 	if d.Stopped != "" {
 		fmt.Fprintf(stdout, "stopped: %s\n", d.Stopped)
 	}
-	fmt.Fprintf(stdout, "spool %s: %d payloads, %d bytes; dropped over its bounds so far: %d\n", cfg.SpoolDir, d.Spool.Payloads, d.Spool.Bytes, d.Spool.Dropped)
+	fmt.Fprintf(stdout, "spool %s (for %s): %d payloads, %d bytes; dropped over its bounds so far: %d\n", cfg.EndpointSpoolDir(), cfg.Endpoint, d.Spool.Payloads, d.Spool.Bytes, d.Spool.Dropped)
+	printOtherSpools(stdout, cfg)
 	if d.Spool.Payloads > 0 {
 		return 1
 	}
 	return 0
+}
+
+// printOtherSpools names the payloads in the spool directory that wait for
+// another endpoint than the configured one: drain sends payloads only to
+// the collector they were spooled for.
+func printOtherSpools(w io.Writer, cfg forwarder.Config) {
+	spools, err := forwarder.Spools(cfg.SpoolDir)
+	if err != nil {
+		fmt.Fprintf(w, "spool %s: %v\n", cfg.SpoolDir, err)
+	}
+	own := cfg.EndpointSpoolDir()
+	for _, sp := range spools {
+		if sp.Dir == own || sp.Stats.Payloads == 0 {
+			continue
+		}
+		if sp.Endpoint == "" {
+			fmt.Fprintf(w, "also %d payloads of an older otelcol-copilot-hook in %s: the next forward or drain takes them for its endpoint\n", sp.Stats.Payloads, sp.Dir)
+			continue
+		}
+		fmt.Fprintf(w, "also %d payloads for another endpoint, %s, in %s: otelcol-copilot-hook drain --endpoint %s sends them there\n",
+			sp.Stats.Payloads, sp.Endpoint, sp.Dir, sp.Endpoint)
+	}
 }
 
 func install(args []string, stdout, stderr io.Writer) int {

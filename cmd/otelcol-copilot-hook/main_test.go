@@ -299,30 +299,53 @@ func TestInstallCommand(t *testing.T) {
 	}
 }
 
+// TestDrainCommand: drain sends the spooled payloads to the collector
+// they were spooled for, exits 1 while it keeps some, and names those
+// that wait for another endpoint, which it does not send.
 func TestDrainCommand(t *testing.T) {
 	state := t.TempDir()
 	t.Setenv("OTELCOL_COPILOT_STATE_DIR", state)
-	dead := deadEndpoint(t)
+	var mu sync.Mutex
+	up, n := false, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !up {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		n++
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
 	for i := 0; i < 3; i++ {
-		cmd := command(t, state, "forward", "userPromptSubmitted", "--endpoint", dead, "--no-drainer")
+		cmd := command(t, state, "forward", "userPromptSubmitted", "--endpoint", srv.URL, "--no-drainer")
 		cmd.Stdin = strings.NewReader(`{"sessionId":"s","timestamp":1,"prompt":"hi"}`)
 		if err := cmd.Run(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"drain", "--endpoint", dead, "--timeout", "100ms"}, nil, &stdout, &stderr); code != 1 || !strings.Contains(stdout.String(), "kept 3") {
+	if code := run([]string{"drain", "--endpoint", srv.URL, "--timeout", "100ms"}, nil, &stdout, &stderr); code != 1 || !strings.Contains(stdout.String(), "kept 3") {
 		t.Fatalf("drain with the collector down: exit %d, %q %q", code, stdout.String(), stderr.String())
 	}
-	n := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n++
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	defer srv.Close()
+	mu.Lock()
+	up = true
+	mu.Unlock()
+	other := deadEndpoint(t)
 	stdout.Reset()
-	if code := run([]string{"drain", "--endpoint", srv.URL}, nil, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "delivered 3") || n != 3 {
-		t.Fatalf("drain: exit %d, %q %q, %d requests", code, stdout.String(), stderr.String(), n)
+	if code := run([]string{"drain", "--endpoint", other, "--timeout", "100ms"}, nil, &stdout, &stderr); code != 0 ||
+		!strings.Contains(stdout.String(), "also 3 payloads for another endpoint, "+srv.URL) || !strings.Contains(stdout.String(), "drain --endpoint "+srv.URL) {
+		t.Fatalf("drain for another endpoint: exit %d, %q %q", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"drain", "--endpoint", srv.URL}, nil, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "delivered 3") {
+		t.Fatalf("drain: exit %d, %q %q", code, stdout.String(), stderr.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n != 3 {
+		t.Fatalf("the collector got %d payloads, want 3", n)
 	}
 	t.Logf("%s", stdout.String())
 }
@@ -379,7 +402,7 @@ func TestForwardStartsDrainer(t *testing.T) {
 			t.Fatalf("forward took %s: it waited for the drainer", d)
 		}
 	}
-	spooled, _ := filepath.Glob(filepath.Join(state, "spool", "*.hook"))
+	spooled, _ := filepath.Glob(filepath.Join(state, "spool", "*", "*.hook"))
 	if len(spooled) != 3 {
 		t.Fatalf("spooled %v", spooled)
 	}
@@ -388,7 +411,7 @@ func TestForwardStartsDrainer(t *testing.T) {
 	mu.Unlock()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		spooled, _ = filepath.Glob(filepath.Join(state, "spool", "*.hook*"))
+		spooled, _ = filepath.Glob(filepath.Join(state, "spool", "*", "*.hook*"))
 		if len(spooled) == 0 {
 			break
 		}

@@ -267,11 +267,16 @@ func hooksStatus(w io.Writer, home string) {
 	if cfg.SpoolDir == "" {
 		return
 	}
-	sp := &forwarder.Spool{Dir: cfg.SpoolDir}
-	s, err := sp.Stats()
+	spools, err := forwarder.Spools(cfg.SpoolDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		fmt.Fprintf(w, "%-10s%s: %v\n", "spool", cfg.SpoolDir, err)
 		return
+	}
+	var s forwarder.Stats
+	for _, sp := range spools {
+		s.Payloads += sp.Stats.Payloads
+		s.Bytes += sp.Stats.Bytes
+		s.Dropped += sp.Stats.Dropped
 	}
 	line := fmt.Sprintf("%d hook payloads waiting for the collector", s.Payloads)
 	if s.Payloads > 0 {
@@ -281,6 +286,12 @@ func hooksStatus(w io.Writer, home string) {
 		line += fmt.Sprintf("; %d dropped over the spool's bounds so far", s.Dropped)
 	}
 	fmt.Fprintf(w, "%-10s%s\n", "spool", line)
+	own := cfg.EndpointSpoolDir()
+	for _, sp := range spools {
+		if sp.Dir != own && sp.Endpoint != "" && sp.Stats.Payloads > 0 {
+			fmt.Fprintf(w, "%-10s%d of them for %s (otelcol-copilot-hook drain --endpoint %s)\n", "", sp.Stats.Payloads, sp.Endpoint, sp.Endpoint)
+		}
+	}
 }
 
 // findCollector is the collector binary: flagValue, else otelcol-copilot

@@ -237,6 +237,15 @@ func checkToken(tok, source string, errs []error) []error {
 	return errs
 }
 
+// EndpointSpoolDir is the directory of the spool of payloads for the
+// configured endpoint, in the spool directory; "" without one.
+func (c Config) EndpointSpoolDir() string {
+	if c.SpoolDir == "" {
+		return ""
+	}
+	return filepath.Join(c.SpoolDir, EndpointDir(c.Endpoint))
+}
+
 // LogPath is the forwarder's log file, "" without a state directory.
 func (c Config) LogPath() string {
 	if c.StateDir == "" {
@@ -266,7 +275,7 @@ func (c Config) UsageCounter(log *Logger) *UsageCounter {
 
 // Forwarder returns a forwarder of the configuration.
 func (c Config) Forwarder(log *Logger, userAgent string) *Forwarder {
-	spool := &Spool{Dir: c.SpoolDir, MaxBytes: c.SpoolMaxBytes, MaxFiles: c.SpoolMaxFiles, Log: log}
+	spool := &Spool{Dir: c.EndpointSpoolDir(), Endpoint: normalizeEndpoint(c.Endpoint), MaxBytes: c.SpoolMaxBytes, MaxFiles: c.SpoolMaxFiles, Log: log}
 	host, _ := os.Hostname()
 	f := &Forwarder{
 		Client: &Client{
@@ -279,6 +288,7 @@ func (c Config) Forwarder(log *Logger, userAgent string) *Forwarder {
 			HTTP:      &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 2}},
 		},
 		Spool:        spool,
+		Legacy:       &Spool{Dir: c.SpoolDir, Log: log},
 		CopilotHome:  c.CopilotHome,
 		SyncHooks:    c.SyncHooks,
 		Timeout:      c.Timeout,

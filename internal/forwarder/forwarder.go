@@ -47,7 +47,12 @@ const minReplaySlot = 20 * time.Millisecond
 // Forwarder delivers hook payloads to the collector.
 type Forwarder struct {
 	Client *Client
-	Spool  *Spool
+	// Spool holds the payloads for Client.Endpoint.
+	Spool *Spool
+	// Legacy, when set, is where an older forwarder spooled payloads for
+	// no endpoint in particular; they are moved into Spool (see
+	// adoptLegacy).
+	Legacy *Spool
 	// Usage computes the usage added to payloads; nil adds none.
 	Usage *UsageCounter
 	// SyncHooks are the hook types whose usage waits for the CLI to write
@@ -191,6 +196,7 @@ func (f *Forwarder) deliver(e Entry, res *Result) {
 	}
 	if held {
 		defer lock.unlock()
+		f.adoptLegacy()
 	}
 	if until := f.Spool.backoff(); !until.IsZero() {
 		if time.Now().Before(until) {
@@ -407,6 +413,7 @@ func (f *Forwarder) Drain(budget time.Duration) (DrainResult, error) {
 		d.Busy = true
 	} else {
 		defer lock.unlock()
+		f.adoptLegacy()
 		f.Spool.clearBackoff()
 		deadline := time.Now().Add(budget)
 		for {

@@ -94,6 +94,9 @@ type Spool struct {
 	MaxBytes int64
 	MaxFiles int
 	Log      *Logger
+	// Endpoint, when set, is the collector this spool's payloads are for,
+	// noted in the directory (see Spools).
+	Endpoint string
 
 	now func() time.Time
 	// readFile reads a payload file; nil means os.ReadFile (tests inject
@@ -285,6 +288,7 @@ func (s *Spool) Put(e Entry) (int, error) {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return 0, err
 	}
+	s.noteEndpoint()
 	items, err := s.list()
 	if err != nil {
 		return 0, err
@@ -442,6 +446,7 @@ func (s *Spool) lock() (*fileLock, bool, error) {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return nil, false, err
 	}
+	s.noteEndpoint()
 	return tryLock(filepath.Join(s.Dir, lockName))
 }
 
