@@ -53,13 +53,11 @@ func TestDrainWhenUp(t *testing.T) {
 		c.down, c.answer = false, nil
 		c.mu.Unlock()
 	}()
-	start := time.Now()
+	// While the collector is down it answers every payload 503: all four
+	// delivered means the drainer waited for it to come up.
 	d, err := f.DrainWhenUp(time.Minute)
 	if err != nil || d.Delivered != 4 || d.Spool.Payloads != 0 || d.Busy {
 		t.Fatalf("%+v %v", d, err)
-	}
-	if took := time.Since(start); took < 400*time.Millisecond || took > 10*time.Second {
-		t.Errorf("drained after %s", took)
 	}
 	acc := c.acceptedList()
 	for i, r := range acc {
