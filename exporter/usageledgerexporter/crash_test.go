@@ -10,6 +10,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -226,5 +227,40 @@ func TestRestartWithRequestWrittenInPart(t *testing.T) {
 			}
 			assert.Equal(t, map[string]int{"s0": 1, "s1": 1, "s2": 1}, perSession, "a row per priced call")
 		})
+	}
+}
+
+// TestLeftoversRemovedAtStart: the temporary files writes of this collector
+// left when it was killed go at the next start; a write that may still be
+// running (a file younger than leftoverAge), another collector's files,
+// even one whose name begins with this one's, and the ledger stay.
+func TestLeftoversRemovedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-2 * leftoverAge)
+	put := func(name string, mtime time.Time) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte("x"), 0o644))
+		require.NoError(t, os.Chtimes(p, mtime, mtime))
+		return p
+	}
+	gone := []string{
+		put(".copilot-usage-gw-1-2026-03-10.csv.tmp-123456", old),
+		put(".copilot-usage-gw-1-2026-03-10.parquet.tmp-987", old),
+	}
+	kept := []string{
+		put(".copilot-usage-gw-1-2026-03-11.csv.tmp-555", time.Now()),      // may be a write in flight
+		put(".copilot-usage-gw-1-b-2026-03-10.csv.tmp-1", old),             // collector gw-1-b's
+		put(".copilot-usage-gw-2-2026-03-10.csv.tmp-1", old),               // collector gw-2's
+		put("copilot-usage-gw-1-2026-03-10.csv", old),                      // the ledger
+		put(".copilot-usage-gw-1-2026-03-10.csv.lock-not-a-tmp-file", old), // something else
+	}
+	e := newExporter(t, testConfig(dir))
+	require.NoError(t, e.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, e.Shutdown(context.Background()))
+	for _, p := range gone {
+		assert.NoFileExists(t, p)
+	}
+	for _, p := range kept {
+		assert.FileExists(t, p)
 	}
 }

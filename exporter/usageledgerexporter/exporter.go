@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -39,7 +41,45 @@ func newWriter(cfg *Config, logger *zap.Logger) *writer {
 
 func (w *writer) start(context.Context, component.Host) error {
 	w.logger.Info("Writing the usage ledger", zap.String("directory", w.cfg.Directory), zap.String("collector", w.cfg.Collector))
+	w.removeLeftovers()
 	return nil
+}
+
+// leftoverAge is how old a temporary file of this collector's must be to
+// be taken for a leftover: older than any write of a process that just
+// stopped could still be running.
+const leftoverAge = time.Minute
+
+// removeLeftovers removes the temporary files a write of this collector's
+// files left when its process was killed (ledger.WriteAtomic renames the
+// file it wrote into place; killed before, the file stays, named
+// .<file>.tmp-<random>). Readers skip them, but each is the size of a
+// day's file, and a collector restarted in a loop would pile them up. Only
+// this collector writes its files, and it has not written any yet.
+func (w *writer) removeLeftovers() {
+	des, err := os.ReadDir(w.cfg.Directory)
+	if err != nil {
+		return // no directory yet: nothing left
+	}
+	// .copilot-usage-<collector>-<day>.csv.tmp-<random>, or .parquet.
+	mine := regexp.MustCompile(`^\.` + regexp.QuoteMeta(strings.TrimSuffix(ledger.FileName(w.cfg.Collector, ""), ".csv")) +
+		`\d{4}-\d{2}-\d{2}\.(csv|parquet)\.tmp-`)
+	removed := 0
+	for _, de := range des {
+		name := de.Name()
+		if de.IsDir() || !mine.MatchString(name) {
+			continue
+		}
+		if info, err := de.Info(); err != nil || time.Since(info.ModTime()) < leftoverAge {
+			continue
+		}
+		if err := os.Remove(filepath.Join(w.cfg.Directory, name)); err == nil {
+			removed++
+		}
+	}
+	if removed > 0 {
+		w.logger.Info("Removed temporary files a stopped write of the usage ledger left", zap.Int("files", removed))
+	}
 }
 
 func (w *writer) shutdown(context.Context) error { return nil }
