@@ -317,3 +317,73 @@ func TestBudgetStoreUnreadable(t *testing.T) {
 	require.True(t, ok)
 	assert.InDelta(t, 0.07, spend, 1e-12)
 }
+
+// TestRefusedCrossingSurvivesStop: a crossing the logs pipeline refused is
+// pending, not sent: a clean stop before the next batch keeps it, and the
+// next start offers it.
+func TestRefusedCrossingSurvivesStop(t *testing.T) {
+	day := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	c := fakeclock.New(day)
+	dir := t.TempDir()
+	id := storagetest.NewStorageID("budgets")
+	cfg := testConfig()
+	cfg.Storage = &id
+	cfg.Budgets = []budget.Config{{Name: "payments-daily", Scope: budget.ScopeTeam, Value: "payments", Amount: "0.10", Period: budget.PeriodDay}}
+	failLogs := new(atomic.Int32)
+	start := func() *pipeline {
+		host := storagetest.NewStorageHost().WithFileBackedStorageExtension("budgets", dir)
+		return startPipeline(t, cfg, pipelineOptions{now: c.Now, host: host, failLogs: failLogs})
+	}
+	ctx := context.Background()
+	p := start()
+	failLogs.Store(1)
+	require.NoError(t, p.m.ConsumeMetrics(ctx, usage(paymentsSession, day, 6*credit, 100)), "60%: the 50% crossing refused")
+	require.Empty(t, crossings(p))
+	p.stop(t)
+
+	p = start()
+	require.NoError(t, p.m.ConsumeMetrics(ctx, usage(paymentsSession, day.Add(time.Minute), 1*credit, 100)))
+	p.stop(t)
+	cs := crossings(p)
+	require.Len(t, cs, 1, "the refused crossing, once")
+	assert.Equal(t, "50", strAttr(cs[0].Attributes(), "copilot.budget.threshold"))
+	assert.Equal(t, "0.06", strAttr(cs[0].Attributes(), "copilot.budget.spend_exact"))
+}
+
+// TestSpendKeptWhileCrossingsRefused: the spend of a batch whose crossing
+// was refused is stored all the same (the batch was acknowledged upstream
+// and will not come again): a crash before the next batch loses neither
+// the spend nor the crossing.
+func TestSpendKeptWhileCrossingsRefused(t *testing.T) {
+	day := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	c := fakeclock.New(day)
+	id := storagetest.NewStorageID("budgets")
+	cfg := testConfig()
+	cfg.Storage = &id
+	cfg.Budgets = []budget.Config{{Name: "payments-daily", Scope: budget.ScopeTeam, Value: "payments", Amount: "0.10", Period: budget.PeriodDay}}
+	client := &unreadableClient{Memory: storageclient.NewMemory()} // outlives the crashed process
+	failLogs := new(atomic.Int32)
+	start := func() *pipeline {
+		host := storagetest.NewStorageHost().WithExtension(id, &unreadableStorage{client: client})
+		return startPipeline(t, cfg, pipelineOptions{now: c.Now, host: host, failLogs: failLogs})
+	}
+	ctx := context.Background()
+	crashed := start()
+	failLogs.Store(1)
+	require.NoError(t, crashed.m.ConsumeMetrics(ctx, usage(paymentsSession, day, 6*credit, 100)), "acknowledged upstream")
+	// The process dies here: crashed is stopped only once the test is
+	// over (its goroutines must not outlive the test).
+	t.Cleanup(func() { crashed.stop(t) })
+
+	p := start()
+	defer p.stop(t)
+	require.NoError(t, p.m.ConsumeMetrics(ctx, usage(paymentsSession, day.Add(time.Minute), 5*credit, 100)))
+	var thresholds []string
+	for _, lr := range crossings(p) {
+		thresholds = append(thresholds, strAttr(lr.Attributes(), "copilot.budget.threshold"))
+	}
+	assert.Equal(t, []string{"50", "75", "90", "100"}, thresholds)
+	spend, ok := lastGauge(t, p, mBudgetSpend, "payments-daily")
+	require.True(t, ok)
+	assert.InDelta(t, 0.11, spend, 1e-12, "0.06 before the crash, 0.05 after")
+}

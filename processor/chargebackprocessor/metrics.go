@@ -315,8 +315,9 @@ func scopes(r attribution.Result, user, sid string) map[string]string {
 
 // countSpend adds a delivered batch's spend to the budgets and sends the
 // crossings it caused as log records, then the budgets' utilization as
-// metrics. Crossings are committed once delivered; a crossing whose
-// delivery failed is offered again with the next batch.
+// metrics. The spend is committed either way; a crossing is committed once
+// delivered, and one whose delivery failed stays pending: offered again
+// with the next batch, or after a restart.
 func (p *chargeback) countSpend(ctx context.Context, spends []budget.Spend, next consumer.Metrics) {
 	p.budgetMu.Lock()
 	defer p.budgetMu.Unlock()
@@ -347,10 +348,13 @@ func (p *chargeback) countSpend(ctx context.Context, spends []budget.Spend, next
 	}
 	crossings := p.budgets.Pending()
 	if len(crossings) > 0 {
-		if !p.deliverCrossings(ctx, crossings) {
-			return // offered again with the next batch
+		if p.deliverCrossings(ctx, crossings) {
+			p.tel.ProcessorChargebackBudgetCrossings.Add(bg, int64(len(crossings)))
+		} else {
+			// Offered again with the next batch, or after a restart: the
+			// Commit below stores the spend, not the crossings as sent.
+			p.budgets.Refused()
 		}
-		p.tel.ProcessorChargebackBudgetCrossings.Add(bg, int64(len(crossings)))
 	}
 	if err := p.budgets.Commit(ctx); err != nil {
 		p.logger().Error("Could not save the budgets' state", zap.Error(err))

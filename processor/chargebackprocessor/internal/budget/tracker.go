@@ -363,6 +363,20 @@ func (t *Tracker) Pending() []Crossing {
 	return out
 }
 
+// Refused takes back every crossing returned so far (by Add or Pending)
+// and not committed: the caller could not deliver them. They stay
+// pending, stored as such, and are offered again by the next Add or
+// Pending; a Commit before then persists the spend without acknowledging
+// them, so that neither the spend nor the crossings are lost to a crash or
+// a stop in between.
+func (t *Tracker) Refused() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range t.pending {
+		p.offered = false
+	}
+}
+
 // Commit acknowledges every crossing returned so far (by Add or Pending)
 // and persists the state changed since the last Commit: the spend of each
 // (budget, value, window) and the crossings delivered. Call it after the
