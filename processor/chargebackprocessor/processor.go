@@ -273,7 +273,15 @@ func (p *chargeback) putAttribution(m pcommon.Map, r attribution.Result, forMetr
 			if !slices.Contains(p.cfg.Metrics.Attributes, k) {
 				continue
 			}
-			m.PutStr(p.cfg.attrName(k), p.limiter.admit(k, v[i]))
+			value := v[i]
+			if p.cfg.Mode != ModeAttribute {
+				// The routing tier leaves the cap to the gateways: its
+				// load balancer routes on these values, and a cap, first
+				// come first kept in each replica, would send one team's
+				// points to two gateways as it and as other.
+				value = p.limiter.admit(k, value)
+			}
+			m.PutStr(p.cfg.attrName(k), value)
 			continue
 		}
 		m.PutStr(p.cfg.attrName(k), v[i])

@@ -1,7 +1,9 @@
 package chargebackprocessor
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -84,4 +86,29 @@ func TestAttributeModeKeepsNoBudgets(t *testing.T) {
 	assert.ErrorContains(t, cfg.Validate(), "budgets: a processor in mode attribute keeps no budgets")
 	cfg.Mode = "route"
 	assert.ErrorContains(t, cfg.Validate(), `mode: "route" is not full or attribute`)
+}
+
+// TestRoutingTierDoesNotCap: the routing tier's load balancer routes on
+// the attribution it puts on metrics, so every replica must put the same
+// value for a team; a cap of distinct values (first come, first kept, per
+// replica) would route a team under its name on one replica and as other
+// on another, to two gateways. The gateways cap.
+func TestRoutingTierDoesNotCap(t *testing.T) {
+	at := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	docs := session{id: "s-docs", owner: "acme", repo: "docs-site", branch: "main", user: "dev2"}
+	routedAs := func(first session) string {
+		cfg := testConfig()
+		cfg.Mode = ModeAttribute
+		cfg.Metrics.MaxValues = map[string]int{keyTeam: 1}
+		p := startPipeline(t, cfg, pipelineOptions{})
+		defer p.stop(t)
+		require.NoError(t, p.m.ConsumeMetrics(context.Background(), usage(first, at, credit, 10)))
+		require.NoError(t, p.m.ConsumeMetrics(context.Background(), usage(paymentsSession, at, credit, 10)))
+		all := p.ms.AllMetrics()
+		var team string
+		forEachPoint(all[len(all)-1].ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0), func(a pcommon.Map) { team = strAttr(a, "team") })
+		return team
+	}
+	assert.Equal(t, "payments", routedAs(paymentsSession), "a replica that saw payments first")
+	assert.Equal(t, "payments", routedAs(docs), "a replica that saw another team first")
 }
