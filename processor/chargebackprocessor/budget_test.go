@@ -387,3 +387,20 @@ func TestSpendKeptWhileCrossingsRefused(t *testing.T) {
 	require.True(t, ok)
 	assert.InDelta(t, 0.11, spend, 1e-12, "0.06 before the crash, 0.05 after")
 }
+
+// TestPerSessionBudgetWithoutSessionID: metrics without session.id (the
+// receiver's default) give a per-session budget nothing to count: three
+// sessions of 0.02 against 0.05 cross for no one.
+func TestPerSessionBudgetWithoutSessionID(t *testing.T) {
+	at := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	cfg := testConfig()
+	cfg.Budgets = []budget.Config{{Name: "per-session", Scope: budget.ScopeSession, Amount: "0.05", Period: budget.PeriodDay, Thresholds: []float64{100}}}
+	p := startPipeline(t, cfg, pipelineOptions{now: fakeclock.New(at).Now})
+	defer p.stop(t)
+	for i, sid := range []string{"a", "b", "c"} {
+		md := usage(session{id: sid, owner: "acme", repo: "payments-api", branch: "main", user: "dev"}, at.Add(time.Duration(i)*time.Minute), 2*credit, 10)
+		md.ResourceMetrics().At(0).Resource().Attributes().Remove(semconv.AttrSessionID)
+		require.NoError(t, p.m.ConsumeMetrics(context.Background(), md))
+	}
+	assert.Empty(t, crossings(p), "no session spent more than 0.02 of 0.05")
+}

@@ -339,6 +339,15 @@ func (p *chargeback) countSpend(ctx context.Context, spends []budget.Spend, next
 			failed = err
 		}
 	}
+	names, scopes := p.budgets.Unscoped()
+	for i, name := range names {
+		attr := map[string]string{budget.ScopeSession: semconv.AttrSessionID, budget.ScopeUser: semconv.AttrUserName}[scopes[i]]
+		if attr == "" {
+			attr = scopes[i]
+		}
+		p.logger().Warn("A budget is given spend without the value it is kept by: it counts none of that spend; put the attribute on the copilot receiver's metrics (for session.id: resource_attributes: {session.id: {enabled: true}} on the receiver)",
+			zap.String("budget", name), zap.String("scope", scopes[i]), zap.String("missing_attribute", attr))
+	}
 	if n := len(p.uncounted); n > 0 {
 		if over := n - maxUncounted; over > 0 {
 			p.uncounted = slices.Delete(p.uncounted, 0, over)

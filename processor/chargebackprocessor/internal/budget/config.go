@@ -285,11 +285,16 @@ func (b *budget) thresholdIndex(percent float64) int {
 }
 
 // match reports whether a spend attributed to scopes falls under b, and
-// the value it counts under.
-func (b *budget) match(scopes map[string]string) (string, bool) {
+// the value it counts under; missing reports a spend that carries no value
+// of b's scope (a session budget, and metrics without session.id), which
+// no value of b can count.
+func (b *budget) match(scopes map[string]string) (value string, ok, missing bool) {
 	v := scopes[b.cfg.Scope]
-	if b.cfg.Value != "" && v != b.cfg.Value {
-		return "", false
+	if v == "" {
+		return "", false, true
 	}
-	return v, true
+	if b.cfg.Value != "" && v != b.cfg.Value {
+		return "", false, false
+	}
+	return v, true, false
 }

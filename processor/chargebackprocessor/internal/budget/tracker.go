@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"strconv"
@@ -158,6 +159,10 @@ type Tracker struct {
 
 	nextSweep time.Time
 	stats     Stats
+	// unscoped are the budgets that were given spend without a value of
+	// their scope, to be reported once (Unscoped); reported, those already
+	// reported.
+	unscoped, reported map[int]bool
 }
 
 // entryKey identifies a (budget, value, window).
@@ -284,7 +289,13 @@ func (t *Tracker) Add(ctx context.Context, s Spend) ([]Crossing, error) {
 	hits := buf[:0]
 	if s.Amount.Sign() > 0 {
 		for bi, b := range t.budgets {
-			value, ok := b.match(s.Scopes)
+			value, ok, missing := b.match(s.Scopes)
+			if missing && !t.reported[bi] {
+				if t.unscoped == nil {
+					t.unscoped = map[int]bool{}
+				}
+				t.unscoped[bi] = true
+			}
 			if !ok {
 				continue
 			}
@@ -361,6 +372,25 @@ func (t *Tracker) Pending() []Crossing {
 		out = append(out, p.c)
 	}
 	return out
+}
+
+// Unscoped returns, once each, the names and scopes of the budgets that
+// were given spend carrying no value of their scope (a per-session budget
+// over metrics without session.id): they counted none of it, where
+// counting it under one made-up value would cross for no one.
+func (t *Tracker) Unscoped() (names, scopes []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, bi := range slices.Sorted(maps.Keys(t.unscoped)) {
+		names = append(names, t.budgets[bi].cfg.Name)
+		scopes = append(scopes, t.budgets[bi].cfg.Scope)
+		if t.reported == nil {
+			t.reported = map[int]bool{}
+		}
+		t.reported[bi] = true
+	}
+	clear(t.unscoped)
+	return names, scopes
 }
 
 // Refused takes back every crossing returned so far (by Add or Pending)

@@ -205,15 +205,12 @@ func TestPerValue(t *testing.T) {
 		[]string{cs[0].Budget, cs[1].Budget, cs[2].Budget, cs[3].Budget})
 	assert.Equal(t, []string{"260", "260", "260", "260"}, spendsOf(cs))
 
-	// No team: team-daily counts 250 under "" (50 %); payments-daily
-	// ignores it.
-	cs = add(t, tr, Spend{Time: at, Scopes: map[string]string{ScopeUser: "dev"}, Amount: usd("250")})
-	require.Len(t, cs, 1)
-	assert.Equal(t, "team-daily", cs[0].Budget)
-	assert.Empty(t, cs[0].Value)
-	assert.Equal(t, CrossingID("team-daily", "", utc(2026, 6, 3, 0, 0), 50), cs[0].ID)
-	// Nil scopes too: "" is now 250+10.
+	// No team: no budget of teams counts it (under "" it would cross for
+	// no team), and the budgets it missed are named once.
+	assert.Empty(t, add(t, tr, Spend{Time: at, Scopes: map[string]string{ScopeUser: "dev"}, Amount: usd("250")}))
 	assert.Empty(t, add(t, tr, Spend{Time: at, Amount: usd("10")}))
+	names, _ := tr.Unscoped()
+	assert.Equal(t, []string{"team-daily", "payments-daily"}, names)
 
 	var got []string
 	for _, u := range tr.Utilizations() {
@@ -221,11 +218,10 @@ func TestPerValue(t *testing.T) {
 	}
 	assert.Equal(t, []string{
 		"payments-daily/payments=260/100 2.60",
-		"team-daily/=260/500 0.52",
 		"team-daily/payments=260/500 0.52",
 		"team-daily/search=300/500 0.60",
 	}, got)
-	assert.Equal(t, 4, tr.Stats().Values)
+	assert.Equal(t, 3, tr.Stats().Values)
 }
 
 // TestDayBerlinDST: days start at midnight in Berlin; on 2026-03-29 clocks
@@ -912,4 +908,32 @@ func TestTopSessionsBounded(t *testing.T) {
 		got = append(got, s.Session+"="+s.Spend.String())
 	}
 	assert.Equal(t, []string{"s099=100", "s098=99", "s097=98"}, got)
+}
+
+// TestSpendWithoutItsScope: a per-session budget given spend that names no
+// session counts none of it, rather than all of it under one made-up
+// value that crosses for no one, and says so once; spend that names its
+// session counts.
+func TestSpendWithoutItsScope(t *testing.T) {
+	c := newClock(utc(2026, 6, 3, 9, 0))
+	perSession := Config{Name: "per-session", Scope: ScopeSession, Amount: "0.05", Period: PeriodDay, Thresholds: []float64{100}}
+	tr := newTracker(t, []Config{perSession, validConfig()}, newPlainStore(), c)
+	for range 3 {
+		s := teamSpend("payments", "0.02", c.Now()) // no session
+		assert.Empty(t, add(t, tr, s))
+	}
+	names, scopes := tr.Unscoped()
+	assert.Equal(t, []string{"per-session"}, names)
+	assert.Equal(t, []string{ScopeSession}, scopes)
+	names, _ = tr.Unscoped()
+	assert.Empty(t, names, "reported once")
+	assert.Equal(t, 1, tr.Stats().Values, "only the team budget holds a value")
+
+	s := teamSpend("payments", "0.06", c.Now())
+	s.Scopes[ScopeSession] = "s1"
+	cs := add(t, tr, s)
+	require.Len(t, cs, 1, "the session's 100%")
+	assert.Equal(t, "per-session", cs[0].Budget)
+	assert.Equal(t, "s1", cs[0].Value)
+	assert.Equal(t, "0.06", cs[0].Spend.String())
 }
