@@ -12,7 +12,12 @@ import (
 )
 
 // The HTML page is self-contained: styles inline, charts as inline SVG
-// drawn here, no script, no link to anything; it opens offline.
+// drawn here, no script, no link to anything; it opens offline. The charts
+// are written as text, not by the template: every value in them goes
+// through esc, for a ledger row's values are whatever its writer sent.
+
+// esc escapes a value for the text or an attribute of the page.
+func esc(s string) string { return template.HTMLEscapeString(s) }
 
 var palette = []string{"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"}
 
@@ -43,9 +48,9 @@ func hbars(bars []bar, currency string) template.HTML {
 	for i, b := range bars {
 		y := i*lineH + 2
 		w := b.Total.Ratio(top) * barW
-		fmt.Fprintf(&s, `<text x="%d" y="%d" text-anchor="end" font-size="12">%s</text>`, labelW-6, y+15, template.HTMLEscapeString(shorten(b.Label, 40)))
-		fmt.Fprintf(&s, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %s %s</title></rect>`, labelW, y+2, w, lineH-6, palette[i%len(palette)], template.HTMLEscapeString(b.Label), b.Total, currency)
-		fmt.Fprintf(&s, `<text x="%.1f" y="%d" font-size="12">%s</text>`, float64(labelW)+w+6, y+15, b.Total)
+		fmt.Fprintf(&s, `<text x="%d" y="%d" text-anchor="end" font-size="12">%s</text>`, labelW-6, y+15, esc(shorten(b.Label, 40)))
+		fmt.Fprintf(&s, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %s %s</title></rect>`, labelW, y+2, w, lineH-6, palette[i%len(palette)], esc(b.Label), esc(b.Total.String()), esc(currency))
+		fmt.Fprintf(&s, `<text x="%.1f" y="%d" font-size="12">%s</text>`, float64(labelW)+w+6, y+15, esc(b.Total.String()))
 	}
 	s.WriteString(`</svg>`)
 	return template.HTML(s.String())
@@ -72,14 +77,14 @@ func vstack(bars []bar, names []string, currency string) template.HTML {
 		for _, p := range b.Parts {
 			h := p.Value.Ratio(top) * chartH
 			y -= h
-			fmt.Fprintf(&s, `<rect x="%d" y="%.1f" width="%d" height="%.1f" fill="%s"><title>%s %s: %s %s</title></rect>`, x+3, y, colW-6, h, color(p.Name), b.Label, template.HTMLEscapeString(p.Name), p.Value, currency)
+			fmt.Fprintf(&s, `<rect x="%d" y="%.1f" width="%d" height="%.1f" fill="%s"><title>%s %s: %s %s</title></rect>`, x+3, y, colW-6, h, color(p.Name), esc(b.Label), esc(p.Name), esc(p.Value.String()), esc(currency))
 		}
-		fmt.Fprintf(&s, `<text x="%d" y="%d" font-size="10" transform="rotate(60 %d %d)">%s</text>`, x+8, chartH+12, x+8, chartH+12, b.Label)
+		fmt.Fprintf(&s, `<text x="%d" y="%d" font-size="10" transform="rotate(60 %d %d)">%s</text>`, x+8, chartH+12, x+8, chartH+12, esc(b.Label))
 	}
 	fmt.Fprintf(&s, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#888"/>`, left, chartH, left+colW*len(bars), chartH)
 	for i, n := range names {
 		x, y := left+colW*len(bars)+16, 10+i*20
-		fmt.Fprintf(&s, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" font-size="12">%s</text>`, x, y, color(n), x+18, y+11, template.HTMLEscapeString(shorten(n, 28)))
+		fmt.Fprintf(&s, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" font-size="12">%s</text>`, x, y, color(n), x+18, y+11, esc(shorten(n, 28)))
 	}
 	s.WriteString(`</svg>`)
 	return template.HTML(s.String())
@@ -162,8 +167,8 @@ func writeHTML(w io.Writer, rep *Report) error {
 	var sb []bar
 	for _, s := range rep.TopSessions {
 		label := s.Values[0]
-		if len(label) > 8 {
-			label = label[:8]
+		if r := []rune(label); len(r) > 8 {
+			label = string(r[:8])
 		}
 		sb = append(sb, bar{Label: label + " " + s.Values[1] + " " + s.Values[2], Total: s.Cost})
 	}

@@ -222,8 +222,13 @@ type DayModel struct {
 	Cost       money.Amount
 }
 
-// Run reads the source and answers the query. currency is the pricing's.
+// Run reads the source and answers the query. currency is the pricing's,
+// an ISO 4217 code (three capital letters): anything else is refused, for
+// it is written into every format.
 func Run(ctx context.Context, src Source, q Query, currency string) (*Report, error) {
+	if currency != "" && !isCurrencyCode(currency) {
+		return nil, fmt.Errorf("currency %q is not an ISO 4217 code such as USD", currency)
+	}
 	loc := q.Location
 	if loc == nil {
 		loc = time.UTC
@@ -337,6 +342,20 @@ func Run(ctx context.Context, src Source, q Query, currency string) (*Report, er
 	share(&rep.Total)
 	share(&rep.Unattributed)
 	return rep, nil
+}
+
+// isCurrencyCode reports whether c has the form of an ISO 4217 code: three
+// capital letters.
+func isCurrencyCode(c string) bool {
+	if len(c) != 3 {
+		return false
+	}
+	for i := range len(c) {
+		if c[i] < 'A' || c[i] > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 func sortRows(rows []Row) {

@@ -425,9 +425,18 @@ func TestHTMLSelfContained(t *testing.T) {
 	assert.NotContains(t, page, "<script")
 	assert.NotContains(t, page, "<link")
 	assert.Equal(t, 3, strings.Count(page, "<svg "))
+	parseHTML(t, page)
+}
+
+// parseHTML parses a page, checks that its elements are balanced, and
+// returns the names of its elements and its text (character data and
+// attribute values, unescaped).
+func parseHTML(t *testing.T, page string) (elements []string, text string) {
+	t.Helper()
 	d := xml.NewDecoder(strings.NewReader(page))
 	d.Strict, d.AutoClose, d.Entity = false, xml.HTMLAutoClose, xml.HTMLEntity
 	var open []string
+	var b strings.Builder
 	for {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
@@ -437,13 +446,20 @@ func TestHTMLSelfContained(t *testing.T) {
 		switch e := tok.(type) {
 		case xml.StartElement:
 			open = append(open, e.Name.Local)
+			elements = append(elements, e.Name.Local)
+			for _, a := range e.Attr {
+				b.WriteString(a.Value + "\n")
+			}
 		case xml.EndElement:
 			require.NotEmpty(t, open)
 			require.Equal(t, open[len(open)-1], e.Name.Local, "unbalanced </%s>", e.Name.Local)
 			open = open[:len(open)-1]
+		case xml.CharData:
+			b.Write(e)
 		}
 	}
 	assert.Empty(t, open, "elements left open")
+	return elements, b.String()
 }
 
 func TestProgressPrinter(t *testing.T) {
