@@ -170,13 +170,10 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	return writeOut(stdout, stderr, rep, *format, *output)
 }
 
-// writeReport runs the query over the usage ledger and writes the report.
+// writeReport runs the query over the usage ledger and writes the report,
+// in the currency of the rows it counts.
 func writeReport(stdout, stderr io.Writer, src *report.Ledger, q report.Query, format, path string) int {
-	currency, err := src.Currency()
-	if err != nil {
-		return fail(stderr, "report", err)
-	}
-	rep, err := report.Run(context.Background(), src, q, currency)
+	rep, err := report.Run(context.Background(), src, q, "")
 	if err != nil {
 		return fail(stderr, "report", err)
 	}

@@ -118,3 +118,31 @@ func TestReportOverLedger(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errb.String(), "--ledger reads the ledger's rows")
 }
+
+// TestReportOverLedgerOneCurrencyPerRange: a ledger whose currency changed
+// (EUR in October, USD from November) reports a November sprint in USD;
+// only a range over both is refused.
+func TestReportOverLedgerOneCurrencyPerRange(t *testing.T) {
+	dir := t.TempDir()
+	row := func(cur string, start time.Time) ledger.Row {
+		r := ledger.Row{Collector: "gw-1", BillingAccountID: "acme", Currency: cur, Start: start, End: start.Add(time.Second),
+			Cost: "0.01", CostMethod: "ai_credits", SessionID: "s-" + cur, Ticket: "PAY-1", Team: "payments", Model: "m", Agent: "main",
+			NanoAIU: 1_000_000_000}
+		r.ComputeID()
+		return r
+	}
+	oct, nov := time.Date(2026, 10, 5, 10, 0, 0, 0, time.UTC), time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	require.NoError(t, ledger.WriteFile(filepath.Join(dir, ledger.FileName("gw-1", "2026-10-05")), []ledger.Row{row("EUR", oct)}))
+	require.NoError(t, ledger.WriteFile(filepath.Join(dir, ledger.FileName("gw-1", "2026-11-20")), []ledger.Row{row("USD", nov)}))
+
+	var out, errb bytes.Buffer
+	code := run([]string{"report", "--ledger", dir, "--sprint", "2026-11-17..2026-11-30", "--format", "csv"}, nil, &out, &errb)
+	require.Equal(t, 0, code, errb.String())
+	assert.Contains(t, out.String(), "\nPAY-1,1,0,0,0,1,0.01,0,0,0,0,0,0,1.000000,USD\n")
+
+	out.Reset()
+	errb.Reset()
+	code = run([]string{"report", "--ledger", dir, "--format", "csv"}, nil, &out, &errb)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errb.String(), "in EUR and USD")
+}

@@ -49,7 +49,7 @@ func columns(currency string) []column {
 		{"requests", "requests", i(func(t *Totals) int64 { return t.Requests }), nil},
 		{"premium_requests", "premium requests", func(t *Totals) string { return formatFloat(t.PremiumRequests) }, nil},
 		{"ai_credits", "AI credits", func(t *Totals) string { return t.AICredits() }, nil},
-		{"cost", "cost " + currency, func(t *Totals) string { return t.Cost.String() }, nil},
+		{"cost", strings.TrimSpace("cost " + currency), func(t *Totals) string { return t.Cost.String() }, nil},
 		{"input_tokens", "input tokens", i(func(t *Totals) int64 { return t.InputTokens }), nil},
 		{"output_tokens", "output tokens", i(func(t *Totals) int64 { return t.OutputTokens }), nil},
 		{"cache_read_tokens", "cache read tokens", i(func(t *Totals) int64 { return t.CacheReadTokens }), nil},

@@ -61,7 +61,9 @@ func TestCurrencyMustBeISO4217(t *testing.T) {
 		assert.ErrorContains(t, err, "not an ISO 4217 code", c)
 	}
 	for _, c := range []string{"USD", "EUR", "JPY"} {
-		_, err := Run(context.Background(), records{rec("a", "s1", "PAY-1", "payments", "m", at, 1)}, Query{}, c)
+		r := rec("a", "s1", "PAY-1", "payments", "m", at, 1)
+		r.Currency = c
+		_, err := Run(context.Background(), records{r}, Query{}, c)
 		assert.NoError(t, err, c)
 	}
 	// A ledger row's currency, as its writer sent it.
@@ -69,5 +71,8 @@ func TestCurrencyMustBeISO4217(t *testing.T) {
 	cur, err := led.Currency()
 	require.NoError(t, err)
 	_, err = Run(context.Background(), led, Query{}, cur)
+	assert.ErrorContains(t, err, "not an ISO 4217 code")
+	// In the currency of the rows counted, as the report over a ledger runs.
+	_, err = Run(context.Background(), led, Query{}, "")
 	assert.ErrorContains(t, err, "not an ISO 4217 code")
 }

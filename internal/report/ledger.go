@@ -39,8 +39,11 @@ func (l *Ledger) Load() error {
 	return nil
 }
 
-// Currency is the currency the ledger's costs are in. A ledger of several
-// currencies cannot be added up, and is an error naming two of them.
+// Currency is the currency all the ledger's costs are in. A ledger of
+// several currencies is an error naming two of them. A report over a
+// ledger takes the currency of the rows it counts instead (Run with no
+// currency): a ledger whose currency changed can be reported for a range
+// of one currency.
 func (l *Ledger) Currency() (string, error) {
 	if err := l.Load(); err != nil {
 		return "", err

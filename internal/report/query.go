@@ -223,8 +223,12 @@ type DayModel struct {
 }
 
 // Run reads the source and answers the query. currency is the pricing's,
-// an ISO 4217 code (three capital letters): anything else is refused, for
-// it is written into every format.
+// or "" for the currency of the records counted (a ledger's rows, priced
+// where they were collected). It is an ISO 4217 code (three capital
+// letters), anything else is refused, for it is written into every
+// format; and the records counted — those in the range that pass the
+// filters — must all be in it: costs in two currencies are not added up.
+// Records out of the range or filtered out may be in any currency.
 func Run(ctx context.Context, src Source, q Query, currency string) (*Report, error) {
 	if currency != "" && !isCurrencyCode(currency) {
 		return nil, fmt.Errorf("currency %q is not an ISO 4217 code such as USD", currency)
@@ -257,6 +261,16 @@ func Run(ctx context.Context, src Source, q Query, currency string) (*Report, er
 			return nil
 		}
 		ids[r.ID] = true
+		if r.Currency != "" {
+			switch {
+			case !isCurrencyCode(r.Currency):
+				return fmt.Errorf("record %s: currency %q is not an ISO 4217 code such as USD", r.ID, r.Currency)
+			case rep.Currency == "":
+				rep.Currency = r.Currency
+			case r.Currency != rep.Currency:
+				return fmt.Errorf("the records in the range are in %s and %s (record %s); report one currency at a time (a narrower range or a filter)", rep.Currency, r.Currency, r.ID)
+			}
+		}
 		rep.Records++
 		vals := make([]string, len(q.By))
 		for i, k := range q.By {
