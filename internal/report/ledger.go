@@ -84,7 +84,7 @@ func (l *Ledger) Records(ctx context.Context, yield func(Record) error) error {
 // recordOf is a ledger row as a report record.
 func recordOf(r *ledger.Row) (Record, error) {
 	rec := Record{
-		ID: r.ID, Start: r.Start, End: r.End,
+		ID: r.ID, Start: r.Start, End: r.End, EndRoundedUp: true, // ChargePeriodEnd, rounded up to the second
 		SessionID: r.SessionID, User: r.User, Repository: r.Repository, Branch: r.Branch,
 		Ticket: r.Ticket, Team: r.Team, Project: r.Project, CostCenter: r.CostCenter,
 		Model: r.Model, Agent: r.Agent,

@@ -67,3 +67,57 @@ func TestLedgerCurrencyOfTheRowsCounted(t *testing.T) {
 	_, err = Run(context.Background(), led, Query{Since: since, Until: until}, "EUR")
 	assert.ErrorContains(t, err, "in EUR and USD", "records in another currency than the pricing's")
 }
+
+// TestLedgerRowCountsWhereItsCallEnded: the ledger keeps a call's end
+// rounded up to the second (ChargePeriodEnd). A row counts in the range
+// and day that hold its call's end, as the same call read from the
+// transcript does; an end read back on a boundary counts before it.
+func TestLedgerRowCountsWhereItsCallEnded(t *testing.T) {
+	var sprint Query
+	var err error
+	sprint.Since, sprint.Until, err = ParseSprint("2026-11-17..2026-11-30", time.UTC)
+	require.NoError(t, err)
+	next := Query{Since: sprint.Until, Until: sprint.Until.AddDate(0, 0, 14)}
+	midnight := sprint.Until
+	for _, c := range []struct {
+		name   string
+		end    time.Time
+		in     string // the sprint that counts it: "sprint" (2026-11-17..30), "next" (from 2026-12-01) or ""
+		day    string
+		agrees bool // with the transcript's report (false: what the rounding cannot tell)
+	}{
+		{"at 23:59:59.400", midnight.Add(-600 * time.Millisecond), "sprint", "2026-11-30", true},
+		{"a second before midnight", midnight.Add(-time.Second), "sprint", "2026-11-30", true},
+		{"1 ns before midnight", midnight.Add(-time.Nanosecond), "sprint", "2026-11-30", true},
+		{"at 00:00:00.400", midnight.Add(400 * time.Millisecond), "next", "2026-12-01", true},
+		{"a second after midnight", midnight.Add(time.Second), "next", "2026-12-01", true},
+		{"on midnight: taken for just before", midnight, "sprint", "2026-11-30", false},
+		{"on the sprint's first instant: taken for just before", sprint.Since, "", "2026-11-16", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			led := &Ledger{Dirs: []string{writeLedger(t, ledgerRow("s1", "USD", c.end.Add(-2*time.Second), c.end))}}
+			fromTranscript := records{rec("x", "s1", "PAY-1", "payments", "m", c.end, 1)}
+			for name, q := range map[string]Query{"sprint": sprint, "next": next, "by day": {By: []string{KeyDay}}} {
+				rep, err := Run(context.Background(), led, q, "")
+				require.NoError(t, err)
+				tr := run(t, fromTranscript, q)
+				if name == "by day" {
+					require.Len(t, rep.Rows, 1)
+					assert.Equal(t, c.day, rep.Rows[0].Values[0])
+					if c.agrees {
+						assert.Equal(t, tr.Rows[0].Values, rep.Rows[0].Values, "the transcript's day")
+					}
+					continue
+				}
+				want := 0
+				if name == c.in {
+					want = 1
+				}
+				assert.Equal(t, want, rep.Records, name)
+				if c.agrees {
+					assert.Equal(t, tr.Records, rep.Records, "%s: the transcript's report", name)
+				}
+			}
+		})
+	}
+}

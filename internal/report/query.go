@@ -36,7 +36,7 @@ var Keys = []string{KeyTicket, KeyTeam, KeyProject, KeyCostCenter, KeyUser, KeyR
 var attributionKeys = []string{KeyTicket, KeyTeam, KeyProject, KeyCostCenter}
 
 // Value is a record's value of a key. Days and ISO weeks are of the
-// record's end, in loc.
+// record's end (At), in loc.
 func Value(r *Record, key string, loc *time.Location) string {
 	switch key {
 	case KeyTicket:
@@ -60,9 +60,9 @@ func Value(r *Record, key string, loc *time.Location) string {
 	case KeySession:
 		return r.SessionID
 	case KeyDay:
-		return r.End.In(loc).Format(time.DateOnly)
+		return r.At().In(loc).Format(time.DateOnly)
 	case KeyWeek:
-		y, w := r.End.In(loc).ISOWeek()
+		y, w := r.At().In(loc).ISOWeek()
 		return fmt.Sprintf("%04d-W%02d", y, w)
 	}
 	return ""
@@ -124,7 +124,7 @@ func (f Filter) match(r *Record, loc *time.Location) bool {
 	return false
 }
 
-// Query is what a report counts: the records that end in [Since, Until)
+// Query is what a report counts: the records that end (At) in [Since, Until)
 // (a zero bound is open) and pass every filter, grouped by By.
 type Query struct {
 	By           []string
@@ -248,7 +248,7 @@ func Run(ctx context.Context, src Source, q Query, currency string) (*Report, er
 	tickets := map[string]*Row{}
 	ids := map[string]bool{}
 	err := src.Records(ctx, func(r Record) error {
-		if !q.Since.IsZero() && r.End.Before(q.Since) || !q.Until.IsZero() && !r.End.Before(q.Until) {
+		if at := r.At(); !q.Since.IsZero() && at.Before(q.Since) || !q.Until.IsZero() && !at.Before(q.Until) {
 			return nil
 		}
 		for _, f := range q.Filters {

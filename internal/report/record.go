@@ -18,16 +18,20 @@ type Record struct {
 	// deduplication: the same call read twice has the same ID.
 	ID         string
 	Start, End time.Time
-	SessionID  string
-	User       string
-	Repository string
-	Branch     string
-	Ticket     string
-	Team       string
-	Project    string
-	CostCenter string
-	Model      string
-	Agent      string // "main" or the subagent's name
+	// EndRoundedUp says End is the call's end rounded up to the second, as
+	// the usage ledger keeps it (ChargePeriodEnd): the call ended in
+	// (End-1s, End]. See At.
+	EndRoundedUp bool
+	SessionID    string
+	User         string
+	Repository   string
+	Branch       string
+	Ticket       string
+	Team         string
+	Project      string
+	CostCenter   string
+	Model        string
+	Agent        string // "main" or the subagent's name
 
 	Requests         int64
 	InputTokens      int64 // including cached tokens, as the CLI counts them
@@ -50,4 +54,18 @@ type Record struct {
 // one goroutine at a time; the Record passed to yield is the caller's.
 type Source interface {
 	Records(ctx context.Context, yield func(Record) error) error
+}
+
+// At is the instant that places the record in a range, a day and a week:
+// the end of its call. For an end rounded up to the second it is the last
+// instant before End: the call ended in (End-1s, End], and a range whose
+// bounds are whole seconds (dates, midnights) holds that whole interval or
+// none of it, unless End is the bound itself, where the call ended before
+// the bound, or — what the rounding cannot tell — on it. The report takes
+// before: an end read back as 00:00:00 counts in the day before.
+func (r *Record) At() time.Time {
+	if r.EndRoundedUp {
+		return r.End.Add(-time.Nanosecond)
+	}
+	return r.End
 }
