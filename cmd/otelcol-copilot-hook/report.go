@@ -65,6 +65,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	proc := fs.String("processor", "", "with --config, take processors::chargeback/<name>")
 	home := fs.String("copilot-home", "", "read $COPILOT_HOME/session-state/*/events.jsonl (default $COPILOT_HOME, else ~/.copilot) when no transcripts are given")
 	userName := fs.String("user", "", "the user the spend is attributed to, as the receiver's session_state.user (default: the account running the report)")
+	unattributed := fs.String("unattributed", "", "with --ledger, the value the ledger's attribution gave what nothing decided (its attribution.unattributed); default: the value the rows nothing attributed show, else --config's")
 	progress := fs.String("progress", "auto", "progress on stderr: auto (when stderr is a terminal), always or never")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: otelcol-copilot-hook report [flags] [transcript glob ...]\n\n")
@@ -115,6 +116,9 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	if *progress != "auto" && *progress != "always" && *progress != "never" {
 		return bad(fmt.Errorf("--progress %q: must be auto, always or never", *progress))
 	}
+	if *unattributed != "" && len(ledgers) == 0 {
+		return bad(errors.New("--unattributed is for --ledger; over transcripts the value is --config's attribution.unattributed"))
+	}
 	if *proc != "" && *config == "" {
 		return bad(errors.New("--processor needs --config"))
 	}
@@ -141,6 +145,11 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	if len(ledgers) > 0 {
 		if len(globs) > 0 || *home != "" || *userName != "" {
 			return bad(errors.New("--ledger reads the ledger's rows, already priced and attributed: give no transcripts, --copilot-home or --user with it"))
+		}
+		if *unattributed != "" {
+			q.Unattributed = *unattributed
+		} else {
+			q.FindUnattributed = true
 		}
 		return writeReport(stdout, stderr, &report.Ledger{Dirs: ledgers}, q, *format, *output)
 	}

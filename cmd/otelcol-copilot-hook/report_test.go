@@ -146,3 +146,31 @@ func TestReportOverLedgerOneCurrencyPerRange(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errb.String(), "in EUR and USD")
 }
+
+// TestReportOverLedgerUnattributedFromRows: a ledger written with
+// `unattributed: none` shows its rows nothing attributed on the
+// unattributed line, without --config; --unattributed names the value.
+func TestReportOverLedgerUnattributedFromRows(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	r := ledger.Row{Collector: "gw-1", BillingAccountID: "acme", Currency: "USD", Start: start, End: start.Add(time.Second),
+		Cost: "0.01", CostMethod: "ai_credits", SessionID: "s1", Ticket: "none", Team: "none", Project: "none", CostCenter: "none", Model: "m", Agent: "main",
+		NanoAIU: 1_000_000_000}
+	r.ComputeID()
+	require.NoError(t, ledger.WriteFile(filepath.Join(dir, ledger.FileName("gw-1", "2026-11-20")), []ledger.Row{r}))
+
+	var out, errb bytes.Buffer
+	code := run([]string{"report", "--ledger", dir, "--by", "model", "--format", "csv"}, nil, &out, &errb)
+	require.Equal(t, 0, code, errb.String())
+	assert.Contains(t, out.String(), "\n\"none (no ticket, no team)\",1,0,0,0,1,0.01,")
+
+	out.Reset()
+	code = run([]string{"report", "--ledger", dir, "--by", "model", "--format", "csv", "--unattributed", "unattributed"}, nil, &out, &errb)
+	require.Equal(t, 0, code, errb.String())
+	assert.Contains(t, out.String(), "\n\"unattributed (no ticket, no team)\",0,0,0,0,0,0,")
+
+	errb.Reset()
+	code = run([]string{"report", "--unattributed", "none", billed}, nil, &out, &errb)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errb.String(), "--unattributed is for --ledger")
+}

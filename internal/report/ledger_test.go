@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"testing"
@@ -120,4 +121,48 @@ func TestLedgerRowCountsWhereItsCallEnded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLedgerUnattributedValueFromTheRows: a ledger written by an
+// attribution with `unattributed: none` is reported with "none" as the
+// unattributed value, whatever the report's own configuration says, for
+// its rows nothing attributed show it.
+func TestLedgerUnattributedValueFromTheRows(t *testing.T) {
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	row := func(session, ticket, team, project, costCenter string) ledger.Row {
+		r := ledgerRow(session, "USD", at, at.Add(time.Second))
+		r.Ticket, r.Team, r.Project, r.CostCenter = ticket, team, project, costCenter
+		r.ComputeID()
+		return r
+	}
+	nothing := row("s1", "none", "none", "none", "none")
+	teamOnly := row("s2", "none", "payments", "none", "none")
+	both := row("s3", "PAY-1", "payments", "checkout", "cc-1")
+	q := Query{By: []string{KeyModel}, Unattributed: "unattributed", FindUnattributed: true}
+
+	rep, err := Run(context.Background(), &Ledger{Dirs: []string{writeLedger(t, nothing, teamOnly, both)}}, q, "")
+	require.NoError(t, err)
+	assert.Equal(t, "none", rep.UnattributedValue)
+	assert.Equal(t, int64(1), rep.Unattributed.Requests, "the row with neither a ticket nor a team")
+	assert.Equal(t, "0.01", rep.Unattributed.Cost.String())
+	var page bytes.Buffer
+	require.NoError(t, Write(&page, rep, "html"))
+	assert.Contains(t, page.String(), "without a ticket 0.02 USD", "the rows whose ticket is none")
+
+	// No row nothing attributed: the value given is kept.
+	rep, err = Run(context.Background(), &Ledger{Dirs: []string{writeLedger(t, teamOnly, both)}}, q, "")
+	require.NoError(t, err)
+	assert.Equal(t, "unattributed", rep.UnattributedValue)
+
+	// Two values (gateways configured differently): the report cannot tell.
+	other := row("s4", "unattributed", "unattributed", "unattributed", "unattributed")
+	_, err = Run(context.Background(), &Ledger{Dirs: []string{writeLedger(t, nothing, other)}}, q, "")
+	assert.ErrorContains(t, err, "several values for it (none, unattributed)")
+
+	// Named, the value is taken as it is.
+	q.FindUnattributed = false
+	rep, err = Run(context.Background(), &Ledger{Dirs: []string{writeLedger(t, nothing, other)}}, q, "")
+	require.NoError(t, err)
+	assert.Equal(t, "unattributed", rep.UnattributedValue)
+	assert.Equal(t, "0.01", rep.Unattributed.Cost.String())
 }

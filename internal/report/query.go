@@ -134,6 +134,13 @@ type Query struct {
 	Location *time.Location
 	// Unattributed is the attribution's value for what nothing decided.
 	Unattributed string
+	// FindUnattributed takes that value from the records counted instead,
+	// when they show it: records attributed and priced elsewhere (a
+	// ledger's rows) carry the value of the attribution that wrote them.
+	// A record nothing attributed has the same value as its ticket, team,
+	// project and cost center; when no record counted is one, Unattributed
+	// is used, and when records show several values, Run fails.
+	FindUnattributed bool
 }
 
 // Totals are the sums of a group of records.
@@ -241,7 +248,11 @@ func Run(ctx context.Context, src Source, q Query, currency string) (*Report, er
 	if unattr == "" {
 		unattr = "unattributed"
 	}
-	rep := &Report{By: q.By, Since: q.Since, Until: q.Until, Currency: currency, UnattributedValue: unattr}
+	rep := &Report{By: q.By, Since: q.Since, Until: q.Until, Currency: currency}
+	// The spend with neither a ticket nor a team, by that value: the
+	// unattributed value may be known only once every record is read.
+	neither := map[string]*Totals{}
+	var shown []string // values of records nothing attributed (FindUnattributed)
 	groups := map[string]*Row{}
 	sessions := map[string]*Row{}
 	days := map[[2]string]*DayModel{}
@@ -284,8 +295,16 @@ func Run(ctx context.Context, src Source, q Query, currency string) (*Report, er
 		}
 		g.add(&r)
 		rep.Total.add(&r)
-		if r.Ticket == unattr && r.Team == unattr {
-			rep.Unattributed.add(&r)
+		if r.Ticket == r.Team {
+			n := neither[r.Ticket]
+			if n == nil {
+				n = &Totals{}
+				neither[r.Ticket] = n
+			}
+			n.add(&r)
+			if v := r.Ticket; v != "" && v == r.Project && v == r.CostCenter && !slices.Contains(shown, v) {
+				shown = append(shown, v)
+			}
 		}
 		s := sessions[r.SessionID]
 		if s == nil {
@@ -310,6 +329,19 @@ func Run(ctx context.Context, src Source, q Query, currency string) (*Report, er
 	})
 	if err != nil {
 		return nil, err
+	}
+	if q.FindUnattributed {
+		switch slices.Sort(shown); len(shown) {
+		case 0:
+		case 1:
+			unattr = shown[0]
+		default:
+			return nil, fmt.Errorf("records nothing attributed show several values for it (%s): name the one to report as unattributed", strings.Join(shown, ", "))
+		}
+	}
+	rep.UnattributedValue = unattr
+	if n := neither[unattr]; n != nil {
+		rep.Unattributed = *n
 	}
 	// The unattributed group is always a row when the report is by
 	// attribution only: a bucket nobody is charged for stays visible.
