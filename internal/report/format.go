@@ -144,6 +144,16 @@ func hasAttribution(by []string) bool {
 	return false
 }
 
+// recordsNote is the number of records counted, and of those that name no
+// session when there are any.
+func recordsNote(rep *Report) string {
+	s := fmt.Sprintf("%d records", rep.Records)
+	if rep.NoSession > 0 {
+		s += fmt.Sprintf(", %d without a session (in no session count)", rep.NoSession)
+	}
+	return s
+}
+
 // title says what the report covers.
 func title(rep *Report) string {
 	s := "Copilot spend"
@@ -171,7 +181,7 @@ func writeTable(w io.Writer, rep *Report) error {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (%d records)\n\n", title(rep), rep.Records)
+	fmt.Fprintf(&b, "%s (%s)\n\n", title(rep), recordsNote(rep))
 	put := func(l []string) {
 		for i, c := range l {
 			pad := strings.Repeat(" ", width[i]-len([]rune(c)))
@@ -264,7 +274,7 @@ func writeMarkdown(w io.Writer, rep *Report) error {
 	for _, l := range foot {
 		put(l, true)
 	}
-	fmt.Fprintf(&b, "\n%d records; cost in %s, AI credits of 1e9 nano-AIU.\n", rep.Records, rep.Currency)
+	fmt.Fprintf(&b, "\n%s; cost in %s, AI credits of 1e9 nano-AIU.\n", recordsNote(rep), rep.Currency)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -308,10 +318,11 @@ func writeJSON(w io.Writer, rep *Report) error {
 		Until        *time.Time  `json:"until,omitempty"`
 		Currency     string      `json:"currency"`
 		Records      int         `json:"records"`
+		NoSession    int         `json:"records_without_session,omitempty"`
 		Rows         []row       `json:"rows"`
 		Total        jsonTotals  `json:"total"`
 		Unattributed *jsonTotals `json:"unattributed,omitempty"`
-	}{By: rep.By, Currency: rep.Currency, Records: rep.Records, Rows: []row{}, Total: toJSON(&rep.Total)}
+	}{By: rep.By, Currency: rep.Currency, Records: rep.Records, NoSession: rep.NoSession, Rows: []row{}, Total: toJSON(&rep.Total)}
 	if out.By == nil {
 		out.By = []string{}
 	}

@@ -120,12 +120,12 @@ tfoot td{font-weight:bold}
 </head>
 <body>
 <h1>{{.Title}}</h1>
-<p class="note">{{.Records}} records. Total {{.Total}} {{.Currency}}; without a ticket {{.NoTicket}} {{.Currency}}; with neither a ticket nor a team {{.Unattributed}} {{.Currency}}.</p>
+<p class="note">{{.Records}}. Total {{.Total}} {{.Currency}}; without a ticket {{.NoTicket}} {{.Currency}}; with neither a ticket nor a team {{.Unattributed}} {{.Currency}}.</p>
 <h2>Spend per ticket</h2>
 {{.Tickets}}
 <h2>Spend per day, by model</h2>
 {{.Days}}
-<h2>Top sessions</h2>
+<h2>Top sessions{{if .NoSession}} (of the records that name one){{end}}</h2>
 {{.Sessions}}
 <h2>Report</h2>
 <table>
@@ -173,11 +173,11 @@ func writeHTML(w io.Writer, rep *Report) error {
 		sb = append(sb, bar{Label: label + " " + s.Values[1] + " " + s.Values[2], Total: s.Cost})
 	}
 	return page().Execute(w, map[string]any{
-		"Title": title(rep), "Records": rep.Records, "Currency": rep.Currency,
+		"Title": title(rep), "Records": recordsNote(rep), "Currency": rep.Currency,
 		"Total": rep.Total.Cost.String(), "Unattributed": rep.Unattributed.Cost.String(),
 		"NoTicket": noTicket.String(),
 		"Tickets":  hbars(tb, rep.Currency), "Days": vstack(days, models, rep.Currency),
-		"Sessions": hbars(sb, rep.Currency),
-		"Head":     head, "Body": body, "Foot": foot, "Keys": max(len(rep.By), 1),
+		"Sessions": hbars(sb, rep.Currency), "NoSession": rep.NoSession > 0,
+		"Head": head, "Body": body, "Foot": foot, "Keys": max(len(rep.By), 1),
 	})
 }

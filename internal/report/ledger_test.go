@@ -166,3 +166,34 @@ func TestLedgerUnattributedValueFromTheRows(t *testing.T) {
 	assert.Equal(t, "unattributed", rep.UnattributedValue)
 	assert.Equal(t, "0.01", rep.Unattributed.Cost.String())
 }
+
+// TestRecordsWithoutSession: rows without a session (a ledger written
+// without session.id) are no session: sessions count the rows that name
+// one, the report says how many did not, and the top sessions leave them
+// out.
+func TestRecordsWithoutSession(t *testing.T) {
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	a, b := ledgerRow("", "USD", at, at.Add(time.Second)), ledgerRow("", "USD", at.Add(time.Hour), at.Add(time.Hour+time.Second))
+	a.User, b.User = "alice", "bob"
+	a.ComputeID()
+	b.ComputeID()
+	c := ledgerRow("s1", "USD", at, at.Add(time.Second))
+	rep, err := Run(context.Background(), &Ledger{Dirs: []string{writeLedger(t, a, b, c)}}, Query{By: []string{KeyTicket}}, "")
+	require.NoError(t, err)
+	assert.Equal(t, 3, rep.Records)
+	assert.Equal(t, 1, rep.Total.Sessions, "only s1 is a session")
+	assert.Equal(t, 2, rep.NoSession)
+	require.Len(t, rep.TopSessions, 1)
+	assert.Equal(t, "s1", rep.TopSessions[0].Values[0])
+
+	for format, want := range map[string]string{
+		"table":    "(3 records, 2 without a session (in no session count))",
+		"markdown": "3 records, 2 without a session (in no session count); cost in USD",
+		"json":     `"records_without_session": 2,`,
+		"html":     "3 records, 2 without a session (in no session count). Total",
+	} {
+		var out bytes.Buffer
+		require.NoError(t, Write(&out, rep, format))
+		assert.Contains(t, out.String(), want, format)
+	}
+}

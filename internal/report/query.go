@@ -168,7 +168,9 @@ func (t *Totals) add(r *Record) {
 	if t.sessions == nil {
 		t.sessions, t.users, t.premium = map[string]bool{}, map[string]bool{}, new(big.Rat)
 	}
-	t.sessions[r.SessionID] = true
+	if r.SessionID != "" { // a record without one is of no known session
+		t.sessions[r.SessionID] = true
+	}
 	if r.User != "" {
 		t.users[r.User] = true
 	}
@@ -216,6 +218,10 @@ type Report struct {
 	// Records is the number of records counted; Duplicates those left
 	// out because a record with their ID was counted.
 	Records, Duplicates int
+	// NoSession is the number of records counted that name no session (a
+	// ledger written without session.id): no session counts them, and
+	// the top sessions leave them out.
+	NoSession int
 	// Days is spend per day and model, TopSessions the sessions that cost
 	// most, for the HTML charts.
 	Days        []DayModel
@@ -306,12 +312,16 @@ func Run(ctx context.Context, src Source, q Query, currency string) (*Report, er
 				shown = append(shown, v)
 			}
 		}
-		s := sessions[r.SessionID]
-		if s == nil {
-			s = &Row{Values: []string{r.SessionID, r.Ticket, r.Repository, r.Branch}}
-			sessions[r.SessionID] = s
+		if r.SessionID == "" {
+			rep.NoSession++
+		} else {
+			s := sessions[r.SessionID]
+			if s == nil {
+				s = &Row{Values: []string{r.SessionID, r.Ticket, r.Repository, r.Branch}}
+				sessions[r.SessionID] = s
+			}
+			s.add(&r)
 		}
-		s.add(&r)
 		t := tickets[r.Ticket]
 		if t == nil {
 			t = &Row{Values: []string{r.Ticket}}
