@@ -81,4 +81,10 @@ func TestValidate(t *testing.T) {
 		`per_premium_request: "-1": not a decimal amount such as 0.01 or 12.50`+"\n"+
 		`token_prices::m::input: "x": not a decimal amount such as 0.01 or 12.50`, err.Error())
 	assert.NoError(t, Default().Validate())
+	// Three characters, none of them a lower-case letter, is not enough.
+	for _, bad := range []string{"<A>", "1$%", "US", "USDX", "usd", "ÜSD"} {
+		c := Default()
+		c.Currency = bad
+		assert.Error(t, c.Validate(), bad)
+	}
 }
