@@ -27,8 +27,9 @@ type Config struct {
 	// BillingAccount fills FOCUS's BillingAccountId and BillingAccountName:
 	// the GitHub organisation or enterprise that pays.
 	BillingAccount BillingAccount `mapstructure:"billing_account"`
-	// Currency is the BillingCurrency of usage the chargeback processor did
-	// not price (its copilot.cost unit is used for what it priced).
+	// Currency is the ledger's BillingCurrency: the chargeback processor's
+	// pricing.currency. copilot.cost points in another unit are not added
+	// to rows (counted and logged).
 	Currency string `mapstructure:"currency"`
 	// Attributes are the names of the attribution attributes on the
 	// points, as the chargeback processor's `attributes` sets them.

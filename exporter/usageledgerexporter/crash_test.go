@@ -15,7 +15,6 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.uber.org/zap"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/ledger"
@@ -46,6 +45,14 @@ func costBatch(sid string, start time.Time, cost float64, nanoAIU int64) pmetric
 		}
 	}
 	return md
+}
+
+// nopWriter is the exporter's writer with no-op telemetry.
+func nopWriter(t *testing.T, cfg *Config) *writer {
+	t.Helper()
+	w, err := newWriter(cfg, componenttest.NewNopTelemetrySettings())
+	require.NoError(t, err)
+	return w
 }
 
 // csvTotal sums a CSV day file's BilledCost.
@@ -89,7 +96,7 @@ func TestParquetCopyRewrittenAfterCrashBetweenRenames(t *testing.T) {
 			cfg := testConfig(dir)
 			cfg.Formats = []string{"csv", "parquet"}
 			ctx := context.Background()
-			w := newWriter(cfg, zap.NewNop())
+			w := nopWriter(t, cfg)
 			require.NoError(t, w.pushMetrics(ctx, costBatch("s1", day, 0.25, 25_000_000)))
 			csv := filepath.Join(dir, "copilot-usage-gw-1-2026-03-10.csv")
 			pq := filepath.Join(dir, "copilot-usage-gw-1-2026-03-10.parquet")
@@ -99,7 +106,7 @@ func TestParquetCopyRewrittenAfterCrashBetweenRenames(t *testing.T) {
 			require.NoError(t, w.pushMetrics(ctx, second))
 			tt.crash(t, pq, before)
 
-			w = newWriter(cfg, zap.NewNop()) // the restart
+			w = nopWriter(t, cfg) // the restart
 			require.NoError(t, w.pushMetrics(ctx, second))
 
 			assert.Equal(t, "0.75", csvTotal(t, csv).String())
@@ -116,12 +123,12 @@ func TestParquetCopyRemovedWithoutParquetFormat(t *testing.T) {
 	cfg.Formats = []string{"csv", "parquet"}
 	ctx := context.Background()
 	day := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
-	require.NoError(t, newWriter(cfg, zap.NewNop()).pushMetrics(ctx, costBatch("s1", day, 0.25, 25_000_000)))
+	require.NoError(t, nopWriter(t, cfg).pushMetrics(ctx, costBatch("s1", day, 0.25, 25_000_000)))
 	pq := filepath.Join(dir, "copilot-usage-gw-1-2026-03-10.parquet")
 	require.FileExists(t, pq)
 
 	cfg.Formats = []string{"csv"}
-	require.NoError(t, newWriter(cfg, zap.NewNop()).pushMetrics(ctx, costBatch("s1", day.Add(time.Hour), 0.5, 50_000_000)))
+	require.NoError(t, nopWriter(t, cfg).pushMetrics(ctx, costBatch("s1", day.Add(time.Hour), 0.5, 50_000_000)))
 	assert.Equal(t, "0.75", csvTotal(t, filepath.Join(dir, "copilot-usage-gw-1-2026-03-10.csv")).String())
 	assert.NoFileExists(t, pq, "no stale copy")
 }

@@ -15,7 +15,11 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+
+	"github.com/otelcol-copilot/otelcol-copilot/exporter/usageledgerexporter/internal/metadata"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/ledger"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/ledger/ledgerparquet"
@@ -30,13 +34,18 @@ import (
 type writer struct {
 	cfg    *Config
 	logger *zap.Logger
+	tel    *metadata.TelemetryBuilder
 	mu     sync.Mutex // one merge of a day file at a time
 	// parquet: also write each day's rows as a Parquet file.
 	parquet bool
 }
 
-func newWriter(cfg *Config, logger *zap.Logger) *writer {
-	return &writer{cfg: cfg, logger: logger, parquet: slices.Contains(cfg.Formats, formatParquet)}
+func newWriter(cfg *Config, set component.TelemetrySettings) (*writer, error) {
+	tel, err := metadata.NewTelemetryBuilder(set)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{cfg: cfg, logger: set.Logger, tel: tel, parquet: slices.Contains(cfg.Formats, formatParquet)}, nil
 }
 
 func (w *writer) start(context.Context, component.Host) error {
@@ -82,10 +91,16 @@ func (w *writer) removeLeftovers() {
 	}
 }
 
-func (w *writer) shutdown(context.Context) error { return nil }
+func (w *writer) shutdown(context.Context) error {
+	if w.tel != nil {
+		w.tel.Shutdown()
+	}
+	return nil
+}
 
-func (w *writer) pushMetrics(_ context.Context, md pmetric.Metrics) error {
-	rows := rowsOf(md, w.cfg)
+func (w *writer) pushMetrics(ctx context.Context, md pmetric.Metrics) error {
+	rows, ref := rowsOf(md, w.cfg)
+	w.report(ctx, ref)
 	if len(rows) == 0 {
 		return nil
 	}
@@ -107,6 +122,28 @@ func (w *writer) pushMetrics(_ context.Context, md pmetric.Metrics) error {
 	}
 	return nil
 }
+
+// report counts and logs the copilot.cost points a batch's rows were made
+// without. Their usage is not lost from the metrics pipeline, but it is
+// from the ledger, and the log says what to do.
+func (w *writer) report(ctx context.Context, ref refusals) {
+	if ref.currency == 0 {
+		return
+	}
+	w.tel.ExporterUsageLedgerCostPointsRefused.Add(ctx, int64(ref.currency), metric.WithAttributeSet(reasonCurrency))
+	w.tel.ExporterUsageLedgerRowsRefused.Add(ctx, int64(ref.rowsNotWritten))
+	units := make([]string, 0, len(ref.currencyAmount))
+	for unit, amount := range ref.currencyAmount {
+		units = append(units, fmt.Sprintf("%s %q", amount, unit))
+	}
+	slices.Sort(units)
+	w.logger.Warn("copilot.cost points in another currency than the ledger's were not added to its rows, and usage priced only in it was not written: "+
+		"set the usage_ledger exporter's currency to the chargeback processor's pricing.currency",
+		zap.String("currency", w.cfg.Currency), zap.Int("points", ref.currency), zap.Int("rows_not_written", ref.rowsNotWritten),
+		zap.Strings("amounts", units))
+}
+
+var reasonCurrency = attribute.NewSet(attribute.String("reason", "currency"))
 
 // merge adds rows to a day file, keeping each id once, and makes the
 // day's Parquet copy from the merged rows whenever it is not a copy of the

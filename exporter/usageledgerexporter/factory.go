@@ -45,7 +45,10 @@ func createDefaultConfig() component.Config {
 
 func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
 	c := cfg.(*Config)
-	w := newWriter(c, set.Logger)
+	w, err := newWriter(c, set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
 	return exporterhelper.NewMetrics(ctx, set, cfg, w.pushMetrics,
 		exporterhelper.WithStart(w.start),
 		exporterhelper.WithShutdown(w.shutdown),

@@ -30,6 +30,41 @@ type group struct {
 	row     ledger.Row
 	costs   []string // exact decimals of the group's copilot.cost points
 	methods []string
+	// foreign: the group had copilot.cost points in a currency other than
+	// the exporter's, not added to costs.
+	foreign bool
+}
+
+// refusals are the copilot.cost points of a batch not added to a row, and
+// the rows not written for them.
+type refusals struct {
+	// currency: points whose unit is not the exporter's currency, by unit
+	// (at most maxRefusedUnits; the others counted in points only).
+	currency       int
+	currencyAmount map[string]string
+	// rowsNotWritten: groups with no cost point left once those in another
+	// currency were taken out.
+	rowsNotWritten int
+}
+
+// maxRefusedUnits bounds the distinct units a batch's refusals keep for
+// the log: the unit is the sender's string.
+const maxRefusedUnits = 4
+
+// maxUnitLen bounds a refused unit as the log quotes it.
+const maxUnitLen = 32
+
+func (r *refusals) refuseCurrency(unit, amount string) {
+	r.currency++
+	if len(unit) > maxUnitLen {
+		unit = strings.ToValidUTF8(unit[:maxUnitLen], "") + "…"
+	}
+	if r.currencyAmount == nil {
+		r.currencyAmount = map[string]string{}
+	}
+	if _, ok := r.currencyAmount[unit]; ok || len(r.currencyAmount) < maxRefusedUnits {
+		r.currencyAmount[unit] = addDecimal(r.currencyAmount[unit], amount)
+	}
 }
 
 // rowsOf makes the ledger's rows of a batch: for every resource (a session)
@@ -37,8 +72,15 @@ type group struct {
 // copilot.cost and the usage points of that group. Metrics of other
 // services, and Copilot metrics other than usage, cost, API requests and
 // API duration, are not part of the ledger.
-func rowsOf(md pmetric.Metrics, cfg *Config) []ledger.Row {
+//
+// A copilot.cost point whose unit is not cfg.Currency is not added to its
+// row (the row's BillingCurrency is cfg.Currency), and a group whose every
+// cost point is such is not written: its usage was priced, in a currency
+// the ledger does not hold, and a row at cost 0 would say it was free.
+// Both are returned as refusals, for the exporter to count and log.
+func rowsOf(md pmetric.Metrics, cfg *Config) ([]ledger.Row, refusals) {
 	var rows []ledger.Row
+	var ref refusals
 	for _, rm := range md.ResourceMetrics().All() {
 		res := rm.Resource().Attributes()
 		base := ledger.Row{
@@ -78,18 +120,23 @@ func rowsOf(md pmetric.Metrics, cfg *Config) []ledger.Row {
 		for pass := 0; pass < 2; pass++ {
 			for _, sm := range rm.ScopeMetrics().All() {
 				for _, m := range sm.Metrics().All() {
-					collect(m, pass, get)
+					collect(m, pass, cfg.Currency, get, &ref)
 				}
 			}
 		}
 		for _, k := range order {
-			rows = append(rows, finish(groups[k]))
+			g := groups[k]
+			if g.foreign && len(g.costs) == 0 {
+				ref.rowsNotWritten++
+				continue
+			}
+			rows = append(rows, finish(g))
 		}
 	}
-	return rows
+	return rows, ref
 }
 
-func collect(m pmetric.Metric, pass int, get func(pcommon.Map, pcommon.Timestamp, pcommon.Timestamp, bool) *group) {
+func collect(m pmetric.Metric, pass int, currency string, get func(pcommon.Map, pcommon.Timestamp, pcommon.Timestamp, bool) *group, ref *refusals) {
 	name := m.Name()
 	if m.Type() == pmetric.MetricTypeHistogram {
 		if pass != 1 || name != semconv.MetricCopilotAPIDuration || m.Histogram().AggregationTemporality() != pmetric.AggregationTemporalityDelta {
@@ -117,11 +164,13 @@ func collect(m pmetric.Metric, pass int, get func(pcommon.Map, pcommon.Timestamp
 		r := &g.row
 		switch name {
 		case metricCost:
+			if m.Unit() != currency {
+				g.foreign = true
+				ref.refuseCurrency(m.Unit(), decimal(dp.DoubleValue()))
+				continue
+			}
 			g.costs = append(g.costs, decimal(dp.DoubleValue()))
 			g.methods = append(g.methods, str(dp.Attributes(), attrCostMethod))
-			if m.Unit() != "" {
-				r.Currency = m.Unit()
-			}
 		case semconv.MetricCopilotUsageNanoAIU:
 			r.NanoAIU += dp.IntValue()
 		case semconv.MetricCopilotUsagePremiumRequests:
