@@ -3,13 +3,18 @@ package usageledgerexporter
 import (
 	"context"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
@@ -19,6 +24,7 @@ import (
 
 	"github.com/otelcol-copilot/otelcol-copilot/exporter/usageledgerexporter/internal/metadatatest"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/ledger"
+	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor"
 )
 
 var callStart = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
@@ -111,4 +117,92 @@ func TestCostInTheLedgerCurrencyNotRefused(t *testing.T) {
 	_, err := tel.GetMetric("otelcol_exporter_usage_ledger_cost_points_refused")
 	assert.Error(t, err, "nothing refused, nothing recorded")
 	assert.Zero(t, logs.FilterLevelExact(zapcore.WarnLevel).Len())
+}
+
+// pricedAgain runs a second chargeback processor (a gateway's, in mode
+// full) over batches a first one priced (an agent's, in mode full), as a
+// fleet whose agents price and whose gateway prices again does.
+func pricedAgain(t *testing.T, mds []pmetric.Metrics) []pmetric.Metrics {
+	t.Helper()
+	ctx := context.Background()
+	out := new(consumertest.MetricsSink)
+	p, err := chargebackprocessor.NewFactory().CreateMetrics(ctx, processortest.NewNopSettings(component.MustNewType("chargeback")), chargebackConfig(), out)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(ctx, componenttest.NewNopHost()))
+	for _, md := range mds {
+		c := pmetric.NewMetrics()
+		md.CopyTo(c)
+		require.NoError(t, p.ConsumeMetrics(ctx, c))
+	}
+	require.NoError(t, p.Shutdown(ctx))
+	return out.AllMetrics()
+}
+
+func costPoints(mds []pmetric.Metrics) int {
+	n := 0
+	for _, md := range mds {
+		for _, rm := range md.ResourceMetrics().All() {
+			for _, sm := range rm.ScopeMetrics().All() {
+				for _, m := range sm.Metrics().All() {
+					if m.Name() == metricCost {
+						n += m.Sum().DataPoints().Len()
+					}
+				}
+			}
+		}
+	}
+	return n
+}
+
+// Usage priced by an agent's chargeback processor and again by the
+// gateway's (both in mode full) reaches the ledger with two copilot.cost
+// points of the same method per group (the audit saw cost 0.02, method
+// ai_credits+ai_credits, for one call). The ledger counts it once: the
+// real transcripts' total is the processor's, each row has each method
+// once, and the second points are counted.
+func TestUsagePricedTwiceCountedOnce(t *testing.T) {
+	once := priced(t)
+	twice := pricedAgain(t, once)
+	require.Equal(t, 2*costPoints(once), costPoints(twice), "the gateway's processor prices the agent's priced usage again")
+
+	dir := t.TempDir()
+	w, tel, logs := observedWriter(t, testConfig(dir))
+	for _, md := range twice {
+		require.NoError(t, w.pushMetrics(context.Background(), md))
+	}
+	got, rows := ledgerAccount(t, dir)
+	assertSameAccounting(t, account(t, once), got)
+	assert.Equal(t, "0.288073675", got.total.String())
+	for _, r := range rows {
+		methods := strings.Split(r.CostMethod, "+")
+		assert.Equal(t, slices.Compact(slices.Clone(methods)), methods, "each method once: %s", r.CostMethod)
+	}
+	metadatatest.AssertEqualExporterUsageLedgerCostPointsRefused(t, tel, []metricdata.DataPoint[int64]{
+		{Attributes: attribute.NewSet(attribute.String("reason", "repeated_method")), Value: int64(costPoints(once))},
+	}, metricdatatest.IgnoreTimestamp())
+	assert.NotZero(t, logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("mode: attribute").Len())
+}
+
+// Of a method priced twice at different prices (the agent's processor
+// configured with other prices than the gateway's), the row keeps the
+// last point, the price of the processor nearest the ledger, once; its
+// other methods are kept as they are.
+func TestRepeatedMethodKeepsTheLastPoint(t *testing.T) {
+	md := costBatch("s1", callStart, 0.01, 1_000_000_000)
+	agent := costMetric(md)
+	sm := md.ResourceMetrics().At(0).ScopeMetrics().AppendEmpty() // the gateway's processor appends its own scope
+	gateway := sm.Metrics().AppendEmpty()
+	agent.CopyTo(gateway)
+	gateway.Sum().DataPoints().At(0).SetDoubleValue(0.012)
+	tokens := gateway.Sum().DataPoints().AppendEmpty()
+	gateway.Sum().DataPoints().At(0).CopyTo(tokens)
+	tokens.Attributes().PutStr(attrCostMethod, "token_price")
+	tokens.SetDoubleValue(0.003)
+
+	rows, ref := rowsOf(md, testConfig(t.TempDir()))
+	require.Len(t, rows, 1)
+	assert.Equal(t, "0.015", rows[0].Cost)
+	assert.Equal(t, "ai_credits+token_price", rows[0].CostMethod)
+	assert.Equal(t, 1, ref.repeated)
+	assert.Equal(t, 1, ref.differing)
 }

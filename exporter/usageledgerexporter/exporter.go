@@ -127,6 +127,12 @@ func (w *writer) pushMetrics(ctx context.Context, md pmetric.Metrics) error {
 // without. Their usage is not lost from the metrics pipeline, but it is
 // from the ledger, and the log says what to do.
 func (w *writer) report(ctx context.Context, ref refusals) {
+	if ref.repeated > 0 {
+		w.tel.ExporterUsageLedgerCostPointsRefused.Add(ctx, int64(ref.repeated), metric.WithAttributeSet(reasonRepeatedMethod))
+		w.logger.Warn("Usage was priced twice (copilot.cost points of the same method for one usage group): each row keeps one, the last. "+
+			"Run the chargeback processors before the one that feeds this exporter (an agent's, a routing tier's) with mode: attribute",
+			zap.Int("points", ref.repeated), zap.Int("points_with_another_amount", ref.differing))
+	}
 	if ref.currency == 0 {
 		return
 	}
@@ -143,7 +149,10 @@ func (w *writer) report(ctx context.Context, ref refusals) {
 		zap.Strings("amounts", units))
 }
 
-var reasonCurrency = attribute.NewSet(attribute.String("reason", "currency"))
+var (
+	reasonCurrency       = attribute.NewSet(attribute.String("reason", "currency"))
+	reasonRepeatedMethod = attribute.NewSet(attribute.String("reason", "repeated_method"))
+)
 
 // merge adds rows to a day file, keeping each id once, and makes the
 // day's Parquet copy from the merged rows whenever it is not a copy of the

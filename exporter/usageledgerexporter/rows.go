@@ -2,6 +2,7 @@ package usageledgerexporter // import "github.com/otelcol-copilot/otelcol-copilo
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -45,6 +46,10 @@ type refusals struct {
 	// rowsNotWritten: groups with no cost point left once those in another
 	// currency were taken out.
 	rowsNotWritten int
+	// repeated: points of a method their group already had a point of
+	// (priced twice: the row keeps the last); differing: those of them
+	// whose amount was not the one kept.
+	repeated, differing int
 }
 
 // maxRefusedUnits bounds the distinct units a batch's refusals keep for
@@ -72,6 +77,12 @@ func (r *refusals) refuseCurrency(unit, amount string) {
 // copilot.cost and the usage points of that group. Metrics of other
 // services, and Copilot metrics other than usage, cost, API requests and
 // API duration, are not part of the ledger.
+//
+// A group's row adds one copilot.cost point per method (copilot.cost.method):
+// of a method priced twice (two chargeback processors in a row) the last
+// point, that of the processor nearest the ledger, is kept and the others
+// are refusals. The processor writes one point per method and group, so a
+// repeated method is the same usage priced again, never more usage.
 //
 // A copilot.cost point whose unit is not cfg.Currency is not added to its
 // row (the row's BillingCurrency is cfg.Currency), and a group whose every
@@ -169,8 +180,21 @@ func collect(m pmetric.Metric, pass int, currency string, get func(pcommon.Map, 
 				ref.refuseCurrency(m.Unit(), decimal(dp.DoubleValue()))
 				continue
 			}
-			g.costs = append(g.costs, decimal(dp.DoubleValue()))
-			g.methods = append(g.methods, str(dp.Attributes(), attrCostMethod))
+			amount, method := decimal(dp.DoubleValue()), str(dp.Attributes(), attrCostMethod)
+			if i := slices.Index(g.methods, method); i >= 0 {
+				// Priced twice: a chargeback processor upstream (an
+				// agent's, in mode full) and another after it both
+				// priced the usage. The last is the processor nearest
+				// the ledger: its prices are kept, once.
+				ref.repeated++
+				if g.costs[i] != amount {
+					ref.differing++
+				}
+				g.costs[i] = amount
+				continue
+			}
+			g.costs = append(g.costs, amount)
+			g.methods = append(g.methods, method)
 		case semconv.MetricCopilotUsageNanoAIU:
 			r.NanoAIU += dp.IntValue()
 		case semconv.MetricCopilotUsagePremiumRequests:

@@ -61,7 +61,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	var err, errs error
 	builder.ExporterUsageLedgerCostPointsRefused, err = builder.meter.Int64Counter(
 		"otelcol_exporter_usage_ledger_cost_points_refused",
-		metric.WithDescription("copilot.cost points not added to a row, by reason: currency, the point's unit is not the exporter's currency (a group with no other cost point is not written). [Development]"),
+		metric.WithDescription("copilot.cost points not added to a row, by reason: currency, the point's unit is not the exporter's currency (a group with no other cost point is not written); repeated_method, its group already has a point of its method (the usage was priced twice, by two chargeback processors in a row: the row keeps the last point of each method). [Development]"),
 		metric.WithUnit("{point}"),
 	)
 	errs = errors.Join(errs, err)

@@ -24,7 +24,7 @@ func NewSettings(tt *componenttest.Telemetry) exporter.Settings {
 func AssertEqualExporterUsageLedgerCostPointsRefused(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_usage_ledger_cost_points_refused",
-		Description: "copilot.cost points not added to a row, by reason: currency, the point's unit is not the exporter's currency (a group with no other cost point is not written). [Development]",
+		Description: "copilot.cost points not added to a row, by reason: currency, the point's unit is not the exporter's currency (a group with no other cost point is not written); repeated_method, its group already has a point of its method (the usage was priced twice, by two chargeback processors in a row: the row keeps the last point of each method). [Development]",
 		Unit:        "{point}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
