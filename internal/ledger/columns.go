@@ -39,7 +39,7 @@ const (
 	ResourceTypeSession        = "Copilot CLI Session"
 	PricingUnitAICredits       = "AI Credits"
 	PricingUnitPremiumRequests = "Premium Requests"
-	PricingUnitMillionTokens   = "1M Tokens"
+	PricingUnitMillionTokens   = "1000000 Tokens"
 	ConsumedUnitTokens         = "Tokens"
 )
 
@@ -57,7 +57,7 @@ var Columns = []Column{
 	{Name: "ChargeCategory", Type: TypeString, Allowed: []string{"Usage", "Purchase", "Tax", "Credit", "Adjustment"}},
 	{Name: "ChargeClass", Type: TypeString, Nullable: true, Allowed: []string{"Correction"}},
 	{Name: "ChargeDescription", Type: TypeString, Nullable: true},
-	{Name: "ChargeFrequency", Type: TypeString, Nullable: true, Allowed: []string{"One-Time", "Recurring", "Usage-Based"}},
+	{Name: "ChargeFrequency", Type: TypeString, Allowed: []string{"One-Time", "Recurring", "Usage-Based"}},
 	{Name: "ChargePeriodStart", Type: TypeDateTime},
 	{Name: "ChargePeriodEnd", Type: TypeDateTime},
 	{Name: "ConsumedQuantity", Type: TypeDecimal, Nullable: true, Unit: "ConsumedUnit"},

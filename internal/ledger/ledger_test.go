@@ -52,7 +52,7 @@ func TestFOCUSConformance(t *testing.T) {
 		"ChargeCategory":     {TypeString, false, []string{"Usage", "Purchase", "Tax", "Credit", "Adjustment"}},
 		"ChargeClass":        {TypeString, true, []string{"Correction"}},
 		"ChargeDescription":  {TypeString, true, nil},
-		"ChargeFrequency":    {TypeString, true, []string{"One-Time", "Recurring", "Usage-Based"}},
+		"ChargeFrequency":    {TypeString, false, []string{"One-Time", "Recurring", "Usage-Based"}},
 		"ChargePeriodStart":  {TypeDateTime, false, nil},
 		"ChargePeriodEnd":    {TypeDateTime, false, nil},
 		"ConsumedQuantity":   {TypeDecimal, true, nil},
@@ -143,6 +143,14 @@ func TestFOCUSConformance(t *testing.T) {
 		assert.Equal(t, (val["PricingQuantity"] == ""), (val["PricingUnit"] == ""), "a quantity has a unit")
 		assert.Equal(t, (val["ConsumedQuantity"] == ""), (val["ConsumedUnit"] == ""), "a quantity has a unit")
 		assert.Equal(t, (val["AllocatedMethodId"] == ""), (val["AllocatedResourceId"] == ""))
+		if val["ResourceId"] == "" {
+			assert.Empty(t, val["ResourceName"], "ResourceName is null when ResourceId is")
+			assert.Empty(t, val["ResourceType"], "ResourceType is null when ResourceId is")
+		} else {
+			assert.NotEqual(t, val["ResourceId"], val["ResourceName"], "ResourceName does not repeat a generated ResourceId")
+			assert.NotEmpty(t, val["ResourceType"])
+		}
+		assert.Regexp(t, `^([1-9][0-9]* )?[A-Z][A-Za-z]*( [A-Z][A-Za-z]*)*$`, val["PricingUnit"], "UnitFormat: a whole-number quantity")
 		// Usage rows (not corrections) have a price id and both quantities.
 		assert.NotEmpty(t, val["SkuPriceId"])
 		assert.NotEmpty(t, val["SkuId"], "a SkuPriceId has a parent SkuId")

@@ -94,7 +94,7 @@ func periodEnd(t time.Time) time.Time {
 // pricing is the row's PricingQuantity and PricingUnit: what the method
 // that priced it counts (AI credits, premium requests, million tokens;
 // unpriced usage in million tokens at no cost). FOCUS wants both on every
-// Usage row.
+// Usage row, and a unit's quantity a whole number ("1000000 Tokens").
 func (r *Row) pricing() (quantity, unit string) {
 	method, _, _ := strings.Cut(r.CostMethod, "+")
 	switch method {
@@ -163,9 +163,13 @@ func (r *Row) record() []string {
 	if r.Agent != "" {
 		desc += " by agent " + r.Agent
 	}
-	resourceName := r.Repository
-	if resourceName == "" {
-		resourceName = r.SessionID
+	// The session is the resource; its display name is the repository it
+	// worked in. A session without one has only its system-generated id,
+	// which FOCUS forbids repeating as the name, and a row without a
+	// session has no resource: no name and no type either.
+	var resourceName, resourceType string
+	if r.SessionID != "" {
+		resourceName, resourceType = r.Repository, ResourceTypeSession
 	}
 	tags := r.tags()
 	var allocMethod, allocDetails, allocID, allocName, allocTags string
@@ -188,7 +192,7 @@ func (r *Row) record() []string {
 		"HostProviderName": ProviderGitHub, "InvoiceIssuerName": ProviderGitHub,
 		"ProviderName": ProviderGitHub, "PublisherName": ProviderGitHub, "ServiceProviderName": ProviderGitHub,
 		"PricingCategory": PricingCategoryStandard, "PricingQuantity": pq, "PricingUnit": pu,
-		"ResourceId": r.SessionID, "ResourceName": resourceName, "ResourceType": ResourceTypeSession,
+		"ResourceId": r.SessionID, "ResourceName": resourceName, "ResourceType": resourceType,
 		"ServiceCategory": ServiceCategoryAI, "ServiceName": ServiceNameCopilot, "ServiceSubcategory": ServiceSubcategoryGenAI,
 		"SkuId": r.skuID(), "SkuPriceId": r.skuPriceID(), "Tags": tags,
 		"AllocatedMethodId": allocMethod, "AllocatedMethodDetails": allocDetails,

@@ -100,3 +100,17 @@ func TestSource(t *testing.T) {
 	require.NoError(t, f.Close())
 	assert.Equal(t, "abc123", Source(path))
 }
+
+// The FOCUS columns that allow no null are required in the schema, so a
+// FOCUS tool that reads the Parquet schema finds them not nullable.
+func TestSchemaRequiresColumnsFOCUSDoesNotAllowNull(t *testing.T) {
+	schema := Schema()
+	for _, name := range []string{"BilledCost", "BillingAccountId", "BillingCurrency", "BillingPeriodStart", "BillingPeriodEnd",
+		"ChargeCategory", "ChargeFrequency", "ChargePeriodStart", "ChargePeriodEnd", "ContractedCost", "EffectiveCost",
+		"HostProviderName", "InvoiceIssuerName", "ListCost", "ServiceCategory", "ServiceName", "ServiceProviderName", "ServiceSubcategory"} {
+		l, ok := schema.Lookup(name)
+		if assert.True(t, ok, name) {
+			assert.True(t, l.Node.Required(), "%s is required", name)
+		}
+	}
+}
