@@ -103,6 +103,14 @@ func (p *chargeback) processMetrics(md pmetric.Metrics) []budget.Spend {
 		case sid != "":
 			info, _ = p.joined(sid, 1)
 		}
+		if fromReceiver && p.cfg.Mode != ModeAttribute && dropUpstreamCost(rm) {
+			// Priced by a processor in mode full before this one (a
+			// laptop's): this one prices it again, so that the cost is
+			// counted once, at the tier nearest the ledger and the budgets.
+			p.upstreamPriced.Do(func() {
+				p.logger().Warn("Usage arrived priced by a chargeback processor before this one; its copilot.cost is replaced by this processor's, so that it is counted once. Run the processors before this one with mode: attribute")
+			})
+		}
 		r := resolver{p: p, info: &info}
 		groups := map[string]*usageGroup{}
 		var order []string
@@ -132,6 +140,27 @@ func (p *chargeback) processMetrics(md pmetric.Metrics) []budget.Spend {
 		}
 	}
 	return spends
+}
+
+// dropUpstreamCost removes the copilot.cost an earlier chargeback
+// processor added to a resource of the receiver's, and reports whether
+// there was one.
+func dropUpstreamCost(rm pmetric.ResourceMetrics) bool {
+	dropped := false
+	rm.ScopeMetrics().RemoveIf(func(sm pmetric.ScopeMetrics) bool {
+		if sm.Scope().Name() != metadata.ScopeName {
+			return false
+		}
+		sm.Metrics().RemoveIf(func(m pmetric.Metric) bool {
+			if m.Name() == mCost {
+				dropped = true
+				return true
+			}
+			return false
+		})
+		return sm.Metrics().Len() == 0
+	})
+	return dropped
 }
 
 // hasReceiverScope reports whether metrics come from the copilot receiver.

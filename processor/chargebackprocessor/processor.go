@@ -63,6 +63,8 @@ type chargeback struct {
 	budgets   *budget.Tracker
 	join      *joinCache
 	budgetMu  sync.Mutex // one batch's spend and crossings at a time
+	// upstreamPriced warns once of usage priced before this processor.
+	upstreamPriced sync.Once
 	// uncounted is spend the budgets could not count because their store
 	// could not be read (budget.Tracker.Add counts nothing then): counted
 	// first with the next batch, so that it is late, not lost.

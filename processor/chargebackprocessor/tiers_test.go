@@ -12,6 +12,7 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/usagebody"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/fakeclock"
 	"github.com/otelcol-copilot/otelcol-copilot/processor/chargebackprocessor/internal/budget"
 )
 
@@ -111,4 +112,39 @@ func TestRoutingTierDoesNotCap(t *testing.T) {
 	}
 	assert.Equal(t, "payments", routedAs(paymentsSession), "a replica that saw payments first")
 	assert.Equal(t, "payments", routedAs(docs), "a replica that saw another team first")
+}
+
+// TestPricedTwiceCountsOnce: a laptop whose processor runs in mode full
+// sends usage it priced to a gateway whose processor prices too. The
+// gateway replaces the laptop's copilot.cost with its own instead of
+// adding a second: the cost is counted once, at the gateway's prices, and
+// so is the spend of its budgets.
+func TestPricedTwiceCountsOnce(t *testing.T) {
+	at := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	laptopCfg := testConfig()
+	laptopCfg.Pricing.PerCredit = "0.01"
+	laptop := startPipeline(t, laptopCfg, pipelineOptions{now: fakeclock.New(at).Now})
+	defer laptop.stop(t)
+	gatewayCfg := testConfig()
+	gatewayCfg.Pricing.PerCredit = "0.02"
+	gatewayCfg.Budgets = []budget.Config{{Name: "payments-daily", Scope: budget.ScopeTeam, Value: "payments", Amount: "1", Period: budget.PeriodDay}}
+	gateway := startPipeline(t, gatewayCfg, pipelineOptions{now: fakeclock.New(at).Now})
+	defer gateway.stop(t)
+
+	ctx := context.Background()
+	require.NoError(t, laptop.m.ConsumeMetrics(ctx, usage(paymentsSession, at, 5*credit, 100)))
+	require.Len(t, metricsNamed(laptop, mCost), 1, "the laptop priced it")
+	for _, md := range laptop.ms.AllMetrics() {
+		require.NoError(t, gateway.m.ConsumeMetrics(ctx, md))
+	}
+	var costs []float64
+	for _, m := range metricsNamed(gateway, mCost) {
+		for _, dp := range m.Sum().DataPoints().All() {
+			costs = append(costs, dp.DoubleValue())
+		}
+	}
+	assert.Equal(t, []float64{0.1}, costs, "one cost, the gateway's: 5 credits at 0.02")
+	spend, ok := lastGauge(t, gateway, mBudgetSpend, "payments-daily")
+	require.True(t, ok)
+	assert.InDelta(t, 0.1, spend, 1e-12)
 }
