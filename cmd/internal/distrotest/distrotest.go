@@ -54,10 +54,10 @@ func Examples(t *testing.T, root string) []string {
 func ExampleEnv(t *testing.T) {
 	for k, v := range map[string]string{
 		"DD_API_KEY": "test-key", "DD_SITE": "datadoghq.com", "HONEYCOMB_API_KEY": "test-key",
-		"OTELCOL_COPILOT_HOOK_TOKEN": "test-token",
-		"SLACK_WEBHOOK_URL":          "https://hooks.slack.com/services/T0/B0/test",
-		"TEAMS_WEBHOOK_URL":          "https://example.invalid/workflows/test",
-		"NOTIFY_WEBHOOK_URL":         "https://example.invalid/notify", "NOTIFY_WEBHOOK_SECRET": "test-secret",
+		"OTELCOL_COPILOT_HOOK_TOKEN": "test-token", "OTELCOL_COPILOT_AGENT_TOKEN": "test-token",
+		"SLACK_WEBHOOK_URL":  "https://hooks.slack.com/services/T0/B0/test",
+		"TEAMS_WEBHOOK_URL":  "https://example.invalid/workflows/test",
+		"NOTIFY_WEBHOOK_URL": "https://example.invalid/notify", "NOTIFY_WEBHOOK_SECRET": "test-secret",
 		"JIRA_URL": "https://acme.example.invalid", "JIRA_EMAIL": "bot@acme.example.invalid", "JIRA_API_TOKEN": "test-token",
 		"JIRA_AI_CREDITS_FIELD": "customfield_10100", "JIRA_AI_USAGE_FIELD": "customfield_10101",
 	} {
