@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 )
 
 // Config is the usage_ledger exporter's configuration.
@@ -61,7 +63,6 @@ const (
 
 var (
 	collectorName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	currencyCode  = regexp.MustCompile(`^[A-Z]{3}$`)
 )
 
 // Validate checks the configuration, naming each bad key and value.
@@ -84,7 +85,7 @@ func (c *Config) Validate() error {
 	if c.BillingAccount.ID == "" {
 		errs = append(errs, errors.New("billing_account::id: must be set (FOCUS BillingAccountId is never null)"))
 	}
-	if !currencyCode.MatchString(c.Currency) {
+	if !money.IsCurrencyCode(c.Currency) {
 		errs = append(errs, fmt.Errorf("currency: %q is not an ISO 4217 code", c.Currency))
 	}
 	if q := c.QueueConfig.Get(); q != nil {

@@ -243,7 +243,7 @@ type DayModel struct {
 // filters — must all be in it: costs in two currencies are not added up.
 // Records out of the range or filtered out may be in any currency.
 func Run(ctx context.Context, src Source, q Query, currency string) (*Report, error) {
-	if currency != "" && !isCurrencyCode(currency) {
+	if currency != "" && !money.IsCurrencyCode(currency) {
 		return nil, fmt.Errorf("currency %q is not an ISO 4217 code such as USD", currency)
 	}
 	loc := q.Location
@@ -280,7 +280,7 @@ func Run(ctx context.Context, src Source, q Query, currency string) (*Report, er
 		ids[r.ID] = true
 		if r.Currency != "" {
 			switch {
-			case !isCurrencyCode(r.Currency):
+			case !money.IsCurrencyCode(r.Currency):
 				return fmt.Errorf("record %s: currency %q is not an ISO 4217 code such as USD", r.ID, r.Currency)
 			case rep.Currency == "":
 				rep.Currency = r.Currency
@@ -398,20 +398,6 @@ func Run(ctx context.Context, src Source, q Query, currency string) (*Report, er
 	share(&rep.Total)
 	share(&rep.Unattributed)
 	return rep, nil
-}
-
-// isCurrencyCode reports whether c has the form of an ISO 4217 code: three
-// capital letters.
-func isCurrencyCode(c string) bool {
-	if len(c) != 3 {
-		return false
-	}
-	for i := range len(c) {
-		if c[i] < 'A' || c[i] > 'Z' {
-			return false
-		}
-	}
-	return true
 }
 
 func sortRows(rows []Row) {

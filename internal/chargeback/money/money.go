@@ -137,3 +137,18 @@ func (a *Amount) UnmarshalText(b []byte) error {
 	*a = v
 	return nil
 }
+
+// IsCurrencyCode reports whether s has the form of an ISO 4217 code, the
+// currency an Amount is in: three capital letters A-Z (a code goes into
+// file names, ledgers and pages, so nothing else passes).
+func IsCurrencyCode(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}

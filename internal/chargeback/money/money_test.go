@@ -57,3 +57,12 @@ func TestArithmetic(t *testing.T) {
 	assert.Equal(t, big.NewInt(40000000000000000), a.Atto())
 	assert.Equal(t, 1, a.Cmp(Zero()))
 }
+
+func TestIsCurrencyCode(t *testing.T) {
+	for _, ok := range []string{"USD", "EUR", "JPY"} {
+		assert.True(t, IsCurrencyCode(ok), ok)
+	}
+	for _, bad := range []string{"", "US", "USDX", "usd", "Usd", "<A>", "1$%", "ÜSD", "US1"} {
+		assert.False(t, IsCurrencyCode(bad), bad)
+	}
+}

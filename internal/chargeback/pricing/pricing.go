@@ -111,7 +111,7 @@ type tokenPrices struct{ input, output, cacheRead, cacheWrite money.Amount }
 func New(c Config) (*Pricer, error) {
 	var errs []error
 	p := &Pricer{cfg: c, tokens: map[string]tokenPrices{}}
-	if !isCurrencyCode(c.Currency) {
+	if !money.IsCurrencyCode(c.Currency) {
 		errs = append(errs, fmt.Errorf("currency: %q is not an ISO 4217 code such as USD", c.Currency))
 	}
 	switch c.Billing {
@@ -246,18 +246,4 @@ func (p *Pricer) Price(u Usage) []Cost {
 		}
 	}
 	return out
-}
-
-// isCurrencyCode reports whether s has the form of an ISO 4217 code: three
-// capital letters (the code goes into file names, ledgers and pages).
-func isCurrencyCode(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c < 'A' || c > 'Z' {
-			return false
-		}
-	}
-	return true
 }
