@@ -271,12 +271,8 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 // summary st, brings its comments up to date.
 func (e *jiraExporter) writeTicket(ctx context.Context, ticket, sid string, sh share, st *sessionTotal) error {
 	var state ticketState
-	if _, err := storageclient.LoadJSON(ctx, e.store, stateKey(ticket), &state); err != nil {
-		var de *storageclient.DecodeError
-		if !errors.As(err, &de) {
-			return fmt.Errorf("loading ticket %s: %w", ticket, err)
-		}
-		e.logger.Warn("Stored state of a ticket does not decode; starting it afresh", zap.String("ticket", ticket), zap.Error(err))
+	if err := e.load(ctx, stateKey(ticket), "ticket "+ticket, &state); err != nil {
+		return err
 	}
 	if state.Sessions == nil {
 		state.Sessions = map[string]sessionTotal{}
@@ -456,12 +452,31 @@ func (e *jiraExporter) comment(ctx context.Context, ticket string, state *ticket
 }
 
 func (e *jiraExporter) save(ctx context.Context, ticket string, state ticketState) error {
-	b, err := json.Marshal(state)
+	return e.storeJSON(ctx, stateKey(ticket), "ticket "+ticket, state)
+}
+
+// load reads the JSON stored under key (what names it: "ticket PAY-1") into
+// v, which stays as it is when nothing is stored. A value that does not
+// decode is logged and left out: that state starts afresh.
+func (e *jiraExporter) load(ctx context.Context, key, what string, v any) error {
+	if _, err := storageclient.LoadJSON(ctx, e.store, key, v); err != nil {
+		var de *storageclient.DecodeError
+		if !errors.As(err, &de) {
+			return fmt.Errorf("loading %s: %w", what, err)
+		}
+		e.logger.Warn("Stored state does not decode; starting it afresh", zap.String("state", what), zap.Error(err))
+	}
+	return nil
+}
+
+// storeJSON stores v as JSON under key.
+func (e *jiraExporter) storeJSON(ctx context.Context, key, what string, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if err := e.store.Set(ctx, stateKey(ticket), b); err != nil {
-		return fmt.Errorf("storing ticket %s: %w", ticket, err)
+	if err := e.store.Set(ctx, key, b); err != nil {
+		return fmt.Errorf("storing %s: %w", what, err)
 	}
 	return nil
 }

@@ -2,17 +2,11 @@ package jiraexporter // import "github.com/otelcol-copilot/otelcol-copilot/expor
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 
-	"go.uber.org/zap"
-
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 )
 
 // sessionLegs is what is stored per session (sessionKey): each leg's
@@ -136,12 +130,8 @@ func premiumFloat(a money.Amount) float64 {
 // say them and tickets that do not.
 func (e *jiraExporter) attribute(ctx context.Context, sid, ticket string, st sessionTotal) (changed map[string]share, current share, save func() error, err error) {
 	var legs sessionLegs
-	if _, err := storageclient.LoadJSON(ctx, e.store, sessionKey(sid), &legs); err != nil {
-		var de *storageclient.DecodeError
-		if !errors.As(err, &de) {
-			return nil, share{}, nil, fmt.Errorf("loading session %s: %w", sid, err)
-		}
-		e.logger.Warn("Stored legs of a session do not decode; starting them afresh", zap.String("session.id", sid), zap.Error(err))
+	if err := e.load(ctx, sessionKey(sid), "session "+sid, &legs); err != nil {
+		return nil, share{}, nil, err
 	}
 	before := legs.shares()
 	if !legs.record(ticket, st) {
@@ -161,16 +151,7 @@ func (e *jiraExporter) attribute(ctx context.Context, sid, ticket string, st ses
 			changed[t] = share{}
 		}
 	}
-	save = func() error {
-		b, err := json.Marshal(legs)
-		if err != nil {
-			return err
-		}
-		if err := e.store.Set(ctx, sessionKey(sid), b); err != nil {
-			return fmt.Errorf("storing session %s: %w", sid, err)
-		}
-		return nil
-	}
+	save = func() error { return e.storeJSON(ctx, sessionKey(sid), "session "+sid, legs) }
 	cur, ok := after[ticket]
 	return changed, share{total: cur, ok: ok}, save, nil
 }
