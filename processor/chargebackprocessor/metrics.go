@@ -368,14 +368,13 @@ func (p *chargeback) countSpend(ctx context.Context, spends []budget.Spend, next
 			failed = err
 		}
 	}
-	names, scopes := p.budgets.Unscoped()
-	for i, name := range names {
-		attr := map[string]string{budget.ScopeSession: semconv.AttrSessionID, budget.ScopeUser: semconv.AttrUserName}[scopes[i]]
+	for _, b := range p.budgets.Unscoped() {
+		attr := map[string]string{budget.ScopeSession: semconv.AttrSessionID, budget.ScopeUser: semconv.AttrUserName}[b.Scope]
 		if attr == "" {
-			attr = scopes[i]
+			attr = b.Scope
 		}
 		p.logger().Warn("A budget is given spend without the value it is kept by: it counts none of that spend; put the attribute on the copilot receiver's metrics (for session.id: resource_attributes: {session.id: {enabled: true}} on the receiver)",
-			zap.String("budget", name), zap.String("scope", scopes[i]), zap.String("missing_attribute", attr))
+			zap.String("budget", b.Name), zap.String("scope", b.Scope), zap.String("missing_attribute", attr))
 	}
 	if n := len(p.uncounted); n > 0 {
 		if over := n - maxUncounted; over > 0 {

@@ -374,23 +374,23 @@ func (t *Tracker) Pending() []Crossing {
 	return out
 }
 
-// Unscoped returns, once each, the names and scopes of the budgets that
-// were given spend carrying no value of their scope (a per-session budget
-// over metrics without session.id): they counted none of it, where
-// counting it under one made-up value would cross for no one.
-func (t *Tracker) Unscoped() (names, scopes []string) {
+// Unscoped returns, once each, the budgets that were given spend carrying
+// no value of their scope (a per-session budget over metrics without
+// session.id): they counted none of it, where counting it under one
+// made-up value would cross for no one.
+func (t *Tracker) Unscoped() []Config {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	var out []Config
 	for _, bi := range slices.Sorted(maps.Keys(t.unscoped)) {
-		names = append(names, t.budgets[bi].cfg.Name)
-		scopes = append(scopes, t.budgets[bi].cfg.Scope)
+		out = append(out, t.budgets[bi].cfg)
 		if t.reported == nil {
 			t.reported = map[int]bool{}
 		}
 		t.reported[bi] = true
 	}
 	clear(t.unscoped)
-	return names, scopes
+	return out
 }
 
 // Refused takes back every crossing returned so far (by Add or Pending)
