@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
 )
 
 const testPayload = `{"sessionId":"00000000-0000-0000-0000-000000000001","timestamp":1795363647009,"cwd":"/src/x","toolName":"bash"}`
@@ -616,7 +618,7 @@ func TestForwardReportsSpoolWithDrops(t *testing.T) {
 			t.Fatalf("user %d: %+v", user, res)
 		}
 		id := f.Spool.ID()
-		if !validID(id) || f.Spool.ID() != id {
+		if !hook.ValidForwarderID(id) || f.Spool.ID() != id {
 			t.Fatalf("user %d: spool id %q, then %q", user, id, f.Spool.ID())
 		}
 		acc := c.acceptedList()

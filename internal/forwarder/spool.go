@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
 )
 
 // The spool is a directory of files, one per payload the collector did not
@@ -159,7 +161,7 @@ func parseName(name string) (spooled, bool) {
 		return sp, false
 	}
 	parts := strings.Split(stem, "-")
-	if len(parts) != 3 || len(parts[0]) != 20 || !validID(parts[1]) {
+	if len(parts) != 3 || len(parts[0]) != 20 || !hook.ValidForwarderID(parts[1]) {
 		return sp, false
 	}
 	var err error
@@ -211,7 +213,7 @@ func decode(data []byte) (Entry, error) {
 			e.Received, _ = time.Parse(time.RFC3339Nano, v)
 		}
 	}
-	if e.Type == "" || !validID(e.ID) {
+	if e.Type == "" || !hook.ValidForwarderID(e.ID) {
 		return e, errors.New("header without a hook type or id")
 	}
 	e.Body = body
@@ -486,7 +488,7 @@ func (s *Spool) ID() string {
 	}
 	path := filepath.Join(s.Dir, idName)
 	if b, err := os.ReadFile(path); err == nil {
-		if id := strings.TrimSpace(string(b)); validID(id) {
+		if id := strings.TrimSpace(string(b)); hook.ValidForwarderID(id) {
 			return id
 		}
 		s.Log.Warnf("%s does not hold a spool id; making a new one", path)
@@ -509,7 +511,7 @@ func (s *Spool) ID() string {
 		}
 	}
 	if b, err := os.ReadFile(path); err == nil {
-		if got := strings.TrimSpace(string(b)); validID(got) {
+		if got := strings.TrimSpace(string(b)); hook.ValidForwarderID(got) {
 			return got
 		}
 	}
@@ -592,17 +594,4 @@ func (s *Spool) clearBackoff() {
 	if s.Dir != "" {
 		_ = os.Remove(filepath.Join(s.Dir, backoffName))
 	}
-}
-
-func validID(id string) bool {
-	if len(id) != 32 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -650,3 +650,19 @@ func decodeUsage(raw json.RawMessage) (session.UsageSummary, error) {
 	}
 	return u, nil
 }
+
+// ValidForwarderID reports whether s is an id as otelcol-copilot-hook makes
+// them for its payloads and its spools: 32 lowercase hexadecimal digits
+// (16 random bytes). The forwarder checks the ids of its spool with it,
+// and the collector the spool id a forwarder sends.
+func ValidForwarderID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -351,3 +351,10 @@ func TestSessionContext(t *testing.T) {
 	_, err = Decode([]byte(`{"sessionId":"s","timestamp":1,"sessionContext":"main"}`), "sessionStart", Options{})
 	assert.Error(t, err)
 }
+
+func TestValidForwarderID(t *testing.T) {
+	assert.True(t, ValidForwarderID("0123456789abcdef0123456789abcdef"))
+	for _, bad := range []string{"", "0123456789abcdef0123456789abcde", "0123456789abcdef0123456789abcdef0", "0123456789ABCDEF0123456789abcdef", "0123456789abcdef0123456789abcdeg", "../../../../etc/passwd/0123456789a"} {
+		assert.False(t, ValidForwarderID(bad), bad)
+	}
+}

@@ -335,7 +335,7 @@ func (h *hookServer) forwarderDropped(host, spool string, total int64) {
 	if len(host) > 256 {
 		host = host[:256]
 	}
-	if !validSpoolID(spool) {
+	if !hook.ValidForwarderID(spool) {
 		spool = ""
 	}
 	key := droppedKey(host, spool)
@@ -390,20 +390,6 @@ func (h *hookServer) loadDropped(key string) (int64, bool) {
 	}
 	h.dropped[key] = n
 	return n, true
-}
-
-// validSpoolID reports whether s is a spool id as the forwarder makes them:
-// 32 lowercase hexadecimal digits.
-func validSpoolID(s string) bool {
-	if len(s) != 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // payloadID is the id a payload is deduplicated by: the forwarder's id, or
