@@ -3,6 +3,7 @@ package copilotreceiver
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/transcriptgen"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/pipeline"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/tailer"
 )
@@ -28,6 +30,11 @@ import (
 //     reads their complete lines, decodes what the accounting needs,
 //     accounts, builds metrics, spans and logs for a consumer that drops
 //     them, and commits checkpoints (to storage in memory).
+//   - decode: the transcript decoder alone over the same files, as the
+//     tailer configures it (one reader, reset per file), with nothing
+//     after it: no finding, fingerprinting, accounting, signals or
+//     commits. It bounds the receiver's path from above: the path cannot
+//     run faster than its decoder does.
 //   - linescan: a plain Go line scan of the same files, one buffer,
 //     bytes.IndexByte for the newlines.
 //
@@ -53,6 +60,24 @@ func BenchmarkTranscriptPath(b *testing.B) {
 		}
 		reportCPU(b, cs.Bytes, cpuTime()-cpu)
 		b.ReportMetric(float64(cs.Events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(cs.Bytes)
+		b.ReportAllocs()
+		rd := transcript.NewReader(nil, 0, 0, transcript.Options{UsageIDsOnly: true})
+		cpu := cpuTime()
+		defer func() { reportCPU(b, cs.Bytes, cpuTime()-cpu) }()
+		for range b.N {
+			events := 0
+			for _, p := range paths {
+				n, err := decodeFile(rd, p)
+				require.NoError(b, err)
+				events += n
+			}
+			if events != cs.Events {
+				b.Fatalf("%d events decoded, %d written", events, cs.Events)
+			}
+		}
 	})
 	b.Run("linescan", func(b *testing.B) {
 		b.SetBytes(cs.Bytes)
@@ -129,6 +154,32 @@ func (*doneObserver) Retry(string)           {}
 func (*doneObserver) Dropped(string)         {}
 func (*doneObserver) FilesTracked(int)       {}
 func (*doneObserver) SnapshotEvicted()       {}
+
+// decodeFile decodes every line of the file at path with rd, as a finished
+// transcript, and returns the number of events.
+func decodeFile(rd *transcript.Reader, path string) (int, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer fh.Close()
+	rd.Reset(fh, 0)
+	rd.Final = true
+	events := 0
+	for {
+		it, err := rd.Next()
+		if err == io.EOF {
+			return events, nil
+		}
+		if err != nil {
+			return events, err
+		}
+		if it.Event == nil {
+			return events, fmt.Errorf("%s: a line was skipped (%s)", path, it.Skip)
+		}
+		events++
+	}
+}
 
 // scanLines counts the lines of the file at path with one buffer, grown
 // for a line longer than it.
