@@ -24,7 +24,7 @@ import (
 )
 
 // The routes, in the order of a round (odd rounds run them in reverse).
-var allRoutes = []string{"ours-file", "generic-file", "ours-otlp", "generic-otlp", "scan"}
+var allRoutes = []string{"ours-file", "generic-file", "ours-otlp", "generic-otlp", "decode", "scan"}
 
 type flags struct {
 	files                        []int
@@ -242,8 +242,11 @@ func runRoute(route string, c *corpus, bin string, f flags, o runOpts, sink *sin
 	if err := warm(c.Paths); err != nil {
 		return result{}, err
 	}
-	if route == "scan" {
+	switch route {
+	case "scan":
 		return lineScan(c.Paths)
+	case "decode":
+		return decodeAll(c.Paths, c.Events)
 	}
 	work, err := os.MkdirTemp("", "bench-generic-run-")
 	if err != nil {

@@ -112,6 +112,9 @@ func printTable(w io.Writer, c *corpus, f flags, res map[string][]result) {
 	ratio("receiver (ours-file)/line scan", "ours-file", "scan")
 	ratio("receiver (ours-otlp)/line scan", "ours-otlp", "scan")
 	ratio("generic-file/line scan", "generic-file", "scan")
+	ratio("decoder alone/line scan", "decode", "scan")
+	ratio("decoder alone/generic, file exporter (the most ours/generic can reach)", "decode", "generic-file")
+	ratio("decoder alone/generic, OTLP exporter (the most ours/generic can reach)", "decode", "generic-otlp")
 	fmt.Fprintln(w)
 }
 

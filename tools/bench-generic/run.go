@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/procstat"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
 )
 
 // result is one route's measurement in one round.
@@ -217,6 +218,45 @@ func lineScan(paths []string) (result, error) {
 		}
 	}
 	res.CPU, res.Wall = procstat.SelfCPU()-c0, time.Since(t0)
+	return res, nil
+}
+
+// decodeAll decodes every file with the copilot receiver's transcript
+// decoder, as its tailer configures it (one reader, reset per file), in
+// this process, and does nothing with the events: the receiver's path
+// cannot be faster than this. It fails unless every line is an event.
+func decodeAll(paths []string, events int) (result, error) {
+	res := result{Idle: -1}
+	rd := transcript.NewReader(nil, 0, 0, transcript.Options{UsageIDsOnly: true})
+	n := 0
+	c0, t0 := procstat.SelfCPU(), time.Now()
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return res, err
+		}
+		rd.Reset(f, 0)
+		rd.Final = true
+		for {
+			it, err := rd.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err == nil && it.Event == nil {
+				err = it.Skip
+			}
+			if err != nil {
+				f.Close()
+				return res, fmt.Errorf("%s: %w", p, err)
+			}
+			n++
+		}
+		f.Close()
+	}
+	res.CPU, res.Wall = procstat.SelfCPU()-c0, time.Since(t0)
+	if n != events {
+		return res, fmt.Errorf("the decoder read %d events, the corpus has %d", n, events)
+	}
 	return res, nil
 }
 
