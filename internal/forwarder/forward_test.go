@@ -2,11 +2,13 @@ package forwarder
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -694,5 +696,63 @@ func TestReplayKeepsPayloadOnReadError(t *testing.T) {
 	d, err = f.Drain(time.Minute)
 	if err != nil || d.Dropped != 1 || d.Spool.Payloads != 0 {
 		t.Fatalf("drain with a corrupt payload: %+v %v", d, err)
+	}
+}
+
+// TestSpoolWritesSurvivePowerLoss: a spooled payload reaches the disk
+// before its name appears, and its directory is synced after, so that a
+// power cut leaves it whole or not there, never cut short under a name the
+// drain would read; a payload whose sync fails is not reported spooled.
+func TestSpoolWritesSurvivePowerLoss(t *testing.T) {
+	f := testForwarder(t, deadEndpoint(t))
+	var events []string
+	oldFile, oldDir := syncFile, syncDir
+	t.Cleanup(func() { syncFile, syncDir = oldFile, oldDir })
+	syncFile = func(fh *os.File) error {
+		st, err := fh.Stat()
+		if err != nil {
+			return err
+		}
+		pending, _ := f.Spool.list()
+		events = append(events, fmt.Sprintf("file %d bytes, %d named", st.Size(), len(pending)))
+		return fh.Sync()
+	}
+	syncDir = func(dir string) {
+		pending, _ := f.Spool.list()
+		events = append(events, fmt.Sprintf("dir %s, %d named", filepath.Base(dir), len(pending)))
+	}
+	res := f.Forward("preToolUse", payload(numbered(1)))
+	if res.Status != "spooled" {
+		t.Fatalf("%+v", res)
+	}
+	st, err := f.Spool.Stats()
+	if err != nil || st.Payloads != 1 {
+		t.Fatalf("stats %+v %v", st, err)
+	}
+	want := []string{fmt.Sprintf("file %d bytes, 0 named", st.Bytes), "dir spool, 1 named"}
+	if strings.Join(events, "; ") != strings.Join(want, "; ") {
+		t.Fatalf("syncs %q, want %q", events, want)
+	}
+
+	// A disk that cannot sync: the payload is not in the spool, and the
+	// hook says it was dropped rather than spooled.
+	syncFile = func(*os.File) error { return errors.New("input/output error") }
+	res = f.Forward("preToolUse", payload(numbered(2)))
+	if res.Status != "dropped" || !strings.Contains(res.Reason, "input/output error") {
+		t.Fatalf("%+v", res)
+	}
+	names, err := os.ReadDir(f.Spool.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, n := range names {
+		left = append(left, n.Name())
+	}
+	if got := spoolIDs(t, f.Spool); len(got) != 1 || got[0] == res.ID {
+		t.Fatalf("spool %v after a failed sync of %s", got, res.ID)
+	}
+	if slices.ContainsFunc(left, func(n string) bool { return strings.HasPrefix(n, tmpPrefix) }) {
+		t.Fatalf("a temporary file was left: %v", left)
 	}
 }

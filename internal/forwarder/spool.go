@@ -330,20 +330,55 @@ func (s *Spool) Put(e Entry) (int, error) {
 	}
 	nanos := max(s.clock().UnixNano(), last+1)
 	name := pendingName(nanos, e.ID, len(data))
-	if err := writeFileAtomic(s.Dir, tmpPrefix+strconv.FormatInt(nanos, 10)+"-"+e.ID, name, data, 0o600); err != nil {
+	// The hook answers "spooled" once this returns, and nothing else
+	// keeps the payload: it must survive a power cut, not only a crash.
+	if err := writeFileDurable(s.Dir, tmpPrefix+strconv.FormatInt(nanos, 10)+"-"+e.ID, name, data, 0o600); err != nil {
 		return len(dropped), err
 	}
 	return len(dropped), nil
 }
 
-// writeFileAtomic writes data to dir/tmp and renames it to dir/name.
+// writeFileAtomic writes data to dir/tmp and renames it to dir/name: a
+// reader sees the old file or the new one whole, unless the machine loses
+// power before the system has written them out.
 func writeFileAtomic(dir, tmp, name string, data []byte, perm os.FileMode) error {
+	return writeFile(dir, tmp, name, data, perm, false)
+}
+
+// writeFileDurable is writeFileAtomic that also survives a power cut: the
+// data reach the disk before the rename, so that the name never shows a
+// file cut short, and the directory is synced after it, so that the name
+// stays. It costs a few milliseconds, for the payloads the hook spools
+// (only while the collector does not take them) and the count of those
+// dropped, and not for the files written at every hook (the usage cache).
+func writeFileDurable(dir, tmp, name string, data []byte, perm os.FileMode) error {
+	return writeFile(dir, tmp, name, data, perm, true)
+}
+
+// syncFile and syncDir flush a file and a directory to the disk; tests
+// replace them.
+var (
+	syncFile = (*os.File).Sync
+	syncDir  = func(dir string) {
+		// Best effort: Windows cannot sync a directory (NTFS journals the
+		// rename), and a failure says nothing of the file.
+		if d, err := os.Open(dir); err == nil {
+			_ = d.Sync()
+			d.Close()
+		}
+	}
+)
+
+func writeFile(dir, tmp, name string, data []byte, perm os.FileMode, durable bool) error {
 	tp := filepath.Join(dir, tmp)
 	f, err := os.OpenFile(tp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}
 	_, err = f.Write(data)
+	if err == nil && durable {
+		err = syncFile(f)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -352,8 +387,12 @@ func writeFileAtomic(dir, tmp, name string, data []byte, perm os.FileMode) error
 	}
 	if err != nil {
 		_ = os.Remove(tp)
+		return err
 	}
-	return err
+	if durable {
+		syncDir(dir)
+	}
+	return nil
 }
 
 // claim renames a pending payload to a claim name of this process. ok is
@@ -543,7 +582,7 @@ func (s *Spool) addDropped(n int64) {
 	total := s.Dropped() + n
 	name := droppedName
 	tmp := fmt.Sprintf("%s%d-%d-dropped", tmpPrefix, s.clock().UnixNano(), os.Getpid())
-	if err := writeFileAtomic(s.Dir, tmp, name, []byte(strconv.FormatInt(total, 10)+"\n"), 0o600); err != nil {
+	if err := writeFileDurable(s.Dir, tmp, name, []byte(strconv.FormatInt(total, 10)+"\n"), 0o600); err != nil {
 		s.Log.Errorf("could not count %d dropped payloads in %s: %v", n, filepath.Join(s.Dir, droppedName), err)
 	}
 }
