@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/filelock"
 )
 
 // The drainer is a process of its own that forward starts, detached from
@@ -49,17 +51,17 @@ const drainerStartGrace = 10 * time.Second
 // ReleaseDrainerStart. On a system without a real lock, where drainers
 // could not tell each other apart, it reports false.
 func (f *Forwarder) ClaimDrainerStart() bool {
-	if !lockIsReal || f.Spool.Dir == "" {
+	if !filelock.IsReal || f.Spool.Dir == "" {
 		return false
 	}
 	if items, err := f.Spool.list(); err != nil || len(items) == 0 {
 		return false
 	}
-	l, ok, err := tryLock(filepath.Join(f.Spool.Dir, drainerLockName))
+	l, ok, err := filelock.TryLock(filepath.Join(f.Spool.Dir, drainerLockName))
 	if err != nil || !ok {
 		return false
 	}
-	l.unlock()
+	l.Unlock()
 	marker := filepath.Join(f.Spool.Dir, drainerStarting)
 	for i := 0; i < 2; i++ {
 		fh, err := os.OpenFile(marker, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -116,7 +118,7 @@ func (f *Forwarder) DrainWhenUp(wait time.Duration) (DrainResult, error) {
 		return total, fmt.Errorf("spool %s: %w", f.Spool.Dir, err)
 	}
 	lockPath := filepath.Join(f.Spool.Dir, drainerLockName)
-	l, ok, err := tryLock(lockPath)
+	l, ok, err := filelock.TryLock(lockPath)
 	if err != nil {
 		return total, fmt.Errorf("spool %s: %w", f.Spool.Dir, err)
 	}
@@ -125,7 +127,7 @@ func (f *Forwarder) DrainWhenUp(wait time.Duration) (DrainResult, error) {
 		total.Spool, err = f.Spool.Stats()
 		return total, err
 	}
-	defer func() { l.unlock() }()
+	defer func() { l.Unlock() }()
 	f.ReleaseDrainerStart()
 	deadline := time.Now().Add(wait)
 	poll := drainerFirstPoll
@@ -138,11 +140,11 @@ func (f *Forwarder) DrainWhenUp(wait time.Duration) (DrainResult, error) {
 		if st.Payloads == 0 {
 			// A forward that spooled while this drainer held the lock did
 			// not start another: look again once the lock is free.
-			l.unlock()
+			l.Unlock()
 			if items, err := f.Spool.list(); err != nil || len(items) == 0 {
 				return total, err
 			}
-			if l, ok, err = tryLock(lockPath); err != nil || !ok {
+			if l, ok, err = filelock.TryLock(lockPath); err != nil || !ok {
 				return total, err
 			}
 			continue

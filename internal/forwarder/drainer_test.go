@@ -4,10 +4,12 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/filelock"
 )
 
 func TestClaimDrainerStart(t *testing.T) {
-	if !lockIsReal {
+	if !filelock.IsReal {
 		t.Skip("no drainer on this system")
 	}
 	f := testForwarder(t, deadEndpoint(t))
@@ -22,14 +24,14 @@ func TestClaimDrainerStart(t *testing.T) {
 		t.Fatal("claimed twice while the first drainer is starting")
 	}
 	f.ReleaseDrainerStart()
-	l, ok, err := tryLock(f.Spool.Dir + "/" + drainerLockName)
+	l, ok, err := filelock.TryLock(f.Spool.Dir + "/" + drainerLockName)
 	if !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	if f.ClaimDrainerStart() {
 		t.Fatal("claimed while a drainer runs")
 	}
-	l.unlock()
+	l.Unlock()
 	if !f.ClaimDrainerStart() {
 		t.Fatal("no claim once the drainer is gone")
 	}
@@ -81,12 +83,12 @@ func TestDrainWhenUp(t *testing.T) {
 		t.Fatalf("%+v %v", d, err)
 	}
 	// Another drainer is busy: return at once.
-	if lockIsReal {
-		l, ok, _ := tryLock(f.Spool.Dir + "/" + drainerLockName)
+	if filelock.IsReal {
+		l, ok, _ := filelock.TryLock(f.Spool.Dir + "/" + drainerLockName)
 		if !ok {
 			t.Fatal("lock")
 		}
-		defer l.unlock()
+		defer l.Unlock()
 		if d, err := f.DrainWhenUp(time.Minute); err != nil || !d.Busy {
 			t.Fatalf("%+v %v", d, err)
 		}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/filelock"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
 )
 
@@ -388,7 +389,7 @@ func TestSpoolAbandonedClaim(t *testing.T) {
 // TestSpoolLockExcludes: a second holder is refused while the first holds
 // the lock, and gets it once released.
 func TestSpoolLockExcludes(t *testing.T) {
-	if !lockIsReal {
+	if !filelock.IsReal {
 		t.Skip("no real lock on this system")
 	}
 	s := &Spool{Dir: t.TempDir()}
@@ -399,12 +400,12 @@ func TestSpoolLockExcludes(t *testing.T) {
 	if _, ok, err := s.lock(); ok || err != nil {
 		t.Fatalf("second lock: %t %v", ok, err)
 	}
-	l1.unlock()
+	l1.Unlock()
 	l2, ok, err := s.lock()
 	if !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	l2.unlock()
+	l2.Unlock()
 }
 
 func TestSpoolFileFormat(t *testing.T) {
@@ -436,7 +437,7 @@ func TestSpoolFileFormat(t *testing.T) {
 }
 
 func TestSpoolDrainBusy(t *testing.T) {
-	if !lockIsReal {
+	if !filelock.IsReal {
 		t.Skip("no real lock on this system")
 	}
 	f := testForwarder(t, deadEndpoint(t))
@@ -445,7 +446,7 @@ func TestSpoolDrainBusy(t *testing.T) {
 	if !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	defer l.unlock()
+	defer l.Unlock()
 	d, err := f.Drain(20 * time.Millisecond)
 	if err != nil || !d.Busy || d.Spool.Payloads != 1 {
 		t.Fatalf("%+v %v", d, err)

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/filelock"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/usage"
 )
@@ -195,7 +196,7 @@ func (f *Forwarder) deliver(e Entry, res *Result) {
 		f.Log.Warnf("could not take the spool lock in %s: %v", f.Spool.Dir, err)
 	}
 	if held {
-		defer lock.unlock()
+		defer lock.Unlock()
 		f.adoptLegacy()
 	}
 	if until := f.Spool.backoff(); !until.IsZero() {
@@ -320,7 +321,7 @@ func (f *Forwarder) replay(deadline time.Time) ReplayResult {
 	if len(items) == 0 {
 		return r
 	}
-	items = f.Spool.recover(items, lockIsReal)
+	items = f.Spool.recover(items, filelock.IsReal)
 	pending := 0
 	for _, it := range items {
 		if !it.claimed {
@@ -412,7 +413,7 @@ func (f *Forwarder) Drain(budget time.Duration) (DrainResult, error) {
 	if !held {
 		d.Busy = true
 	} else {
-		defer lock.unlock()
+		defer lock.Unlock()
 		f.adoptLegacy()
 		f.Spool.clearBackoff()
 		deadline := time.Now().Add(budget)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/filelock"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/hook"
 )
 
@@ -479,8 +480,12 @@ func (s *Spool) recover(items []spooled, all bool) []spooled {
 	return items
 }
 
-// lock takes the replay lock without waiting.
-func (s *Spool) lock() (*fileLock, bool, error) {
+// lock takes the replay lock without waiting. On a system without real
+// locks (filelock.IsReal false) it always succeeds, so replays by
+// concurrent processes may overlap: claims still keep a payload from being
+// sent twice, only the order across processes may suffer, and abandoned
+// claims are recovered by age.
+func (s *Spool) lock() (*filelock.Lock, bool, error) {
 	if s.Dir == "" {
 		return nil, false, errNoDir
 	}
@@ -488,11 +493,11 @@ func (s *Spool) lock() (*fileLock, bool, error) {
 		return nil, false, err
 	}
 	s.noteEndpoint()
-	return tryLock(filepath.Join(s.Dir, lockName))
+	return filelock.TryLock(filepath.Join(s.Dir, lockName))
 }
 
 // lockWait takes the replay lock, waiting up to d.
-func (s *Spool) lockWait(d time.Duration) (*fileLock, bool, error) {
+func (s *Spool) lockWait(d time.Duration) (*filelock.Lock, bool, error) {
 	deadline := time.Now().Add(d)
 	for {
 		l, ok, err := s.lock()
@@ -568,17 +573,17 @@ func (s *Spool) addDropped(n int64) {
 		return
 	}
 	deadline := time.Now().Add(500 * time.Millisecond)
-	var l *fileLock
+	var l *filelock.Lock
 	for {
 		var ok bool
 		var err error
-		l, ok, err = tryLock(filepath.Join(s.Dir, droppedLock))
+		l, ok, err = filelock.TryLock(filepath.Join(s.Dir, droppedLock))
 		if ok || err != nil || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(time.Millisecond)
 	}
-	defer l.unlock()
+	defer l.Unlock()
 	total := s.Dropped() + n
 	name := droppedName
 	tmp := fmt.Sprintf("%s%d-%d-dropped", tmpPrefix, s.clock().UnixNano(), os.Getpid())

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/filelock"
 )
 
 // A spool directory (--spool-dir) holds one spool per collector endpoint,
@@ -135,12 +137,12 @@ func (f *Forwarder) adoptLegacy() {
 	if err != nil || !held {
 		return
 	}
-	defer l.unlock()
+	defer l.Unlock()
 	items, err = old.list()
 	if err != nil {
 		return
 	}
-	items = old.recover(items, lockIsReal)
+	items = old.recover(items, filelock.IsReal)
 	if err := os.MkdirAll(f.Spool.Dir, 0o700); err != nil {
 		return
 	}

@@ -1,27 +1,27 @@
 //go:build windows
 
-package forwarder
+package filelock
 
 import (
 	"errors"
 	"syscall"
 )
 
-// lockIsReal says that tryLock excludes other processes, and that the
+// IsReal says that TryLock excludes other processes, and that the
 // operating system releases a lock whose holder died.
-const lockIsReal = true
+const IsReal = true
 
 // errSharingViolation is ERROR_SHARING_VIOLATION: another handle has the
 // file open without sharing.
 const errSharingViolation syscall.Errno = 32
 
-// fileLock is a handle of a file opened without sharing: no other open
+// Lock is a handle of a file opened without sharing: no other open
 // succeeds until it is closed, by unlock or by the process's end.
-type fileLock struct{ h syscall.Handle }
+type Lock struct{ h syscall.Handle }
 
-// tryLock takes the lock on path without waiting; ok is false when another
+// TryLock takes the lock on path without waiting; ok is false when another
 // process (or another open of the file in this one) holds it.
-func tryLock(path string) (l *fileLock, ok bool, err error) {
+func TryLock(path string) (l *Lock, ok bool, err error) {
 	p, err := syscall.UTF16PtrFromString(path)
 	if err != nil {
 		return nil, false, err
@@ -34,11 +34,11 @@ func tryLock(path string) (l *fileLock, ok bool, err error) {
 		}
 		return nil, false, err
 	}
-	return &fileLock{h: h}, true, nil
+	return &Lock{h: h}, true, nil
 }
 
 // unlock releases the lock.
-func (l *fileLock) unlock() {
+func (l *Lock) Unlock() {
 	if l != nil && l.h != syscall.InvalidHandle && l.h != 0 {
 		_ = syscall.CloseHandle(l.h)
 		l.h = syscall.InvalidHandle

@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
-package forwarder
+package filelock
 
 import (
 	"errors"
@@ -8,16 +8,16 @@ import (
 	"syscall"
 )
 
-// lockIsReal says that tryLock excludes other processes, and that the
+// IsReal says that TryLock excludes other processes, and that the
 // operating system releases a lock whose holder died.
-const lockIsReal = true
+const IsReal = true
 
-// fileLock is an exclusive advisory lock (flock) on a file.
-type fileLock struct{ f *os.File }
+// Lock is an exclusive advisory lock (flock) on a file.
+type Lock struct{ f *os.File }
 
-// tryLock takes the lock on path without waiting; ok is false when another
+// TryLock takes the lock on path without waiting; ok is false when another
 // process (or another open of the file in this one) holds it.
-func tryLock(path string) (l *fileLock, ok bool, err error) {
+func TryLock(path string) (l *Lock, ok bool, err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, false, err
@@ -35,12 +35,12 @@ func tryLock(path string) (l *fileLock, ok bool, err error) {
 		}
 		return nil, false, err
 	}
-	return &fileLock{f: f}, true, nil
+	return &Lock{f: f}, true, nil
 }
 
 // unlock releases the lock. The file stays: removing it would let two
 // processes hold locks on two different files of the same name.
-func (l *fileLock) unlock() {
+func (l *Lock) Unlock() {
 	if l != nil && l.f != nil {
 		_ = l.f.Close()
 		l.f = nil
