@@ -271,3 +271,34 @@ func TestLeftoversRemovedAtStart(t *testing.T) {
 		assert.FileExists(t, p)
 	}
 }
+
+// TestOneWriterPerCollector: an export rewrites a day's file whole, so two
+// writers of one collector's files would each put back the file without
+// the other's rows. The second usage_ledger exporter of a collector on a
+// directory does not start, and says which setting to change; another
+// collector on the same directory does, and so does the first one's
+// successor once it has shut down. (internal/filelock tests the lock
+// against another process, killed or not.)
+func TestOneWriterPerCollector(t *testing.T) {
+	ctx, host := context.Background(), componenttest.NewNopHost()
+	dir := t.TempDir()
+	first := newExporter(t, testConfig(dir))
+	require.NoError(t, first.Start(ctx, host))
+
+	second := newExporter(t, testConfig(dir))
+	err := second.Start(ctx, host)
+	require.Error(t, err, "a second writer of gw-1's files started")
+	assert.Contains(t, err.Error(), `collector: another usage_ledger exporter already writes the ledger in `+dir+` as collector "gw-1"`)
+	require.NoError(t, second.Shutdown(ctx))
+
+	other := testConfig(dir)
+	other.Collector = "gw-2"
+	gw2 := newExporter(t, other)
+	require.NoError(t, gw2.Start(ctx, host), "another collector's files are its own")
+	require.NoError(t, gw2.Shutdown(ctx))
+
+	require.NoError(t, first.Shutdown(ctx))
+	next := newExporter(t, testConfig(dir))
+	require.NoError(t, next.Start(ctx, host), "the lock is released at shutdown")
+	require.NoError(t, next.Shutdown(ctx))
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/otelcol-copilot/otelcol-copilot/exporter/usageledgerexporter/internal/metadata"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/filelock"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/ledger"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/ledger/ledgerparquet"
 )
@@ -38,6 +39,9 @@ type writer struct {
 	mu     sync.Mutex // one merge of a day file at a time
 	// parquet: also write each day's rows as a Parquet file.
 	parquet bool
+	// lock is held from start to shutdown: one writer of a collector's
+	// files at a time.
+	lock *filelock.Lock
 }
 
 func newWriter(cfg *Config, set component.TelemetrySettings) (*writer, error) {
@@ -49,9 +53,42 @@ func newWriter(cfg *Config, set component.TelemetrySettings) (*writer, error) {
 }
 
 func (w *writer) start(context.Context, component.Host) error {
+	if err := w.takeLock(); err != nil {
+		return err
+	}
 	w.logger.Info("Writing the usage ledger", zap.String("directory", w.cfg.Directory), zap.String("collector", w.cfg.Collector))
 	w.removeLeftovers()
 	return nil
+}
+
+// takeLock makes sure no other writer has this collector's files: each
+// export reads a day's file, adds its rows and renames the result over it,
+// so of two writers at once the second would put back the file without the
+// first one's rows. The other writer may be another usage_ledger exporter
+// of this collector, or another process (on this machine, or on one that
+// shares the directory and its locks), given the same directory and
+// collector.
+func (w *writer) takeLock() error {
+	if err := os.MkdirAll(w.cfg.Directory, 0o755); err != nil {
+		return fmt.Errorf("directory: %w", err)
+	}
+	path := filepath.Join(w.cfg.Directory, lockFileName(w.cfg.Collector))
+	l, ok, err := filelock.TryLock(path)
+	if err != nil {
+		return fmt.Errorf("directory: cannot lock %s: %w", path, err)
+	}
+	if !ok {
+		return fmt.Errorf("collector: another usage_ledger exporter already writes the ledger in %s as collector %q (%s is locked), in this collector or in another process; give each exporter its own collector (or directory), or stop the other one",
+			w.cfg.Directory, w.cfg.Collector, path)
+	}
+	w.lock = l
+	return nil
+}
+
+// lockFileName is the lock of a collector's files in the ledger directory;
+// readers skip it (it begins with a dot).
+func lockFileName(collector string) string {
+	return ".copilot-usage-" + collector + ".lock"
 }
 
 // leftoverAge is how old a temporary file of this collector's must be to
@@ -64,7 +101,8 @@ const leftoverAge = time.Minute
 // file it wrote into place; killed before, the file stays, named
 // .<file>.tmp-<random>). Readers skip them, but each is the size of a
 // day's file, and a collector restarted in a loop would pile them up. Only
-// this collector writes its files, and it has not written any yet.
+// this writer writes its collector's files (it holds their lock), and it
+// has not written any yet.
 func (w *writer) removeLeftovers() {
 	des, err := os.ReadDir(w.cfg.Directory)
 	if err != nil {
@@ -94,6 +132,10 @@ func (w *writer) removeLeftovers() {
 func (w *writer) shutdown(context.Context) error {
 	if w.tel != nil {
 		w.tel.Shutdown()
+	}
+	if w.lock != nil {
+		w.lock.Unlock()
+		w.lock = nil
 	}
 	return nil
 }

@@ -253,7 +253,7 @@ func TestLedgerOfRealUsage(t *testing.T) {
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*"))
 	for _, f := range files {
-		assert.Regexp(t, `/copilot-usage-gw-1-\d{4}-\d\d-\d\d\.(csv|parquet)$`, f, "only day files, no temporary files")
+		assert.Regexp(t, `/(copilot-usage-gw-1-\d{4}-\d\d-\d\d\.(csv|parquet)|\.copilot-usage-gw-1\.lock)$`, f, "only day files and the writer's lock, no temporary files")
 		if strings.HasSuffix(f, ".parquet") {
 			assert.Equal(t, want.total.String(), parquetTotal(t, f).String(), "the Parquet copy has the same costs")
 		}
