@@ -354,7 +354,7 @@ func (h *hookServer) forwarderDropped(host, spool string, total int64) {
 	}
 	// A new total, or a spool's first, whose starting point must survive a
 	// restart.
-	h.dropped[key] = prev
+	h.cacheDropped(key, prev)
 	if h.r.client != nil {
 		if err := h.r.client.Set(context.Background(), key, []byte(strconv.FormatInt(prev, 10))); err != nil {
 			h.log.Warn("Could not save the forwarder's drop count", zap.Error(err))
@@ -388,8 +388,26 @@ func (h *hookServer) loadDropped(key string) (int64, bool) {
 	if err != nil {
 		return 0, false
 	}
-	h.dropped[key] = n
+	h.cacheDropped(key, n)
 	return n, true
+}
+
+// maxDropTotalsInMemory bounds the drop totals kept in memory: one per
+// forwarder's spool that reported drops, and a spool id is whatever a
+// client sends. Past it an arbitrary one is let go; with storage it is
+// read again when its spool reports, without storage its spool's next
+// report counts its whole total again, as after a restart.
+var maxDropTotalsInMemory = 16384
+
+// cacheDropped keeps a drop total in memory. Called with droppedMu held.
+func (h *hookServer) cacheDropped(key string, n int64) {
+	if _, ok := h.dropped[key]; !ok && len(h.dropped) >= maxDropTotalsInMemory {
+		for k := range h.dropped {
+			delete(h.dropped, k)
+			break
+		}
+	}
+	h.dropped[key] = n
 }
 
 // payloadID is the id a payload is deduplicated by: the forwarder's id, or

@@ -906,3 +906,35 @@ func TestForwarderDropTotalsUpgrade(t *testing.T) {
 	report(spoolB, "4")
 	assert.Equal(t, int64(1), forwarderDropped(t, h))
 }
+
+// TestForwarderDropTotalsBounded: the drop totals in memory are bounded,
+// whatever spool ids clients send; a total let go is read again from
+// storage, so a spool that reports again counts only its increase.
+func TestForwarderDropTotalsBounded(t *testing.T) {
+	old := maxDropTotalsInMemory
+	maxDropTotalsInMemory = 4
+	t.Cleanup(func() { maxDropTotalsInMemory = old })
+	h := newHarness(t)
+	url, stop := h.startHooks(&sink{}, nil)
+	defer stop()
+	n := 0
+	report := func(spool, total string) {
+		t.Helper()
+		n++
+		body := []byte(fmt.Sprintf(`{"sessionId":"s","timestamp":%d}`, 1795363646917+n))
+		require.Equal(t, http.StatusAccepted, post(t, url+hooksPath+"/notification", body, HeaderHookHost, "devbox", HeaderHookSpool, spool, HeaderHookDroppedTotal, total).Code)
+	}
+	spool := func(i int) string { return fmt.Sprintf("%032x", i+1) }
+	for i := range 10 {
+		report(spool(i), "2")
+	}
+	assert.Equal(t, int64(20), forwarderDropped(t, h))
+	h.recv.hooks.droppedMu.Lock()
+	held := len(h.recv.hooks.dropped)
+	h.recv.hooks.droppedMu.Unlock()
+	assert.LessOrEqual(t, held, 4, "drop totals held in memory")
+	for i := range 10 {
+		report(spool(i), "3")
+	}
+	assert.Equal(t, int64(30), forwarderDropped(t, h), "each spool counted its increase once")
+}
