@@ -847,13 +847,7 @@ func TestForwarderDropTotalsBySpool(t *testing.T) {
 	const spoolA, spoolB = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
 	h := newHarness(t)
 	url, stop := h.startHooks(&sink{}, nil)
-	n := 0
-	report := func(spool, total string) {
-		t.Helper()
-		n++
-		body := []byte(fmt.Sprintf(`{"sessionId":"s","timestamp":%d}`, 1795363646917+n))
-		require.Equal(t, http.StatusAccepted, post(t, url+hooksPath+"/notification", body, HeaderHookHost, "devbox", HeaderHookSpool, spool, HeaderHookDroppedTotal, total).Code)
-	}
+	report := dropReporter(t, &url)
 	report(spoolA, "5")
 	report(spoolB, "3")
 	report(spoolA, "5")
@@ -907,6 +901,19 @@ func TestForwarderDropTotalsUpgrade(t *testing.T) {
 	assert.Equal(t, int64(1), forwarderDropped(t, h))
 }
 
+// dropReporter posts a hook payload from host devbox whose forwarder's
+// spool reports a drop total, to the endpoint *url names (a restart
+// changes it).
+func dropReporter(t *testing.T, url *string) func(spool, total string) {
+	n := 0
+	return func(spool, total string) {
+		t.Helper()
+		n++
+		body := []byte(fmt.Sprintf(`{"sessionId":"s","timestamp":%d}`, 1795363646917+n))
+		require.Equal(t, http.StatusAccepted, post(t, *url+hooksPath+"/notification", body, HeaderHookHost, "devbox", HeaderHookSpool, spool, HeaderHookDroppedTotal, total).Code)
+	}
+}
+
 // TestForwarderDropTotalsBounded: the drop totals in memory are bounded,
 // whatever spool ids clients send; a total let go is read again from
 // storage, so a spool that reports again counts only its increase.
@@ -917,13 +924,7 @@ func TestForwarderDropTotalsBounded(t *testing.T) {
 	h := newHarness(t)
 	url, stop := h.startHooks(&sink{}, nil)
 	defer stop()
-	n := 0
-	report := func(spool, total string) {
-		t.Helper()
-		n++
-		body := []byte(fmt.Sprintf(`{"sessionId":"s","timestamp":%d}`, 1795363646917+n))
-		require.Equal(t, http.StatusAccepted, post(t, url+hooksPath+"/notification", body, HeaderHookHost, "devbox", HeaderHookSpool, spool, HeaderHookDroppedTotal, total).Code)
-	}
+	report := dropReporter(t, &url)
 	spool := func(i int) string { return fmt.Sprintf("%032x", i+1) }
 	for i := range 10 {
 		report(spool(i), "2")
