@@ -10,10 +10,9 @@ import (
 // openRead opens a transcript to read, as os.Open does, but lets other
 // programs delete and rename it while it is open. os.Open shares a file
 // for reading and writing only: while a read was under way, the CLI could
-// not delete the transcript or its session's directory (cleaning up old
-// sessions, /clear), and failed with a sharing violation. A deleted
-// transcript stays readable through this handle until it is closed, as on
-// Unix.
+// not delete or rename the transcript (cleaning up old sessions), and
+// failed with a sharing violation. A deleted transcript stays readable
+// through this handle until it is closed, as on Unix.
 func openRead(path string) (*os.File, error) {
 	if len(path) >= 248 {
 		// A long path needs the \\?\ form os.Open makes of it (not

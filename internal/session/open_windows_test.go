@@ -12,8 +12,7 @@ import (
 )
 
 // TestOpenReadLetsTheCLIDelete: while a transcript is open to be read, the
-// CLI can still rename it, delete it and delete its session's directory;
-// what was opened stays readable.
+// CLI can still rename it and delete it; what was opened stays readable.
 func TestOpenReadLetsTheCLIDelete(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "session")
 	require.NoError(t, os.Mkdir(dir, 0o755))
