@@ -318,6 +318,39 @@ func TestBudgetStoreUnreadable(t *testing.T) {
 	assert.InDelta(t, 0.07, spend, 1e-12)
 }
 
+// TestBudgetStoreUnreadableAtMidnight: spend delivered at 23:59 while the
+// store cannot be read is held; the store is readable again after
+// midnight, when the day has ended. The held spend crossed the budget in a
+// day that had not ended when it was delivered: its crossings come late,
+// not never.
+func TestBudgetStoreUnreadableAtMidnight(t *testing.T) {
+	late := time.Date(2026, 3, 10, 23, 59, 0, 0, time.UTC)
+	c := fakeclock.New(late)
+	id := storagetest.NewStorageID("budgets")
+	cfg := testConfig()
+	cfg.Storage = &id
+	cfg.Budgets = []budget.Config{{Name: "payments-daily", Scope: budget.ScopeTeam, Value: "payments", Amount: "0.10", Period: budget.PeriodDay}}
+	client := &unreadableClient{Memory: storageclient.NewMemory()}
+	host := storagetest.NewStorageHost().WithExtension(id, &unreadableStorage{client: client})
+	p := startPipeline(t, cfg, pipelineOptions{now: c.Now, host: host})
+	defer p.stop(t)
+	ctx := context.Background()
+
+	client.failing.Store(true)
+	require.NoError(t, p.m.ConsumeMetrics(ctx, usage(paymentsSession, late, 12*credit, 100)), "the usage is delivered")
+	assert.Empty(t, crossings(p), "not counted yet")
+
+	c.Set(late.Add(2 * time.Minute)) // 00:01 of the 11th
+	client.failing.Store(false)
+	require.NoError(t, p.m.ConsumeMetrics(ctx, usage(paymentsSession, c.Now(), 1*credit, 100)))
+	cs := crossings(p)
+	require.Len(t, cs, 4, "the 10th's 50, 75, 90 and 100%, crossed by spend delivered on the 10th")
+	for _, lr := range cs {
+		assert.Equal(t, "2026-03-10T00:00:00Z", strAttr(lr.Attributes(), "copilot.budget.window.start"))
+		assert.Equal(t, "0.12", strAttr(lr.Attributes(), "copilot.budget.spend_exact"))
+	}
+}
+
 // TestRefusedCrossingSurvivesStop: a crossing the logs pipeline refused is
 // pending, not sent: a clean stop before the next batch keeps it, and the
 // next start offers it.

@@ -350,6 +350,10 @@ func scopes(r attribution.Result, user, sid string) map[string]string {
 func (p *chargeback) countSpend(ctx context.Context, spends []budget.Spend, next consumer.Metrics) {
 	p.budgetMu.Lock()
 	defer p.budgetMu.Unlock()
+	delivered := p.now()
+	for i := range spends {
+		spends[i].Delivered = delivered
+	}
 	if len(p.uncounted) > 0 {
 		spends = append(p.uncounted, spends...)
 		p.uncounted = nil

@@ -34,6 +34,10 @@ type Spend struct {
 	// marker in.
 	Scopes map[string]string
 	Amount money.Amount
+	// Delivered is when the spend was delivered, if before it is added (a
+	// spend held while the store could not be read): a window that had
+	// not ended by then still reports the crossings it causes. Zero: now.
+	Delivered time.Time
 }
 
 // Crossing is the spend of a window reaching a threshold of its budget.
@@ -270,9 +274,9 @@ func New(budgets []Config, store Store, now func() time.Time, opts ...Option) (*
 // thresholds. Crossings recovered from a previous tracker and not yet
 // offered come first.
 //
-// Only windows that have not ended by the tracker's clock report crossings,
-// unless the budget sets AlertPastWindows: spend replayed for a past
-// window is counted, silently. Spend whose window's state has already
+// Only windows that have not ended by the tracker's clock (or by
+// s.Delivered, when earlier) report crossings, unless the budget sets
+// AlertPastWindows: spend replayed for a past window is counted, silently. Spend whose window's state has already
 // expired (one period after the window's end) counts nowhere, nor does
 // spend outside a fixed budget's window.
 //
@@ -321,12 +325,16 @@ func (t *Tracker) Add(ctx context.Context, s Spend) ([]Crossing, error) {
 	if len(hits) > 0 {
 		atto := s.Amount.Atto()
 		sid := s.Scopes[ScopeSession]
+		current := now // windows not ended by then report crossings
+		if !s.Delivered.IsZero() && s.Delivered.Before(now) {
+			current = s.Delivered
+		}
 		for _, e := range hits {
 			e.spend.Add(&e.spend, atto)
 			e.addSession(sid, atto)
 			t.markDirty(e)
 			t.touch(e)
-			if !e.end.After(now) && !e.b.cfg.AlertPastWindows {
+			if !e.end.After(current) && !e.b.cfg.AlertPastWindows {
 				continue
 			}
 			for i, thr := range e.b.thrAtto {

@@ -423,6 +423,22 @@ func TestPastWindows(t *testing.T) {
 	assert.Equal(t, "100", st.Spend.String())
 }
 
+// TestDeliveredBeforeWindowEnd: spend delivered at 23:59 and added after
+// midnight (held while the store could not be read) reports the crossings
+// of its day, which had not ended when it was delivered; spend delivered
+// after midnight for that day is silent.
+func TestDeliveredBeforeWindowEnd(t *testing.T) {
+	silent := Config{Name: "silent", Scope: ScopeTeam, Amount: "100", Period: PeriodDay}
+	c := newClock(utc(2026, 6, 3, 0, 1))
+	tr := newTracker(t, []Config{silent}, newPlainStore(), c)
+	held := teamSpend("payments", "60", utc(2026, 6, 2, 23, 59))
+	held.Delivered = utc(2026, 6, 2, 23, 59)
+	cs := add(t, tr, held)
+	assert.Equal(t, []float64{50}, thresholdsOf(cs))
+	assert.Equal(t, utc(2026, 6, 2, 0, 0), cs[0].WindowStart)
+	assert.Empty(t, add(t, tr, teamSpend("payments", "40", utc(2026, 6, 2, 23, 59))), "delivered now: the day has ended")
+}
+
 // TestRestartKeepsState: a tracker on the store of one that committed goes
 // on from its spend and crossings.
 func TestRestartKeepsState(t *testing.T) {
