@@ -412,13 +412,13 @@ func sortRows(rows []Row) {
 	})
 }
 
-// ParseTime reads a bound of a range: RFC 3339, or a date (its midnight
-// in loc).
+// ParseTime reads a bound of a range: RFC 3339, or a date (its first
+// instant in loc, see dayStart).
 func ParseTime(s string, loc *time.Location) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
-	t, err := time.ParseInLocation(time.DateOnly, s, loc)
+	t, err := parseDay(s, loc, 0)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%q: want a date (2026-11-17) or an RFC 3339 time", s)
 	}
@@ -432,12 +432,40 @@ func ParseSprint(s string, loc *time.Location) (since, until time.Time, err erro
 	if !ok {
 		return since, until, fmt.Errorf("%q: want first..last day, such as 2026-11-17..2026-11-30", s)
 	}
-	if since, err = time.ParseInLocation(time.DateOnly, a, loc); err != nil {
+	if since, err = parseDay(a, loc, 0); err != nil {
 		return since, until, fmt.Errorf("%q: want first..last day, such as 2026-11-17..2026-11-30", s)
 	}
-	last, err := time.ParseInLocation(time.DateOnly, b, loc)
-	if err != nil || last.Before(since) {
+	until, err = parseDay(b, loc, 1)
+	if err != nil || !until.After(since) {
 		return since, until, fmt.Errorf("%q: want first..last day, the last not before the first", s)
 	}
-	return since, last.AddDate(0, 0, 1), nil
+	return since, until, nil
+}
+
+// parseDay reads a date and returns the first instant, in loc, of that
+// day plus days.
+func parseDay(s string, loc *time.Location, days int) (time.Time, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	y, m, d := t.Date()
+	return dayStart(y, m, d+days, loc), nil
+}
+
+// dayStart is the first instant of the day y-m-d (normalized as by
+// time.Date) in loc: its midnight, or, where a DST change skips midnight
+// (America/Havana, America/Santiago: 00:00 becomes 01:00), the instant of
+// the change, which time.Date would put in the day before. The budgets'
+// days begin the same way.
+func dayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
+	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	ny, nm, nd := time.Date(y, m, d, 12, 0, 0, 0, time.UTC).Date()
+	if ty, tm, td := t.Date(); ty == ny && tm == nm && td == nd {
+		return t
+	}
+	if _, end := t.ZoneBounds(); !end.IsZero() {
+		return end.In(loc)
+	}
+	return t
 }

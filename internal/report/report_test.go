@@ -504,3 +504,40 @@ func TestRecordIDsStable(t *testing.T) {
 	assert.ErrorIs(t, err, stop)
 	assert.Equal(t, 1, n)
 }
+
+// TestDateBoundsWhereMidnightIsSkipped: in America/Havana clocks go from
+// 23:59:59 on 2026-03-07 to 01:00 on 2026-03-08, so 2026-03-08 begins at
+// 05:00 UTC; time.Date reads the missing midnight as 23:00 of the 7th. A
+// record of 23:30 on the 7th is of the day 2026-03-07 (--by day) and of the
+// sprint that ends with the 7th, and --since 2026-03-08 must leave it out:
+// each day of a range whole, as a day of the budgets is.
+func TestDateBoundsWhereMidnightIsSkipped(t *testing.T) {
+	havana, err := time.LoadLocation("America/Havana")
+	require.NoError(t, err)
+	late := time.Date(2026, 3, 8, 4, 30, 0, 0, time.UTC) // 23:30 CST on the 7th
+	src := records{rec("a", "s1", "PAY-1", "payments", "gpt-5", late, 1)}
+	require.Equal(t, "2026-03-07", Value(&src[0], KeyDay, havana))
+
+	begins := time.Date(2026, 3, 8, 5, 0, 0, 0, time.UTC) // 01:00 CDT, the first instant of the 8th
+	since, err := ParseTime("2026-03-08", havana)
+	require.NoError(t, err)
+	assert.True(t, begins.Equal(since), "--since 2026-03-08 is %v", since)
+	s, u, err := ParseSprint("2026-03-08..2026-03-14", havana)
+	require.NoError(t, err)
+	assert.True(t, begins.Equal(s), "sprint since %v", s)
+	s, u, err = ParseSprint("2026-03-01..2026-03-07", havana)
+	require.NoError(t, err)
+	assert.True(t, begins.Equal(u), "sprint until %v", u)
+
+	rep := run(t, src, Query{By: []string{KeyDay}, Location: havana, Since: s, Until: u})
+	assert.Equal(t, 1, rep.Records, "the sprint of the 1st to the 7th holds a record of the 7th")
+	rep = run(t, src, Query{By: []string{KeyDay}, Location: havana, Since: since})
+	assert.Zero(t, rep.Records, "--since 2026-03-08 holds a record of the 7th")
+
+	// Where midnight comes twice (Havana, 2026-11-01: 01:00 CDT back to
+	// 00:00 CST), the day begins at the first.
+	first := time.Date(2026, 11, 1, 4, 0, 0, 0, time.UTC)
+	since, err = ParseTime("2026-11-01", havana)
+	require.NoError(t, err)
+	assert.True(t, first.Equal(since), "--since 2026-11-01 is %v", since)
+}
