@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/calendar"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 )
 
@@ -413,7 +414,7 @@ func sortRows(rows []Row) {
 }
 
 // ParseTime reads a bound of a range: RFC 3339, or a date (its first
-// instant in loc, see dayStart).
+// instant in loc, see calendar.DayStart).
 func ParseTime(s string, loc *time.Location) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
@@ -450,22 +451,5 @@ func parseDay(s string, loc *time.Location, days int) (time.Time, error) {
 		return time.Time{}, err
 	}
 	y, m, d := t.Date()
-	return dayStart(y, m, d+days, loc), nil
-}
-
-// dayStart is the first instant of the day y-m-d (normalized as by
-// time.Date) in loc: its midnight, or, where a DST change skips midnight
-// (America/Havana, America/Santiago: 00:00 becomes 01:00), the instant of
-// the change, which time.Date would put in the day before. The budgets'
-// days begin the same way.
-func dayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
-	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
-	ny, nm, nd := time.Date(y, m, d, 12, 0, 0, 0, time.UTC).Date()
-	if ty, tm, td := t.Date(); ty == ny && tm == nm && td == nd {
-		return t
-	}
-	if _, end := t.ZoneBounds(); !end.IsZero() {
-		return end.In(loc)
-	}
-	return t
+	return calendar.DayStart(y, m, d+days, loc), nil
 }

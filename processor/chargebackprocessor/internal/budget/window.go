@@ -1,6 +1,10 @@
 package budget
 
-import "time"
+import (
+	"time"
+
+	"github.com/otelcol-copilot/otelcol-copilot/internal/calendar"
+)
 
 // window returns the window [start, end) of b that contains t, and false
 // when there is none (t outside a fixed budget's window).
@@ -31,34 +35,16 @@ func calendarWindow(local time.Time, period string, sundayWeek bool) (start, end
 	loc := local.Location()
 	switch period {
 	case PeriodMonth:
-		return midnight(y, m, 1, loc), midnight(y, m+1, 1, loc)
+		return calendar.DayStart(y, m, 1, loc), calendar.DayStart(y, m+1, 1, loc)
 	case PeriodWeek:
 		back := (int(local.Weekday()) + 6) % 7 // days since Monday
 		if sundayWeek {
 			back = int(local.Weekday())
 		}
-		return midnight(y, m, d-back, loc), midnight(y, m, d-back+7, loc)
+		return calendar.DayStart(y, m, d-back, loc), calendar.DayStart(y, m, d-back+7, loc)
 	default: // day
-		return midnight(y, m, d, loc), midnight(y, m, d+1, loc)
+		return calendar.DayStart(y, m, d, loc), calendar.DayStart(y, m, d+1, loc)
 	}
-}
-
-// midnight is the first instant of the day y-m-d (normalized as by
-// time.Date) in loc: its midnight, or, where a DST change skips midnight
-// (America/Havana: 00:00 becomes 01:00), the instant of the change.
-func midnight(y int, m time.Month, d int, loc *time.Location) time.Time {
-	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
-	ny, nm, nd := time.Date(y, m, d, 12, 0, 0, 0, time.UTC).Date()
-	if ty, tm, td := t.Date(); ty == ny && tm == nm && td == nd {
-		return t
-	}
-	// time.Date read the missing midnight with the offset before the
-	// change, which is still the previous day: the day starts when the
-	// zone changes.
-	if _, end := t.ZoneBounds(); !end.IsZero() {
-		return end.In(loc)
-	}
-	return t
 }
 
 // expiry is when the state of the window [start, end) is forgotten: the
