@@ -43,6 +43,11 @@ type Sessions struct {
 	// Template is the text/template of the message, rendered with the
 	// session's fields (README). Default: defaultSessionTemplate.
 	Template string `mapstructure:"template"`
+	// MaxAge: a summary whose leg ended longer ago than this when it
+	// reaches the exporter sends no message (counted): a first start
+	// reads months of history, as budgets keep past windows silent. 0: no
+	// limit. Default 24h.
+	MaxAge time.Duration `mapstructure:"max_age"`
 }
 
 // Destination is one webhook.
@@ -115,6 +120,9 @@ func (c *Config) Validate() error {
 		}
 	} else if c.Sessions.Template != "" {
 		errs = append(errs, errors.New("sessions::template: set sessions::min_cost too, or no session message is sent"))
+	}
+	if c.Sessions.MaxAge < 0 {
+		errs = append(errs, fmt.Errorf("sessions::max_age: %s must not be negative (0: no limit)", c.Sessions.MaxAge))
 	}
 	if _, err := parseSessionTemplate(c.Sessions); err != nil {
 		errs = append(errs, fmt.Errorf("sessions::template: %w", err))

@@ -2,6 +2,7 @@ package notifyexporter // import "github.com/otelcol-copilot/otelcol-copilot/exp
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configoptional"
@@ -27,6 +28,7 @@ func createDefaultConfig() component.Config {
 		// need.
 		QueueConfig: configoptional.Default(exporterhelper.NewDefaultQueueConfig()),
 		RetryConfig: configretry.NewDefaultBackOffConfig(),
+		Sessions:    Sessions{MaxAge: 24 * time.Hour},
 	}
 }
 

@@ -176,11 +176,20 @@ func (n *notifier) notices(ctx context.Context, ld plog.Logs) []notice {
 	if !n.sessions {
 		return out
 	}
-	sessions, unpriced := sessionsOver(ld, n.minCost)
+	var since time.Time
+	if n.cfg.Sessions.MaxAge > 0 {
+		since = n.now().Add(-n.cfg.Sessions.MaxAge)
+	}
+	sessions, unpriced, old := sessionsOver(ld, n.minCost, since)
 	if unpriced > 0 {
 		n.tel.ExporterNotifyUnpriced.Add(ctx, int64(unpriced))
 		n.set.Logger.Warn("Session summaries without a cost were not checked against sessions::min_cost: put the chargeback processor before this exporter",
 			zap.Int("summaries", unpriced))
+	}
+	if old > 0 {
+		n.tel.ExporterNotifySessionsTooOld.Add(ctx, int64(old))
+		n.set.Logger.Info("Costly sessions that ended before sessions::max_age (history read at a first start, or after an outage) send no message",
+			zap.Int("sessions", old), zap.Duration("max_age", n.cfg.Sessions.MaxAge))
 	}
 	for _, s := range sessions {
 		out = append(out, notice{key: "session/" + s.ID, what: "session", idKey: "session.id", id: s.ID,

@@ -3,6 +3,7 @@ package notifyexporter // import "github.com/otelcol-copilot/otelcol-copilot/exp
 import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"time"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/usagebody"
@@ -56,8 +57,9 @@ func str(m pcommon.Map, k string) string {
 
 // sessionsOver returns the summaries in ld whose cost is at least min, and
 // counts those that carry no cost (no chargeback processor before the
-// exporter) in unpriced.
-func sessionsOver(ld plog.Logs, min money.Amount) (out []Session, unpriced int) {
+// exporter) in unpriced, and those at least min that ended before since
+// (zero: no limit) in old.
+func sessionsOver(ld plog.Logs, min money.Amount, since time.Time) (out []Session, unpriced, old int) {
 	for _, rl := range ld.ResourceLogs().All() {
 		res := rl.Resource().Attributes()
 		for _, sl := range rl.ScopeLogs().All() {
@@ -72,6 +74,11 @@ func sessionsOver(ld plog.Logs, min money.Amount) (out []Session, unpriced int) 
 					continue
 				}
 				if cost.Cmp(min) < 0 {
+					continue
+				}
+				// A summary without a time is taken for a current one.
+				if ts := lr.Timestamp(); !since.IsZero() && ts != 0 && ts.AsTime().Before(since) {
+					old++
 					continue
 				}
 				s := Session{
@@ -97,5 +104,5 @@ func sessionsOver(ld plog.Logs, min money.Amount) (out []Session, unpriced int) 
 			}
 		}
 	}
-	return out, unpriced
+	return out, unpriced, old
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
@@ -95,4 +97,55 @@ func TestSessionsValidate(t *testing.T) {
 		e.cfg.Sessions = tc.s
 		assert.ErrorContains(t, e.cfg.Validate(), tc.want)
 	}
+}
+
+// TestCostlySessionsOfHistory: a first start reads months of transcripts,
+// and their summaries (timestamped when each leg ended) reach the exporter
+// at once. As budgets keep past windows silent, sessions::max_age (24h by
+// default) keeps old sessions from becoming messages today: they are
+// counted instead. A summary within it, or without a time, is sent; with
+// max_age 0 every one is.
+func TestCostlySessionsOfHistory(t *testing.T) {
+	ctx := context.Background()
+	history := func(ld plog.Logs) {
+		for i, sid := range []string{"s-march-1", "s-march-2", "s-march-3"} {
+			sessionSummary(ld, sid, 0, "5", 500_000_000_000, 1, 1)
+			ld.ResourceLogs().At(i).ScopeLogs().At(0).LogRecords().At(0).SetTimestamp(
+				pcommon.NewTimestampFromTime(time.Date(2026, 3, 2+i, 10, 0, 0, 0, time.UTC)))
+		}
+	}
+
+	e := newEnv(t)
+	e.cfg.Sessions.MinCost = "1.00"
+	require.Equal(t, 24*time.Hour, e.cfg.Sessions.MaxAge, "the default")
+	require.NoError(t, e.cfg.Validate())
+	ld := plog.NewLogs()
+	history(ld)
+	sessionSummary(ld, "s-now", 0, "5", 500_000_000_000, 1, 1)
+	ld.ResourceLogs().At(3).ScopeLogs().At(0).LogRecords().At(0).SetTimestamp(pcommon.NewTimestampFromTime(time.Now().Add(-time.Hour)))
+	sessionSummary(ld, "s-untimed", 0, "5", 500_000_000_000, 1, 1)
+	exp := e.start(t)
+	require.NoError(t, exp.ConsumeLogs(ctx, ld))
+	require.NoError(t, exp.Shutdown(ctx))
+	var sent []string
+	for _, r := range e.slack.requests() {
+		sent = append(sent, string(r.body))
+	}
+	require.Len(t, sent, 2, "messages: %q", sent)
+	assert.Contains(t, sent[0]+sent[1], "s-now")
+	assert.Contains(t, sent[0]+sent[1], "s-untimed")
+	assert.Equal(t, int64(3), e.counter(t, "sessions_too_old"))
+
+	e = newEnv(t)
+	e.cfg.Sessions = Sessions{MinCost: "1.00"} // max_age 0: no limit
+	require.NoError(t, e.cfg.Validate())
+	ld = plog.NewLogs()
+	history(ld)
+	exp = e.start(t)
+	require.NoError(t, exp.ConsumeLogs(ctx, ld))
+	require.NoError(t, exp.Shutdown(ctx))
+	assert.Len(t, e.slack.requests(), 3)
+
+	e.cfg.Sessions.MaxAge = -time.Hour
+	assert.ErrorContains(t, e.cfg.Validate(), "sessions::max_age: -1h0m0s must not be negative")
 }

@@ -23,13 +23,14 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                    metric.Meter
-	mu                       sync.Mutex
-	registrations            []metric.Registration
-	ExporterNotifyDropped    metric.Int64Counter
-	ExporterNotifyDuplicates metric.Int64Counter
-	ExporterNotifySent       metric.Int64Counter
-	ExporterNotifyUnpriced   metric.Int64Counter
+	meter                        metric.Meter
+	mu                           sync.Mutex
+	registrations                []metric.Registration
+	ExporterNotifyDropped        metric.Int64Counter
+	ExporterNotifyDuplicates     metric.Int64Counter
+	ExporterNotifySent           metric.Int64Counter
+	ExporterNotifySessionsTooOld metric.Int64Counter
+	ExporterNotifyUnpriced       metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -77,6 +78,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_exporter_notify_sent",
 		metric.WithDescription("Messages a destination accepted (answered 2xx), one per budget crossing or costly session. [Development]"),
 		metric.WithUnit("{message}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterNotifySessionsTooOld, err = builder.meter.Int64Counter(
+		"otelcol_exporter_notify_sessions_too_old",
+		metric.WithDescription("Costly sessions sent no message because their summary ended longer ago than sessions::max_age (history read at a first start, or after an outage). [Development]"),
+		metric.WithUnit("{session}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterNotifyUnpriced, err = builder.meter.Int64Counter(

@@ -22,6 +22,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ExporterNotifyDropped.Add(context.Background(), 1)
 	tb.ExporterNotifyDuplicates.Add(context.Background(), 1)
 	tb.ExporterNotifySent.Add(context.Background(), 1)
+	tb.ExporterNotifySessionsTooOld.Add(context.Background(), 1)
 	tb.ExporterNotifyUnpriced.Add(context.Background(), 1)
 	AssertEqualExporterNotifyDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
@@ -30,6 +31,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterNotifySent(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterNotifySessionsTooOld(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterNotifyUnpriced(t, testTel,
