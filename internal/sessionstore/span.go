@@ -11,7 +11,7 @@ import (
 // to tell whether the store holds calls from after a point in the
 // transcript, or none from before it.
 func (s *Store) SessionSpan(ctx context.Context, sessionID string) (first, last time.Time, err error) {
-	if !s.cols["created_at"] {
+	if !s.columnSet()["created_at"] {
 		return time.Time{}, time.Time{}, nil
 	}
 	err = s.retry(ctx, func() error {

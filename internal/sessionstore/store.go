@@ -36,6 +36,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -76,7 +77,10 @@ type Store struct {
 	path    string
 	db      *sql.DB
 	version int
-	cols    map[string]bool
+	// cols are the usage table's columns; a query that finds them
+	// changed (the CLI migrated the store) replaces them, which another
+	// query may be reading at the time.
+	cols atomic.Pointer[map[string]bool]
 }
 
 // Open opens the store at path read-only, reads its schema version and
@@ -144,7 +148,7 @@ func (s *Store) introspect(ctx context.Context) error {
 	if !cols["session_id"] {
 		return fmt.Errorf("%w (%s, schema version %d)", ErrNoUsageTable, s.path, s.version)
 	}
-	s.cols = cols
+	s.cols.Store(&cols)
 	return nil
 }
 
@@ -184,7 +188,15 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) SchemaVersion() int { return s.version }
 
 // HasColumn reports whether the usage table has the column.
-func (s *Store) HasColumn(name string) bool { return s.cols[name] }
+func (s *Store) HasColumn(name string) bool { return s.columnSet()[name] }
+
+// columnSet is the usage table's columns as last read.
+func (s *Store) columnSet() map[string]bool {
+	if c := s.cols.Load(); c != nil {
+		return *c
+	}
+	return nil
+}
 
 // wrap classifies a driver error into the package's sentinels.
 func (s *Store) wrap(err error) error {

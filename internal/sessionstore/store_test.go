@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -275,6 +276,40 @@ func TestStoreMigratedWhileOpen(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.Rows(context.Background(), 0, 0)
 	require.ErrorIs(t, err, ErrNoUsageTable)
+}
+
+// TestStoreMigratedWhileReadConcurrently: a Store's methods may be called
+// concurrently, also when the CLI changed the usage table's columns since
+// it was opened and the queries read them again (go test -race).
+func TestStoreMigratedWhileReadConcurrently(t *testing.T) {
+	path := create(t,
+		`CREATE TABLE assistant_usage_events (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, model TEXT, input_tokens INTEGER, legacy INTEGER)`,
+		`INSERT INTO assistant_usage_events (session_id, model, input_tokens) VALUES ('s1', 'm', 10)`,
+	)
+	s, err := Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.Exec(`ALTER TABLE assistant_usage_events DROP COLUMN input_tokens`)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, ok, err := s.SessionUsage(context.Background(), "s1")
+			assert.NoError(t, err)
+			assert.True(t, ok)
+			_, err = s.Rows(context.Background(), 0, 0)
+			assert.NoError(t, err)
+			_, _, err = s.SessionSpan(context.Background(), "s1")
+			assert.NoError(t, err)
+			assert.False(t, s.HasColumn("input_tokens"))
+		}()
+	}
+	wg.Wait()
 }
 
 func TestLockedStore(t *testing.T) {

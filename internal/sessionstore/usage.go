@@ -95,10 +95,11 @@ func (s *Store) Rows(ctx context.Context, afterRowID int64, limit int) ([]Row, e
 	var out []Row
 	err := s.retry(ctx, func() error {
 		out = out[:0]
+		cols := s.columnSet()
 		var present []int
 		sel := []string{"rowid"}
 		for i, c := range rowColumns {
-			if s.cols[c.name] {
+			if cols[c.name] {
 				present = append(present, i)
 				sel = append(sel, quoteIdent(c.name))
 			}
@@ -171,14 +172,15 @@ func (s *Store) SessionUsage(ctx context.Context, sessionID string) (Usage, bool
 	var u Usage
 	err := s.retry(ctx, func() error {
 		u = Usage{Summary: session.UsageSummary{ModelMetrics: map[string]session.ModelSummary{}}}
+		cols := s.columnSet()
 		model := "''"
-		if s.cols["model"] {
+		if cols["model"] {
 			model = "coalesce(model, '')"
 		}
 		sel := []string{model, "count(*)", "max(rowid)"}
 		for _, c := range sums {
 			e := c.expr
-			if !s.cols[c.col] || (c.col == "request_multiplier" && !s.cols["initiator"]) {
+			if !cols[c.col] || (c.col == "request_multiplier" && !cols["initiator"]) {
 				e = "0"
 			}
 			sel = append(sel, e)
@@ -232,7 +234,7 @@ func (s *Store) retry(ctx context.Context, q func() error) error {
 		if !cols["session_id"] {
 			return fmt.Errorf("%w (%s)", ErrNoUsageTable, s.path)
 		}
-		s.cols = cols
+		s.cols.Store(&cols)
 		err = q()
 	}
 	if isNoSuchTable(err) {
