@@ -312,6 +312,39 @@ func TestStoreMigratedWhileReadConcurrently(t *testing.T) {
 	wg.Wait()
 }
 
+// TestHighestRowID: the highest rowid the usage table has had, which
+// deleting its last rows does not lower (AUTOINCREMENT), and a table
+// without AUTOINCREMENT's highest rowid.
+func TestHighestRowID(t *testing.T) {
+	ctx := context.Background()
+	s := fixture(t)
+	n, err := s.HighestRowID(ctx)
+	require.NoError(t, err)
+	rows, err := s.Rows(ctx, 0, 0)
+	require.NoError(t, err)
+	assert.Equal(t, rows[len(rows)-1].RowID, n)
+
+	path := create(t,
+		`CREATE TABLE assistant_usage_events (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL)`,
+		`INSERT INTO assistant_usage_events (session_id) VALUES ('s1'), ('s1'), ('s2')`,
+		`DELETE FROM assistant_usage_events WHERE session_id = 's2'`,
+	)
+	st, err := Open(path)
+	require.NoError(t, err)
+	defer st.Close()
+	n, err = st.HighestRowID(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), n, "a deleted row's rowid is not given again")
+
+	plain := create(t, `CREATE TABLE assistant_usage_events (session_id TEXT NOT NULL)`)
+	st2, err := Open(plain)
+	require.NoError(t, err)
+	defer st2.Close()
+	n, err = st2.HighestRowID(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(0), n, "empty, no sqlite_sequence")
+}
+
 func TestLockedStore(t *testing.T) {
 	schema := []string{
 		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,

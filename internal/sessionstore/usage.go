@@ -135,6 +135,30 @@ func (s *Store) Rows(ctx context.Context, afterRowID int64, limit int) ([]Row, e
 	return out, err
 }
 
+// HighestRowID is the highest rowid the usage table has had: its
+// AUTOINCREMENT counter (sqlite_sequence), which deleting rows does not
+// lower, or the highest rowid it has now, whichever is higher; 0 for an
+// empty new table. A store whose highest rowid is below the last one a
+// reader read is not the store it read: it was removed and made again
+// (its rowids start at 1 again).
+func (s *Store) HighestRowID(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.retry(ctx, func() error {
+		var top sql.NullInt64
+		if err := s.db.QueryRowContext(ctx, "SELECT max(rowid) FROM "+UsageTable).Scan(&top); err != nil {
+			return err
+		}
+		var seq sql.NullInt64
+		err := s.db.QueryRowContext(ctx, "SELECT max(seq) FROM sqlite_sequence WHERE name = ?", UsageTable).Scan(&seq)
+		if err != nil && !isNoSuchTable(err) { // no AUTOINCREMENT table: no sqlite_sequence
+			return err
+		}
+		n = max(top.Int64, seq.Int64)
+		return nil
+	})
+	return n, err
+}
+
 // Usage is a session's cumulative usage as the store has it.
 type Usage struct {
 	// Summary is in the transcript accounting's shape (tokens by type,

@@ -69,6 +69,8 @@ type callReader interface {
 	// Calls returns up to limit rows with a rowid above after, in rowid
 	// order.
 	Calls(ctx context.Context, after int64, limit int) ([]storeCall, error)
+	// HighestRowID is the highest rowid the store's usage table has had.
+	HighestRowID(ctx context.Context) (int64, error)
 	Close() error
 }
 
@@ -189,6 +191,23 @@ func (s *storeCalls) poll(ctx context.Context, path string) {
 	}
 	defer r.Close()
 	wm, known := s.watermark[path]
+	if known && wm > 0 {
+		top, err := r.HighestRowID(ctx)
+		if err != nil {
+			s.fail(path, err)
+			return
+		}
+		if top < wm {
+			// Removed and made again (its rowids start at 1 again): every
+			// row of it is new.
+			s.log.Info("The CLI's session store was replaced; its per-call metrics are read from its first row",
+				zap.String("store.path", path), zap.Int64("watermark", wm), zap.Int64("highest_rowid", top))
+			if err := s.commit(ctx, path, 0); err != nil {
+				return
+			}
+			delete(s.waiting, path)
+		}
+	}
 	if !known && s.atEnd {
 		// start_at: end skips the rows already there
 		for {

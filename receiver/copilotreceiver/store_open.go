@@ -49,6 +49,10 @@ func (s *sessionStore) Session(ctx context.Context, sessionID string) (storeSess
 	}, true, nil
 }
 
+func (s *sessionStore) HighestRowID(ctx context.Context) (int64, error) {
+	return s.st.HighestRowID(ctx)
+}
+
 func (s *sessionStore) Calls(ctx context.Context, after int64, limit int) ([]storeCall, error) {
 	rows, err := s.st.Rows(ctx, after, limit)
 	if err != nil {

@@ -534,6 +534,39 @@ func TestStoreCallsRestart(t *testing.T) {
 	assert.Equal(t, int64(2), hits)
 }
 
+// TestStoreCallsStoreReplaced: a store removed and made again (its rowids
+// start at 1 again, below the watermark of the one it replaced) has its
+// rows exported from its first, not from the old store's last rowid on.
+func TestStoreCallsStoreReplaced(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.Histograms.ServerTimeToFirstToken.Enabled = true
+	h.cfg.ResourceAttributes.SessionID.Enabled = true
+	db, _ := h.copyStoreCase("1.0.102-resumed")
+	const id = "7b01f271-4cdc-4c16-bd60-fb6cd140a487"
+	s := &sink{}
+	stop := h.run(s)
+	defer stop()
+	require.Eventually(t, func() bool {
+		return observations(s, "gen_ai.server.time_to_first_token")[id] == 7
+	}, 10*time.Second, 10*time.Millisecond)
+	// The user removes ~/.copilot/session-store.db; the CLI makes a new one
+	// for its next session.
+	files, err := filepath.Glob(filepath.Join(storesDir, "1.0.102-subagent", "session-state", "*", "events.jsonl"))
+	require.NoError(t, err)
+	other := filepath.Base(filepath.Dir(files[0]))
+	b, err := os.ReadFile(files[0])
+	require.NoError(t, err)
+	h.write(other, b)
+	nb, err := os.ReadFile(filepath.Join(storesDir, "1.0.102-subagent", storeFileName))
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(db))
+	require.NoError(t, os.WriteFile(db+".new", nb, 0o644))
+	require.NoError(t, os.Rename(db+".new", db))
+	assert.Eventually(t, func() bool {
+		return observations(s, "gen_ai.server.time_to_first_token")[other] == 4
+	}, 5*time.Second, 10*time.Millisecond, "the new store's calls: %v", observations(s, "gen_ai.server.time_to_first_token"))
+}
+
 // TestStoreDamaged: a store that is not SQLite is logged once, at warn, by
 // the cross-check and by the per-call reader, and the receiver exports the
 // transcript's usage as without a store.
