@@ -458,3 +458,23 @@ func TestDSNEscapesPath(t *testing.T) {
 	defer s.Close()
 	assert.Equal(t, 8, s.SchemaVersion())
 }
+
+// TestAhead: the store is taken over the transcript only when it counts
+// more calls and holds everything the transcript counts, per model.
+func TestAhead(t *testing.T) {
+	summary := func(calls, input int64) session.UsageSummary {
+		return session.UsageSummary{ModelMetrics: map[string]session.ModelSummary{
+			"gpt-4.1": {Requests: session.RequestSummary{Count: calls}, Usage: session.TokenSummary{InputTokens: input}},
+		}}
+	}
+	store := func(calls, input int64) Usage { return Usage{Calls: calls, Summary: summary(calls, input)} }
+	tr := summary(5, 30000)
+	assert.True(t, store(7, 40000).Ahead(tr), "mid-turn: the calls finished since")
+	assert.False(t, store(5, 30000).Ahead(tr), "a tie: the transcript")
+	assert.False(t, store(6, 14000).Ahead(tr), "more calls, less usage: the store lacks the first leg")
+	other := Usage{Calls: 7, Summary: session.UsageSummary{ModelMetrics: map[string]session.ModelSummary{
+		"claude-sonnet-4": {Requests: session.RequestSummary{Count: 7}, Usage: session.TokenSummary{InputTokens: 90000}},
+	}}}
+	assert.False(t, other.Ahead(tr), "none of the transcript's model")
+	assert.True(t, store(1, 10).Ahead(session.UsageSummary{}), "no transcript usage yet")
+}

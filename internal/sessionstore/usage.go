@@ -420,10 +420,27 @@ func (s *Store) Session(ctx context.Context, sessionID string) (SessionInfo, boo
 }
 
 // Ahead reports whether the store's usage of a session is further ahead
-// than the transcript's: it counts more model calls. On a tie the
-// transcript is taken, which also has the code changes. The forwarder
-// (Options A and B) and the receiver's usage query (Option C) choose with
-// it.
+// than the transcript's: it counts more model calls, and holds everything
+// the transcript counts (per model, at least its calls, tokens of each
+// type and nano-AIU). On a tie the transcript is taken, which also has the
+// code changes. A store that counts more calls but less of something the
+// transcript has is missing calls the transcript has: those of a session's
+// first leg run by a CLI that kept no usage in the store (before 1.0.80)
+// and resumed by one that does; answering from it would take usage back.
+// The forwarder (Options A and B) and the receiver's usage query (Option
+// C) choose with it.
 func (u Usage) Ahead(transcript session.UsageSummary) bool {
-	return u.Calls > transcript.Calls()
+	if u.Calls <= transcript.Calls() {
+		return false
+	}
+	for name, t := range transcript.ModelMetrics {
+		s := u.Summary.ModelMetrics[name]
+		if s.Requests.Count < t.Requests.Count || s.TotalNanoAIU < t.TotalNanoAIU ||
+			s.Usage.InputTokens < t.Usage.InputTokens || s.Usage.OutputTokens < t.Usage.OutputTokens ||
+			s.Usage.CacheReadTokens < t.Usage.CacheReadTokens || s.Usage.CacheWriteTokens < t.Usage.CacheWriteTokens ||
+			s.Usage.ReasoningTokens < t.Usage.ReasoningTokens {
+			return false
+		}
+	}
+	return true
 }

@@ -209,3 +209,44 @@ func TestUsageQueryFromStore(t *testing.T) {
 	_, code = query("00000000-0000-4000-8000-000000000000")
 	assert.Equal(t, http.StatusNotFound, code)
 }
+
+// TestUsageQueryStoreWithoutFirstLeg: a session started by a CLI that kept
+// no usage in its store (1.0.66) and resumed by one that does (1.0.102):
+// the store has only the resumed leg's calls. When that leg has made more
+// calls than the transcript counts so far, the store counts more calls but
+// less usage; the answer is the transcript's, never less than it in any
+// field, rather than the resumed leg's alone.
+func TestUsageQueryStoreWithoutFirstLeg(t *testing.T) {
+	h := newHarness(t)
+	db, _ := h.copyStoreCase("mixed-1.0.66-to-1.0.102")
+	const id = "03b914a0-3146-407c-94f0-c18a3aaf868c"
+	path := filepath.Join(h.root, id, "events.jsonl")
+	whole, err := os.ReadFile(path)
+	require.NoError(t, err)
+	// The transcript mid-way through the resumed leg: the first leg (5
+	// calls, none in the store) and the resume.
+	cut := strings.Index(string(whole), `{"type":"session.resume"`)
+	cut += strings.IndexByte(string(whole[cut:]), '\n') + 1
+	require.NoError(t, os.WriteFile(path, whole[:cut], 0o644))
+	// The resumed leg has made 6 calls so far, all in the store.
+	for range 4 {
+		execStore(t, db, `INSERT INTO assistant_usage_events (session_id, model, input_tokens, output_tokens, cache_read_tokens, initiator, created_at)
+			VALUES (?, 'gpt-4.1', 100, 5, 50, 'agent', '2026-12-07T14:06:00.000Z')`, id)
+	}
+	c := session.NewCursor(path, session.CursorOptions{})
+	_, err = c.Update(nil)
+	require.NoError(t, err)
+	tr := c.Tracker().Summary()
+	require.Equal(t, int64(5), tr.Calls())
+
+	base, stop := h.startHooks(&sink{}, nil)
+	defer stop()
+	var a usageAnswer
+	require.Eventually(t, func() bool {
+		return get(t, base+sessionsPath+"/"+id+"/usage", &a) == http.StatusOK
+	}, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, "transcript", a.Source)
+	m := a.ModelMetrics["gpt-4.1"]
+	assert.Equal(t, tr.ModelMetrics["gpt-4.1"].Requests.Count, m.Requests.Count)
+	assert.Equal(t, tr.ModelMetrics["gpt-4.1"].Usage, m.Usage, "the first leg's usage is not taken back")
+}
