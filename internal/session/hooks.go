@@ -391,14 +391,14 @@ func (t *HookTracker) load(ctx context.Context) error {
 	if b == nil {
 		return nil
 	}
-	var st hookState
+	var st storedHookState
 	if err := json.Unmarshal(b, &st); err != nil {
 		if t.opts.Unreadable != nil {
 			t.opts.Unreadable(t.ctx.SessionID, err)
 		}
 		return nil
 	}
-	t.payloads = decodeMarks(st.Payloads)
+	t.payloads = decodeStoredMarks(st.Payloads)
 	if len(t.payloads) > HookPayloadsKept {
 		t.payloads = t.payloads[len(t.payloads)-HookPayloadsKept:]
 	}

@@ -452,6 +452,50 @@ func TestHookPayloadsDelivered(t *testing.T) {
 	assert.False(t, found)
 }
 
+// TestHookStateOfEarlierVersions: a session's hook state as earlier
+// versions stored it still gives the usage they accepted, so that the
+// first payload after an upgrade counts only what is new, and the payloads
+// they marked as delivered stay so. The values are what
+// NewHookTracker(sid, ...).Usage of report(250, "gpt-5", 2, 500, 0.66),
+// then Record(..., next, "p1", <logs, metrics, traces>) and Record(...,
+// nil, "p2", <metrics>) stored at c0d7550 (marks as a JSON list of
+// 96-bit digests and the signals that took each) and at d90649d (the
+// same in one string), the signals being the done ones of those versions.
+func TestHookStateOfEarlierVersions(t *testing.T) {
+	const usage = `{"totalPremiumRequestCost":0.66,"totalNanoAiu":2000,"totalUserRequests":2,"totalApiDurationMs":250,"tokenDetails":{"input":500,"output":20,"cacheRead":0,"cacheWrite":0,"reasoning":0},"modelMetrics":{"gpt-5":{"requests":{"count":2,"userInitiated":2,"premiumCost":0.66},"usage":{"inputTokens":500,"outputTokens":20,"cacheReadTokens":0,"cacheWriteTokens":0,"reasoningTokens":0},"totalNanoAiu":2000}},"codeChanges":{"linesAdded":0,"linesRemoved":0,"filesModified":0},`
+	for version, stored := range map[string]string{
+		"c0d7550": usage + `"hookPayloads":[{"id":"9kVR_NbweCPLh5cc","done":["logs","metrics","traces"]},{"id":"OUbKZP942TymEJCk","done":["metrics"]}]}`,
+		"d90649d": usage + `"hookPayloads":"9kVR_NbweCPLh5cc:logs,metrics,traces OUbKZP942TymEJCk:metrics"}`,
+	} {
+		t.Run(version, func(t *testing.T) {
+			mem := storageclient.NewMemory()
+			require.NoError(t, mem.Set(bg, "hooks:usage:"+sid, []byte(stored)))
+			var unreadable error
+			tr := NewHookTracker(sid, HookOptions{Store: mem, Unreadable: func(_ string, err error) { unreadable = err }})
+			acc, err := tr.Accepted(bg)
+			require.NoError(t, err)
+			require.NoError(t, unreadable)
+			require.NotNil(t, acc, "the usage accepted before the upgrade")
+			assert.Equal(t, int64(500), acc.TokenDetails.Input)
+
+			f, _, err := tr.Usage(bg, &HookEvent{Time: t0, Usage: report(300, "gpt-5", 3, 800, 0.99)})
+			require.NoError(t, err)
+			require.Len(t, f.Usage, 1)
+			assert.Equal(t, int64(300), f.Usage[0].Usage.InputTokens, "only what is beyond the accepted usage")
+			assert.Equal(t, int64(1), f.Usage[0].Usage.Requests)
+
+			pending, found, err := tr.Delivered(bg, "p1")
+			require.NoError(t, err)
+			assert.True(t, found)
+			assert.Empty(t, pending)
+			pending, found, err = tr.Delivered(bg, "p2")
+			require.NoError(t, err)
+			assert.True(t, found)
+			assert.Equal(t, []string{"logs", "traces"}, pending)
+		})
+	}
+}
+
 // A session counted from hooks alone is attributed by the context the
 // first payload that carries one gives; later ones do not move it.
 func TestHookContextFromPayload(t *testing.T) {

@@ -27,6 +27,14 @@ type hookState struct {
 	Payloads      string `json:"hookPayloads,omitempty"` // encodeMarks
 }
 
+// storedHookState is hookState as load reads it: the marks also in the
+// shapes earlier versions wrote (decodeStoredMarks), and marks that do not
+// read cost the session none of its usage.
+type storedHookState struct {
+	*UsageSummary
+	Payloads json.RawMessage `json:"hookPayloads,omitempty"`
+}
+
 // hookPayloadMark is one payload delivered: a digest of its id, and the
 // signals that have not taken it yet, in name order, joined by commas
 // ("" once every signal took it).
@@ -63,6 +71,68 @@ func decodeMarks(s string) []hookPayloadMark {
 		}
 	}
 	return out
+}
+
+// decodeStoredMarks reads the marks of a stored hook state: encodeMarks's
+// string, or what earlier versions wrote, which named the signals that
+// took a payload (not those that had not) by a 96-bit digest of its id:
+// a JSON list of {"id", "done"} (c0d7550) or "digest:signal,signal ..."
+// (d90649d). Such a mark becomes one of this version's: its digest's
+// first 64 bits (payloadDigest's), pending the signals not done.
+func decodeStoredMarks(raw json.RawMessage) []hookPayloadMark {
+	type legacyMark struct {
+		ID   string   `json:"id"`
+		Done []string `json:"done"`
+	}
+	var legacy []legacyMark
+	var s string
+	switch {
+	case len(raw) == 0:
+		return nil
+	case json.Unmarshal(raw, &s) == nil:
+		marks := decodeMarks(s)
+		out := marks[:0]
+		for _, m := range marks {
+			if len(m.ID) != legacyDigestLen {
+				out = append(out, m)
+			} else if l, ok := fromLegacyMark(m.ID, strings.Split(m.Pending, ",")); ok {
+				out = append(out, l)
+			}
+		}
+		return out
+	case json.Unmarshal(raw, &legacy) == nil:
+		var out []hookPayloadMark
+		for _, m := range legacy {
+			if l, ok := fromLegacyMark(m.ID, m.Done); ok {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// legacyDigestLen is the length of the 96-bit digests of earlier versions.
+const legacyDigestLen = 16
+
+// legacySignals are the signals of the versions that stored marks of the
+// signals done: every signal a payload can be pending for.
+var legacySignals = []string{"logs", "metrics", "traces"}
+
+// fromLegacyMark is an earlier version's mark, a 96-bit digest and the
+// signals done, as this version's.
+func fromLegacyMark(digest string, done []string) (hookPayloadMark, bool) {
+	sum, err := base64.RawURLEncoding.DecodeString(digest)
+	if err != nil || len(sum) != 12 {
+		return hookPayloadMark{}, false
+	}
+	var pending []string
+	for _, sig := range legacySignals {
+		if !slices.Contains(done, sig) {
+			pending = append(pending, sig)
+		}
+	}
+	return hookPayloadMark{ID: base64.RawURLEncoding.EncodeToString(sum[:8]), Pending: strings.Join(pending, ",")}, true
 }
 
 // payloadDigest shortens a payload id (up to 128 bytes, or a hash of the
