@@ -290,3 +290,41 @@ func readState(t *testing.T, path string) (*session.Cursor, []byte) {
 	require.NoError(t, err)
 	return c, state
 }
+
+// TestStateInCheckpointOfEarlierVersions: versions up to 9af8468 stored a
+// session's state in its transcript's checkpoint, as its "session" field
+// (their checkpoint struct: v, fpLen, fp, off, then session, the
+// Tracker.MarshalState JSON), and nothing under sessionPrefix. That state
+// is read, so that the transcript is read on from the checkpoint and not
+// from its start, which would count its usage again (an upgrade from
+// 9af8468 on 40 generated sessions counted 174 usage records twice).
+func TestStateInCheckpointOfEarlierVersions(t *testing.T) {
+	ctx := context.Background()
+	c, state := resumedState(t, "s")
+	path := c.Path()
+	cp := appendCheckpoint(nil, &session.Checkpoint{Version: 1, FPLen: c.Checkpoint().FPLen, FPHash: c.Checkpoint().FPHash, Offset: c.Checkpoint().Offset})
+	legacy := append(append(append(cp[:len(cp)-1:len(cp)-1], `,"session":`...), state...), '}')
+
+	store := storageclient.NewMemory()
+	cps := checkpoints{store}
+	require.NoError(t, store.Set(ctx, checkpointPrefix+path, legacy))
+	got, err := cps.state(ctx, path)
+	require.NoError(t, err)
+	assert.Equal(t, string(state), string(got))
+	stored, gotState, err := cps.committed(ctx, path)
+	require.NoError(t, err)
+	require.NotNil(t, stored)
+	assert.Equal(t, c.Checkpoint().Offset, stored.Offset)
+	assert.Equal(t, string(state), string(gotState))
+
+	fresh := session.NewCursor(path, session.CursorOptions{})
+	require.NoError(t, fresh.SetCheckpoint(*stored))
+	require.NoError(t, fresh.Attach(got), "read on from the checkpoint")
+	assert.Equal(t, c.Tracker().Summary(), fresh.Tracker().Summary())
+
+	// A state under sessionPrefix, committed since, is the one read.
+	require.NoError(t, cps.commit(ctx, []saved{{path: path, cp: c.Checkpoint(), state: []byte(`{"v":1,"s":{"sid":"newer"}}`)}}))
+	got, err = cps.state(ctx, path)
+	require.NoError(t, err)
+	assert.Contains(t, string(got), "newer")
+}

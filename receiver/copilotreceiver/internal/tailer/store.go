@@ -19,6 +19,10 @@ import (
 // compressed by packState) under sessionPrefix and its path; the round
 // being delivered, under roundKey. These keys are those of every earlier
 // version, and a state stored as plain JSON by one is read as it is.
+// Versions up to 9af8468 stored no state under sessionPrefix but in the
+// checkpoint, as its "session" field (legacyCheckpoint): it is read from
+// there while the transcript's first commit by this version has not moved
+// it.
 const (
 	checkpointPrefix = "transcript:"
 	sessionPrefix    = "session:"
@@ -70,10 +74,35 @@ func (s checkpoints) loadMany(ctx context.Context, files []*file) ([]session.Che
 // state reads the state of a transcript's session; nil when there is none.
 func (s checkpoints) state(ctx context.Context, path string) ([]byte, error) {
 	b, err := s.client.Get(ctx, sessionPrefix+path)
-	if err != nil || b == nil {
-		return b, err
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		cp, err := s.client.Get(ctx, checkpointPrefix+path)
+		if err != nil {
+			return nil, err
+		}
+		return legacyState(cp), nil
 	}
 	return unpackState(b)
+}
+
+// legacyCheckpoint is the part of a checkpoint stored by versions up to
+// 9af8468 that later ones store under sessionPrefix: the session's state
+// (Tracker.MarshalState's JSON).
+type legacyCheckpoint struct {
+	Session json.RawMessage `json:"session"`
+}
+
+// legacyState is the session state in a stored checkpoint, as versions up
+// to 9af8468 stored it; nil when there is none. Without it the transcript
+// would be read from its start and its usage counted again.
+func legacyState(cp []byte) []byte {
+	var l legacyCheckpoint
+	if cp == nil || !bytes.Contains(cp, []byte(`"session"`)) || json.Unmarshal(cp, &l) != nil || len(l.Session) == 0 || string(l.Session) == "null" {
+		return nil
+	}
+	return l.Session
 }
 
 // committed reads a transcript's checkpoint and its session's state as one
@@ -92,7 +121,7 @@ func (s checkpoints) committed(ctx context.Context, path string) (*session.Check
 		return nil, nil, nil
 	}
 	if st.Value == nil {
-		return &c, nil, nil
+		return &c, legacyState(cp.Value), nil
 	}
 	state, err := unpackState(st.Value)
 	if err != nil {
