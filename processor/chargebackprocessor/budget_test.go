@@ -285,6 +285,20 @@ func (c *unreadableClient) Get(ctx context.Context, key string) ([]byte, error) 
 
 func (c *unreadableClient) Close(context.Context) error { return nil }
 
+// unreadableBudgetPipeline starts a pipeline with a daily budget of 0.10
+// for team payments, on a store whose reads fail while client.failing is
+// set, on clock c.
+func unreadableBudgetPipeline(t *testing.T, c *fakeclock.Clock) (*pipeline, *unreadableClient) {
+	t.Helper()
+	id := storagetest.NewStorageID("budgets")
+	cfg := testConfig()
+	cfg.Storage = &id
+	cfg.Budgets = []budget.Config{{Name: "payments-daily", Scope: budget.ScopeTeam, Value: "payments", Amount: "0.10", Period: budget.PeriodDay}}
+	client := &unreadableClient{Memory: storageclient.NewMemory()}
+	host := storagetest.NewStorageHost().WithExtension(id, &unreadableStorage{client: client})
+	return startPipeline(t, cfg, pipelineOptions{now: c.Now, host: host}), client
+}
+
 // TestBudgetStoreUnreadable: spend whose budget window could not be read
 // from the store, after the usage itself was delivered, is counted with
 // the next batch instead of being lost to the budgets; a crossing it
@@ -292,13 +306,7 @@ func (c *unreadableClient) Close(context.Context) error { return nil }
 func TestBudgetStoreUnreadable(t *testing.T) {
 	day := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
 	c := fakeclock.New(day)
-	id := storagetest.NewStorageID("budgets")
-	cfg := testConfig()
-	cfg.Storage = &id
-	cfg.Budgets = []budget.Config{{Name: "payments-daily", Scope: budget.ScopeTeam, Value: "payments", Amount: "0.10", Period: budget.PeriodDay}}
-	client := &unreadableClient{Memory: storageclient.NewMemory()}
-	host := storagetest.NewStorageHost().WithExtension(id, &unreadableStorage{client: client})
-	p := startPipeline(t, cfg, pipelineOptions{now: c.Now, host: host})
+	p, client := unreadableBudgetPipeline(t, c)
 	defer p.stop(t)
 	ctx := context.Background()
 
@@ -326,13 +334,7 @@ func TestBudgetStoreUnreadable(t *testing.T) {
 func TestBudgetStoreUnreadableAtMidnight(t *testing.T) {
 	late := time.Date(2026, 3, 10, 23, 59, 0, 0, time.UTC)
 	c := fakeclock.New(late)
-	id := storagetest.NewStorageID("budgets")
-	cfg := testConfig()
-	cfg.Storage = &id
-	cfg.Budgets = []budget.Config{{Name: "payments-daily", Scope: budget.ScopeTeam, Value: "payments", Amount: "0.10", Period: budget.PeriodDay}}
-	client := &unreadableClient{Memory: storageclient.NewMemory()}
-	host := storagetest.NewStorageHost().WithExtension(id, &unreadableStorage{client: client})
-	p := startPipeline(t, cfg, pipelineOptions{now: c.Now, host: host})
+	p, client := unreadableBudgetPipeline(t, c)
 	defer p.stop(t)
 	ctx := context.Background()
 
