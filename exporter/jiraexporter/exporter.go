@@ -71,6 +71,9 @@ func (e *jiraExporter) start(ctx context.Context, host component.Host) error {
 	} else {
 		e.store = storageclient.NewMemory()
 	}
+	if err := e.migrateLegs(ctx); err != nil {
+		return err
+	}
 	e.client = newJiraClient(hc, e.cfg, token)
 	e.logger.Info("Writing Copilot spend to Jira", zap.String("endpoint", e.cfg.Endpoint),
 		zap.String("deployment", e.cfg.Deployment), zap.Bool("dry_run", e.cfg.DryRun))

@@ -2,9 +2,15 @@ package jiraexporter // import "github.com/otelcol-copilot/otelcol-copilot/expor
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.uber.org/zap"
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/chargeback/money"
 )
@@ -160,4 +166,98 @@ func (e *jiraExporter) attribute(ctx context.Context, sid, ticket string, st ses
 type share struct {
 	total sessionTotal
 	ok    bool
+}
+
+// legsMigratedKey is stored once the sessions of state from before legs
+// were kept (0ddac1d) have theirs.
+const legsMigratedKey = "legs/migrated"
+
+// migrateLegs gives legs to the sessions of state stored before sessions
+// had legs: such a ticket holds a session's whole total as of its latest
+// leg there, and no session/<id> key says which leg, and so which part,
+// is the ticket's. Without them a summary after the upgrade starts the
+// session afresh: a replayed older summary of the leg took the ticket's
+// total back, and a leg on another ticket counted there again what the
+// ticket before it has. Each session found on tickets and without legs
+// gets a leg per ticket (the leg and total it holds there), and each of
+// those tickets the share those legs give it, all in one batch with the
+// key that says it is done. A store that cannot be walked is left as it
+// is.
+func (e *jiraExporter) migrateLegs(ctx context.Context) error {
+	w, ok := e.store.(storage.Walker)
+	if !ok {
+		return nil
+	}
+	done, err := e.store.Get(ctx, legsMigratedKey)
+	if err != nil {
+		return fmt.Errorf("loading %s: %w", legsMigratedKey, err)
+	}
+	if done != nil {
+		return nil
+	}
+	tickets := map[string]ticketState{}
+	hasLegs := map[string]bool{}
+	err = w.Walk(ctx, func(key string, value []byte) ([]*storage.Operation, error) {
+		if sid, ok := strings.CutPrefix(key, "session/"); ok {
+			hasLegs[sid] = true
+		} else if ticket, ok := strings.CutPrefix(key, "ticket/"); ok {
+			var st ticketState
+			if json.Unmarshal(value, &st) == nil {
+				tickets[ticket] = st
+			}
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("walking the stored state: %w", err)
+	}
+	legs := map[string]*sessionLegs{}
+	for _, ticket := range slices.Sorted(maps.Keys(tickets)) {
+		for sid, total := range tickets[ticket].Sessions {
+			if hasLegs[sid] {
+				continue
+			}
+			if legs[sid] == nil {
+				legs[sid] = &sessionLegs{}
+			}
+			legs[sid].record(ticket, total)
+		}
+	}
+	var ops []*storage.Operation
+	changed := map[string]bool{}
+	for _, sid := range slices.Sorted(maps.Keys(legs)) {
+		b, err := json.Marshal(legs[sid])
+		if err != nil {
+			return err
+		}
+		ops = append(ops, storage.SetOperation(sessionKey(sid), b))
+		shares := legs[sid].shares()
+		for ticket, st := range tickets {
+			if _, ok := st.Sessions[sid]; !ok {
+				continue
+			}
+			if sh, ok := shares[ticket]; ok {
+				st.Sessions[sid] = sh
+			} else {
+				delete(st.Sessions, sid)
+			}
+			changed[ticket] = true
+		}
+	}
+	for _, ticket := range slices.Sorted(maps.Keys(changed)) {
+		b, err := json.Marshal(tickets[ticket])
+		if err != nil {
+			return err
+		}
+		ops = append(ops, storage.SetOperation(stateKey(ticket), b))
+	}
+	ops = append(ops, storage.SetOperation(legsMigratedKey, []byte("1")))
+	if err := e.store.Batch(ctx, ops...); err != nil {
+		return fmt.Errorf("storing the legs of sessions stored without them: %w", err)
+	}
+	if len(legs) > 0 {
+		e.logger.Info("Gave legs to sessions stored before they were kept",
+			zap.Int("sessions", len(legs)), zap.Int("tickets", len(changed)))
+	}
+	return nil
 }
