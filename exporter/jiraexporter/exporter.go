@@ -261,8 +261,11 @@ func (e *jiraExporter) summary(ctx context.Context, res pcommon.Map, lr plog.Log
 	}
 	// current.ok is false for a replay of a leg's older summary whose later
 	// one went to another ticket: that ticket has the leg.
+	// The comment shows the leg's latest summary: st, or a newer one of
+	// the leg that state from before comments kept theirs has only in the
+	// session's legs.
 	if ticket != "" && current.ok {
-		if err := e.writeTicket(ctx, ticket, sid, current, &st); err != nil {
+		if err := e.writeTicket(ctx, ticket, sid, current, &current.leg); err != nil {
 			return err
 		}
 	}

@@ -143,7 +143,7 @@ func (e *jiraExporter) attribute(ctx context.Context, sid, ticket string, st ses
 	if !legs.record(ticket, st) {
 		// An older summary of the leg (a replay): nothing moves.
 		cur, ok := before[ticket]
-		return nil, share{total: cur, ok: ok}, func() error { return nil }, nil
+		return nil, share{total: cur, ok: ok, leg: legs.Legs[st.Leg].Total}, func() error { return nil }, nil
 	}
 	after := legs.shares()
 	changed = map[string]share{}
@@ -159,13 +159,16 @@ func (e *jiraExporter) attribute(ctx context.Context, sid, ticket string, st ses
 	}
 	save = func() error { return e.storeJSON(ctx, sessionKey(sid), "session "+sid, legs) }
 	cur, ok := after[ticket]
-	return changed, share{total: cur, ok: ok}, save, nil
+	return changed, share{total: cur, ok: ok, leg: st}, save, nil
 }
 
 // share is a ticket's share of a session; ok=false: none.
 type share struct {
 	total sessionTotal
 	ok    bool
+	// leg is, for the summary's ticket, the latest summary of the
+	// summary's leg: the summary, or a newer one of the leg stored before.
+	leg sessionTotal
 }
 
 // legsMigratedKey is stored once the sessions of state from before legs

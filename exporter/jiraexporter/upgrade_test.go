@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -47,4 +48,29 @@ func TestStateFromBeforeLegs(t *testing.T) {
 		assert.NotContains(t, q.Path, "/PAY-1", "PAY-1 is as the old version left it")
 	}
 	assert.Equal(t, []string{"GitHub Copilot session s2 (leg 1): AI Credits: 3, Tokens: 30, Premium requests: 0"}, f.commentTexts("PAY-2"))
+}
+
+// State stored before the exporter kept what each leg's comment shows
+// (testdata/state-be0d61d.json: the exporter at be0d61d, given the same
+// summaries as state-9edd72c.json) has only the comments' ids. A replayed
+// older summary of a leg after the upgrade (s1's idle summary, 3 credits,
+// after its shutdown's 5) does not edit the leg's comment to the older
+// usage: the comment keeps agreeing with the field, and none is posted.
+func TestCommentsFromBeforeLegs(t *testing.T) {
+	f, url := newFakeJira(t, false)
+	for range 3 {
+		f.addUserComment("PAY-1", "the comments the old version posted: 10001 to 10003")
+	}
+	r := startExporter(t, testConfig(url, false), storeFrom(t, "testdata/state-be0d61d.json"))
+	require.NoError(t, r.e.pushLogs(context.Background(), logsOf(
+		summary{session: "s1", ticket: "PAY-1", nanoAIU: 3_000_000_000, input: 30},
+	)))
+	assert.Empty(t, comments(f.got()))
+	for _, q := range f.got() {
+		if strings.Contains(q.Path, "/comment/") {
+			assert.Equal(t, "GitHub Copilot session s1 (leg 0): AI Credits: 5, Tokens: 50, Premium requests: 0", q.Body["body"])
+		}
+	}
+	// Written once, as the old version did: it did not keep what it wrote.
+	assert.Equal(t, map[string]float64{"PAY-1": 9}, lastFields(f))
 }
