@@ -252,20 +252,28 @@ func TestOldSchemaWithFewerColumns(t *testing.T) {
 		CreatedAt: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)}, rows[0])
 }
 
-func TestStoreMigratedWhileOpen(t *testing.T) {
+// migratedStore opens a store, then drops a column of its usage table
+// the reader knew of, as a CLI migrating it would; db writes to it as the
+// CLI does. Both close with the test.
+func migratedStore(t *testing.T) (s *Store, db *sql.DB) {
+	t.Helper()
 	path := create(t,
 		`CREATE TABLE assistant_usage_events (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, model TEXT, input_tokens INTEGER, legacy INTEGER)`,
 		`INSERT INTO assistant_usage_events (session_id, model, input_tokens) VALUES ('s1', 'm', 10)`,
 	)
 	s, err := Open(path)
 	require.NoError(t, err)
-	defer s.Close()
-	// The CLI drops a column the reader knew of.
-	db, err := sql.Open("sqlite", path)
+	t.Cleanup(func() { s.Close() })
+	db, err = sql.Open("sqlite", path)
 	require.NoError(t, err)
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	_, err = db.Exec(`ALTER TABLE assistant_usage_events DROP COLUMN input_tokens`)
 	require.NoError(t, err)
+	return s, db
+}
+
+func TestStoreMigratedWhileOpen(t *testing.T) {
+	s, db := migratedStore(t)
 	u, ok, err := s.SessionUsage(context.Background(), "s1")
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -282,18 +290,7 @@ func TestStoreMigratedWhileOpen(t *testing.T) {
 // concurrently, also when the CLI changed the usage table's columns since
 // it was opened and the queries read them again (go test -race).
 func TestStoreMigratedWhileReadConcurrently(t *testing.T) {
-	path := create(t,
-		`CREATE TABLE assistant_usage_events (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, model TEXT, input_tokens INTEGER, legacy INTEGER)`,
-		`INSERT INTO assistant_usage_events (session_id, model, input_tokens) VALUES ('s1', 'm', 10)`,
-	)
-	s, err := Open(path)
-	require.NoError(t, err)
-	defer s.Close()
-	db, err := sql.Open("sqlite", path)
-	require.NoError(t, err)
-	defer db.Close()
-	_, err = db.Exec(`ALTER TABLE assistant_usage_events DROP COLUMN input_tokens`)
-	require.NoError(t, err)
+	s, _ := migratedStore(t)
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
