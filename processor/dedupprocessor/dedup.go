@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"hash"
 	"math"
+	"sort"
 	"sync"
 	"time"
 
@@ -137,9 +137,49 @@ func (h *hasher) u64(v uint64) {
 	h.h.Write(n[:])
 }
 
-func (h *hasher) raw(v any) {
-	b, _ := json.Marshal(v) // map keys sorted
-	h.str(string(b))
+// value writes v with its type, maps by sorted key: values of different
+// types (1 and 1.0, a string and bytes) differ, and a NaN is written as
+// its bits, not lost with the rest of its map.
+func (h *hasher) value(v pcommon.Value) {
+	h.u64(uint64(v.Type()))
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		h.str(v.Str())
+	case pcommon.ValueTypeInt:
+		h.u64(uint64(v.Int()))
+	case pcommon.ValueTypeDouble:
+		h.u64(math.Float64bits(v.Double()))
+	case pcommon.ValueTypeBool:
+		if v.Bool() {
+			h.u64(1)
+		} else {
+			h.u64(0)
+		}
+	case pcommon.ValueTypeBytes:
+		h.str(string(v.Bytes().AsRaw()))
+	case pcommon.ValueTypeSlice:
+		h.u64(uint64(v.Slice().Len()))
+		for _, e := range v.Slice().All() {
+			h.value(e)
+		}
+	case pcommon.ValueTypeMap:
+		h.attrs(v.Map())
+	}
+}
+
+// attrs writes a map, its keys sorted.
+func (h *hasher) attrs(m pcommon.Map) {
+	keys := make([]string, 0, m.Len())
+	for k := range m.All() {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h.u64(uint64(len(keys)))
+	for _, k := range keys {
+		v, _ := m.Get(k)
+		h.str(k)
+		h.value(v)
+	}
 }
 
 // itemKey is the key of an item: its context's bytes, then its own.
@@ -155,9 +195,10 @@ func itemKey(context []byte, parts func(h *hasher)) key {
 // contextBytes are the resource's and the scope's identity.
 func contextBytes(res pcommon.Resource, scope pcommon.InstrumentationScope) []byte {
 	h := newHasher()
-	h.raw(res.Attributes().AsRaw())
+	h.attrs(res.Attributes())
 	h.str(scope.Name())
 	h.str(scope.Version())
+	h.attrs(scope.Attributes())
 	return h.h.Sum(nil)
 }
 
@@ -187,7 +228,7 @@ func (p *metricsProcessor) ConsumeMetrics(ctx context.Context, md pmetric.Metric
 					}
 					number := func(dp pmetric.NumberDataPoint) bool {
 						return keep(func(h *hasher) {
-							h.raw(dp.Attributes().AsRaw())
+							h.attrs(dp.Attributes())
 							h.u64(uint64(dp.StartTimestamp()))
 							h.u64(uint64(dp.Timestamp()))
 							h.u64(uint64(dp.ValueType()))
@@ -205,13 +246,19 @@ func (p *metricsProcessor) ConsumeMetrics(ctx context.Context, md pmetric.Metric
 					case pmetric.MetricTypeHistogram:
 						m.Histogram().DataPoints().RemoveIf(func(dp pmetric.HistogramDataPoint) bool {
 							return keep(func(h *hasher) {
-								h.raw(dp.Attributes().AsRaw())
+								h.attrs(dp.Attributes())
 								h.u64(uint64(dp.StartTimestamp()))
 								h.u64(uint64(dp.Timestamp()))
 								h.u64(dp.Count())
 								h.u64(math.Float64bits(dp.Sum()))
-								h.raw(dp.BucketCounts().AsRaw())
-								h.raw(dp.ExplicitBounds().AsRaw())
+								h.u64(uint64(dp.BucketCounts().Len()))
+								for _, c := range dp.BucketCounts().All() {
+									h.u64(c)
+								}
+								h.u64(uint64(dp.ExplicitBounds().Len()))
+								for _, b := range dp.ExplicitBounds().All() {
+									h.u64(math.Float64bits(b))
+								}
 							})
 						})
 						return m.Histogram().DataPoints().Len() == 0
@@ -244,8 +291,8 @@ func (p *logsProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 						h.u64(uint64(lr.ObservedTimestamp()))
 						h.str(lr.TraceID().String())
 						h.str(lr.SpanID().String())
-						h.raw(lr.Attributes().AsRaw())
-						h.raw(lr.Body().AsRaw())
+						h.attrs(lr.Attributes())
+						h.value(lr.Body())
 					})
 					if drop(k) {
 						return true

@@ -3,6 +3,7 @@ package dedupprocessor
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -174,4 +175,44 @@ func TestConfigValidate(t *testing.T) {
 	assert.ErrorContains(t, (&Config{Window: 0, MaxEntries: 1}).Validate(), "window: 0s must be positive")
 	assert.ErrorContains(t, (&Config{Window: time.Second}).Validate(), "max_entries: must be at least 1")
 	assert.NoError(t, createDefaultConfig().Validate())
+}
+
+// Points that differ only in a scope attribute, in the type of an
+// attribute's value, or in an attribute beside a NaN are different points:
+// each passes.
+func TestIdentityDistinguishes(t *testing.T) {
+	sink := new(consumertest.MetricsSink)
+	p := newMetrics(t, createDefaultConfig(), sink)
+	ctx := context.Background()
+	send := func(edit func(sm pmetric.ScopeMetrics, attrs pcommon.Map)) {
+		md := usage("payments", 10)
+		sm := md.ResourceMetrics().At(0).ScopeMetrics().At(0)
+		edit(sm, sm.Metrics().At(0).Sum().DataPoints().At(0).Attributes())
+		require.NoError(t, p.ConsumeMetrics(ctx, md))
+	}
+	send(func(sm pmetric.ScopeMetrics, _ pcommon.Map) { sm.Scope().Attributes().PutStr("replica", "a") })
+	send(func(sm pmetric.ScopeMetrics, _ pcommon.Map) { sm.Scope().Attributes().PutStr("replica", "b") })
+	send(func(_ pmetric.ScopeMetrics, a pcommon.Map) { a.PutInt("calls", 1) })
+	send(func(_ pmetric.ScopeMetrics, a pcommon.Map) { a.PutDouble("calls", 1) })
+	send(func(_ pmetric.ScopeMetrics, a pcommon.Map) { a.PutStr("calls", "AQ==") })
+	send(func(_ pmetric.ScopeMetrics, a pcommon.Map) { a.PutEmptyBytes("calls").FromRaw([]byte{1}) })
+	send(func(_ pmetric.ScopeMetrics, a pcommon.Map) {
+		a.PutDouble("ratio", math.NaN())
+		a.PutStr("model", "gpt-5")
+	})
+	send(func(_ pmetric.ScopeMetrics, a pcommon.Map) {
+		a.PutDouble("ratio", math.NaN())
+		a.PutStr("model", "claude")
+	})
+	points, total := sum(sink)
+	assert.Equal(t, 8, points)
+	assert.Equal(t, int64(80), total)
+
+	// And the same NaN point again is a repeat.
+	send(func(_ pmetric.ScopeMetrics, a pcommon.Map) {
+		a.PutDouble("ratio", math.NaN())
+		a.PutStr("model", "claude")
+	})
+	points, _ = sum(sink)
+	assert.Equal(t, 8, points)
 }
