@@ -259,18 +259,19 @@ func TestCrossingsGoToEveryLogsPipeline(t *testing.T) {
 	assert.Equal(t, 1, n, "the second logs pipeline")
 }
 
-// unreadableStorage is a storage extension whose store cannot be read
-// while failing is set (a disk error, a locked file).
-type unreadableStorage struct {
+// storageOf is a storage extension that hands every component one client.
+type storageOf struct {
 	component.StartFunc
 	component.ShutdownFunc
-	client *unreadableClient
+	client storage.Client
 }
 
-func (s *unreadableStorage) GetClient(context.Context, component.Kind, component.ID, string) (storage.Client, error) {
+func (s *storageOf) GetClient(context.Context, component.Kind, component.ID, string) (storage.Client, error) {
 	return s.client, nil
 }
 
+// unreadableClient is a store that cannot be read while failing is set (a
+// disk error, a locked file).
 type unreadableClient struct {
 	*storageclient.Memory
 	failing atomic.Bool
@@ -295,7 +296,7 @@ func unreadableBudgetPipeline(t *testing.T, c *fakeclock.Clock) (*pipeline, *unr
 	cfg.Storage = &id
 	cfg.Budgets = []budget.Config{{Name: "payments-daily", Scope: budget.ScopeTeam, Value: "payments", Amount: "0.10", Period: budget.PeriodDay}}
 	client := &unreadableClient{Memory: storageclient.NewMemory()}
-	host := storagetest.NewStorageHost().WithExtension(id, &unreadableStorage{client: client})
+	host := storagetest.NewStorageHost().WithExtension(id, &storageOf{client: client})
 	return startPipeline(t, cfg, pipelineOptions{now: c.Now, host: host}), client
 }
 
@@ -399,7 +400,7 @@ func TestSpendKeptWhileCrossingsRefused(t *testing.T) {
 	client := &unreadableClient{Memory: storageclient.NewMemory()} // outlives the crashed process
 	failLogs := new(atomic.Int32)
 	start := func() *pipeline {
-		host := storagetest.NewStorageHost().WithExtension(id, &unreadableStorage{client: client})
+		host := storagetest.NewStorageHost().WithExtension(id, &storageOf{client: client})
 		return startPipeline(t, cfg, pipelineOptions{now: c.Now, host: host, failLogs: failLogs})
 	}
 	ctx := context.Background()

@@ -12,7 +12,6 @@ import (
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
@@ -73,16 +72,6 @@ func (s *lifeStore) Batch(ctx context.Context, ops ...*storage.Operation) error 
 }
 func (s *lifeStore) Close(context.Context) error { return nil }
 
-type lifeStorage struct {
-	component.StartFunc
-	component.ShutdownFunc
-	client *lifeStore
-}
-
-func (s *lifeStorage) GetClient(context.Context, component.Kind, component.ID, string) (storage.Client, error) {
-	return s.client, nil
-}
-
 // lifePipeline is a chargeback processor in one life: its metrics and
 // logs go to sinks that outlive it, only while it lives.
 type lifePipeline struct {
@@ -116,7 +105,7 @@ func startLife(t *testing.T, cfg *Config, now func() time.Time, disk *storagecli
 	require.NoError(t, err)
 	p.l, err = f.CreateLogs(ctx, set, cfg, nextLogs)
 	require.NoError(t, err)
-	host := storagetest.NewStorageHost().WithExtension(*cfg.Storage, &lifeStorage{client: &lifeStore{disk: disk, l: l}})
+	host := storagetest.NewStorageHost().WithExtension(*cfg.Storage, &storageOf{client: &lifeStore{disk: disk, l: l}})
 	require.NoError(t, p.m.Start(ctx, host))
 	require.NoError(t, p.l.Start(ctx, host))
 	return p
