@@ -31,8 +31,17 @@ type memory struct {
 	max    int
 	now    func() time.Time
 	at     map[key]time.Time
-	order  []key // insertion order, a queue
-	head   int
+	// order is a queue of the keys in the order they were remembered, each
+	// with the time it was remembered then: a key remembered again (its
+	// window over) is queued again at the back, and its earlier entry,
+	// whose time is no longer the key's, is passed over.
+	order []queued
+	head  int
+}
+
+type queued struct {
+	k  key
+	at int64 // unix ns
 }
 
 func newMemory(window time.Duration, max int, now func() time.Time) *memory {
@@ -48,26 +57,27 @@ func (m *memory) has(k key) bool {
 func (m *memory) add(keys []key) (evicted int) {
 	now := m.now()
 	for _, k := range keys {
-		if _, ok := m.at[k]; !ok {
-			m.order = append(m.order, k)
+		if t, ok := m.at[k]; !ok || !t.Equal(now) {
+			m.order = append(m.order, queued{k, now.UnixNano()})
 		}
 		m.at[k] = now
 	}
 	for m.head < len(m.order) {
-		k := m.order[m.head]
-		t := m.at[k]
-		expired := now.Sub(t) >= m.window
-		if !expired && len(m.at) <= m.max {
-			break
+		q := m.order[m.head]
+		if t, ok := m.at[q.k]; ok && t.UnixNano() == q.at {
+			expired := now.Sub(t) >= m.window
+			if !expired && len(m.at) <= m.max {
+				break
+			}
+			if !expired {
+				evicted++
+			}
+			delete(m.at, q.k)
 		}
-		if !expired {
-			evicted++
-		}
-		delete(m.at, k)
 		m.head++
 	}
 	if m.head > len(m.order)/2 && m.head > 1024 {
-		m.order = append([]key(nil), m.order[m.head:]...)
+		m.order = append([]queued(nil), m.order[m.head:]...)
 		m.head = 0
 	}
 	return evicted

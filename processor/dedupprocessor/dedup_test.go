@@ -133,6 +133,30 @@ func TestMemory(t *testing.T) {
 	assert.Len(t, m.at, 2, "expired entries leave memory")
 }
 
+// An item passed again once its window is over is remembered as new: at
+// max_entries the items older than it are forgotten first, so a repeat of
+// it within its new window is still dropped (counted once, not twice).
+func TestMemoryRememberedAgain(t *testing.T) {
+	now := time.Unix(0, 0)
+	m := newMemory(time.Hour, 2, func() time.Time { return now })
+	k := func(b byte) key { return key{b} }
+	m.add([]key{k(1)})
+	now = now.Add(30 * time.Minute)
+	m.add([]key{k(2)})
+	now = now.Add(90 * time.Minute) // k(1) and k(2) past their window
+	require.False(t, m.has(k(1)))
+	m.add([]key{k(1)}) // passed again
+	now = now.Add(time.Minute)
+	m.add([]key{k(3)})
+	assert.True(t, m.has(k(1)), "passed a minute ago: a repeat now is dropped")
+	assert.True(t, m.has(k(3)))
+	assert.False(t, m.has(k(2)))
+	assert.LessOrEqual(t, len(m.at), 2)
+	// The same key twice in one add is queued once.
+	m.add([]key{k(4), k(4)})
+	assert.True(t, m.has(k(4)))
+}
+
 func TestLogsAndSpansRepeats(t *testing.T) {
 	ctx := context.Background()
 	ls := new(consumertest.LogsSink)
