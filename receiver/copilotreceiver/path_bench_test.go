@@ -3,7 +3,6 @@ package copilotreceiver
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,8 +15,8 @@ import (
 
 	"github.com/otelcol-copilot/otelcol-copilot/internal/session"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/storageclient"
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/decodeonly"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/transcriptgen"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/pipeline"
 	"github.com/otelcol-copilot/otelcol-copilot/receiver/copilotreceiver/internal/tailer"
 )
@@ -64,13 +63,13 @@ func BenchmarkTranscriptPath(b *testing.B) {
 	b.Run("decode", func(b *testing.B) {
 		b.SetBytes(cs.Bytes)
 		b.ReportAllocs()
-		rd := transcript.NewReader(nil, 0, 0, transcript.Options{UsageIDsOnly: true})
+		rd := decodeonly.NewReader()
 		cpu := cpuTime()
 		defer func() { reportCPU(b, cs.Bytes, cpuTime()-cpu) }()
 		for range b.N {
 			events := 0
 			for _, p := range paths {
-				n, err := decodeFile(rd, p)
+				n, err := decodeonly.File(rd, p)
 				require.NoError(b, err)
 				events += n
 			}
@@ -154,32 +153,6 @@ func (*doneObserver) Retry(string)           {}
 func (*doneObserver) Dropped(string)         {}
 func (*doneObserver) FilesTracked(int)       {}
 func (*doneObserver) SnapshotEvicted()       {}
-
-// decodeFile decodes every line of the file at path with rd, as a finished
-// transcript, and returns the number of events.
-func decodeFile(rd *transcript.Reader, path string) (int, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer fh.Close()
-	rd.Reset(fh, 0)
-	rd.Final = true
-	events := 0
-	for {
-		it, err := rd.Next()
-		if err == io.EOF {
-			return events, nil
-		}
-		if err != nil {
-			return events, err
-		}
-		if it.Event == nil {
-			return events, fmt.Errorf("%s: a line was skipped (%s)", path, it.Skip)
-		}
-		events++
-	}
-}
 
 // scanLines counts the lines of the file at path with one buffer, grown
 // for a line longer than it.

@@ -14,8 +14,8 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/decodeonly"
 	"github.com/otelcol-copilot/otelcol-copilot/internal/testsupport/procstat"
-	"github.com/otelcol-copilot/otelcol-copilot/internal/transcript"
 )
 
 // result is one route's measurement in one round.
@@ -222,36 +222,20 @@ func lineScan(paths []string) (result, error) {
 }
 
 // decodeAll decodes every file with the copilot receiver's transcript
-// decoder, as its tailer configures it (one reader, reset per file), in
-// this process, and does nothing with the events: the receiver's path
-// cannot be faster than this. It fails unless every line is an event.
+// decoder (decodeonly), in this process, and does nothing with the events:
+// the receiver's path cannot be faster than this. It fails unless every
+// line is an event.
 func decodeAll(paths []string, events int) (result, error) {
 	res := result{Idle: -1}
-	rd := transcript.NewReader(nil, 0, 0, transcript.Options{UsageIDsOnly: true})
+	rd := decodeonly.NewReader()
 	n := 0
 	c0, t0 := procstat.SelfCPU(), time.Now()
 	for _, p := range paths {
-		f, err := os.Open(p)
+		k, err := decodeonly.File(rd, p)
 		if err != nil {
 			return res, err
 		}
-		rd.Reset(f, 0)
-		rd.Final = true
-		for {
-			it, err := rd.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err == nil && it.Event == nil {
-				err = it.Skip
-			}
-			if err != nil {
-				f.Close()
-				return res, fmt.Errorf("%s: %w", p, err)
-			}
-			n++
-		}
-		f.Close()
+		n += k
 	}
 	res.CPU, res.Wall = procstat.SelfCPU()-c0, time.Since(t0)
 	if n != events {
