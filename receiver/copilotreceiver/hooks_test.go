@@ -871,17 +871,7 @@ func TestForwarderDropTotalsUpgrade(t *testing.T) {
 	const spoolA, spoolB = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
 	h := newHarness(t)
 	url, stop := h.startHooks(&sink{}, nil)
-	n := 0
-	report := func(spool, total string) {
-		t.Helper()
-		n++
-		body := []byte(fmt.Sprintf(`{"sessionId":"s","timestamp":%d}`, 1795363646917+n))
-		hdr := []string{HeaderHookHost, "devbox", HeaderHookDroppedTotal, total}
-		if spool != "" {
-			hdr = append(hdr, HeaderHookSpool, spool)
-		}
-		require.Equal(t, http.StatusAccepted, post(t, url+hooksPath+"/notification", body, hdr...).Code)
-	}
+	report := dropReporter(t, &url)
 	report("", "5") // an older forwarder: the host's total
 	assert.Equal(t, int64(5), forwarderDropped(t, h))
 	stop()
@@ -903,14 +893,19 @@ func TestForwarderDropTotalsUpgrade(t *testing.T) {
 
 // dropReporter posts a hook payload from host devbox whose forwarder's
 // spool reports a drop total, to the endpoint *url names (a restart
-// changes it).
+// changes it). Spool "" sends no spool id, as a forwarder older than the
+// header.
 func dropReporter(t *testing.T, url *string) func(spool, total string) {
 	n := 0
 	return func(spool, total string) {
 		t.Helper()
 		n++
 		body := []byte(fmt.Sprintf(`{"sessionId":"s","timestamp":%d}`, 1795363646917+n))
-		require.Equal(t, http.StatusAccepted, post(t, *url+hooksPath+"/notification", body, HeaderHookHost, "devbox", HeaderHookSpool, spool, HeaderHookDroppedTotal, total).Code)
+		hdr := []string{HeaderHookHost, "devbox", HeaderHookDroppedTotal, total}
+		if spool != "" {
+			hdr = append(hdr, HeaderHookSpool, spool)
+		}
+		require.Equal(t, http.StatusAccepted, post(t, *url+hooksPath+"/notification", body, hdr...).Code)
 	}
 }
 
